@@ -1,0 +1,34 @@
+# Platform settings shared by every ferry target: threads, warnings, and the
+# Emscripten flags (pthreads, exceptions, Node-friendly output).
+add_library(ferry_platform INTERFACE)
+
+if(EMSCRIPTEN)
+  # Emscripten's em++ runs acorn-optimizer.js, which needs Debian's node-acorn.
+  set(_ferry_env ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${_ferry_env})
+  set(CMAKE_C_COMPILER_LAUNCHER ${_ferry_env})
+  set(CMAKE_CXX_LINKER_LAUNCHER ${_ferry_env})
+  # Standalone Asio and moodycamel live in /usr/include, which em++ must never
+  # see whole (it would shadow Emscripten's libc): expose just those headers.
+  set(FERRY_WASM_SYSINCLUDE ${CMAKE_BINARY_DIR}/wasm-sysinclude)
+  file(MAKE_DIRECTORY ${FERRY_WASM_SYSINCLUDE})
+  foreach(_h asio.hpp asio concurrentqueue readerwriterqueue boost)
+    if(EXISTS /usr/include/${_h} AND NOT EXISTS ${FERRY_WASM_SYSINCLUDE}/${_h})
+      file(CREATE_LINK /usr/include/${_h} ${FERRY_WASM_SYSINCLUDE}/${_h} SYMBOLIC)
+    endif()
+  endforeach()
+  target_include_directories(ferry_platform SYSTEM INTERFACE ${FERRY_WASM_SYSINCLUDE})
+  # Every object (GoogleTest's too) must be built with atomics for shared memory.
+  add_compile_options(-pthread -sDISABLE_EXCEPTION_CATCHING=0)
+  add_link_options(-pthread -sDISABLE_EXCEPTION_CATCHING=0)
+  target_compile_options(ferry_platform INTERFACE -Wno-deprecated-experimental-coroutine)
+  target_link_options(ferry_platform INTERFACE
+    -sPTHREAD_POOL_SIZE=8 -sINITIAL_MEMORY=268435456 -sALLOW_MEMORY_GROWTH=1
+    -sEXIT_RUNTIME=1
+    -Wno-pthreads-mem-growth)
+else()
+  find_package(Threads REQUIRED)
+  target_link_libraries(ferry_platform INTERFACE Threads::Threads)
+endif()
+
+target_compile_options(ferry_platform INTERFACE -Wall -Wextra)
