@@ -8,6 +8,11 @@ if(EMSCRIPTEN)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${_ferry_env})
   set(CMAKE_C_COMPILER_LAUNCHER ${_ferry_env})
   set(CMAKE_CXX_LINKER_LAUNCHER ${_ferry_env})
+  # The repository's package.json says "type": "module", which would make Node
+  # load Emscripten's CommonJS glue (*.js in this tree) as an ES module and fail
+  # ("__filename is not defined"). The nearest package.json wins, so mark the
+  # build tree CommonJS.
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/package.json CONTENT "{ \"type\": \"commonjs\" }\n")
   # Standalone Asio and moodycamel live in /usr/include, which em++ must never
   # see whole (it would shadow Emscripten's libc): expose just those headers.
   set(FERRY_WASM_SYSINCLUDE ${CMAKE_BINARY_DIR}/wasm-sysinclude)
