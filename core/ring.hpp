@@ -95,6 +95,10 @@ constexpr std::size_t ring_record_bytes(std::size_t payload) noexcept {
 // ring. capacity: a power of two in [64, 2^30].
 Result<void> ring_init(void* memory, std::uint32_t capacity);
 
+namespace detail {
+template <class Endpoint> struct RoleGuardT;
+}  // namespace detail
+
 // One record as the consumer sees it: a view into the ring, valid until the
 // consumer's next release().
 struct RingRecord {
@@ -161,7 +165,7 @@ class RingProducer {
   std::uint32_t head_cache_ = 0;  // local copy of the consumer's head
 #ifndef NDEBUG
   std::atomic<bool> in_use_{false};  // debug: one thread at a time
-  friend struct RoleGuard;
+  template <class E> friend struct detail::RoleGuardT;
 #endif
 };
 
@@ -211,7 +215,7 @@ class RingConsumer {
   std::uint32_t tail_cache_ = 0;  // local copy of the producer's tail
 #ifndef NDEBUG
   std::atomic<bool> in_use_{false};
-  friend struct RoleGuard;
+  template <class E> friend struct detail::RoleGuardT;
 #endif
 };
 
@@ -254,6 +258,16 @@ inline void ring_wake_if_parked(std::byte* base, std::size_t parked, std::size_t
   }
 }
 
+inline constexpr int kSpinsBeforePark = 128;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // Raises a parked flag and returns the bell value to wait on. The caller
 // re-checks its condition after this and before waiting.
 inline std::uint32_t ring_park(std::byte* base, std::size_t parked, std::size_t bell_field) noexcept {
@@ -276,6 +290,12 @@ Result<void> ring_wait_until(std::byte* base, std::size_t parked, std::size_t be
   const auto start = clock::now();
   auto& bell = ring_bell(base, bell_field);
   auto& flag = ring_word(base, parked);
+  // A short spin first: the other side is often microseconds away, and a
+  // park/wake pair costs two syscalls.
+  for (int i = 0; i < kSpinsBeforePark; ++i) {
+    if (ready()) return {};
+    cpu_relax();
+  }
   for (;;) {
     if (ready()) return {};
     if (!can_block()) {
