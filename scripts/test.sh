@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# npm test: every suite ferry has, then one summary.
+#
+#   native  release build (g++ -O2), GoogleTest cases           preset release
+#   wasm    the same suites built with Emscripten, under Node     preset release
+#   asan    debug build with AddressSanitizer + UBSan             preset asan
+#   tsan    ThreadSanitizer build                                 preset tsan
+#   fuzz    each libFuzzer target for FERRY_FUZZ_SECONDS (15)     preset fuzz
+#
+# Build trees stay under build/<preset> between runs, so a second run only
+# rebuilds what changed. Logs of each ctest run go to build/logs/.
+# The last line is "N passed, N failed" over all suites; the exit status is
+# non-zero when anything failed (a failed configure or build counts as one).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! bash scripts/ensure-deps.sh; then
+  echo "test.sh: scripts/ensure-deps.sh failed; nothing was built or run" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+FUZZ_SECONDS=${FERRY_FUZZ_SECONDS:-15}
+LOG_DIR=build/logs
+mkdir -p "$LOG_DIR"
+
+summary=()
+total_passed=0
+total_failed=0
+t_all=$SECONDS
+
+note() { printf '\n==> %s\n' "$*"; }
+
+# record SUITE PASSED FAILED SECONDS [REMARK]
+record() {
+  summary+=("$(printf '  %-13s %5d passed, %3d failed  %5ss  %s' "$1" "$2" "$3" "$4" "${5:-}")")
+  total_passed=$((total_passed + $2))
+  total_failed=$((total_failed + $3))
+}
+
+# build PRESET [extra configure args]: configure and build one preset.
+# Keeps going past compile errors (-k 0) so every test that can be built is
+# still run; returns 1 if configure fails, 2 if the build had errors.
+build() {
+  local preset=$1
+  shift
+  note "[$preset] cmake --preset $preset $*"
+  cmake --preset "$preset" "$@" || return 1
+  note "[$preset] cmake --build --preset $preset"
+  cmake --build --preset "$preset" -- -k 0 || return 2
+}
+
+# run_ctest SUITE PRESET SECONDS_SO_FAR [ctest args]: runs ctest, records counts
+# parsed from its "N% tests passed, F tests failed out of T" line.
+run_ctest() {
+  local suite=$1 preset=$2 t0=$3
+  shift 3
+  local log=$LOG_DIR/$suite.log
+  note "[$suite] ctest --preset $preset $*"
+  ctest --preset "$preset" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  if [[ -n $line ]]; then
+    local failed total
+    failed=$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    if ((rc != 0 && failed == 0)); then
+      record "$suite" $((total)) 1 $((SECONDS - t0)) "ctest exited $rc"
+    else
+      record "$suite" $((total - failed)) "$failed" $((SECONDS - t0))
+    fi
+  elif ((rc == 0)); then
+    record "$suite" 0 0 $((SECONDS - t0)) "no tests"
+  else
+    record "$suite" 0 1 $((SECONDS - t0)) "ctest exited $rc without running tests (see $log)"
+  fi
+}
+
+# suite_build_failed SUITE STATUS SECONDS: a configure (1) or build (2) failure.
+suite_build_failed() {
+  if (($2 == 1)); then
+    record "$1" 0 1 "$3" "configure failed"
+  else
+    record "$1" 0 1 "$3" "build had errors (tests that built were still run)"
+  fi
+}
+
+# --- release: native and wasm suites from one build tree ---------------------
+t0=$SECONDS
+build release
+status=$?
+if ((status == 1)); then
+  suite_build_failed native 1 $((SECONDS - t0))
+else
+  ((status == 2)) && suite_build_failed release-build $status $((SECONDS - t0))
+  run_ctest native release "$t0" --label-exclude '^wasm$'
+  run_ctest wasm release "$SECONDS" --label-regex '^wasm$'
+fi
+
+# --- sanitizers ---------------------------------------------------------------
+for preset in asan tsan; do
+  t0=$SECONDS
+  build "$preset"
+  status=$?
+  if ((status == 1)); then
+    suite_build_failed "$preset" 1 $((SECONDS - t0))
+    continue
+  fi
+  ((status == 2)) && suite_build_failed "$preset-build" $status $((SECONDS - t0))
+  run_ctest "$preset" "$preset" "$t0"
+done
+
+# --- fuzz: each libFuzzer target for a bounded time ---------------------------
+t0=$SECONDS
+build fuzz "-DFERRY_FUZZ_SECONDS=$FUZZ_SECONDS"
+status=$?
+if ((status == 1)); then
+  suite_build_failed fuzz 1 $((SECONDS - t0))
+else
+  ((status == 2)) && suite_build_failed fuzz-build $status $((SECONDS - t0))
+  run_ctest fuzz fuzz "$t0"
+fi
+
+# --- JavaScript suites ----------------------------------------------------------
+# The Node unit tests and the Playwright browser suite (web/, tests/*.spec.ts)
+# arrive with the TypeScript package; they will run here, e.g.
+#   npm run test:web   (recorded as a suite, counted from its reporter's totals)
+
+note "Summary ($((SECONDS - t_all)) s in all; logs in $LOG_DIR/)"
+printf '%s\n' "${summary[@]}"
+echo "$total_passed passed, $total_failed failed"
+((total_failed == 0))
