@@ -32,6 +32,7 @@
 #include "core/wait.hpp"
 
 #include <atomic>
+#include <climits>
 #include <cassert>
 #include <chrono>
 #include <cstddef>
@@ -98,6 +99,13 @@ Result<void> ring_init(void* memory, std::uint32_t capacity);
 namespace detail {
 template <class Endpoint> struct RoleGuardT;
 }  // namespace detail
+
+// Points the ring's bells at other words in the same memory (an executor's
+// doorbell serving many rings); nullptr keeps the ring's own word. Call it
+// before either side attaches. Each bell must lie within 2 GiB of the ring:
+// allocate both with shared_alloc() (core/arena.hpp).
+Result<void> ring_set_bells(void* ring, std::atomic<std::uint32_t>* data_bell,
+                            std::atomic<std::uint32_t>* space_bell);
 
 // One record as the consumer sees it: a view into the ring, valid until the
 // consumer's next release().
@@ -392,6 +400,36 @@ inline Result<void> ring_init(void* memory, std::uint32_t capacity) {
   // release: publishes the fields above to whoever attaches (pairs with ring_check).
   detail::ring_word(base, kMagicOffset).store(kMagic, std::memory_order_release);
   return {};
+}
+
+inline Result<void> ring_set_bells(void* ring, std::atomic<std::uint32_t>* data_bell,
+                                   std::atomic<std::uint32_t>* space_bell) {
+  using namespace ring_layout;
+  auto* base = static_cast<std::byte*>(ring);
+  if (auto ok = detail::ring_check(base); !ok) return ok;
+  if (detail::ring_word(base, kFlagsOffset).load(std::memory_order_acquire) & (kProducerAttached | kConsumerAttached)) {
+    return Error::make(ErrorKind::InvalidArgument, "ring bells must be set before either side attaches", "core/ring");
+  }
+  const auto set = [&](std::size_t field, std::atomic<std::uint32_t>* bell) -> Result<void> {
+    if (bell == nullptr) return {};
+    const std::ptrdiff_t rel = reinterpret_cast<std::byte*>(bell) - base;
+    if (rel < INT32_MIN || rel > INT32_MAX || rel % 4 != 0) {
+      return Error::make(ErrorKind::InvalidArgument,
+                         "bell is " + std::to_string(rel) +
+                             " bytes from the ring; it must be a 4-byte aligned word within 2 GiB "
+                             "(allocate both with shared_alloc)",
+                         "core/ring");
+    }
+    const auto rel32 = static_cast<std::int32_t>(rel);
+    std::uint32_t raw;
+    std::memcpy(&raw, &rel32, 4);
+    // relaxed: like ring_init's fields, published to the endpoints by whatever
+    // hands them the ring (thread start, a queue, a release store).
+    detail::ring_word(base, field).store(raw, std::memory_order_relaxed);
+    return {};
+  };
+  if (auto ok = set(kDataBellOffset, data_bell); !ok) return ok;
+  return set(kSpaceBellOffset, space_bell);
 }
 
 // --- RingProducer ----------------------------------------------------------
