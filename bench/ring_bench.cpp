@@ -1,0 +1,778 @@
+// ferry ring benchmark: the SPSC byte ring (core/ring.hpp) against
+// boost::lockfree::spsc_queue and moodycamel::ReaderWriterQueue, and 64 KiB
+// records against a plain memcpy, in one run. The same source builds natively
+// and with Emscripten (run the .js under Node).
+//
+//   ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS]
+//
+// Every case runs a producer and a consumer thread that busy-wait (pause, then
+// yield after a long run of failures) on whichever queue is measured. The
+// producer writes a known sequence; the consumer folds every message into a
+// checksum that is compared with the expected one, and a mismatch (or a lost
+// or malformed record) ends the program with status 1. --quick runs tiny sizes
+// for the test suite: it checks that every case runs and verifies, not speed.
+#include "core/ring.hpp"
+
+#include "bench/bench_harness.hpp"
+
+#include <boost/lockfree/spsc_queue.hpp>
+#include <readerwriterqueue/readerwriterqueue.h>
+
+#include <bit>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+
+namespace fb = ferry::bench;
+using fb::Spinner;
+using fb::fail;
+
+namespace {
+
+constexpr std::uint32_t kTag = 7;
+constexpr std::uint64_t kBatch = 64;              // publish / release / push / pop granularity
+constexpr std::uint32_t kInFlight = 4096;         // messages each queue can hold (at least)
+constexpr std::uint64_t kLatencyBatch = 1000;     // round trips per latency sample
+constexpr std::size_t kBlockBytes = 64 * 1024;    // bulk record payload
+constexpr std::uint32_t kBulkRingBytes = 1u << 20;
+
+const std::string kFerry = "ferry";
+const std::string kBoost = "boost::spsc";
+const std::string kRwq = "moodycamel::RWQ";
+const std::string kMemcpy = "memcpy (1 thread)";
+
+// --- The known sequence ------------------------------------------------------
+
+constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
+
+inline std::uint64_t fold(std::uint64_t h, std::uint64_t v) { return (h ^ v) * kFnvPrime; }
+
+struct Msg64 {
+  std::uint64_t w[8];
+};
+static_assert(sizeof(Msg64) == 64);
+
+template <class T> T make(std::uint64_t i);
+template <> inline std::uint64_t make<std::uint64_t>(std::uint64_t i) { return (i + 1) * 0x9E3779B97F4A7C15ull; }
+template <> inline Msg64 make<Msg64>(std::uint64_t i) {
+  const std::uint64_t v = make<std::uint64_t>(i);
+  Msg64 m;
+  for (std::uint64_t k = 0; k < 8; ++k) m.w[k] = v + k * 0xD6E8FEB86659FD93ull;
+  return m;
+}
+
+// What the consumer folds in per message: every byte of it.
+inline std::uint64_t digest(std::uint64_t v) { return v; }
+inline std::uint64_t digest(const Msg64& m) {
+  return m.w[0] ^ std::rotl(m.w[1], 8) ^ std::rotl(m.w[2], 16) ^ std::rotl(m.w[3], 24) ^ std::rotl(m.w[4], 32) ^
+         std::rotl(m.w[5], 40) ^ std::rotl(m.w[6], 48) ^ std::rotl(m.w[7], 56);
+}
+
+template <class T>
+std::uint64_t expected_checksum(std::uint64_t n) {
+  static std::map<std::uint64_t, std::uint64_t> memo;  // main thread only
+  if (auto it = memo.find(n); it != memo.end()) return it->second;
+  std::uint64_t h = kFnvBasis;
+  for (std::uint64_t i = 0; i < n; ++i) h = fold(h, digest(make<T>(i)));
+  memo[n] = h;
+  return h;
+}
+
+// What a consumer saw; check() fails the program if it is not the sequence.
+struct Seen {
+  std::uint64_t count = 0;
+  std::uint64_t checksum = kFnvBasis;
+  std::uint64_t bad = 0;  // records with the wrong tag or length, wrong echoes
+};
+
+void check(const std::string& what, const Seen& s, std::uint64_t n, std::uint64_t expected) {
+  if (s.count != n || s.bad != 0 || s.checksum != expected) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%s: consumer saw %llu of %llu messages, %llu malformed, checksum %016llx (expected %016llx)",
+                  what.c_str(), static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(n),
+                  static_cast<unsigned long long>(s.bad), static_cast<unsigned long long>(s.checksum),
+                  static_cast<unsigned long long>(expected));
+    fail(buf);
+  }
+}
+
+// --- Ring memory -------------------------------------------------------------
+
+// One 64-byte aligned, pre-faulted allocation per ring, reused by every
+// repetition (ring_init() re-formats it) so page faults are never timed.
+class RingMemory {
+ public:
+  explicit RingMemory(std::uint32_t capacity) : capacity_(capacity) {
+    const std::size_t n = (ferry::ring_bytes(capacity) + 63) & ~std::size_t{63};
+    mem_.reset(static_cast<std::byte*>(std::aligned_alloc(64, n)));
+    if (!mem_) fail("out of memory for a ring of " + std::to_string(capacity) + " bytes");
+    std::memset(mem_.get(), 0, n);
+  }
+  std::byte* fresh() {
+    if (auto ok = ferry::ring_init(mem_.get(), capacity_); !ok) fail(ok.error().describe());
+    return mem_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::uint32_t capacity_;
+  std::unique_ptr<std::byte, Free> mem_;
+};
+
+RingMemory& ring_memory(std::uint32_t capacity, int which = 0) {
+  static std::map<std::pair<std::uint32_t, int>, std::unique_ptr<RingMemory>> cache;  // main thread only
+  auto& slot = cache[{capacity, which}];
+  if (!slot) slot = std::make_unique<RingMemory>(capacity);
+  return *slot;
+}
+
+std::pair<ferry::RingProducer, ferry::RingConsumer> attach(std::byte* base) {
+  auto p = ferry::RingProducer::attach(base);
+  if (!p) fail(p.error().describe());
+  auto c = ferry::RingConsumer::attach(base);
+  if (!c) fail(c.error().describe());
+  return {std::move(*p), std::move(*c)};
+}
+
+// Smallest power-of-two capacity holding kInFlight records of T.
+template <class T>
+std::uint32_t ring_capacity_for() {
+  return std::bit_ceil(static_cast<std::uint32_t>(kInFlight * ferry::ring_record_bytes(sizeof(T))));
+}
+
+// --- A run: n operations, timed on the main thread ------------------------------
+
+struct RunResult {
+  double seconds = 0;
+  std::vector<double> batch_ns;  // latency cases: ns per round trip, per kLatencyBatch
+};
+using RunFn = std::function<RunResult(std::uint64_t n)>;
+
+// --- Throughput: producer on a thread, consumer (and clock) on main ------------
+
+template <class T>
+RunResult ferry_throughput(std::uint64_t n, bool batched) {
+  auto [prod, cons] = attach(ring_memory(ring_capacity_for<T>()).fresh());
+  RunResult out;
+  Seen seen;
+  fb::run_pair(
+      [&, &cons = cons] {
+        const auto t0 = fb::Clock::now();
+        std::uint64_t since_release = 0;
+        Spinner s;
+        while (seen.count < n) {
+          auto r = cons.try_read();
+          if (!r) fail("ferry try_read: " + r.error().describe());
+          if (*r) {
+            const ferry::RingRecord& rec = **r;
+            if (rec.tag != kTag || rec.payload.size() != sizeof(T)) {
+              ++seen.bad;
+            } else {
+              T m;
+              std::memcpy(&m, rec.payload.data(), sizeof m);
+              seen.checksum = fold(seen.checksum, digest(m));
+            }
+            ++seen.count;
+            if (!batched || ++since_release == kBatch) {
+              cons.release();
+              since_release = 0;
+            }
+            s = Spinner{};
+          } else {
+            cons.release();  // drained: hand the room back before waiting
+            since_release = 0;
+            s.spin();
+          }
+        }
+        cons.release();
+        out.seconds = fb::seconds_since(t0);
+      },
+      [&, &prod = prod] {
+        std::uint64_t unpublished = 0;
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T m = make<T>(i);
+          const auto bytes = std::as_bytes(std::span<const T, 1>(&m, 1));
+          for (Spinner s;;) {
+            auto r = prod.try_write(kTag, bytes);
+            if (!r) fail("ferry try_write: " + r.error().describe());
+            if (*r) break;
+            prod.publish();  // full: the consumer can only free what it can see
+            s.spin();
+          }
+          if (!batched || ++unpublished == kBatch) {
+            prod.publish();
+            unpublished = 0;
+          }
+        }
+        prod.publish();
+      });
+  check("ferry", seen, n, expected_checksum<T>(n));
+  return out;
+}
+
+template <class T>
+RunResult boost_throughput(std::uint64_t n, bool batched) {
+  auto q = std::make_unique<boost::lockfree::spsc_queue<T>>(kInFlight);
+  RunResult out;
+  Seen seen;
+  fb::run_pair(
+      [&] {
+        const auto t0 = fb::Clock::now();
+        Spinner s;
+        if (batched) {
+          T buf[kBatch];
+          while (seen.count < n) {
+            const std::size_t k = q->pop(buf, kBatch);
+            if (k == 0) { s.spin(); continue; }
+            for (std::size_t j = 0; j < k; ++j) seen.checksum = fold(seen.checksum, digest(buf[j]));
+            seen.count += k;
+            s = Spinner{};
+          }
+        } else {
+          T m;
+          while (seen.count < n) {
+            if (!q->pop(m)) { s.spin(); continue; }
+            seen.checksum = fold(seen.checksum, digest(m));
+            ++seen.count;
+            s = Spinner{};
+          }
+        }
+        out.seconds = fb::seconds_since(t0);
+      },
+      [&] {
+        if (batched) {
+          T buf[kBatch];
+          for (std::uint64_t i = 0; i < n; i += kBatch) {
+            const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, n - i));
+            for (std::size_t j = 0; j < k; ++j) buf[j] = make<T>(i + j);
+            std::size_t done = 0;
+            for (Spinner s; done < k;) {
+              const std::size_t pushed = q->push(buf + done, k - done);
+              done += pushed;
+              if (pushed == 0) s.spin();
+            }
+          }
+        } else {
+          for (std::uint64_t i = 0; i < n; ++i) {
+            const T m = make<T>(i);
+            for (Spinner s; !q->push(m);) s.spin();
+          }
+        }
+      });
+  check("boost::spsc", seen, n, expected_checksum<T>(n));
+  return out;
+}
+
+// ReaderWriterQueue has no bulk API: the batched cases use this one-by-one run.
+template <class T>
+RunResult rwq_throughput(std::uint64_t n) {
+  auto q = std::make_unique<moodycamel::ReaderWriterQueue<T>>(kInFlight);
+  RunResult out;
+  Seen seen;
+  fb::run_pair(
+      [&] {
+        const auto t0 = fb::Clock::now();
+        Spinner s;
+        T m;
+        while (seen.count < n) {
+          if (!q->try_dequeue(m)) { s.spin(); continue; }
+          seen.checksum = fold(seen.checksum, digest(m));
+          ++seen.count;
+          s = Spinner{};
+        }
+        out.seconds = fb::seconds_since(t0);
+      },
+      [&] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T m = make<T>(i);
+          // try_enqueue never allocates: the queue stays at its initial size.
+          for (Spinner s; !q->try_enqueue(m);) s.spin();
+        }
+      });
+  check("moodycamel::RWQ", seen, n, expected_checksum<T>(n));
+  return out;
+}
+
+// --- Round-trip latency: ping on main (and the clock), echo on a thread ---------
+
+// Times kLatencyBatch round trips at a time; `round_trip(i)` sends make(i),
+// spins for the echo and returns whether it came back intact.
+template <class RoundTrip>
+RunResult time_round_trips(std::uint64_t n, Seen& seen, RoundTrip&& round_trip) {
+  RunResult out;
+  out.batch_ns.reserve(n / kLatencyBatch + 1);
+  const auto t0 = fb::Clock::now();
+  auto tb = t0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (!round_trip(i)) ++seen.bad;
+    seen.checksum = fold(seen.checksum, make<std::uint64_t>(i));
+    ++seen.count;
+    if ((i + 1) % kLatencyBatch == 0) {
+      const auto now = fb::Clock::now();
+      out.batch_ns.push_back(std::chrono::duration<double, std::nano>(now - tb).count() / kLatencyBatch);
+      tb = now;
+    }
+  }
+  out.seconds = fb::seconds_since(t0);
+  return out;
+}
+
+RunResult ferry_latency(std::uint64_t n) {
+  constexpr std::uint32_t kCap = 4096;
+  auto [ping_tx, pong_rx] = attach(ring_memory(kCap, 0).fresh());
+  auto [pong_tx, ping_rx] = attach(ring_memory(kCap, 1).fresh());
+  RunResult out;
+  Seen seen;
+  auto read_value = [](ferry::RingConsumer& c, std::uint64_t& v) {
+    for (Spinner s;;) {
+      auto r = c.try_read();
+      if (!r) fail("ferry try_read: " + r.error().describe());
+      if (*r) {
+        const ferry::RingRecord& rec = **r;
+        if (rec.tag != kTag || rec.payload.size() != sizeof v) return false;
+        std::memcpy(&v, rec.payload.data(), sizeof v);
+        return true;
+      }
+      s.spin();
+    }
+  };
+  auto write_value = [](ferry::RingProducer& p, std::uint64_t v) {
+    for (Spinner s;;) {
+      auto r = p.try_write(kTag, std::as_bytes(std::span<const std::uint64_t, 1>(&v, 1)));
+      if (!r) fail("ferry try_write: " + r.error().describe());
+      if (*r) break;
+      s.spin();
+    }
+    p.publish();
+  };
+  fb::run_pair(
+      [&, &ping_tx = ping_tx, &ping_rx = ping_rx] {
+        out = time_round_trips(n, seen, [&](std::uint64_t i) {
+          const std::uint64_t v = make<std::uint64_t>(i);
+          write_value(ping_tx, v);
+          std::uint64_t back = 0;
+          const bool ok = read_value(ping_rx, back);
+          ping_rx.release();
+          return ok && back == v;
+        });
+      },
+      [&, &pong_rx = pong_rx, &pong_tx = pong_tx] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          std::uint64_t v = 0;
+          if (!read_value(pong_rx, v)) v = ~std::uint64_t{0};  // the ping side counts it as bad
+          write_value(pong_tx, v);
+          pong_rx.release();
+        }
+      });
+  check("ferry round trip", seen, n, expected_checksum<std::uint64_t>(n));
+  return out;
+}
+
+template <class Queue, class Push, class Pop>
+RunResult queue_latency(const char* what, std::uint64_t n, Push push, Pop pop) {
+  auto ping = std::make_unique<Queue>(256);
+  auto pong = std::make_unique<Queue>(256);
+  RunResult out;
+  Seen seen;
+  fb::run_pair(
+      [&] {
+        out = time_round_trips(n, seen, [&](std::uint64_t i) {
+          const std::uint64_t v = make<std::uint64_t>(i);
+          for (Spinner s; !push(*ping, v);) s.spin();
+          std::uint64_t back = 0;
+          for (Spinner s; !pop(*pong, back);) s.spin();
+          return back == v;
+        });
+      },
+      [&] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          std::uint64_t v = 0;
+          for (Spinner s; !pop(*ping, v);) s.spin();
+          for (Spinner s; !push(*pong, v);) s.spin();
+        }
+      });
+  check(what, seen, n, expected_checksum<std::uint64_t>(n));
+  return out;
+}
+
+RunResult boost_latency(std::uint64_t n) {
+  using Q = boost::lockfree::spsc_queue<std::uint64_t>;
+  return queue_latency<Q>("boost::spsc round trip", n, [](Q& q, std::uint64_t v) { return q.push(v); },
+                          [](Q& q, std::uint64_t& v) { return q.pop(v); });
+}
+
+RunResult rwq_latency(std::uint64_t n) {
+  using Q = moodycamel::ReaderWriterQueue<std::uint64_t>;
+  return queue_latency<Q>("moodycamel::RWQ round trip", n,
+                          [](Q& q, std::uint64_t v) { return q.try_enqueue(v); },
+                          [](Q& q, std::uint64_t& v) { return q.try_dequeue(v); });
+}
+
+// --- 64 KiB records: bandwidth against memcpy ------------------------------------
+
+struct alignas(64) Block {
+  std::byte b[kBlockBytes];
+};
+
+inline std::uint64_t stamp(std::uint64_t block) { return block ^ 0x5EED5EED00000000ull; }
+
+// Source and destination, each bigger than the last-level cache: record i
+// copies source block i % blocks to destination block i % blocks.
+struct BulkBuffers {
+  std::size_t blocks = 0;
+  std::unique_ptr<Block[]> src, dst;
+
+  explicit BulkBuffers(std::size_t n) : blocks(n), src(new Block[n]), dst(new Block[n]) {
+    for (std::size_t j = 0; j < n; ++j) {
+      auto* w = reinterpret_cast<std::uint64_t*>(src[j].b);
+      for (std::size_t k = 0; k < kBlockBytes / 8; ++k) w[k] = make<std::uint64_t>(j * kBlockBytes + k);
+      const std::uint64_t st = stamp(j);
+      std::memcpy(src[j].b, &st, sizeof st);
+    }
+    std::memset(dst.get(), 0, n * sizeof(Block));  // also faults the pages in
+  }
+  std::byte* src_block(std::uint64_t i) { return src[i % blocks].b; }
+  std::byte* dst_block(std::uint64_t i) { return dst[i % blocks].b; }
+  void clear_dst() { std::memset(dst.get(), 0, blocks * sizeof(Block)); }
+  // After a run of n records, every destination block written must match.
+  void verify(const char* what, std::uint64_t n) {
+    const std::size_t written = static_cast<std::size_t>(std::min<std::uint64_t>(n, blocks));
+    if (std::memcmp(dst.get(), src.get(), written * sizeof(Block)) != 0) {
+      fail(std::string(what) + ": destination bytes differ from the source after " + std::to_string(n) + " records");
+    }
+  }
+  // The consumer's per-record check: the block's stamp, folded into the sum.
+  void seen_block(Seen& s, std::uint64_t i, const std::byte* data) {
+    std::uint64_t st;
+    std::memcpy(&st, data, sizeof st);
+    if (st != stamp(i % blocks)) ++s.bad;
+    s.checksum = fold(s.checksum, st);
+    ++s.count;
+  }
+  std::uint64_t expected(std::uint64_t n) const {
+    std::uint64_t h = kFnvBasis;
+    for (std::uint64_t i = 0; i < n; ++i) h = fold(h, stamp(i % blocks));
+    return h;
+  }
+};
+
+BulkBuffers* g_bulk = nullptr;
+
+RunResult memcpy_bulk(std::uint64_t n) {
+  BulkBuffers& b = *g_bulk;
+  b.clear_dst();
+  Seen seen;
+  const auto t0 = fb::Clock::now();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::memcpy(b.dst_block(i), b.src_block(i), kBlockBytes);
+    b.seen_block(seen, i, b.dst_block(i));
+  }
+  RunResult out;
+  out.seconds = fb::seconds_since(t0);
+  check("memcpy", seen, n, b.expected(n));
+  b.verify("memcpy", n);
+  return out;
+}
+
+RunResult ferry_bulk(std::uint64_t n) {
+  BulkBuffers& b = *g_bulk;
+  b.clear_dst();
+  auto [prod, cons] = attach(ring_memory(kBulkRingBytes).fresh());
+  RunResult out;
+  Seen seen;
+  fb::run_pair(
+      [&, &cons = cons] {
+        const auto t0 = fb::Clock::now();
+        Spinner s;
+        while (seen.count < n) {
+          auto r = cons.try_read();
+          if (!r) fail("ferry try_read: " + r.error().describe());
+          if (!*r) { s.spin(); continue; }
+          const ferry::RingRecord& rec = **r;
+          const std::uint64_t i = seen.count;
+          if (rec.tag != kTag || rec.payload.size() != kBlockBytes) {
+            ++seen.bad;
+            ++seen.count;
+          } else {
+            std::memcpy(b.dst_block(i), rec.payload.data(), kBlockBytes);
+            b.seen_block(seen, i, b.dst_block(i));
+          }
+          cons.release();
+          s = Spinner{};
+        }
+        out.seconds = fb::seconds_since(t0);
+      },
+      [&, &prod = prod] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          for (Spinner s;;) {
+            auto r = prod.try_reserve(kBlockBytes, kTag);
+            if (!r) fail("ferry try_reserve: " + r.error().describe());
+            if (*r) {
+              std::memcpy(*r, b.src_block(i), kBlockBytes);
+              prod.commit(kBlockBytes);
+              prod.publish();
+              break;
+            }
+            s.spin();
+          }
+        }
+      });
+  check("ferry 64 KiB", seen, n, b.expected(n));
+  b.verify("ferry 64 KiB", n);
+  return out;
+}
+
+// Both baseline queues hold 15 blocks, as many 64 KiB records as the 1 MiB
+// ring does; the element copy in and out is the queue's own (push/pop).
+template <class Queue, class Push, class Pop>
+RunResult queue_bulk(const char* what, std::uint64_t n, Push push, Pop pop) {
+  BulkBuffers& b = *g_bulk;
+  b.clear_dst();
+  auto q = std::make_unique<Queue>(15);
+  RunResult out;
+  Seen seen;
+  fb::run_pair(
+      [&] {
+        const auto t0 = fb::Clock::now();
+        for (std::uint64_t i = 0; i < n; ++i) {
+          Block& dst = *reinterpret_cast<Block*>(b.dst_block(i));
+          for (Spinner s; !pop(*q, dst);) s.spin();
+          b.seen_block(seen, i, dst.b);
+        }
+        out.seconds = fb::seconds_since(t0);
+      },
+      [&] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const Block& src = *reinterpret_cast<const Block*>(b.src_block(i));
+          for (Spinner s; !push(*q, src);) s.spin();
+        }
+      });
+  check(what, seen, n, b.expected(n));
+  b.verify(what, n);
+  return out;
+}
+
+RunResult boost_bulk(std::uint64_t n) {
+  using Q = boost::lockfree::spsc_queue<Block>;
+  return queue_bulk<Q>("boost::spsc 64 KiB", n, [](Q& q, const Block& v) { return q.push(v); },
+                       [](Q& q, Block& v) { return q.pop(v); });
+}
+
+RunResult rwq_bulk(std::uint64_t n) {
+  using Q = moodycamel::ReaderWriterQueue<Block>;
+  return queue_bulk<Q>("moodycamel::RWQ 64 KiB", n, [](Q& q, const Block& v) { return q.try_enqueue(v); },
+                       [](Q& q, Block& v) { return q.try_dequeue(v); });
+}
+
+// --- Driver ------------------------------------------------------------------------
+
+struct Options {
+  bool quick = false;
+  std::string json;
+  int reps = 5;
+  double target_s = 0.2;
+};
+
+struct Contender {
+  std::string impl;
+  RunFn run;
+  std::uint64_t n0;  // first calibration size (and the --quick size)
+};
+
+struct Measured {
+  std::map<std::string, fb::Stat> stats;
+  std::map<std::string, std::vector<double>> batch_ns;  // pooled over repetitions
+};
+
+// Calibrates each contender to ~target_s per repetition (this also warms up),
+// runs one more warm-up at that size, then runs the repetitions with the
+// contenders interleaved so that background noise hits all of them alike.
+// `value` turns (ops, seconds) into the reported unit.
+Measured measure(const Options& o, std::vector<Contender> cs, double (*value)(std::uint64_t, double)) {
+  std::vector<std::uint64_t> sizes;
+  for (auto& c : cs) {
+    std::uint64_t n = c.n0;
+    if (!o.quick) {
+      for (;;) {
+        const double s = c.run(n).seconds;
+        if (s >= o.target_s / 4 || n >= (1ull << 40)) {
+          n = static_cast<std::uint64_t>(static_cast<double>(n) * o.target_s / std::max(s, 1e-9));
+          break;
+        }
+        n *= s > 0 ? std::clamp<std::uint64_t>(static_cast<std::uint64_t>(o.target_s / 2 / s), 2, 100) : 100;
+      }
+      n = std::max<std::uint64_t>(n - n % kLatencyBatch, kLatencyBatch);
+    }
+    c.run(n);  // warm-up at the measured size
+    sizes.push_back(n);
+  }
+  std::vector<std::vector<double>> samples(cs.size());
+  Measured m;
+  for (int r = 0; r < o.reps; ++r) {
+    for (std::size_t k = 0; k < cs.size(); ++k) {
+      RunResult rr = cs[k].run(sizes[k]);
+      samples[k].push_back(value(sizes[k], rr.seconds));
+      auto& pool = m.batch_ns[cs[k].impl];
+      pool.insert(pool.end(), rr.batch_ns.begin(), rr.batch_ns.end());
+    }
+  }
+  for (std::size_t k = 0; k < cs.size(); ++k) m.stats[cs[k].impl] = fb::make_stat(samples[k], sizes[k]);
+  return m;
+}
+
+double mmsg_per_s(std::uint64_t n, double s) { return static_cast<double>(n) / s / 1e6; }
+double ns_per_op(std::uint64_t n, double s) { return s * 1e9 / static_cast<double>(n); }
+double mb_per_s(std::uint64_t n, double s) { return static_cast<double>(n) * kBlockBytes / s / 1e6; }
+
+void progress(const std::string& what) {
+  std::fprintf(stderr, "ring_bench: %s\n", what.c_str());
+  std::fflush(stderr);
+}
+
+[[noreturn]] void usage(int status) {
+  std::fprintf(status ? stderr : stdout,
+               "usage: ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS]\n"
+               "  --quick      tiny sizes, no calibration: checks the harness runs and verifies\n"
+               "  --json FILE  also write the results as JSON\n"
+               "  --reps N     measured repetitions per case (default 5; --quick: 2)\n"
+               "  --target-ms  length of one repetition (default 200)\n");
+  std::exit(status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  bool reps_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage(2);
+      return argv[++i];
+    };
+    if (a == "--quick") o.quick = true;
+    else if (a == "--json") o.json = next();
+    else if (a == "--reps") { o.reps = std::max(1, std::atoi(next().c_str())); reps_given = true; }
+    else if (a == "--target-ms") o.target_s = std::max(1.0, std::atof(next().c_str())) / 1000;
+    else if (a == "--help" || a == "-h") usage(0);
+    else usage(2);
+  }
+  if (o.quick && !reps_given) o.reps = 2;
+
+  const fb::Env env = fb::current_env();
+  const std::uint64_t small_n0 = o.quick ? 20'000 : 100'000;
+  const std::uint64_t rt_n0 = o.quick ? 2 * kLatencyBatch : 10 * kLatencyBatch;
+  const std::uint64_t bulk_n0 = o.quick ? 64 : 256;
+  const std::size_t bulk_blocks = o.quick ? 64 : 1024;  // 4 MiB / 64 MiB per buffer
+  const auto t_start = fb::Clock::now();
+
+  fb::Table msgs;
+  msgs.baselines = {kBoost, kRwq};
+  fb::Table bulk;
+  bulk.baselines = {kMemcpy, kBoost, kRwq};
+
+  const std::string in_flight = "queues hold >= " + std::to_string(kInFlight) + " msgs";
+  auto throughput_row = [&](const std::string& name, std::vector<Contender> cs, std::string note) {
+    progress(name);
+    Measured m = measure(o, std::move(cs), mmsg_per_s);
+    msgs.rows.push_back({name, "Mmsg/s", true, std::move(m.stats), std::move(note)});
+  };
+  throughput_row("8 B one-by-one (Mmsg/s)",
+                 {{kFerry, [](std::uint64_t n) { return ferry_throughput<std::uint64_t>(n, false); }, small_n0},
+                  {kBoost, [](std::uint64_t n) { return boost_throughput<std::uint64_t>(n, false); }, small_n0},
+                  {kRwq, [](std::uint64_t n) { return rwq_throughput<std::uint64_t>(n); }, small_n0}},
+                 "ferry: try_write+publish, try_read+release per msg; " + in_flight);
+  throughput_row("8 B batched (Mmsg/s)",
+                 {{kFerry, [](std::uint64_t n) { return ferry_throughput<std::uint64_t>(n, true); }, small_n0},
+                  {kBoost, [](std::uint64_t n) { return boost_throughput<std::uint64_t>(n, true); }, small_n0},
+                  {kRwq, [](std::uint64_t n) { return rwq_throughput<std::uint64_t>(n); }, small_n0}},
+                 "ferry: publish per 64, release per 64 or when drained; boost: push/pop ranges of 64; "
+                 "RWQ: no bulk API, one-by-one");
+  throughput_row("64 B one-by-one (Mmsg/s)",
+                 {{kFerry, [](std::uint64_t n) { return ferry_throughput<Msg64>(n, false); }, small_n0},
+                  {kBoost, [](std::uint64_t n) { return boost_throughput<Msg64>(n, false); }, small_n0},
+                  {kRwq, [](std::uint64_t n) { return rwq_throughput<Msg64>(n); }, small_n0}},
+                 "64-byte struct for the baselines; consumer folds all 64 bytes");
+  throughput_row("64 B batched (Mmsg/s)",
+                 {{kFerry, [](std::uint64_t n) { return ferry_throughput<Msg64>(n, true); }, small_n0},
+                  {kBoost, [](std::uint64_t n) { return boost_throughput<Msg64>(n, true); }, small_n0},
+                  {kRwq, [](std::uint64_t n) { return rwq_throughput<Msg64>(n); }, small_n0}},
+                 "as 8 B batched; RWQ: one-by-one");
+
+  {
+    progress("round trip latency");
+    Measured m = measure(o,
+                         {{kFerry, ferry_latency, rt_n0}, {kBoost, boost_latency, rt_n0}, {kRwq, rwq_latency, rt_n0}},
+                         ns_per_op);
+    msgs.rows.push_back({"round trip 8 B (ns, median)", "ns", false, m.stats,
+                         "ping-pong over two queues, both sides spin; median of reps"});
+    std::map<std::string, fb::Stat> p50, p99;
+    for (const auto& [impl, pool] : m.batch_ns) {
+      p50[impl] = fb::single_value(fb::percentile(pool, 50), pool.size());
+      p99[impl] = fb::single_value(fb::percentile(pool, 99), pool.size());
+    }
+    const std::string over = "over batches of " + std::to_string(kLatencyBatch) + " round trips, all reps";
+    msgs.rows.push_back({"round trip 8 B p50 (ns)", "ns", false, std::move(p50), "p50 " + over});
+    msgs.rows.push_back({"round trip 8 B p99 (ns)", "ns", false, std::move(p99), "p99 " + over});
+  }
+
+  {
+    progress("64 KiB records");
+    BulkBuffers buffers(bulk_blocks);
+    g_bulk = &buffers;
+    Measured m = measure(o,
+                         {{kFerry, ferry_bulk, bulk_n0},
+                          {kMemcpy, memcpy_bulk, bulk_n0},
+                          {kBoost, boost_bulk, bulk_n0},
+                          {kRwq, rwq_bulk, bulk_n0}},
+                         mb_per_s);
+    const std::string mib = std::to_string(bulk_blocks * kBlockBytes >> 20);
+    bulk.rows.push_back({"64 KiB records (MB/s)", "MB/s", true, std::move(m.stats),
+                         "ferry: 1 MiB ring, producer memcpy src->ring, consumer memcpy ring->dst; memcpy: the "
+                         "same src->dst block copies on one thread; " + mib +
+                             " MiB src and dst, cycled; baselines hold 15 blocks (push/pop copy)"});
+    g_bulk = nullptr;
+  }
+
+  const double total_s = fb::seconds_since(t_start);
+  char head[512];
+  std::snprintf(head, sizeof head, "ferry ring benchmark — %s, %s, %u cores (std::thread::hardware_concurrency), %s%s",
+                env.platform.c_str(), env.compiler.c_str(), env.cores, env.build_type.c_str(),
+                env.ndebug ? "" : " WITHOUT NDEBUG (assertions on: not representative)");
+  std::printf("%s\n", head);
+  if (o.quick) std::printf("--quick: tiny sizes, no calibration; these numbers only show that the harness runs\n");
+  std::printf("median of %d repetitions (~%.0f ms each, after calibration and a warm-up), implementations "
+              "interleaved; ±x%% = half the min-max spread\n",
+              o.reps, o.target_s * 1000);
+  std::printf("ratio = ferry / baseline for throughput (Mmsg/s, MB/s) and baseline / ferry for latency (ns): "
+              "> 1 means ferry is faster\n");
+  std::printf("every run checked: message count and checksum of the known sequence (64 KiB: stamps and a full "
+              "compare of the destination)\n\n");
+  msgs.title = "messages (2 threads: producer, consumer)";
+  bulk.title = "64 KiB records (2 threads, except memcpy)";
+  fb::print_table(stdout, msgs);
+  fb::print_table(stdout, bulk);
+  std::printf("total %.1f s\n", total_s);
+  std::fflush(stdout);
+
+  if (!o.json.empty()) {
+    std::map<std::string, std::string> settings{{"quick", o.quick ? "true" : "false"},
+                                                {"reps", std::to_string(o.reps)},
+                                                {"target_ms", std::to_string(static_cast<int>(o.target_s * 1000))},
+                                                {"batch", std::to_string(kBatch)},
+                                                {"in_flight", std::to_string(kInFlight)},
+                                                {"total_seconds", std::to_string(total_s)}};
+    const std::string text = fb::to_json(env, settings, {msgs, bulk});
+    std::FILE* f = std::fopen(o.json.c_str(), "w");
+    if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
+      fail("cannot write " + o.json);
+    }
+  }
+  return 0;
+}
