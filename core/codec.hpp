@@ -387,19 +387,21 @@ inline bool read_blob(Reader& r, std::string_view what, std::span<const std::byt
   std::uint32_t n;
   if (!read_u32(r, cat(what, " length"), n)) return false;
   if (n > r.remaining()) {
-    return deser(r, cat(what, " length ", n, " at offset ", at, " exceeds the ",
-                        count_bytes(r.remaining()), " remaining"));
+    return deser(r, cat(what, " length ", n, " at offset ", at, " exceeds the ", r.remaining(),
+                        r.remaining() == 1 ? " remaining byte" : " remaining bytes"));
   }
   out = r.take(n);
   return true;
 }
 
-inline bool check_utf8(Reader& r, std::string_view what, std::string_view s, std::size_t at) {
+// `s` is the text of `what`, read at `at`, whose first byte sits at `data_at`.
+inline bool check_utf8(Reader& r, std::string_view what, std::string_view s, std::size_t at,
+                       std::size_t data_at) {
   const std::size_t bad = find_invalid_utf8(s);
   if (bad == std::string_view::npos) return true;
   const auto byte = static_cast<std::uint8_t>(s[bad]);
   return deser(r, cat(what, " at offset ", at, " is not valid UTF-8 (byte ", hex_byte(byte),
-                      " at offset ", at + 4 + bad, ")"));
+                      " at offset ", data_at + bad, ")"));
 }
 
 // u32 length, then that many bytes of UTF-8.
@@ -408,7 +410,7 @@ inline bool read_text(Reader& r, std::string_view what, std::string_view& out) {
   std::span<const std::byte> raw;
   if (!read_blob(r, what, raw)) return false;
   out = as_chars(raw);
-  return check_utf8(r, what, out, at);
+  return check_utf8(r, what, out, at, at + 4);
 }
 
 // u8 length, then that many bytes (struct and field names).
@@ -465,7 +467,7 @@ inline void put_tag(Writer& w, WireTag tag) { w.put_u8(static_cast<std::uint8_t>
 
 // --- Codecs ------------------------------------------------------------------
 // Codec<T> has: name() (the wire type name decode expects), min_size() (the
-// fewest bytes any encoding of T takes, to bound counts before reserving),
+// fewest bytes any encoding of T takes, to bound what a count may reserve),
 // encode(Writer&, const T&) and decode(Reader&, T&), both returning false
 // after recording an error in the writer or reader.
 
@@ -665,11 +667,13 @@ struct Codec<std::vector<T>> {
     } else {
       std::uint32_t count;
       if (!expect_tag<std::vector<T>>(r, WireTag::Array) || !r.enter(at) ||
-          !read_count(r, "array count", Codec<T>::min_size(), count)) {
+          !read_count(r, "array count", 1, count)) {
         return false;
       }
+      // Counts are checked as the walker checks them (a value of another type
+      // must still be a TypeMismatch); the reservation assumes valid elements.
       out.clear();
-      out.reserve(count);
+      out.reserve(std::min<std::size_t>(count, r.remaining() / Codec<T>::min_size()));
       for (std::uint32_t i = 0; i < count; ++i) {
         if constexpr (std::is_same_v<T, bool>) {  // vector<bool> has no bool&
           bool b = false;
@@ -840,8 +844,7 @@ struct MapCodec {
   static bool decode(Reader& r, M& out) {
     const std::size_t at = r.position();
     std::uint32_t count;
-    if (!expect_tag<M>(r, WireTag::Map) || !r.enter(at) ||
-        !read_count(r, "map count", Codec<K>::min_size() + Codec<V>::min_size(), count)) {
+    if (!expect_tag<M>(r, WireTag::Map) || !r.enter(at) || !read_count(r, "map count", 2, count)) {
       return false;
     }
     out.clear();
@@ -1078,7 +1081,7 @@ bool walk(Reader& r, V& v) {
     case 0x13: {
       std::string_view name;
       if (!r.enter(at) || !read_name(r, "struct name", name) ||
-          !check_utf8(r, "struct name", name, at + 1)) {
+          !check_utf8(r, "struct name", name, at + 1, at + 2)) {
         return false;
       }
       const std::size_t count_at = r.position();
@@ -1092,7 +1095,9 @@ bool walk(Reader& r, V& v) {
       for (std::uint16_t i = 0; i < count; ++i) {
         const std::size_t field_at = r.position();
         std::string_view field;
-        if (!read_name(r, "field name", field) || !check_utf8(r, "field name", field, field_at)) return false;
+        if (!read_name(r, "field name", field) || !check_utf8(r, "field name", field, field_at, field_at + 1)) {
+          return false;
+        }
         v.field(i, field);
         if (!walk(r, v)) return false;
       }
