@@ -59,12 +59,14 @@ class Spinner {
   unsigned n_ = 0;
 };
 
-// Runs `thread_side` on a new thread and `main_side` on this one. Both get a
-// start barrier: neither begins its timed loop before the other is running,
-// so thread start-up is never timed. Timestamps are taken on one thread only
-// (wasm workers have their own clock origins).
+// Runs `thread_side` on a new thread and `main_side` on this one. Each side is
+// first moved onto the stack of the thread that runs it, so the state it
+// captured by value (endpoints, counters, pointers) shares no cache line with
+// the other side's; sides should write shared results only once, at the end.
+// A start barrier keeps thread start-up out of the timed loops. Timestamps
+// belong on one thread only (wasm workers have their own clock origins).
 template <class MainSide, class ThreadSide>
-void run_pair(MainSide&& main_side, ThreadSide&& thread_side) {
+void run_pair(MainSide main_side, ThreadSide thread_side) {
   std::atomic<int> ready{0};
   auto barrier = [&ready] {
     ready.fetch_add(1, std::memory_order_acq_rel);
@@ -72,11 +74,15 @@ void run_pair(MainSide&& main_side, ThreadSide&& thread_side) {
     while (ready.load(std::memory_order_acquire) < 2) s.spin();
   };
   std::thread t([&] {
+    ThreadSide mine = std::move(thread_side);
     barrier();
-    thread_side();
+    mine();
   });
-  barrier();
-  main_side();
+  {
+    MainSide mine = std::move(main_side);
+    barrier();
+    mine();
+  }
   t.join();
 }
 
@@ -136,12 +142,17 @@ struct Env {
   bool ndebug = false;
 };
 
+inline std::string trimmed(std::string s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
 inline std::string compiler_string() {
 #if defined(__EMSCRIPTEN__)
   return "em++ (Emscripten " + std::to_string(__EMSCRIPTEN_major__) + "." + std::to_string(__EMSCRIPTEN_minor__) +
-         "." + std::to_string(__EMSCRIPTEN_tiny__) + ", clang " + std::string(__clang_version__) + ")";
+         "." + std::to_string(__EMSCRIPTEN_tiny__) + ", clang " + trimmed(__clang_version__) + ")";
 #elif defined(__clang__)
-  return "clang++ " + std::string(__clang_version__);
+  return "clang++ " + trimmed(__clang_version__);
 #elif defined(__GNUC__)
   return "g++ " + std::string(__VERSION__);
 #else
@@ -169,7 +180,6 @@ inline Env current_env() {
   e.platform = "native";
 #endif
   e.compiler = compiler_string();
-  while (!e.compiler.empty() && e.compiler.back() == ' ') e.compiler.pop_back();
   e.cores = std::thread::hardware_concurrency();
 #ifdef FERRY_BUILD_TYPE
   e.build_type = FERRY_BUILD_TYPE;

@@ -3,7 +3,7 @@
 // records against a plain memcpy, in one run. The same source builds natively
 // and with Emscripten (run the .js under Node).
 //
-//   ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS]
+//   ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]
 //
 // Every case runs a producer and a consumer thread that busy-wait (pause, then
 // yield after a long run of failures) on whichever queue is measured. The
@@ -132,6 +132,10 @@ RingMemory& ring_memory(std::uint32_t capacity, int which = 0) {
   return *slot;
 }
 
+// Both endpoints of a ring, attached on the main thread; each is then moved
+// into the side that uses it (see run_pair). The endpoint objects hold hot
+// per-record state and are not padded to a cache line: left side by side in
+// this pair they would share one.
 std::pair<ferry::RingProducer, ferry::RingConsumer> attach(std::byte* base) {
   auto p = ferry::RingProducer::attach(base);
   if (!p) fail(p.error().describe());
@@ -155,6 +159,11 @@ struct RunResult {
 using RunFn = std::function<RunResult(std::uint64_t n)>;
 
 // --- Throughput: producer on a thread, consumer (and clock) on main ------------
+//
+// Every side below captures its inputs by value and writes its results back
+// once, after its timed loop: fb::run_pair moves each side onto the stack of
+// the thread that runs it, so nothing one side touches per message can share
+// a cache line with the other side.
 
 template <class T>
 RunResult ferry_throughput(std::uint64_t n, bool batched) {
@@ -162,23 +171,24 @@ RunResult ferry_throughput(std::uint64_t n, bool batched) {
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [&, &cons = cons] {
-        const auto t0 = fb::Clock::now();
+      [n, batched, cons = std::move(cons), &out, &seen]() mutable {
+        Seen local;
         std::uint64_t since_release = 0;
         Spinner s;
-        while (seen.count < n) {
+        const auto t0 = fb::Clock::now();
+        while (local.count < n) {
           auto r = cons.try_read();
           if (!r) fail("ferry try_read: " + r.error().describe());
           if (*r) {
             const ferry::RingRecord& rec = **r;
             if (rec.tag != kTag || rec.payload.size() != sizeof(T)) {
-              ++seen.bad;
+              ++local.bad;
             } else {
               T m;
               std::memcpy(&m, rec.payload.data(), sizeof m);
-              seen.checksum = fold(seen.checksum, digest(m));
+              local.checksum = fold(local.checksum, digest(m));
             }
-            ++seen.count;
+            ++local.count;
             if (!batched || ++since_release == kBatch) {
               cons.release();
               since_release = 0;
@@ -192,8 +202,9 @@ RunResult ferry_throughput(std::uint64_t n, bool batched) {
         }
         cons.release();
         out.seconds = fb::seconds_since(t0);
+        seen = local;
       },
-      [&, &prod = prod] {
+      [n, batched, prod = std::move(prod)]() mutable {
         std::uint64_t unpublished = 0;
         for (std::uint64_t i = 0; i < n; ++i) {
           const T m = make<T>(i);
@@ -218,34 +229,36 @@ RunResult ferry_throughput(std::uint64_t n, bool batched) {
 
 template <class T>
 RunResult boost_throughput(std::uint64_t n, bool batched) {
-  auto q = std::make_unique<boost::lockfree::spsc_queue<T>>(kInFlight);
+  auto queue = std::make_unique<boost::lockfree::spsc_queue<T>>(kInFlight);
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [&] {
-        const auto t0 = fb::Clock::now();
+      [n, batched, q = queue.get(), &out, &seen] {
+        Seen local;
         Spinner s;
+        const auto t0 = fb::Clock::now();
         if (batched) {
           T buf[kBatch];
-          while (seen.count < n) {
+          while (local.count < n) {
             const std::size_t k = q->pop(buf, kBatch);
             if (k == 0) { s.spin(); continue; }
-            for (std::size_t j = 0; j < k; ++j) seen.checksum = fold(seen.checksum, digest(buf[j]));
-            seen.count += k;
+            for (std::size_t j = 0; j < k; ++j) local.checksum = fold(local.checksum, digest(buf[j]));
+            local.count += k;
             s = Spinner{};
           }
         } else {
           T m;
-          while (seen.count < n) {
+          while (local.count < n) {
             if (!q->pop(m)) { s.spin(); continue; }
-            seen.checksum = fold(seen.checksum, digest(m));
-            ++seen.count;
+            local.checksum = fold(local.checksum, digest(m));
+            ++local.count;
             s = Spinner{};
           }
         }
         out.seconds = fb::seconds_since(t0);
+        seen = local;
       },
-      [&] {
+      [n, batched, q = queue.get()] {
         if (batched) {
           T buf[kBatch];
           for (std::uint64_t i = 0; i < n; i += kBatch) {
@@ -272,23 +285,25 @@ RunResult boost_throughput(std::uint64_t n, bool batched) {
 // ReaderWriterQueue has no bulk API: the batched cases use this one-by-one run.
 template <class T>
 RunResult rwq_throughput(std::uint64_t n) {
-  auto q = std::make_unique<moodycamel::ReaderWriterQueue<T>>(kInFlight);
+  auto queue = std::make_unique<moodycamel::ReaderWriterQueue<T>>(kInFlight);
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [&] {
-        const auto t0 = fb::Clock::now();
+      [n, q = queue.get(), &out, &seen] {
+        Seen local;
         Spinner s;
         T m;
-        while (seen.count < n) {
+        const auto t0 = fb::Clock::now();
+        while (local.count < n) {
           if (!q->try_dequeue(m)) { s.spin(); continue; }
-          seen.checksum = fold(seen.checksum, digest(m));
-          ++seen.count;
+          local.checksum = fold(local.checksum, digest(m));
+          ++local.count;
           s = Spinner{};
         }
         out.seconds = fb::seconds_since(t0);
+        seen = local;
       },
-      [&] {
+      [n, q = queue.get()] {
         for (std::uint64_t i = 0; i < n; ++i) {
           const T m = make<T>(i);
           // try_enqueue never allocates: the queue stays at its initial size.
@@ -323,51 +338,56 @@ RunResult time_round_trips(std::uint64_t n, Seen& seen, RoundTrip&& round_trip) 
   return out;
 }
 
+bool ferry_read_value(ferry::RingConsumer& c, std::uint64_t& v) {
+  for (Spinner s;;) {
+    auto r = c.try_read();
+    if (!r) fail("ferry try_read: " + r.error().describe());
+    if (*r) {
+      const ferry::RingRecord& rec = **r;
+      if (rec.tag != kTag || rec.payload.size() != sizeof v) return false;
+      std::memcpy(&v, rec.payload.data(), sizeof v);
+      return true;
+    }
+    s.spin();
+  }
+}
+
+void ferry_write_value(ferry::RingProducer& p, std::uint64_t v) {
+  for (Spinner s;;) {
+    auto r = p.try_write(kTag, std::as_bytes(std::span<const std::uint64_t, 1>(&v, 1)));
+    if (!r) fail("ferry try_write: " + r.error().describe());
+    if (*r) break;
+    s.spin();
+  }
+  p.publish();
+}
+
 RunResult ferry_latency(std::uint64_t n) {
   constexpr std::uint32_t kCap = 4096;
   auto [ping_tx, pong_rx] = attach(ring_memory(kCap, 0).fresh());
   auto [pong_tx, ping_rx] = attach(ring_memory(kCap, 1).fresh());
   RunResult out;
   Seen seen;
-  auto read_value = [](ferry::RingConsumer& c, std::uint64_t& v) {
-    for (Spinner s;;) {
-      auto r = c.try_read();
-      if (!r) fail("ferry try_read: " + r.error().describe());
-      if (*r) {
-        const ferry::RingRecord& rec = **r;
-        if (rec.tag != kTag || rec.payload.size() != sizeof v) return false;
-        std::memcpy(&v, rec.payload.data(), sizeof v);
-        return true;
-      }
-      s.spin();
-    }
-  };
-  auto write_value = [](ferry::RingProducer& p, std::uint64_t v) {
-    for (Spinner s;;) {
-      auto r = p.try_write(kTag, std::as_bytes(std::span<const std::uint64_t, 1>(&v, 1)));
-      if (!r) fail("ferry try_write: " + r.error().describe());
-      if (*r) break;
-      s.spin();
-    }
-    p.publish();
-  };
   fb::run_pair(
-      [&, &ping_tx = ping_tx, &ping_rx = ping_rx] {
-        out = time_round_trips(n, seen, [&](std::uint64_t i) {
+      [n, tx = std::move(ping_tx), rx = std::move(ping_rx), &out, &seen]() mutable {
+        Seen local;
+        RunResult r = time_round_trips(n, local, [&](std::uint64_t i) {
           const std::uint64_t v = make<std::uint64_t>(i);
-          write_value(ping_tx, v);
+          ferry_write_value(tx, v);
           std::uint64_t back = 0;
-          const bool ok = read_value(ping_rx, back);
-          ping_rx.release();
+          const bool ok = ferry_read_value(rx, back);
+          rx.release();
           return ok && back == v;
         });
+        out = std::move(r);
+        seen = local;
       },
-      [&, &pong_rx = pong_rx, &pong_tx = pong_tx] {
+      [n, rx = std::move(pong_rx), tx = std::move(pong_tx)]() mutable {
         for (std::uint64_t i = 0; i < n; ++i) {
           std::uint64_t v = 0;
-          if (!read_value(pong_rx, v)) v = ~std::uint64_t{0};  // the ping side counts it as bad
-          write_value(pong_tx, v);
-          pong_rx.release();
+          if (!ferry_read_value(rx, v)) v = ~std::uint64_t{0};  // the ping side counts it as bad
+          ferry_write_value(tx, v);
+          rx.release();
         }
       });
   check("ferry round trip", seen, n, expected_checksum<std::uint64_t>(n));
@@ -376,21 +396,24 @@ RunResult ferry_latency(std::uint64_t n) {
 
 template <class Queue, class Push, class Pop>
 RunResult queue_latency(const char* what, std::uint64_t n, Push push, Pop pop) {
-  auto ping = std::make_unique<Queue>(256);
-  auto pong = std::make_unique<Queue>(256);
+  auto ping_q = std::make_unique<Queue>(256);
+  auto pong_q = std::make_unique<Queue>(256);
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [&] {
-        out = time_round_trips(n, seen, [&](std::uint64_t i) {
+      [n, ping = ping_q.get(), pong = pong_q.get(), push, pop, &out, &seen] {
+        Seen local;
+        RunResult r = time_round_trips(n, local, [&](std::uint64_t i) {
           const std::uint64_t v = make<std::uint64_t>(i);
           for (Spinner s; !push(*ping, v);) s.spin();
           std::uint64_t back = 0;
           for (Spinner s; !pop(*pong, back);) s.spin();
           return back == v;
         });
+        out = std::move(r);
+        seen = local;
       },
-      [&] {
+      [n, ping = ping_q.get(), pong = pong_q.get(), push, pop] {
         for (std::uint64_t i = 0; i < n; ++i) {
           std::uint64_t v = 0;
           for (Spinner s; !pop(*ping, v);) s.spin();
@@ -422,8 +445,27 @@ struct alignas(64) Block {
 
 inline std::uint64_t stamp(std::uint64_t block) { return block ^ 0x5EED5EED00000000ull; }
 
-// Source and destination, each bigger than the last-level cache: record i
-// copies source block i % blocks to destination block i % blocks.
+// Where record i comes from and goes to: source block i % blocks and
+// destination block i % blocks. Small and copied by value into each side.
+struct BulkView {
+  Block* src;
+  Block* dst;
+  std::size_t blocks;
+
+  std::byte* src_block(std::uint64_t i) const { return src[i % blocks].b; }
+  std::byte* dst_block(std::uint64_t i) const { return dst[i % blocks].b; }
+  // The consumer's per-record check: the block's stamp, folded into the sum.
+  void seen_block(Seen& s, std::uint64_t i, const std::byte* data) const {
+    std::uint64_t st;
+    std::memcpy(&st, data, sizeof st);
+    if (st != stamp(i % blocks)) ++s.bad;
+    s.checksum = fold(s.checksum, st);
+    ++s.count;
+  }
+};
+
+// Source and destination buffers, each bigger than the last-level cache
+// (64 MiB; 4 MiB with --quick).
 struct BulkBuffers {
   std::size_t blocks = 0;
   std::unique_ptr<Block[]> src, dst;
@@ -437,36 +479,28 @@ struct BulkBuffers {
     }
     std::memset(dst.get(), 0, n * sizeof(Block));  // also faults the pages in
   }
-  std::byte* src_block(std::uint64_t i) { return src[i % blocks].b; }
-  std::byte* dst_block(std::uint64_t i) { return dst[i % blocks].b; }
-  void clear_dst() { std::memset(dst.get(), 0, blocks * sizeof(Block)); }
-  // After a run of n records, every destination block written must match.
-  void verify(const char* what, std::uint64_t n) {
+  // Clears the destination (so a run cannot pass on an earlier run's bytes).
+  BulkView fresh_view() {
+    std::memset(dst.get(), 0, blocks * sizeof(Block));
+    return {src.get(), dst.get(), blocks};
+  }
+  // After a run of n records: the count, the stamps, and every destination
+  // block written must match its source.
+  void verify(const char* what, const Seen& seen, std::uint64_t n) const {
+    std::uint64_t h = kFnvBasis;
+    for (std::uint64_t i = 0; i < n; ++i) h = fold(h, stamp(i % blocks));
+    check(what, seen, n, h);
     const std::size_t written = static_cast<std::size_t>(std::min<std::uint64_t>(n, blocks));
     if (std::memcmp(dst.get(), src.get(), written * sizeof(Block)) != 0) {
       fail(std::string(what) + ": destination bytes differ from the source after " + std::to_string(n) + " records");
     }
-  }
-  // The consumer's per-record check: the block's stamp, folded into the sum.
-  void seen_block(Seen& s, std::uint64_t i, const std::byte* data) {
-    std::uint64_t st;
-    std::memcpy(&st, data, sizeof st);
-    if (st != stamp(i % blocks)) ++s.bad;
-    s.checksum = fold(s.checksum, st);
-    ++s.count;
-  }
-  std::uint64_t expected(std::uint64_t n) const {
-    std::uint64_t h = kFnvBasis;
-    for (std::uint64_t i = 0; i < n; ++i) h = fold(h, stamp(i % blocks));
-    return h;
   }
 };
 
 BulkBuffers* g_bulk = nullptr;
 
 RunResult memcpy_bulk(std::uint64_t n) {
-  BulkBuffers& b = *g_bulk;
-  b.clear_dst();
+  const BulkView b = g_bulk->fresh_view();
   Seen seen;
   const auto t0 = fb::Clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -475,40 +509,40 @@ RunResult memcpy_bulk(std::uint64_t n) {
   }
   RunResult out;
   out.seconds = fb::seconds_since(t0);
-  check("memcpy", seen, n, b.expected(n));
-  b.verify("memcpy", n);
+  g_bulk->verify("memcpy", seen, n);
   return out;
 }
 
 RunResult ferry_bulk(std::uint64_t n) {
-  BulkBuffers& b = *g_bulk;
-  b.clear_dst();
+  const BulkView view = g_bulk->fresh_view();
   auto [prod, cons] = attach(ring_memory(kBulkRingBytes).fresh());
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [&, &cons = cons] {
-        const auto t0 = fb::Clock::now();
+      [n, b = view, cons = std::move(cons), &out, &seen]() mutable {
+        Seen local;
         Spinner s;
-        while (seen.count < n) {
+        const auto t0 = fb::Clock::now();
+        while (local.count < n) {
           auto r = cons.try_read();
           if (!r) fail("ferry try_read: " + r.error().describe());
           if (!*r) { s.spin(); continue; }
           const ferry::RingRecord& rec = **r;
-          const std::uint64_t i = seen.count;
+          const std::uint64_t i = local.count;
           if (rec.tag != kTag || rec.payload.size() != kBlockBytes) {
-            ++seen.bad;
-            ++seen.count;
+            ++local.bad;
+            ++local.count;
           } else {
             std::memcpy(b.dst_block(i), rec.payload.data(), kBlockBytes);
-            b.seen_block(seen, i, b.dst_block(i));
+            b.seen_block(local, i, b.dst_block(i));
           }
           cons.release();
           s = Spinner{};
         }
         out.seconds = fb::seconds_since(t0);
+        seen = local;
       },
-      [&, &prod = prod] {
+      [n, b = view, prod = std::move(prod)]() mutable {
         for (std::uint64_t i = 0; i < n; ++i) {
           for (Spinner s;;) {
             auto r = prod.try_reserve(kBlockBytes, kTag);
@@ -523,8 +557,7 @@ RunResult ferry_bulk(std::uint64_t n) {
           }
         }
       });
-  check("ferry 64 KiB", seen, n, b.expected(n));
-  b.verify("ferry 64 KiB", n);
+  g_bulk->verify("ferry 64 KiB", seen, n);
   return out;
 }
 
@@ -532,29 +565,29 @@ RunResult ferry_bulk(std::uint64_t n) {
 // ring does; the element copy in and out is the queue's own (push/pop).
 template <class Queue, class Push, class Pop>
 RunResult queue_bulk(const char* what, std::uint64_t n, Push push, Pop pop) {
-  BulkBuffers& b = *g_bulk;
-  b.clear_dst();
-  auto q = std::make_unique<Queue>(15);
+  const BulkView view = g_bulk->fresh_view();
+  auto queue = std::make_unique<Queue>(15);
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [&] {
+      [n, b = view, q = queue.get(), pop, &out, &seen] {
+        Seen local;
         const auto t0 = fb::Clock::now();
         for (std::uint64_t i = 0; i < n; ++i) {
           Block& dst = *reinterpret_cast<Block*>(b.dst_block(i));
           for (Spinner s; !pop(*q, dst);) s.spin();
-          b.seen_block(seen, i, dst.b);
+          b.seen_block(local, i, dst.b);
         }
         out.seconds = fb::seconds_since(t0);
+        seen = local;
       },
-      [&] {
+      [n, b = view, q = queue.get(), push] {
         for (std::uint64_t i = 0; i < n; ++i) {
           const Block& src = *reinterpret_cast<const Block*>(b.src_block(i));
           for (Spinner s; !push(*q, src);) s.spin();
         }
       });
-  check(what, seen, n, b.expected(n));
-  b.verify(what, n);
+  g_bulk->verify(what, seen, n);
   return out;
 }
 
@@ -577,7 +610,14 @@ struct Options {
   std::string json;
   int reps = 5;
   double target_s = 0.2;
+  std::string filter;  // run only the "case/impl" labels containing it
 };
+
+// --filter: "case/impl", the case named without its unit ("8 B batched/ferry").
+bool selected(const Options& o, const std::string& name, const std::string& impl) {
+  const std::string label = name.substr(0, name.find(" (")) + "/" + impl;
+  return o.filter.empty() || label.find(o.filter) != std::string::npos;
+}
 
 struct Contender {
   std::string impl;
@@ -594,7 +634,9 @@ struct Measured {
 // runs one more warm-up at that size, then runs the repetitions with the
 // contenders interleaved so that background noise hits all of them alike.
 // `value` turns (ops, seconds) into the reported unit.
-Measured measure(const Options& o, std::vector<Contender> cs, double (*value)(std::uint64_t, double)) {
+Measured measure(const Options& o, const std::string& name, std::vector<Contender> cs,
+                 double (*value)(std::uint64_t, double)) {
+  std::erase_if(cs, [&](const Contender& c) { return !selected(o, name, c.impl); });
   std::vector<std::uint64_t> sizes;
   for (auto& c : cs) {
     std::uint64_t n = c.n0;
@@ -637,11 +679,13 @@ void progress(const std::string& what) {
 
 [[noreturn]] void usage(int status) {
   std::fprintf(status ? stderr : stdout,
-               "usage: ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS]\n"
+               "usage: ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]\n"
                "  --quick      tiny sizes, no calibration: checks the harness runs and verifies\n"
                "  --json FILE  also write the results as JSON\n"
                "  --reps N     measured repetitions per case (default 5; --quick: 2)\n"
-               "  --target-ms  length of one repetition (default 200)\n");
+               "  --target-ms  length of one repetition (default 200)\n"
+               "  --filter     run only the \"case/implementation\" pairs containing TEXT,\n"
+               "               e.g. \"8 B batched/ferry\" (for profiling)\n");
   std::exit(status);
 }
 
@@ -660,6 +704,7 @@ int main(int argc, char** argv) {
     else if (a == "--json") o.json = next();
     else if (a == "--reps") { o.reps = std::max(1, std::atoi(next().c_str())); reps_given = true; }
     else if (a == "--target-ms") o.target_s = std::max(1.0, std::atof(next().c_str())) / 1000;
+    else if (a == "--filter") o.filter = next();
     else if (a == "--help" || a == "-h") usage(0);
     else usage(2);
   }
@@ -680,7 +725,7 @@ int main(int argc, char** argv) {
   const std::string in_flight = "queues hold >= " + std::to_string(kInFlight) + " msgs";
   auto throughput_row = [&](const std::string& name, std::vector<Contender> cs, std::string note) {
     progress(name);
-    Measured m = measure(o, std::move(cs), mmsg_per_s);
+    Measured m = measure(o, name, std::move(cs), mmsg_per_s);
     msgs.rows.push_back({name, "Mmsg/s", true, std::move(m.stats), std::move(note)});
   };
   throughput_row("8 B one-by-one (Mmsg/s)",
@@ -707,7 +752,7 @@ int main(int argc, char** argv) {
 
   {
     progress("round trip latency");
-    Measured m = measure(o,
+    Measured m = measure(o, "round trip 8 B",
                          {{kFerry, ferry_latency, rt_n0}, {kBoost, boost_latency, rt_n0}, {kRwq, rwq_latency, rt_n0}},
                          ns_per_op);
     msgs.rows.push_back({"round trip 8 B (ns, median)", "ns", false, m.stats,
@@ -724,9 +769,11 @@ int main(int argc, char** argv) {
 
   {
     progress("64 KiB records");
-    BulkBuffers buffers(bulk_blocks);
+    bool wanted = false;
+    for (const auto& impl : {kFerry, kMemcpy, kBoost, kRwq}) wanted |= selected(o, "64 KiB records", impl);
+    BulkBuffers buffers(wanted ? bulk_blocks : 1);
     g_bulk = &buffers;
-    Measured m = measure(o,
+    Measured m = measure(o, "64 KiB records",
                          {{kFerry, ferry_bulk, bulk_n0},
                           {kMemcpy, memcpy_bulk, bulk_n0},
                           {kBoost, boost_bulk, bulk_n0},
