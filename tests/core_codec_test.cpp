@@ -10,7 +10,7 @@
 #include <sstream>
 
 #if defined(__EMSCRIPTEN__)
-#include <emscripten/em_js.h>
+#include <emscripten/emscripten.h>
 #endif
 
 // Fixtures: structs described once with FERRY_STRUCT, in their own namespace.

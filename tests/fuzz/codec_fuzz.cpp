@@ -1,0 +1,215 @@
+// libFuzzer target for the wire codec's decoders (core/codec.hpp).
+//
+// Each input is walked generically (every byte the walker accepts must
+// re-encode to the same bytes and print as text) and decoded as a handful of
+// C++ types (whatever decodes must re-encode: byte for byte where the
+// encoding is canonical, else to a fixed point). Any violation traps.
+//
+// Without a corpus directory on the command line, the golden vectors
+// (tests/golden/codec.txt) are written to a fresh temporary directory and
+// passed to libFuzzer as the seed corpus.
+#include "core/codec.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace fz {
+
+struct Point {
+  std::int32_t x = 0;
+  std::int32_t y = 0;
+  friend bool operator==(const Point&, const Point&) = default;
+};
+FERRY_STRUCT(Point, x, y)
+
+struct Rect {
+  Point a;
+  Point b;
+  std::string label;
+  friend bool operator==(const Rect&, const Rect&) = default;
+};
+FERRY_STRUCT(Rect, a, b, label)
+
+struct Shape {
+  std::string name;
+  std::vector<Point> points;
+  std::optional<Point> anchor;
+  std::map<std::string, Rect> boxes;
+  friend bool operator==(const Shape&, const Shape&) = default;
+};
+FERRY_STRUCT(Shape, name, points, anchor, boxes)
+
+struct Tree {
+  std::vector<Tree> kids;
+};
+FERRY_STRUCT(Tree, kids)
+
+}  // namespace fz
+
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+#define FUZZ_CHECK(cond)                                                     \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      std::fprintf(stderr, "codec_fuzz: check failed: %s (line %d)\n", #cond, __LINE__); \
+      __builtin_trap();                                                      \
+    }                                                                        \
+  } while (0)
+
+// Writes back exactly what the walker saw.
+struct ReEncoder : ferry::ValueVisitor {
+  Bytes out;
+  void raw(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    out.insert(out.end(), b, b + n);
+  }
+  void u8(std::uint8_t v) { raw(&v, 1); }
+  void u16(std::uint16_t v) { raw(&v, 2); }
+  void u32(std::uint32_t v) { raw(&v, 4); }
+  void tag(ferry::WireTag t) { u8(static_cast<std::uint8_t>(t)); }
+  void text(std::string_view s) { u32(static_cast<std::uint32_t>(s.size())); raw(s.data(), s.size()); }
+  void name(std::string_view s) { u8(static_cast<std::uint8_t>(s.size())); raw(s.data(), s.size()); }
+
+  void unit() { tag(ferry::WireTag::Unit); }
+  void boolean(bool b) { tag(ferry::WireTag::Bool); u8(b ? 1 : 0); }
+  void number(ferry::WireTag t, std::span<const std::byte> le) { tag(t); raw(le.data(), le.size()); }
+  void string(std::string_view s) { tag(ferry::WireTag::String); text(s); }
+  void bytes(std::span<const std::byte> b) { tag(ferry::WireTag::Bytes); u32(static_cast<std::uint32_t>(b.size())); raw(b.data(), b.size()); }
+  void packed(ferry::WireTag elem, std::uint32_t count, std::span<const std::byte> le) {
+    tag(ferry::WireTag::Packed);
+    tag(elem);
+    u32(count);
+    raw(le.data(), le.size());
+  }
+  void array_begin(std::uint32_t count) { tag(ferry::WireTag::Array); u32(count); }
+  void optional_begin(bool present) { tag(ferry::WireTag::Optional); u8(present ? 1 : 0); }
+  void variant_begin(std::uint32_t index) { tag(ferry::WireTag::Variant); u32(index); }
+  void map_begin(std::uint32_t count) { tag(ferry::WireTag::Map); u32(count); }
+  void struct_begin(std::string_view n, std::uint16_t count) { tag(ferry::WireTag::Struct); name(n); u16(count); }
+  void field(std::uint16_t, std::string_view n) { name(n); }
+  void error(ferry::ErrorKind kind, std::string_view message, std::string_view origin) {
+    tag(ferry::WireTag::Error);
+    u8(static_cast<std::uint8_t>(kind));
+    text(message);
+    text(origin);
+  }
+};
+
+bool is_decode_error(ferry::ErrorKind k) {
+  return k == ferry::ErrorKind::Deserialization || k == ferry::ErrorKind::TypeMismatch;
+}
+
+void check_generic(std::span<const std::byte> data) {
+  ferry::Reader reader(data);
+  ReEncoder re;
+  auto walked = ferry::visit_value(reader, re);
+  if (!walked) {
+    FUZZ_CHECK(walked.error().kind == ferry::ErrorKind::Deserialization);
+    FUZZ_CHECK(!ferry::describe_value(data).ok());
+    return;
+  }
+  const auto value = data.first(reader.position());
+  FUZZ_CHECK(re.out.size() == value.size() && std::equal(re.out.begin(), re.out.end(), value.begin()));
+  FUZZ_CHECK(ferry::describe_value(value).ok());
+  FUZZ_CHECK(ferry::describe_value(data).ok() == reader.at_end());
+}
+
+// kCanonical: every accepted input has exactly one encoding (no maps inside);
+// otherwise (map order) the value must survive encode and decode unchanged.
+template <class T, bool kCanonical = true>
+void check_type(std::span<const std::byte> data) {
+  ferry::Reader reader(data);
+  auto decoded = ferry::decode<T>(reader);
+  if (!decoded) {
+    FUZZ_CHECK(is_decode_error(decoded.error().kind));
+    return;
+  }
+  const auto value = data.first(reader.position());
+  ferry::Reader walk(value);  // the typed decoder is never more lenient than the walker
+  FUZZ_CHECK(ferry::skip_value(walk).ok() && walk.at_end());
+
+  auto again = ferry::encode(*decoded);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(ferry::encoded_size(*decoded) == again->size());
+  if constexpr (kCanonical) {
+    FUZZ_CHECK(again->size() == value.size() && std::equal(again->begin(), again->end(), value.begin()));
+  } else {
+    auto twice = ferry::decode<T>(*again);
+    FUZZ_CHECK(twice.ok() && *twice == *decoded);
+  }
+}
+
+std::string seed_dir;
+
+void write_seeds(const std::filesystem::path& golden, const std::filesystem::path& dir) {
+  std::ifstream in(golden);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto a = line.find('|');
+    const auto b = line.find('|', a + 1);
+    if (b == std::string::npos) continue;
+    std::string hex;
+    for (char c : line.substr(a + 1, b - a - 1)) {
+      if (c != ' ') hex += c;
+    }
+    std::ofstream out(dir / ("golden_" + std::to_string(n++)), std::ios::binary);
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.put(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  for (int i = 1; i < *argc; ++i) {
+    if ((*argv)[i][0] != '-') return 0;  // the caller named a corpus
+  }
+  const std::filesystem::path golden =
+      std::filesystem::path(__FILE__).parent_path().parent_path() / "golden" / "codec.txt";
+  if (!std::filesystem::exists(golden)) return 0;
+  char templ[] = "/tmp/ferry-codec-fuzz-XXXXXX";
+  if (mkdtemp(templ) == nullptr) return 0;
+  seed_dir = templ;
+  write_seeds(golden, seed_dir);
+  std::atexit([] { std::error_code ec; std::filesystem::remove_all(seed_dir, ec); });
+  static std::vector<char*> args;
+  args.assign(*argv, *argv + *argc);
+  args.push_back(seed_dir.data());
+  args.push_back(nullptr);
+  *argc += 1;
+  *argv = args.data();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto input = std::as_bytes(std::span(data, size));
+  check_generic(input);
+  check_type<std::int32_t>(input);
+  check_type<double>(input);
+  check_type<bool>(input);
+  check_type<std::string>(input);
+  check_type<std::string_view>(input);
+  check_type<Bytes>(input);
+  check_type<std::span<const std::byte>>(input);
+  check_type<std::vector<double>>(input);
+  check_type<std::vector<std::string>>(input);
+  check_type<std::array<std::int16_t, 3>>(input);
+  check_type<std::tuple<std::int32_t, std::string, bool>>(input);
+  check_type<std::optional<fz::Point>>(input);
+  check_type<std::variant<std::monostate, std::int64_t, std::string, fz::Point>>(input);
+  check_type<std::vector<std::optional<std::vector<float>>>>(input);
+  check_type<std::vector<fz::Rect>>(input);
+  check_type<fz::Tree>(input);
+  check_type<ferry::Result<std::string>>(input);
+  check_type<ferry::Result<void>>(input);
+  check_type<std::map<std::string, std::int32_t>, false>(input);
+  check_type<std::unordered_map<std::int32_t, std::vector<std::string>>, false>(input);
+  check_type<fz::Shape, false>(input);
+  return 0;
+}
