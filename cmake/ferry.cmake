@@ -24,7 +24,8 @@ if(EMSCRIPTEN)
   endforeach()
   target_include_directories(ferry_platform SYSTEM INTERFACE ${FERRY_WASM_SYSINCLUDE})
   # Every object (GoogleTest's too) must be built with atomics for shared memory.
-  add_compile_options(-pthread -sDISABLE_EXCEPTION_CATCHING=0)
+  # -mtail-call: symmetric transfer between coroutines compiles to wasm tail calls.
+  add_compile_options(-pthread -sDISABLE_EXCEPTION_CATCHING=0 -mtail-call)
   add_link_options(-pthread -sDISABLE_EXCEPTION_CATCHING=0)
   target_compile_options(ferry_platform INTERFACE -Wno-deprecated-experimental-coroutine)
   target_link_options(ferry_platform INTERFACE

@@ -1,0 +1,472 @@
+// ferry workers: Executor, one per worker thread, Asio-style.
+//
+// Guarantees:
+// - post/defer queue a function to run later on the executor's thread;
+//   dispatch runs it inline when called on that thread. All three may be
+//   called from any thread. spawn() starts a Task on the executor.
+// - run() is the loop: it runs queued functions, resumes coroutines whose
+//   ring operation can complete, fires timers and deadlines, and when there is
+//   nothing to do it parks on one doorbell word. Whoever queues work or moves
+//   a ring bound to this executor wakes it with one notify, and only when it
+//   is parked (eventcount: a "sleeping" flag + the doorbell as sequence).
+// - Asio interop: executor.asio() is a lightweight handle that meets Asio's
+//   executor requirements, so asio::post/dispatch/co_spawn can target it and
+//   Asio I/O objects (timers) can be made on it; ferry::use_task
+//   (workers/asio_interop.hpp) lets a ferry Task co_await any Asio async
+//   operation, including an asio::awaitable spawned with co_spawn.
+//
+// Design: the executor owns an asio::execution_context so Asio services
+// (timers) can attach to it. Asio drives such services from its own internal
+// thread and hands completions back through execute(), i.e. post() here: the
+// executor never blocks anywhere but on its doorbell, which JavaScript can
+// ring too (Atomics.notify on the same word), so one wait covers Asio, rings
+// and posted work.
+#pragma once
+
+#include "core/arena.hpp"
+#include "core/coro.hpp"
+#include "core/error.hpp"
+#include "core/wait.hpp"
+#include "stream/scheduler.hpp"
+#include "workers/task.hpp"
+
+#include <asio/execution.hpp>
+#include <asio/execution_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace ferry {
+
+class Executor;
+namespace detail {
+struct SpawnFrame;
+}
+
+// Counters readable from any thread without locks (relaxed loads).
+struct ExecutorStats {
+  std::uint64_t handlers_run = 0;  // functions and coroutine resumptions
+  std::uint64_t parks = 0;         // times the loop went to sleep
+  std::uint64_t wakes = 0;         // notifies this executor received while parked
+  std::uint64_t parked_ns = 0;     // time spent asleep
+  std::uint64_t pending_waits = 0; // ring operations parked right now
+};
+
+// Asio's view of an Executor: copyable, comparable, execute() == post().
+class AsioExecutor {
+ public:
+  explicit AsioExecutor(Executor* ex) noexcept : ex_(ex) {}
+  template <class F>
+  void execute(F&& f) const;
+  asio::execution_context& query(asio::execution::context_t) const noexcept;
+  static constexpr asio::execution::blocking_t::never_t query(asio::execution::blocking_t) noexcept {
+    return asio::execution::blocking.never;
+  }
+  AsioExecutor require(asio::execution::blocking_t::never_t) const noexcept { return *this; }
+  AsioExecutor prefer(asio::execution::outstanding_work_t::tracked_t) const noexcept { return *this; }
+  AsioExecutor prefer(asio::execution::outstanding_work_t::untracked_t) const noexcept { return *this; }
+  AsioExecutor prefer(asio::execution::relationship_t::fork_t) const noexcept { return *this; }
+  AsioExecutor prefer(asio::execution::relationship_t::continuation_t) const noexcept { return *this; }
+  template <class Alloc>
+  AsioExecutor prefer(asio::execution::allocator_t<Alloc>) const noexcept { return *this; }
+  friend bool operator==(const AsioExecutor& a, const AsioExecutor& b) noexcept { return a.ex_ == b.ex_; }
+  friend bool operator!=(const AsioExecutor& a, const AsioExecutor& b) noexcept { return a.ex_ != b.ex_; }
+  Executor& ferry_executor() const noexcept { return *ex_; }
+
+ private:
+  Executor* ex_;
+};
+
+namespace detail {
+// An execution_context whose services the Executor can stop before it
+// destroys coroutine frames that still hold Asio objects.
+class AsioContext : public asio::execution_context {
+ public:
+  using asio::execution_context::shutdown;
+};
+}  // namespace detail
+
+class Executor final : public Scheduler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Executor();
+  ~Executor() override;
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs the loop on the calling thread until stop(). Destroying the
+  // executor fails what is still parked with Cancelled and lets those
+  // coroutines run, then destroys any task still suspended.
+  void run();
+  // Any thread: makes run() return.
+  void stop();
+  bool running_in_this_thread() const noexcept;
+
+  void post(std::function<void()> fn) override;
+  void dispatch(std::function<void()> fn);
+  void defer(std::function<void()> fn) { post(std::move(fn)); }
+
+  // Starts `task` on this executor (any thread). `done` receives its outcome
+  // on the executor's thread: the value, or the task's Error (exceptions
+  // become TaskFailed). Tasks still suspended when the executor is destroyed
+  // are destroyed with it.
+  template <class T, class Done>
+  void spawn(Task<T> task, Done done, std::string origin = "task");
+  template <class T>
+  void spawn(Task<T> task) {
+    spawn(std::move(task), [](auto&&) {});
+  }
+
+  // Runs fn at `when` on this executor (scheduler thread only); returns an id for cancel_timer.
+  std::uint64_t schedule_at(Clock::time_point when, std::function<void()> fn);
+  void cancel_timer(std::uint64_t id);
+
+  AsioExecutor asio() noexcept { return AsioExecutor(this); }
+  asio::execution_context& asio_context() noexcept { return *asio_context_; }
+
+  ExecutorStats stats() const noexcept;
+
+  // Scheduler
+  std::atomic<std::uint32_t>& doorbell() noexcept override { return *doorbell_; }
+  std::uint64_t park(RingWait& w) override;
+  void cancel(std::uint64_t id, Error error) override;
+  void defer_flush(Flushable& f) override;
+  void cancel_flush(Flushable& f) override;
+
+ private:
+  friend struct detail::SpawnFrame;
+  void wake() noexcept;
+  bool run_ready();
+  bool poll_waits();
+  bool fire_timers();
+  void flush_all();
+  void sleep();
+  void run_one(std::function<void()>& fn);
+
+  std::atomic<std::uint32_t>* doorbell_;  // in the shared arena (rings point at it)
+  std::atomic<std::uint32_t> sleeping_{0};
+  std::atomic<std::uint64_t> remote_count_{0};  // functions queued from other threads
+  std::atomic<bool> stop_{false};
+  std::atomic<std::thread::id> thread_{};
+
+  std::mutex remote_mutex_;
+  std::vector<std::function<void()>> remote_;  // guarded by remote_mutex_
+  std::deque<std::function<void()>> local_;
+  std::unordered_map<std::uint64_t, RingWait*> waits_;
+  std::vector<Flushable*> flushes_;
+  std::multimap<Clock::time_point, std::pair<std::uint64_t, std::function<void()>>> timers_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_set<void*> roots_;  // frames of spawned, unfinished tasks
+
+  std::atomic<std::uint64_t> handlers_run_{0}, parks_{0}, wakes_{0}, parked_ns_{0};
+  std::unique_ptr<detail::AsioContext> asio_context_;
+};
+
+// ---------------------------------------------------------------------------
+// Implementation
+
+template <class F>
+void AsioExecutor::execute(F&& f) const {
+  // Asio hands over move-only function objects; std::function needs copyable.
+  auto shared = std::make_shared<std::decay_t<F>>(std::forward<F>(f));
+  ex_->post([shared] { (*shared)(); });
+}
+
+inline asio::execution_context& AsioExecutor::query(asio::execution::context_t) const noexcept {
+  return ex_->asio_context();
+}
+
+namespace detail {
+// The coroutine that owns a spawned task: runs it, reports, and destroys
+// itself. Its promise unregisters the frame from the executor's roots when
+// the frame goes away, however it goes.
+struct SpawnFrame {
+  struct promise_type {
+    Executor* ex;
+    template <class... Args>
+    explicit promise_type(Executor* e, Args&...) noexcept : ex(e) {}
+    ~promise_type();
+    SpawnFrame get_return_object() noexcept {
+      return {coro::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    coro::suspend_always initial_suspend() noexcept { return {}; }
+    coro::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }  // catch_errors catches everything
+  };
+  coro::coroutine_handle<promise_type> handle;
+};
+
+template <class T, class Done>
+SpawnFrame spawn_frame(Executor*, Task<T> task, Done done, std::string origin) {
+  auto outcome = co_await catch_errors(std::move(task), std::move(origin));
+  done(std::move(outcome));
+}
+}  // namespace detail
+
+template <class T, class Done>
+void Executor::spawn(Task<T> task, Done done, std::string origin) {
+  auto h = detail::spawn_frame(this, std::move(task), std::move(done), std::move(origin)).handle;
+  post([this, h]() mutable {
+    roots_.insert(h.address());
+    h.resume();
+  });
+}
+
+inline detail::SpawnFrame::promise_type::~promise_type() { ex->roots_.erase(coro::coroutine_handle<promise_type>::from_promise(*this).address()); }
+
+inline Executor::Executor() : asio_context_(std::make_unique<detail::AsioContext>()) {
+  auto mem = shared_alloc(64);
+  if (!mem) std::abort();  // 1 GiB of address space reserved: cannot run out here
+  doorbell_ = new (*mem) std::atomic<std::uint32_t>(0);
+}
+
+inline Executor::~Executor() {
+  // Asio's services stop first (their internal thread posts into us); they
+  // are destroyed last, after the frames whose Asio objects refer to them.
+  asio_context_->shutdown();
+  Scheduler*& cur = current_ref();
+  Scheduler* saved = cur;
+  cur = this;
+  thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  // Parked operations end with Cancelled; their coroutines get to run.
+  for (int round = 0; round < 1000 && (!waits_.empty() || !local_.empty() || remote_count_.load() != 0); ++round) {
+    std::vector<std::uint64_t> ids;
+    for (auto& [id, w] : waits_) ids.push_back(id);
+    for (auto id : ids) cancel(id, Error::make(ErrorKind::Cancelled, "executor destroyed", "workers/executor"));
+    run_ready();
+  }
+  // Whatever is still suspended is destroyed (locals' destructors run).
+  auto roots = std::move(roots_);
+  roots_.clear();
+  for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
+  asio_context_.reset();
+  cur = saved;
+  shared_free(doorbell_);
+}
+
+inline bool Executor::running_in_this_thread() const noexcept {
+  return thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+}
+
+inline void Executor::post(std::function<void()> fn) {
+  if (running_in_this_thread()) {
+    local_.push_back(std::move(fn));
+    return;
+  }
+  {
+    std::lock_guard lock(remote_mutex_);
+    remote_.push_back(std::move(fn));
+  }
+  // seq_cst: ordered before the sleeping_ load in wake() (Dekker with sleep()).
+  remote_count_.fetch_add(1, std::memory_order_seq_cst);
+  wake();
+}
+
+inline void Executor::dispatch(std::function<void()> fn) {
+  if (running_in_this_thread()) {
+    run_one(fn);
+  } else {
+    post(std::move(fn));
+  }
+}
+
+inline void Executor::stop() {
+  stop_.store(true, std::memory_order_release);
+  remote_count_.fetch_add(1, std::memory_order_seq_cst);  // counts as news for sleep()
+  wake();
+}
+
+inline void Executor::wake() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed: the fence orders it; exchange makes one notify per sleep.
+  if (sleeping_.load(std::memory_order_relaxed) != 0 && sleeping_.exchange(0, std::memory_order_relaxed) != 0) {
+    // release: a woken loop that reads the new value sees the queued work.
+    doorbell_->fetch_add(1, std::memory_order_release);
+    notify_word(*doorbell_);
+  }
+}
+
+inline void Executor::run_one(std::function<void()>& fn) {
+  fn();
+  handlers_run_.fetch_add(1, std::memory_order_relaxed);
+  flush_all();  // the handler is done: publish whatever it batched
+}
+
+inline bool Executor::run_ready() {
+  bool ran = false;
+  if (remote_count_.load(std::memory_order_acquire) != 0) {
+    std::vector<std::function<void()>> batch;
+    {
+      std::lock_guard lock(remote_mutex_);
+      batch.swap(remote_);
+      remote_count_.store(0, std::memory_order_relaxed);
+    }
+    for (auto& fn : batch) local_.push_back(std::move(fn));
+  }
+  // Run what is queued now; what those functions post runs next round.
+  for (std::size_t n = local_.size(); n > 0; --n) {
+    auto fn = std::move(local_.front());
+    local_.pop_front();
+    run_one(fn);
+    ran = true;
+  }
+  return ran;
+}
+
+inline std::uint64_t Executor::park(RingWait& w) {
+  const std::uint64_t id = next_id_++;
+  waits_.emplace(id, &w);
+  return id;
+}
+
+inline void Executor::cancel(std::uint64_t id, Error error) {
+  if (!running_in_this_thread()) {
+    post([this, id, e = std::move(error)]() mutable { cancel(id, std::move(e)); });
+    return;
+  }
+  auto it = waits_.find(id);
+  if (it == waits_.end()) return;  // already finished
+  RingWait* w = it->second;
+  waits_.erase(it);
+  w->fail(std::move(error));
+  local_.push_back([h = w->handle]() mutable { h.resume(); });
+}
+
+inline bool Executor::poll_waits() {
+  bool any = false;
+  const auto now = waits_.empty() ? Clock::time_point{} : Clock::now();
+  for (auto it = waits_.begin(); it != waits_.end();) {
+    RingWait* w = it->second;
+    if (w->poll()) {
+      it = waits_.erase(it);
+      local_.push_back([h = w->handle]() mutable { h.resume(); });
+      any = true;
+    } else if (w->deadline <= now) {
+      it = waits_.erase(it);
+      w->fail(Error::make(ErrorKind::Timeout, "stream operation timed out", "workers/executor"));
+      local_.push_back([h = w->handle]() mutable { h.resume(); });
+      any = true;
+    } else {
+      ++it;
+    }
+  }
+  return any;
+}
+
+inline std::uint64_t Executor::schedule_at(Clock::time_point when, std::function<void()> fn) {
+  const std::uint64_t id = next_id_++;
+  timers_.emplace(when, std::make_pair(id, std::move(fn)));
+  return id;
+}
+
+inline void Executor::cancel_timer(std::uint64_t id) {
+  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+    if (it->second.first == id) {
+      timers_.erase(it);
+      return;
+    }
+  }
+}
+
+inline bool Executor::fire_timers() {
+  if (timers_.empty()) return false;
+  const auto now = Clock::now();
+  bool any = false;
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    auto fn = std::move(timers_.begin()->second.second);
+    timers_.erase(timers_.begin());
+    local_.push_back(std::move(fn));
+    any = true;
+  }
+  return any;
+}
+
+inline void Executor::defer_flush(Flushable& f) {
+  if (f.flush_pending) return;
+  f.flush_pending = true;
+  flushes_.push_back(&f);
+}
+
+inline void Executor::cancel_flush(Flushable& f) {
+  if (!f.flush_pending) return;
+  f.flush_pending = false;
+  std::erase(flushes_, &f);
+}
+
+inline void Executor::flush_all() {
+  while (!flushes_.empty()) {
+    Flushable* f = flushes_.back();
+    flushes_.pop_back();
+    f->flush_pending = false;
+    f->flush();
+  }
+}
+
+inline void Executor::sleep() {
+  // Eventcount: read the doorbell, say we sleep, re-check, then wait on the
+  // value read. Any notifier that misses our flag has work we see below.
+  const std::uint32_t key = doorbell_->load(std::memory_order_acquire);
+  sleeping_.store(1, std::memory_order_relaxed);
+  for (auto& [id, w] : waits_) w->arm();  // rings ring our doorbell while we sleep
+  // seq_cst: orders the flag stores before the re-checks (pairs with wake()
+  // and with the rings' fence before they look at their parked flags).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed)) {
+    sleeping_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (poll_waits()) {  // a ring moved meanwhile: resume instead of sleeping
+    sleeping_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  auto deadline = Clock::time_point::max();
+  if (!timers_.empty()) deadline = timers_.begin()->first;
+  for (auto& [id, w] : waits_) deadline = std::min(deadline, w->deadline);
+  WaitNanos timeout = kWaitForever;
+  const auto t0 = Clock::now();
+  if (deadline != Clock::time_point::max()) {
+    timeout = std::max(WaitNanos{0}, std::chrono::duration_cast<WaitNanos>(deadline - t0));
+  }
+  parks_.fetch_add(1, std::memory_order_relaxed);
+  if (wait_word(*doorbell_, key, timeout) != WaitStatus::TimedOut) wakes_.fetch_add(1, std::memory_order_relaxed);
+  parked_ns_.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()),
+                       std::memory_order_relaxed);
+  sleeping_.store(0, std::memory_order_relaxed);
+}
+
+inline void Executor::run() {
+  Scheduler*& cur = current_ref();
+  Scheduler* saved = cur;
+  cur = this;
+  thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  while (!stop_.load(std::memory_order_acquire)) {
+    bool progress = run_ready();
+    progress |= poll_waits();
+    progress |= fire_timers();
+    if (!progress && local_.empty()) sleep();
+  }
+  thread_.store(std::thread::id{}, std::memory_order_relaxed);
+  cur = saved;
+}
+
+inline ExecutorStats Executor::stats() const noexcept {
+  ExecutorStats s;
+  s.handlers_run = handlers_run_.load(std::memory_order_relaxed);
+  s.parks = parks_.load(std::memory_order_relaxed);
+  s.wakes = wakes_.load(std::memory_order_relaxed);
+  s.parked_ns = parked_ns_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace ferry
