@@ -91,7 +91,8 @@ constexpr bool is_number_tag(std::uint8_t raw) noexcept { return raw >= 0x02 && 
 // span (a ring slot) without ever touching a byte outside it.
 class Writer {
  public:
-  // Appends to `out`, keeping what it already holds.
+  // Appends to `out`, keeping what it already holds. Between encode() calls
+  // `out` holds exactly what was written; leave it alone while the writer lives.
   explicit Writer(std::vector<std::byte>& out) noexcept : vec_(&out), base_(out.size()) {}
   // Writes into `fixed`; once something does not fit, stops writing and only
   // counts, so that size() reports what the encoding needs.
@@ -102,7 +103,7 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   // Bytes written by this writer, or needed once it has overflowed.
-  std::size_t size() const noexcept { return vec_ ? vec_->size() - base_ : size_; }
+  std::size_t size() const noexcept { return size_; }
   // True once a fixed span was too small; stays true until reset().
   bool overflowed() const noexcept { return overflowed_; }
   // The bytes written; empty after an overflow (they are incomplete).
@@ -125,11 +126,12 @@ class Writer {
  private:
   Writer(std::span<std::byte> fixed, bool counting) noexcept : fixed_(fixed), counting_(counting) {}
   void truncate(std::size_t size) noexcept;
+  void grow(std::size_t n);
 
   std::vector<std::byte>* vec_ = nullptr;
   std::size_t base_ = 0;  // vec_->size() when the writer began
   std::span<std::byte> fixed_;
-  std::size_t size_ = 0;  // fixed mode: bytes written or needed
+  std::size_t size_ = 0;  // bytes written (or needed, once overflowed)
   bool counting_ = false;
   bool overflowed_ = false;
   int depth_ = 0;
@@ -147,8 +149,9 @@ class Reader {
   bool at_end() const noexcept { return pos_ == input_.size(); }
 
   // Low level, for codec implementations. take_* check nothing: need() first.
-  // need() fails with "<what> at offset P needs N bytes but R remain".
-  bool need(std::size_t n, std::string_view what);
+  // need() fails with "<what><suffix> at offset P needs N bytes but R remain"
+  // (two parts, so that the success path builds no string).
+  bool need(std::size_t n, std::string_view what, std::string_view suffix = {});
   std::uint8_t peek_u8() const noexcept { return std::to_integer<std::uint8_t>(input_[pos_]); }
   std::uint8_t take_u8() noexcept { return std::to_integer<std::uint8_t>(input_[pos_++]); }
   template <class T>
@@ -363,8 +366,8 @@ inline bool read_tag(Reader& r, std::uint8_t& tag) {
   return true;
 }
 
-inline bool read_u32(Reader& r, std::string_view what, std::uint32_t& out) {
-  if (!r.need(4, what)) return false;
+inline bool read_u32(Reader& r, std::string_view what, std::string_view suffix, std::uint32_t& out) {
+  if (!r.need(4, what, suffix)) return false;
   out = r.take_le<std::uint32_t>();
   return true;
 }
@@ -372,7 +375,7 @@ inline bool read_u32(Reader& r, std::string_view what, std::uint32_t& out) {
 // A u32 count of items that take at least `min_each` bytes each.
 inline bool read_count(Reader& r, std::string_view what, std::uint64_t min_each, std::uint32_t& count) {
   const std::size_t at = r.position();
-  if (!read_u32(r, what, count)) return false;
+  if (!read_u32(r, what, {}, count)) return false;
   const std::uint64_t least = count * min_each;  // < 2^32 * 2^31: no overflow
   if (least > r.remaining()) {
     return deser(r, cat(what, " ", count, " at offset ", at, " needs at least ", count_bytes(least),
@@ -385,7 +388,7 @@ inline bool read_count(Reader& r, std::string_view what, std::uint64_t min_each,
 inline bool read_blob(Reader& r, std::string_view what, std::span<const std::byte>& out) {
   const std::size_t at = r.position();
   std::uint32_t n;
-  if (!read_u32(r, cat(what, " length"), n)) return false;
+  if (!read_u32(r, what, " length", n)) return false;
   if (n > r.remaining()) {
     return deser(r, cat(what, " length ", n, " at offset ", at, " exceeds the ", r.remaining(),
                         r.remaining() == 1 ? " remaining byte" : " remaining bytes"));
@@ -415,7 +418,7 @@ inline bool read_text(Reader& r, std::string_view what, std::string_view& out) {
 
 // u8 length, then that many bytes (struct and field names).
 inline bool read_name(Reader& r, std::string_view what, std::string_view& out) {
-  if (!r.need(1, cat(what, " length"))) return false;
+  if (!r.need(1, what, " length")) return false;
   const std::size_t n = r.take_u8();
   if (!r.need(n, what)) return false;
   out = as_chars(r.take(n));
@@ -444,13 +447,13 @@ inline bool read_error_kind(Reader& r, ErrorKind& out) {
   return true;
 }
 
-inline bool check_count(Writer& w, std::size_t n, std::string_view what) {
+inline bool check_count(Writer& w, std::size_t n, std::string_view what, std::string_view suffix = {}) {
   if (static_cast<std::uint64_t>(n) <= kMaxCount) return true;
-  return ser(w, cat(what, " of ", n, " exceeds the u32 limit of ", kMaxCount));
+  return ser(w, cat(what, suffix, " of ", n, " exceeds the u32 limit of ", kMaxCount));
 }
 
 inline bool put_text(Writer& w, std::string_view s, std::string_view what) {
-  if (!check_count(w, s.size(), cat(what, " length"))) return false;
+  if (!check_count(w, s.size(), what, " length")) return false;
   if (!w.counting()) {
     const std::size_t bad = find_invalid_utf8(s);
     if (bad != std::string_view::npos) {
@@ -563,7 +566,7 @@ struct Codec<T> {
     return true;
   }
   static bool decode(Reader& r, T& out) {
-    if (!expect_tag<T>(r, kTag) || !r.need(sizeof(T), cat(wire_name(kTag), " payload"))) return false;
+    if (!expect_tag<T>(r, kTag) || !r.need(sizeof(T), wire_name(kTag), " payload")) return false;
     out = r.take_le<T>();
     return true;
   }
@@ -705,7 +708,7 @@ struct FixedArrayCodec {
   static bool decode(Reader& r, T& out) {
     const std::size_t at = r.position();
     std::uint32_t count;
-    if (!expect_tag<T>(r, WireTag::Array) || !r.enter(at) || !read_u32(r, "array count", count)) return false;
+    if (!expect_tag<T>(r, WireTag::Array) || !r.enter(at) || !read_u32(r, "array count", {}, count)) return false;
     if (count != N) {
       return mismatch(r, cat("array of ", N), cat("array of ", count), at,
                       cat("a fixed sequence of ", N, " decodes only from an array of ", N));
@@ -801,7 +804,7 @@ struct Codec<std::variant<Ts...>> {
     if (!expect_tag<V>(r, WireTag::Variant) || !r.enter(at)) return false;
     const std::size_t index_at = r.position();
     std::uint32_t index;
-    if (!read_u32(r, "variant index", index)) return false;
+    if (!read_u32(r, "variant index", {}, index)) return false;
     if (index >= sizeof...(Ts)) {
       return deser(r, cat("variant index ", index, " at offset ", index_at, " is out of range for ",
                           sizeof...(Ts), " alternatives"));
@@ -1010,7 +1013,7 @@ bool walk(Reader& r, V& v) {
     case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x07:
     case 0x08: case 0x09: case 0x0A: case 0x0B: {
       const std::size_t n = number_size(tag);
-      if (!r.need(n, cat(wire_name(WireTag{tag}), " payload"))) return false;
+      if (!r.need(n, wire_name(WireTag{tag}), " payload")) return false;
       v.number(WireTag{tag}, r.take(n));
       return true;
     }
@@ -1059,7 +1062,7 @@ bool walk(Reader& r, V& v) {
     }
     case 0x11: {
       std::uint32_t index;
-      if (!r.enter(at) || !read_u32(r, "variant index", index)) return false;
+      if (!r.enter(at) || !read_u32(r, "variant index", {}, index)) return false;
       v.variant_begin(index);
       if (!walk(r, v)) return false;
       v.variant_end();
@@ -1141,7 +1144,7 @@ inline std::string format_float(double v, bool is_f32) {
   const std::size_t e = s.find('e');
   std::string digits;
   for (char c : s.substr(0, e)) {
-    if (c != '.') digits += c;
+    if (c >= '0' && c <= '9') digits += c;  // skips the (locale's) decimal point
   }
   while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
   const int n = std::atoi(std::string(s.substr(e + 1)).c_str()) + 1;  // value = 0.digits * 10^n
@@ -1287,7 +1290,7 @@ inline Result<void> trailing_check(const Reader& r) {
 // --- Writer and Reader -------------------------------------------------------
 
 inline std::span<const std::byte> Writer::bytes() const noexcept {
-  if (vec_) return std::span<const std::byte>(*vec_).subspan(base_);
+  if (vec_) return std::span<const std::byte>(*vec_).subspan(base_, size_);
   if (overflowed_) return {};
   return fixed_.first(size_);
 }
@@ -1295,12 +1298,11 @@ inline std::span<const std::byte> Writer::bytes() const noexcept {
 inline void Writer::put(const void* data, std::size_t n) {
   if (n == 0) return;  // data may be null
   if (vec_) {
-    const std::size_t old = vec_->size();
-    vec_->resize(old + n);
-    std::memcpy(vec_->data() + old, data, n);
-    return;
-  }
-  if (!overflowed_ && n <= fixed_.size() - size_) {
+    // Within one value the vector runs ahead (grown to its capacity and
+    // beyond); finish() trims it, so small puts are a compare and a memcpy.
+    if (n > vec_->size() - base_ - size_) grow(n);
+    std::memcpy(vec_->data() + base_ + size_, data, n);
+  } else if (!overflowed_ && n <= fixed_.size() - size_) {
     std::memcpy(fixed_.data() + size_, data, n);
   } else {
     overflowed_ = true;  // from here on only count
@@ -1308,11 +1310,16 @@ inline void Writer::put(const void* data, std::size_t n) {
   size_ += n;
 }
 
+inline void Writer::grow(std::size_t n) {
+  const std::size_t need = base_ + size_ + n;
+  vec_->resize(std::max({need, vec_->capacity(), 2 * vec_->size()}));
+}
+
 inline void Writer::truncate(std::size_t size) noexcept {
+  size_ = size;
   if (vec_) {
-    vec_->resize(base_ + size);
+    vec_->resize(base_ + size);  // shrinking: never throws
   } else {
-    size_ = size;
     overflowed_ = size > fixed_.size();  // every byte before an overflow was written
   }
   depth_ = 0;
@@ -1331,6 +1338,7 @@ inline Result<void> Writer::finish(std::size_t start, bool ok) {
     truncate(start);
     return std::move(error_);
   }
+  if (vec_) vec_->resize(base_ + size_);
   if (overflowed_) {
     const std::size_t need = size();
     return Error::make(ErrorKind::MessageTooLarge,
@@ -1341,9 +1349,9 @@ inline Result<void> Writer::finish(std::size_t start, bool ok) {
   return {};
 }
 
-inline bool Reader::need(std::size_t n, std::string_view what) {
+inline bool Reader::need(std::size_t n, std::string_view what, std::string_view suffix) {
   if (n <= remaining()) return true;
-  return detail::deser(*this, detail::cat(what, " at offset ", pos_, " needs ", detail::count_bytes(n),
+  return detail::deser(*this, detail::cat(what, suffix, " at offset ", pos_, " needs ", detail::count_bytes(n),
                                           " but ", detail::count_bytes(remaining()),
                                           remaining() == 1 ? " remains" : " remain"));
 }
