@@ -202,7 +202,9 @@ struct SpawnFrame {
     coro::suspend_always initial_suspend() noexcept { return {}; }
     coro::suspend_never final_suspend() noexcept { return {}; }
     void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }  // catch_errors catches everything
+    // catch_errors catches everything but WorkerCrash, which must end the
+    // thread: rethrown, it leaves the executor's loop.
+    void unhandled_exception() { throw; }
   };
   coro::coroutine_handle<promise_type> handle;
 };

@@ -13,6 +13,7 @@
 #include <cassert>
 #include <exception>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace ferry {
@@ -117,6 +118,14 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }
 }  // namespace detail
 
+// Thrown by a task to kill its worker thread in a controlled way (tests,
+// fatal corruption). Not a std::exception, and catch_errors lets it pass:
+// it unwinds out of the executor's loop and ends the thread.
+struct WorkerCrash {
+  std::string reason;
+};
+[[noreturn]] inline void crash_worker(std::string reason) { throw WorkerCrash{std::move(reason)}; }
+
 // Runs `task` to completion and turns the outcome into a Result: an exception
 // becomes TaskFailed (or the Error itself if an Error was thrown), and a
 // Task<Result<U>> is flattened into Result<U>.
@@ -138,6 +147,8 @@ Task<typename TaskOutcome<T>::type> catch_errors(Task<T> task, std::string origi
     } else {
       co_return typename TaskOutcome<T>::type(co_await std::move(task));
     }
+  } catch (const WorkerCrash&) {
+    throw;
   } catch (const Error& e) {
     co_return e;
   } catch (const std::exception& e) {
