@@ -9,9 +9,6 @@
 #include <limits>
 #include <sstream>
 
-#if defined(__EMSCRIPTEN__)
-#include <emscripten/emscripten.h>
-#endif
 
 // Fixtures: structs described once with FERRY_STRUCT, in their own namespace.
 namespace shapes {
@@ -134,30 +131,13 @@ std::string trim(std::string s) {
   return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
 }
 
-#if defined(__EMSCRIPTEN__)
-// Emscripten's default file system is in memory: ask Node for the file.
-EM_JS(int, ferry_test_file_size, (const char* path), {
-  try { return require('fs').statSync(UTF8ToString(path)).size; } catch (e) { return -1; }
-});
-EM_JS(void, ferry_test_file_read, (const char* path, char* out, int size), {
-  HEAPU8.set(require('fs').readFileSync(UTF8ToString(path)).subarray(0, size), out);
-});
-#endif
-
+// Wasm builds link with NODERAWFS, so this reads the host file under Node too.
 std::optional<std::string> read_file(const std::string& path) {
-#if defined(__EMSCRIPTEN__)
-  const int size = ferry_test_file_size(path.c_str());
-  if (size < 0) return std::nullopt;
-  std::string text(static_cast<std::size_t>(size), '\0');
-  if (size > 0) ferry_test_file_read(path.c_str(), text.data(), size);
-  return text;
-#else
   std::ifstream file(path, std::ios::binary);
   if (!file) return std::nullopt;
   std::ostringstream s;
   s << file.rdbuf();
   return s.str();
-#endif
 }
 
 const std::string kGoldenPath = FERRY_SOURCE_DIR "/tests/golden/codec.txt";
