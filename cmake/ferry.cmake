@@ -35,6 +35,11 @@ if(EMSCRIPTEN)
 else()
   find_package(Threads REQUIRED)
   target_link_libraries(ferry_platform INTERFACE Threads::Threads)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    # Asio 1.22 turns co_await on under clang only if <experimental/coroutine>
+    # exists, which libstdc++ lacks; clang 14 with libstdc++'s <coroutine> works.
+    target_compile_definitions(ferry_platform INTERFACE ASIO_HAS_CO_AWAIT=1)
+  endif()
 endif()
 
 target_compile_options(ferry_platform INTERFACE -Wall -Wextra)
