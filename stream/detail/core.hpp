@@ -1,0 +1,510 @@
+// ferry stream internals: the control block both endpoints share, the
+// untyped endpoint cores, and the machinery every awaited operation shares.
+// Users never name anything here (stream/stream.hpp is the API).
+//
+// Design: a Sender<T>/Receiver<T> is a thin typed handle on a heap-allocated
+// core. The core never moves, because a scheduler holds pointers to it (a
+// pending defer_flush) and so does a pending operation. Cores are untyped:
+// T only appears where a value is encoded or decoded (SendOp/RecvOp), so most
+// of the code is compiled once. Both cores share a StreamShared holding the
+// ring memory and the counters; the memory is freed with the last endpoint.
+#pragma once
+
+#include "core/arena.hpp"
+#include "core/cancel.hpp"
+#include "core/codec.hpp"
+#include "core/coro.hpp"
+#include "core/error.hpp"
+#include "core/ring.hpp"
+#include "stream/options.hpp"
+#include "stream/scheduler.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace ferry::detail {
+
+inline constexpr const char* kStreamOrigin = "stream";
+// A batch is published (sender) or released (receiver) at the latest after
+// this many records, or a quarter of the ring, whichever comes first.
+inline constexpr std::uint32_t kBatchRecords = 64;
+
+inline std::atomic<std::uint32_t>& stream_ring_word(std::byte* ring, std::size_t offset) noexcept {
+  return *reinterpret_cast<std::atomic<std::uint32_t>*>(ring + offset);
+}
+
+// The word a ring's bell field points at (core/RING.md: i32 offset from the base).
+inline std::atomic<std::uint32_t>* stream_ring_bell(std::byte* ring, std::size_t field) noexcept {
+  // relaxed: bells are fixed before either endpoint attaches.
+  const std::uint32_t raw = stream_ring_word(ring, field).load(std::memory_order_relaxed);
+  std::int32_t rel;
+  std::memcpy(&rel, &raw, sizeof rel);
+  return reinterpret_cast<std::atomic<std::uint32_t>*>(ring + rel);
+}
+
+// Counters with one writer: a plain load and store, no locked instruction.
+// Readers on other threads load them relaxed (statistics only).
+inline void counter_add(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) noexcept {
+  const auto d = std::chrono::steady_clock::now() - since;
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+inline std::string describe_duration(std::chrono::nanoseconds d) {
+  const auto ns = d.count();
+  if (ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + " ms";
+  if (ns % 1'000 == 0) return std::to_string(ns / 1'000) + " us";
+  return std::to_string(ns) + " ns";
+}
+
+// The ring plus the counters. Sender and receiver counters sit on separate
+// cache lines: each has one writer, and they must not share a line.
+struct StreamShared {
+  struct alignas(64) SenderCounters {
+    std::atomic<std::uint64_t> messages{0}, bytes{0}, blocked_ns{0};
+    std::atomic<std::uint32_t> high_water{0};
+  };
+  struct alignas(64) ReceiverCounters {
+    std::atomic<std::uint64_t> messages{0}, bytes{0}, waited_ns{0};
+  };
+
+  StreamShared(void* ring_memory, bool owns, std::shared_ptr<void> keep) noexcept
+      : ring(static_cast<std::byte*>(ring_memory)), owns_ring(owns), keepalive(std::move(keep)) {}
+  ~StreamShared() {
+    if (owns_ring) shared_free(ring);
+  }
+  StreamShared(const StreamShared&) = delete;
+  StreamShared& operator=(const StreamShared&) = delete;
+
+  std::uint32_t capacity() const noexcept {
+    return stream_ring_word(ring, ring_layout::kCapacityOffset).load(std::memory_order_relaxed);
+  }
+  // Published, unreleased ring bytes. relaxed: statistics; clamped because
+  // the two words are not read at one instant.
+  std::uint32_t in_flight() const noexcept {
+    const std::uint32_t tail = stream_ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
+    const std::uint32_t head = stream_ring_word(ring, ring_layout::kHeadOffset).load(std::memory_order_relaxed);
+    const std::uint32_t n = tail - head;
+    return n > capacity() ? 0 : n;  // head read newer than tail: "wrapped" below 0
+  }
+  StreamStats snapshot() const noexcept {
+    StreamStats s;
+    s.capacity = capacity();
+    s.messages_sent = tx.messages.load(std::memory_order_relaxed);
+    s.bytes_sent = tx.bytes.load(std::memory_order_relaxed);
+    s.send_blocked_ns = tx.blocked_ns.load(std::memory_order_relaxed);
+    s.queue_bytes_high_water = tx.high_water.load(std::memory_order_relaxed);
+    s.messages_received = rx.messages.load(std::memory_order_relaxed);
+    s.bytes_received = rx.bytes.load(std::memory_order_relaxed);
+    s.recv_waited_ns = rx.waited_ns.load(std::memory_order_relaxed);
+    s.queue_bytes = in_flight();
+    return s;
+  }
+
+  std::byte* ring;
+  bool owns_ring;                   // made by make_stream: shared_free it
+  std::shared_ptr<void> keepalive;  // a ring made elsewhere: whatever keeps it alive
+  SenderCounters tx;
+  ReceiverCounters rx;
+};
+
+// What both endpoint cores have: the ring, the bell this end waits on, the
+// one-operation-at-a-time flag, and the pending operation (so close() can end it).
+class EndCore : public Flushable {
+ public:
+  EndCore(std::shared_ptr<StreamShared> s, std::size_t bell_field)
+      : shared(std::move(s)), ring(shared->ring), bell(stream_ring_bell(ring, bell_field)),
+        capacity(shared->capacity()), batch_bytes_limit(std::max<std::uint32_t>(capacity / 4, 1)) {}
+
+  // Ends the pending awaited operation (if any) with `why`, via its scheduler.
+  void end_pending(Error why) {
+    if (pending_sched != nullptr) pending_sched->cancel(pending_id, std::move(why));
+  }
+  // Registers a flush with the scheduler running this thread; false if none.
+  bool defer_to_current() {
+    Scheduler* s = Scheduler::current();
+    if (s == nullptr) return false;
+    if (!flush_pending) {
+      s->defer_flush(*this);
+      flush_sched = s;
+    }
+    return true;
+  }
+  void drop_deferred_flush() noexcept {
+    if (flush_pending && flush_sched != nullptr) flush_sched->cancel_flush(*this);
+  }
+
+  std::shared_ptr<StreamShared> shared;  // first member: outlives the endpoint below
+  std::byte* ring;
+  std::atomic<std::uint32_t>* bell;  // space bell (sender) or data bell (receiver)
+  std::uint32_t capacity;
+  std::uint32_t batch_bytes_limit;
+  bool closed = false;
+  bool busy = false;  // an awaited operation is in progress
+  Scheduler* flush_sched = nullptr;
+  Scheduler* pending_sched = nullptr;
+  std::uint64_t pending_id = 0;
+};
+
+class SenderCore final : public EndCore {
+ public:
+  SenderCore(std::shared_ptr<StreamShared> s, RingProducer p)
+      : EndCore(std::move(s), ring_layout::kSpaceBellOffset), producer(std::move(p)) {}
+  ~SenderCore() override {
+    drop_deferred_flush();
+    close();
+  }
+
+  void flush() override { publish(); }
+
+  // Makes every committed record visible and notes the queue depth.
+  void publish() {
+    producer.publish();
+    batch_records = 0;
+    batch_bytes = 0;
+    note_depth();
+  }
+  // A record of `payload` bytes joined the batch.
+  void note_commit(std::size_t payload, bool in_batch_op) {
+    counter_add(shared->tx.messages, 1);
+    counter_add(shared->tx.bytes, payload);
+    ++batch_records;
+    batch_bytes += static_cast<std::uint32_t>(ring_record_bytes(payload));
+    // A batch operation publishes only per quarter ring; single sends also
+    // every kBatchRecords, so a receiver on another core starts early.
+    if (batch_bytes >= batch_bytes_limit || (!in_batch_op && batch_records >= kBatchRecords)) publish();
+  }
+  // The operation is over: publish at the latest when this handler of the
+  // scheduler returns, or now when no scheduler runs this thread.
+  void settle() {
+    if (batch_records == 0) return;
+    if (!defer_to_current()) publish();
+  }
+  void close() {
+    if (closed) return;
+    closed = true;
+    producer.close();  // publishes, marks the ring closed, wakes the receiver
+    batch_records = 0;
+    batch_bytes = 0;
+    note_depth();
+    end_pending(Error::make(ErrorKind::Closed, "send ended: the sender was closed", kStreamOrigin));
+  }
+
+  RingProducer producer;
+  std::uint32_t batch_records = 0;  // committed since the last publish
+  std::uint32_t batch_bytes = 0;
+
+ private:
+  void note_depth() noexcept {
+    // relaxed: statistics. Our own tail, then head: head is at least the value
+    // we last reserved against, so the difference never exceeds capacity.
+    const std::uint32_t tail = stream_ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
+    if (tail == last_tail_) return;  // nothing new was published
+    last_tail_ = tail;
+    const std::uint32_t head = stream_ring_word(ring, ring_layout::kHeadOffset).load(std::memory_order_relaxed);
+    const std::uint32_t depth = tail - head;
+    if (depth > shared->tx.high_water.load(std::memory_order_relaxed)) {
+      shared->tx.high_water.store(depth, std::memory_order_relaxed);
+    }
+  }
+  std::uint32_t last_tail_ = stream_ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
+};
+
+class ReceiverCore final : public EndCore {
+ public:
+  ReceiverCore(std::shared_ptr<StreamShared> s, RingConsumer c, bool borrows_ring)
+      : EndCore(std::move(s), ring_layout::kDataBellOffset), consumer(std::move(c)), borrows(borrows_ring) {}
+  ~ReceiverCore() override {
+    drop_deferred_flush();
+    close();
+  }
+
+  // Views handed out since the last release die here, so a receiver whose
+  // values borrow from the ring never defers it past the next receive call.
+  void flush() override {
+    if (!borrows) release();
+  }
+  void release() {
+    consumer.release();
+    held_records = 0;
+    held_bytes = 0;
+  }
+  bool over_threshold() const noexcept {
+    return held_bytes >= batch_bytes_limit || held_records >= kBatchRecords;
+  }
+  // A receive call starts: views from the previous one are dead.
+  void begin_call() {
+    if (borrows && over_threshold()) release();
+  }
+  void note_read(std::size_t payload) {
+    ++held_records;
+    held_bytes += static_cast<std::uint32_t>(ring_record_bytes(payload));
+  }
+  void note_value(std::size_t payload) {
+    counter_add(shared->rx.messages, 1);
+    counter_add(shared->rx.bytes, payload);
+  }
+  // The receive call returns. Owning values: release per batch, and at the
+  // latest when this handler of the scheduler returns.
+  void settle() {
+    if (borrows || held_records == 0) return;
+    if (over_threshold()) {
+      release();
+    } else {
+      (void)defer_to_current();  // off a scheduler: by threshold, and before blocking
+    }
+  }
+  void close() {
+    if (closed) return;
+    closed = true;
+    consumer.close();  // releases, marks the ring closed, wakes the sender
+    held_records = 0;
+    held_bytes = 0;
+    end_pending(Error::make(ErrorKind::Closed, "recv ended: the receiver was closed", kStreamOrigin));
+  }
+
+  RingConsumer consumer;
+  const bool borrows;  // T holds views into the ring
+  std::uint32_t held_records = 0;  // read and not yet released
+  std::uint32_t held_bytes = 0;
+  std::optional<Error> pending_error;  // found by a batch after it had values
+};
+
+// Ring errors, reworded for the stream's user.
+inline Error sender_ring_error(Error e) {
+  if (e.kind == ErrorKind::Closed) {
+    return Error::make(ErrorKind::Closed, "the receiver closed the stream", kStreamOrigin);
+  }
+  return e;
+}
+inline Error receiver_ring_error(Error e) {
+  if (e.kind == ErrorKind::Closed) {
+    return Error::make(ErrorKind::Closed, "the sender closed the stream and every value was received",
+                       kStreamOrigin);
+  }
+  return e;
+}
+inline Error too_large_error(std::size_t size, std::uint32_t capacity, std::size_t index, bool batch) {
+  std::string what = batch ? "value #" + std::to_string(index) : std::string("value");
+  return Error::make(ErrorKind::MessageTooLarge,
+                     what + " encodes to " + std::to_string(size) + " bytes, more than the " +
+                         std::to_string(capacity - ring_layout::kRecordHeaderBytes) +
+                         " bytes one record of this stream can carry (ring capacity " + std::to_string(capacity) +
+                         " minus the 8-byte record header); nothing was sent",
+                     kStreamOrigin);
+}
+inline Error endpoint_closed_error(const EndCore* core, const char* op) {
+  return Error::make(ErrorKind::Closed,
+                     std::string(op) + (core == nullptr ? " on an empty or moved-from endpoint" : " after close()"),
+                     kStreamOrigin);
+}
+inline Error busy_error(const char* op) {
+  return Error::make(ErrorKind::InvalidArgument,
+                     std::string(op) + " while another operation is pending on this endpoint "
+                                       "(one operation at a time per endpoint)",
+                     kStreamOrigin);
+}
+
+// One record to a T, or why not. The record is consumed either way.
+template <class T>
+Result<T> decode_record(ReceiverCore& core, const RingRecord& record) {
+  core.note_read(record.payload.size());
+  if (record.tag != stream_tag::kValue) {
+    return Error::make(ErrorKind::Deserialization,
+                       "stream record with tag " + std::to_string(record.tag) +
+                           ": this receiver reads only tag 0 (one codec value); see stream/STREAMS.md",
+                       kStreamOrigin);
+  }
+  Result<T> value = decode<T>(record.payload);
+  if (value) core.note_value(record.payload.size());
+  return value;
+}
+
+// What every awaited operation shares: the checks before it starts, parking
+// on the scheduler with a deadline and a cancellation callback, and the
+// bookkeeping when it resumes. Derived ops provide step() (do as much as the
+// ring allows now; true when finished), poll() and arm().
+class OpBase : public RingWait {
+ public:
+  OpBase(const OpBase&) = delete;
+  OpBase& operator=(const OpBase&) = delete;
+
+  void fail(Error e) override {
+    error_ = e.kind == ErrorKind::Timeout ? timeout_error() : std::move(e);
+  }
+
+ protected:
+  // op: "send", "recv_batch"...; why: what the wait was for, for messages.
+  OpBase(EndCore* core, StreamWaitOptions opts, const char* op, const char* why,
+         const char* scheduler_field, const char* blocking_variant) noexcept
+      : core_(core), opts_(std::move(opts)), op_(op), why_(why), field_(scheduler_field),
+        blocking_(blocking_variant) {}
+  ~OpBase() override { release_busy(); }
+
+  // Checks before the operation touches the ring; false: error_ says why.
+  bool start() {
+    if (core_ == nullptr || core_->closed) {
+      error_ = endpoint_closed_error(core_, op_);
+      return false;
+    }
+    if (core_->busy) {
+      error_ = busy_error(op_);
+      return false;
+    }
+    Scheduler* s = Scheduler::current();
+    if (s == nullptr) {
+      error_ = Error::make(ErrorKind::InvalidArgument,
+                           std::string("co_await ") + op_ +
+                               " needs a scheduler on this thread (Scheduler::current() is null); on a plain "
+                               "thread use " + blocking_ + " or the try_ variant",
+                           kStreamOrigin);
+      return false;
+    }
+    // Checked on every call, not only when about to suspend, so that a stream
+    // wired to the wrong executor fails in the first test, not under load.
+    if (&s->doorbell() != core_->bell) {
+      error_ = Error::make(ErrorKind::InvalidArgument,
+                           std::string("stream was made for another executor: pass it as ") + field_ +
+                               " in make_stream (co_await " + op_ +
+                               " runs on a scheduler whose doorbell is not this ring's bell, so it would never "
+                               "be woken)",
+                           kStreamOrigin);
+      return false;
+    }
+    if (opts_.cancel.is_cancelled()) {
+      error_ = Error::make(ErrorKind::Cancelled, std::string(op_) + " cancelled before it started", kStreamOrigin);
+      return false;
+    }
+    sched_ = s;
+    core_->busy = true;
+    owns_busy_ = true;
+    return true;
+  }
+  // False (with Timeout) when the options forbid waiting at all.
+  bool may_wait() {
+    if (opts_.timeout.count() != 0) return true;
+    error_ = timeout_error();
+    return false;
+  }
+  void suspend(coro::coroutine_handle<> h) {
+    handle = h;
+    suspended_at_ = Clock::now();
+    if (opts_.timeout.count() > 0) deadline = suspended_at_ + opts_.timeout;
+    id_ = sched_->park(*this);
+    core_->pending_sched = sched_;
+    core_->pending_id = id_;
+    if (opts_.cancel.can_be_cancelled()) {
+      // Runs on the cancelling thread; Scheduler::cancel hands it to our
+      // scheduler, which fails this wait only if it is still parked. The
+      // callback lives here, so its destructor (in finish) deregisters it.
+      cancel_cb_.emplace(opts_.cancel, [s = sched_, id = id_, op = op_] {
+        s->cancel(id, Error::make(ErrorKind::Cancelled, std::string(op) + " cancelled", kStreamOrigin));
+      });
+    }
+  }
+  // Resumed (or never suspended): undo what start() and suspend() did.
+  void finish(std::atomic<std::uint64_t>& waited_ns) {
+    if (id_ != 0) {
+      cancel_cb_.reset();  // waits if the callback is running on another thread now
+      counter_add(waited_ns, elapsed_ns(suspended_at_));
+      core_->pending_sched = nullptr;
+      core_->pending_id = 0;
+      id_ = 0;
+    }
+    release_busy();
+  }
+
+  EndCore* core_;
+  StreamWaitOptions opts_;
+  std::optional<Error> error_;
+  Scheduler* sched_ = nullptr;
+
+ private:
+  Error timeout_error() const {
+    return Error::make(ErrorKind::Timeout,
+                       std::string(op_) + " timed out after " + describe_duration(opts_.timeout) + ": " + why_,
+                       kStreamOrigin);
+  }
+  void release_busy() noexcept {
+    if (owns_busy_) {
+      core_->busy = false;
+      owns_busy_ = false;
+    }
+  }
+
+  const char* op_;
+  const char* why_;
+  const char* field_;
+  const char* blocking_;
+  std::uint64_t id_ = 0;
+  Clock::time_point suspended_at_{};
+  std::optional<CancelCallback> cancel_cb_;
+  bool owns_busy_ = false;
+};
+
+// Does a decoded T point into the ring (so its record must stay unreleased
+// until the next receive call)? Views, and anything holding one. Depth-limited
+// so recursive structs terminate (answering "yes", the safe side).
+template <class T, int Depth>
+struct BorrowsImpl : std::false_type {};
+template <class T, int Depth>
+using Borrows = std::conditional_t<(Depth <= 0), std::true_type, BorrowsImpl<std::remove_cv_t<T>, Depth>>;
+
+template <int D>
+struct BorrowsImpl<std::string_view, D> : std::true_type {};
+template <int D>
+struct BorrowsImpl<std::span<const std::byte>, D> : std::true_type {};
+template <int D>
+struct BorrowsImpl<std::span<const std::uint8_t>, D> : std::true_type {};
+template <class T, int D>
+struct BorrowsImpl<std::optional<T>, D> : Borrows<T, D - 1> {};
+template <class T, int D>
+struct BorrowsImpl<Result<T>, D> : Borrows<T, D - 1> {};
+template <class T, class A, int D>
+struct BorrowsImpl<std::vector<T, A>, D> : Borrows<T, D - 1> {};
+template <class T, std::size_t N, int D>
+struct BorrowsImpl<std::array<T, N>, D> : Borrows<T, D - 1> {};
+template <class A, class B, int D>
+struct BorrowsImpl<std::pair<A, B>, D> : std::disjunction<Borrows<A, D - 1>, Borrows<B, D - 1>> {};
+template <class... Ts, int D>
+struct BorrowsImpl<std::tuple<Ts...>, D> : std::disjunction<Borrows<Ts, D - 1>...> {};
+template <class... Ts, int D>
+struct BorrowsImpl<std::variant<Ts...>, D> : std::disjunction<Borrows<Ts, D - 1>...> {};
+template <class K, class V, class C, class A, int D>
+struct BorrowsImpl<std::map<K, V, C, A>, D> : std::disjunction<Borrows<K, D - 1>, Borrows<V, D - 1>> {};
+template <class K, class V, class H, class E, class A, int D>
+struct BorrowsImpl<std::unordered_map<K, V, H, E, A>, D>
+    : std::disjunction<Borrows<K, D - 1>, Borrows<V, D - 1>> {};
+
+template <class Info, int D>
+struct StructBorrows;
+template <class S, class... M, int D>
+struct StructBorrows<StructInfo<S, M...>, D> : std::disjunction<Borrows<M, D>...> {};
+template <class T, int D>
+  requires DescribedStruct<T>
+struct BorrowsImpl<T, D>
+    : StructBorrows<std::remove_cvref_t<decltype(ferry_struct_info(static_cast<const T*>(nullptr)))>, D - 1> {};
+
+template <class T>
+inline constexpr bool kBorrowsRing = Borrows<T, 8>::value;
+
+}  // namespace ferry::detail

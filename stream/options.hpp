@@ -1,0 +1,50 @@
+// ferry stream: the small value types shared by Sender<T> and Receiver<T>.
+#pragma once
+
+#include "core/cancel.hpp"
+#include "core/wait.hpp"
+
+#include <chrono>
+#include <cstdint>
+
+namespace ferry {
+
+// Record tags this layer writes into the ring (stream/STREAMS.md). Only tag
+// 0 exists today; every other tag is reserved, and a receiver that meets one
+// consumes the record and reports Deserialization.
+namespace stream_tag {
+inline constexpr std::uint32_t kValue = 0;  // payload: one codec-encoded T
+}  // namespace stream_tag
+
+// Per-operation limits for an awaited send/recv:
+//   co_await tx.send(v, {.timeout = 5ms, .cancel = token});
+// A pending operation that hits either ends with Timeout or Cancelled; a send
+// that ends so has written nothing of its value.
+struct StreamWaitOptions {
+  // Longest time to wait for room (send) or data (recv). Negative: no limit.
+  // Zero: never wait; fail with Timeout where the operation would suspend.
+  std::chrono::nanoseconds timeout = kWaitForever;
+  // Cancelling the token ends a pending operation with Cancelled.
+  CancelToken cancel = {};
+};
+using SendOptions = StreamWaitOptions;
+using RecvOptions = StreamWaitOptions;
+
+// A snapshot of one stream's counters. Readable from any thread while the
+// endpoint exists: the counters are relaxed atomics, so the fields are each
+// exact but not taken at one instant.
+struct StreamStats {
+  std::uint32_t capacity = 0;          // ring data bytes
+  std::uint64_t messages_sent = 0;     // values the sender wrote into the ring
+  std::uint64_t bytes_sent = 0;        // their encoded (payload) bytes
+  std::uint64_t messages_received = 0; // values the receiver decoded and returned
+  std::uint64_t bytes_received = 0;    // their encoded (payload) bytes
+  // Ring bytes published and not yet released: record headers, padding and
+  // skip records included, so queue_bytes <= capacity always.
+  std::uint32_t queue_bytes = 0;
+  std::uint32_t queue_bytes_high_water = 0;  // largest queue_bytes seen at a publish
+  std::uint64_t send_blocked_ns = 0;  // sender suspended or blocked on a full ring
+  std::uint64_t recv_waited_ns = 0;   // receiver suspended or blocked on an empty ring
+};
+
+}  // namespace ferry

@@ -1,0 +1,289 @@
+// ferry stream: Sender<T>, the writing end of a typed stream.
+//
+// Guarantees:
+// - One record per value (ring tag 0, the value encoded with core/codec.hpp).
+//   Values arrive in order; none is lost, duplicated or written partially.
+// - One thread at a time uses a Sender, and at most one operation is in
+//   progress on it (a second one fails with InvalidArgument). stats() may be
+//   called from any thread while the Sender exists.
+// - send / send_batch are awaited on a scheduler (workers::Executor) and
+//   suspend while the ring is full, without spinning: the ring's
+//   producer-parked flag plus the scheduler's doorbell. try_send never waits.
+//   send_blocking blocks a plain thread (not an executor's, not the browser's
+//   main thread: both fail with InvalidArgument).
+// - Flush: a send commits into the ring's batch; the batch is published when
+//   the sending handler of the scheduler returns (the coroutine suspends,
+//   finishes or the executor goes idle), when it reaches kBatchRecords records
+//   or a quarter of the ring, before suspending on a full ring, on close and
+//   in the destructor. Off a scheduler every send publishes at once. So no
+//   value is ever stranded in an unpublished batch.
+// - Nothing here allocates per value, except what encoding T itself needs
+//   (nothing for numbers, strings, packed vectors and structs of them).
+#pragma once
+
+#include "stream/detail/core.hpp"
+#include "stream/options.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+
+namespace ferry {
+
+namespace detail {
+template <class T>
+class SendOp;
+struct StreamFactory;
+}  // namespace detail
+
+template <class T>
+class Sender {
+ public:
+  // The sending end over a ring made elsewhere (ring_init, bells set as
+  // wanted); `keepalive` is held until this end is gone. Counters in stats()
+  // are then this end's own (see stream/STREAMS.md).
+  static Result<Sender> over(void* ring, std::shared_ptr<void> keepalive = nullptr);
+
+  Sender() = default;  // an empty sender: every operation fails with Closed
+  Sender(Sender&&) noexcept = default;
+  Sender& operator=(Sender&& other) noexcept = default;
+  ~Sender() = default;  // closes: the receiver drains what was sent, then gets Closed
+
+  // co_await tx.send(v) -> Result<void>. Suspends while the ring is full.
+  // Errors: Closed (receiver closed, or this sender), MessageTooLarge (the
+  // value can never fit; nothing is sent), Serialization, Timeout/Cancelled
+  // (per options; nothing of v was written), InvalidArgument (no scheduler on
+  // this thread, or the stream was made for another executor). `value` must
+  // stay alive until the co_await finishes (await the call at once).
+  [[nodiscard]] detail::SendOp<T> send(const T& value, SendOptions options = {});
+  // co_await tx.send_batch(values) -> Result<void>: sends every value in
+  // order, suspending as often as the ring fills, publishing per quarter ring.
+  // On an error, the values before it were sent (the message says how many)
+  // and none after it. A value too large fails the batch before anything is sent.
+  [[nodiscard]] detail::SendOp<T> send_batch(std::span<const T> values, SendOptions options = {});
+  // Never waits: false when the ring is full now (and the batch was published
+  // so the receiver can drain it).
+  Result<bool> try_send(const T& value);
+  // Blocks a plain thread while the ring is full, up to `timeout`.
+  Result<void> send_blocking(const T& value, std::chrono::nanoseconds timeout = kWaitForever);
+
+  // Publishes the batch now.
+  void flush();
+  // Publishes, then closes: the receiver drains what was sent, then gets
+  // Closed. Later operations here fail with Closed. A pending operation of
+  // this sender (another coroutine's) ends with Closed.
+  void close();
+  bool is_closed() const noexcept { return core_ == nullptr || core_->closed; }
+
+  StreamStats stats() const noexcept { return core_ ? core_->shared->snapshot() : StreamStats{}; }
+  std::uint32_t capacity() const noexcept { return core_ ? core_->capacity : 0; }
+  // Largest encoded value one record can carry: capacity - 8.
+  std::size_t max_value_bytes() const noexcept {
+    return core_ ? core_->capacity - ring_layout::kRecordHeaderBytes : 0;
+  }
+
+ private:
+  friend struct detail::StreamFactory;
+  explicit Sender(std::unique_ptr<detail::SenderCore> core) noexcept : core_(std::move(core)) {}
+  // Encodes one value into the ring; false when it is full now.
+  Result<bool> write_one(const T& value, std::size_t size);
+
+  std::unique_ptr<detail::SenderCore> core_;
+};
+
+// ---------------------------------------------------------------------------
+// Implementation
+
+namespace detail {
+
+// make_stream's way to the endpoints' private constructors.
+struct StreamFactory {
+  template <class R, class Core>
+  static R make(std::unique_ptr<Core> core) {
+    return R(std::move(core));
+  }
+};
+
+// The awaiter of send and send_batch: a batch of one or many values.
+template <class T>
+class SendOp final : public OpBase {
+ public:
+  SendOp(SenderCore* core, std::span<const T> values, SendOptions options, bool batch) noexcept
+      : OpBase(core, std::move(options), batch ? "send_batch" : "send", "the ring stayed full",
+               "sender_scheduler", "send_blocking"),
+        values_(values), batch_(batch) {}
+
+  bool await_ready() {
+    if (!start()) return true;
+    for (std::size_t i = 0; i < values_.size(); ++i) {
+      const std::size_t size = encoded_size(values_[i]);
+      if (size > core().producer.max_payload()) {
+        error_ = too_large_error(size, core().capacity, i, batch_);
+        return true;
+      }
+      if (i == 0) first_size_ = size;
+    }
+    if (step()) return true;
+    if (!may_wait()) return true;
+    core().publish();  // the receiver can only make room for what it sees
+    return false;
+  }
+  void await_suspend(coro::coroutine_handle<> h) { suspend(h); }
+  Result<void> await_resume() {
+    if (core_ != nullptr) {
+      finish(core().shared->tx.blocked_ns);
+      core().settle();
+    }
+    if (error_) {
+      if (batch_ && sent_ > 0) {
+        error_->message += " (after " + std::to_string(sent_) + " of " + std::to_string(values_.size()) +
+                           " values were sent)";
+      }
+      return std::move(*error_);
+    }
+    return {};
+  }
+
+  bool poll() override {
+    if (step()) {
+      core().producer.cancel_wait_for_space();
+      return true;
+    }
+    core().publish();  // part of a batch, or a skip record step() wrote
+    return false;
+  }
+  std::atomic<std::uint32_t>* arm() override {
+    (void)core().producer.prepare_wait_for_space();
+    return core_->bell;
+  }
+
+ private:
+  SenderCore& core() noexcept { return *static_cast<SenderCore*>(core_); }
+
+  // Writes as many values as fit now; true once all are in or it failed.
+  bool step() {
+    auto& producer = core().producer;
+    while (sent_ < values_.size()) {
+      const T& v = values_[sent_];
+      const std::size_t size = sent_ == 0 ? first_size_ : encoded_size(v);
+      auto slot = producer.try_reserve(size, stream_tag::kValue);
+      if (!slot) {
+        error_ = sender_ring_error(std::move(slot).error());
+        return true;
+      }
+      if (*slot == nullptr) return false;
+      Writer w(std::span<std::byte>(*slot, size));
+      // An encode failure abandons the reservation: nothing becomes visible.
+      if (auto ok = encode(w, v); !ok) {
+        error_ = std::move(ok).error();
+        return true;
+      }
+      producer.commit(w.size());
+      core().note_commit(w.size(), batch_);
+      ++sent_;
+    }
+    return true;
+  }
+
+  std::span<const T> values_;
+  bool batch_;
+  std::size_t sent_ = 0;
+  std::size_t first_size_ = 0;
+};
+
+}  // namespace detail
+
+template <class T>
+Result<Sender<T>> Sender<T>::over(void* ring, std::shared_ptr<void> keepalive) {
+  auto producer = RingProducer::attach(ring);
+  if (!producer) return std::move(producer).error();
+  auto shared = std::make_shared<detail::StreamShared>(ring, false, std::move(keepalive));
+  return Sender(std::make_unique<detail::SenderCore>(std::move(shared), std::move(producer).value()));
+}
+
+template <class T>
+detail::SendOp<T> Sender<T>::send(const T& value, SendOptions options) {
+  return detail::SendOp<T>(core_.get(), std::span<const T>(&value, 1), std::move(options), false);
+}
+
+template <class T>
+detail::SendOp<T> Sender<T>::send_batch(std::span<const T> values, SendOptions options) {
+  return detail::SendOp<T>(core_.get(), values, std::move(options), true);
+}
+
+template <class T>
+Result<bool> Sender<T>::write_one(const T& value, std::size_t size) {
+  auto& producer = core_->producer;
+  auto slot = producer.try_reserve(size, stream_tag::kValue);
+  if (!slot) return detail::sender_ring_error(std::move(slot).error());
+  if (*slot == nullptr) return false;
+  Writer w(std::span<std::byte>(*slot, size));
+  if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+  producer.commit(w.size());
+  core_->note_commit(w.size(), false);
+  return true;
+}
+
+template <class T>
+Result<bool> Sender<T>::try_send(const T& value) {
+  if (core_ == nullptr || core_->closed) return detail::endpoint_closed_error(core_.get(), "try_send");
+  if (core_->busy) return detail::busy_error("try_send");
+  const std::size_t size = encoded_size(value);
+  if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
+  auto wrote = write_one(value, size);
+  if (wrote && !*wrote) {
+    core_->publish();  // full: let the receiver see (and free) everything
+  } else if (wrote) {
+    core_->settle();
+  }
+  return wrote;
+}
+
+template <class T>
+Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds timeout) {
+  if (core_ == nullptr || core_->closed) return detail::endpoint_closed_error(core_.get(), "send_blocking");
+  if (core_->busy) return detail::busy_error("send_blocking");
+  if (Scheduler::current() != nullptr) {
+    return Error::make(ErrorKind::InvalidArgument,
+                       "send_blocking on a scheduler's thread would stall its loop: co_await send() there",
+                       detail::kStreamOrigin);
+  }
+  const std::size_t size = encoded_size(value);
+  if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
+  auto wrote = write_one(value, size);
+  if (!wrote) return std::move(wrote).error();
+  if (!*wrote) {
+    core_->publish();
+    const auto t0 = std::chrono::steady_clock::now();
+    // The ring's own wait: spin briefly, then sleep on the space bell.
+    auto slot = core_->producer.reserve(size, stream_tag::kValue, timeout);
+    detail::counter_add(core_->shared->tx.blocked_ns, detail::elapsed_ns(t0));
+    if (!slot) {
+      Error e = std::move(slot).error();
+      if (e.kind == ErrorKind::Timeout) {
+        e.message = "send_blocking timed out after " + detail::describe_duration(timeout) + ": the ring stayed full";
+        e.origin = detail::kStreamOrigin;
+      }
+      return detail::sender_ring_error(std::move(e));
+    }
+    Writer w(std::span<std::byte>(*slot, size));
+    if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+    core_->producer.commit(w.size());
+    core_->note_commit(w.size(), false);
+  }
+  core_->publish();  // off a scheduler: at once
+  return {};
+}
+
+template <class T>
+void Sender<T>::flush() {
+  if (core_ != nullptr && !core_->closed) core_->publish();
+}
+
+template <class T>
+void Sender<T>::close() {
+  if (core_ != nullptr) core_->close();
+}
+
+}  // namespace ferry
