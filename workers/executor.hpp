@@ -206,12 +206,16 @@ struct SpawnFrame {
     // thread: rethrown, it leaves the executor's loop.
     void unhandled_exception() { throw; }
   };
+  // Publishes what the finished task batched (Flushable), before done() hands
+  // its outcome to whoever may then read those streams or destroy them.
+  static void flush(Executor* ex);
   coro::coroutine_handle<promise_type> handle;
 };
 
 template <class T, class Done>
-SpawnFrame spawn_frame(Executor*, Task<T> task, Done done, std::string origin) {
+SpawnFrame spawn_frame(Executor* ex, Task<T> task, Done done, std::string origin) {
   auto outcome = co_await catch_errors(std::move(task), std::move(origin));
+  SpawnFrame::flush(ex);
   done(std::move(outcome));
 }
 }  // namespace detail
@@ -224,6 +228,8 @@ void Executor::spawn(Task<T> task, Done done, std::string origin) {
     h.resume();
   });
 }
+
+inline void detail::SpawnFrame::flush(Executor* ex) { ex->flush_all(); }
 
 inline detail::SpawnFrame::promise_type::~promise_type() { ex->roots_.erase(coro::coroutine_handle<promise_type>::from_promise(*this).address()); }
 
