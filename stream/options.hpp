@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <type_traits>
 
 namespace ferry {
 
@@ -16,19 +17,41 @@ namespace stream_tag {
 inline constexpr std::uint32_t kValue = 0;  // payload: one codec-encoded T
 }  // namespace stream_tag
 
+// Names a CancelToken without owning it; the operation copies the token when
+// it starts, so the token only has to outlive the send()/recv() call. Binding
+// a temporary token is refused at compile time (it would dangle in options
+// kept in a variable): `auto token = source.token();` first.
+class CancelTokenRef {
+ public:
+  CancelTokenRef() = default;
+  CancelTokenRef(const CancelToken& token) noexcept : token_(&token) {}  // NOLINT: implicit by design
+  CancelTokenRef(const CancelToken&&) = delete;
+  const CancelToken* get() const noexcept { return token_; }
+
+ private:
+  const CancelToken* token_ = nullptr;
+};
+
 // Per-operation limits for an awaited send/recv:
 //   co_await tx.send(v, {.timeout = 5ms, .cancel = token});
 // A pending operation that hits either ends with Timeout or Cancelled; a send
 // that ends so has written nothing of its value.
+//
+// Trivially destructible on purpose: g++ 12 destroys the members of an
+// aggregate temporary made inside a co_await expression twice (clang does
+// not), so an owning CancelToken here would lose a reference per call.
+// See stream/STREAMS.md, "Compiler note".
 struct StreamWaitOptions {
   // Longest time to wait for room (send) or data (recv). Negative: no limit.
   // Zero: never wait; fail with Timeout where the operation would suspend.
   std::chrono::nanoseconds timeout = kWaitForever;
-  // Cancelling the token ends a pending operation with Cancelled.
-  CancelToken cancel = {};
+  // Cancelling this token ends a pending operation with Cancelled.
+  CancelTokenRef cancel = {};
 };
 using SendOptions = StreamWaitOptions;
 using RecvOptions = StreamWaitOptions;
+static_assert(std::is_trivially_destructible_v<StreamWaitOptions>,
+              "StreamWaitOptions is an aggregate used inside co_await: keep it trivially destructible (g++ 12)");
 
 // A snapshot of one stream's counters. Readable from any thread while the
 // endpoint exists: the counters are relaxed atomics, so the fields are each

@@ -71,6 +71,10 @@ class Receiver {
   // Blocks a plain thread while the ring is empty, up to `timeout`.
   Result<T> recv_blocking(std::chrono::nanoseconds timeout = kWaitForever);
 
+  // Hands every record read so far back to the sender now; views into the
+  // ring die here. Like Sender::flush(), call it before handing the receiver
+  // to another thread from inside an executor's handler.
+  void release();
   // Closes this end: a pending or later send fails with Closed, and so does
   // every later receive here. Views into the ring die here.
   void close();
@@ -99,8 +103,8 @@ class RecvOp final : public OpBase {
  public:
   using Out = std::conditional_t<Batch, std::vector<T>, T>;
 
-  RecvOp(ReceiverCore* core, std::size_t max, RecvOptions options) noexcept
-      : OpBase(core, std::move(options), Batch ? "recv_batch" : "recv", "no value arrived", "receiver_scheduler",
+  RecvOp(ReceiverCore* core, std::size_t max, const RecvOptions& options) noexcept
+      : OpBase(core, options, Batch ? "recv_batch" : "recv", "no value arrived", "receiver_scheduler",
                "recv_blocking"),
         max_(max) {}
 
@@ -211,12 +215,12 @@ Result<Receiver<T>> Receiver<T>::over(void* ring, std::shared_ptr<void> keepaliv
 
 template <class T>
 detail::RecvOp<T, false> Receiver<T>::recv(RecvOptions options) {
-  return detail::RecvOp<T, false>(core_.get(), 1, std::move(options));
+  return detail::RecvOp<T, false>(core_.get(), 1, options);
 }
 
 template <class T>
 detail::RecvOp<T, true> Receiver<T>::recv_batch(std::size_t max, RecvOptions options) {
-  return detail::RecvOp<T, true>(core_.get(), max, std::move(options));
+  return detail::RecvOp<T, true>(core_.get(), max, options);
 }
 
 template <class T>
@@ -277,6 +281,13 @@ Result<T> Receiver<T>::recv_blocking(std::chrono::nanoseconds timeout) {
   auto v = detail::decode_record<T>(*core_, *record);
   core_->settle();
   return v;
+}
+
+template <class T>
+void Receiver<T>::release() {
+  if (core_ == nullptr || core_->closed || core_->busy) return;
+  core_->release();
+  if (core_->flush_pending && core_->flush_sched == Scheduler::current()) core_->flush_sched->cancel_flush(*core_);
 }
 
 template <class T>

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <type_traits>
 
 namespace ferry {
 
@@ -57,6 +58,14 @@ class Sender {
   // this thread, or the stream was made for another executor). `value` must
   // stay alive until the co_await finishes (await the call at once).
   [[nodiscard]] detail::SendOp<T> send(const T& value, SendOptions options = {});
+#if defined(__GNUC__) && !defined(__clang__)
+  // g++ destroys the members of an aggregate temporary made inside a co_await
+  // expression twice (stream/STREAMS.md, "Compiler note"): for such T, name
+  // the value first (`auto v = Shape{...}; co_await tx.send(v);`).
+  template <class U = T>
+    requires(std::is_aggregate_v<U> && !std::is_trivially_destructible_v<U>)
+  detail::SendOp<T> send(T&& value, SendOptions options = {}) = delete;
+#endif
   // co_await tx.send_batch(values) -> Result<void>: sends every value in
   // order, suspending as often as the ring fills, publishing per quarter ring.
   // On an error, the values before it were sent (the message says how many)
@@ -68,7 +77,10 @@ class Sender {
   // Blocks a plain thread while the ring is full, up to `timeout`.
   Result<void> send_blocking(const T& value, std::chrono::nanoseconds timeout = kWaitForever);
 
-  // Publishes the batch now.
+  // Publishes the batch now. Used inside an executor's handler, a sender may
+  // still be touched by that executor until the handler returns (its deferred
+  // publish); a spawned task is reported done only after that. To hand the
+  // sender to another thread from inside a handler, flush() first.
   void flush();
   // Publishes, then closes: the receiver drains what was sent, then gets
   // Closed. Later operations here fail with Closed. A pending operation of
@@ -109,8 +121,8 @@ struct StreamFactory {
 template <class T>
 class SendOp final : public OpBase {
  public:
-  SendOp(SenderCore* core, std::span<const T> values, SendOptions options, bool batch) noexcept
-      : OpBase(core, std::move(options), batch ? "send_batch" : "send", "the ring stayed full",
+  SendOp(SenderCore* core, std::span<const T> values, const SendOptions& options, bool batch) noexcept
+      : OpBase(core, options, batch ? "send_batch" : "send", "the ring stayed full",
                "sender_scheduler", "send_blocking"),
         values_(values), batch_(batch) {}
 
@@ -204,12 +216,12 @@ Result<Sender<T>> Sender<T>::over(void* ring, std::shared_ptr<void> keepalive) {
 
 template <class T>
 detail::SendOp<T> Sender<T>::send(const T& value, SendOptions options) {
-  return detail::SendOp<T>(core_.get(), std::span<const T>(&value, 1), std::move(options), false);
+  return detail::SendOp<T>(core_.get(), std::span<const T>(&value, 1), options, false);
 }
 
 template <class T>
 detail::SendOp<T> Sender<T>::send_batch(std::span<const T> values, SendOptions options) {
-  return detail::SendOp<T>(core_.get(), values, std::move(options), true);
+  return detail::SendOp<T>(core_.get(), values, options, true);
 }
 
 template <class T>
@@ -278,7 +290,7 @@ Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds t
 
 template <class T>
 void Sender<T>::flush() {
-  if (core_ != nullptr && !core_->closed) core_->publish();
+  if (core_ != nullptr && !core_->closed) core_->flush_now();
 }
 
 template <class T>

@@ -145,6 +145,11 @@ struct Wired {
       : ring(cap, rx_sched, tx_sched), tx(Sender<T>::over(ring.mem).value()), rx(Receiver<T>::over(ring.mem).value()) {}
 };
 
+template <class T>
+concept CanSendTemporary = requires(Sender<T>& tx) { tx.send(T{}); };
+template <class T>
+concept CanSendLvalue = requires(Sender<T>& tx, const T& v) { tx.send(v); };
+
 // A coroutine that runs eagerly on the calling thread (no scheduler there).
 struct Eager {
   struct promise_type {
@@ -228,6 +233,37 @@ TEST(Stream, KnowsWhichValueTypesBorrowFromTheRing) {
   static_assert(!detail::kBorrowsRing<std::vector<std::byte>>);
   static_assert(!detail::kBorrowsRing<geo::Shape>);
   static_assert(!detail::kBorrowsRing<std::map<std::string, std::vector<int>>>);
+}
+
+TEST(Stream, OptionsSurviveTheGccAggregateTemporaryBug) {
+  // g++ 12 destroys the members of an aggregate temporary in a co_await
+  // expression twice. The options aggregate is trivially destructible, so
+  // `{.timeout = ..., .cancel = token}` is safe; a CancelToken inside it lost
+  // one reference per call (TSan: use-after-free of the CancelState).
+  static_assert(std::is_trivially_destructible_v<StreamWaitOptions>);
+  static_assert(!std::is_constructible_v<CancelTokenRef, CancelToken&&>, "a temporary token would dangle");
+#if defined(__GNUC__) && !defined(__clang__)
+  static_assert(!CanSendTemporary<geo::Shape>, "an aggregate temporary with non-trivial members is refused under g++");
+  static_assert(CanSendLvalue<geo::Shape>);
+  static_assert(CanSendTemporary<geo::Point>, "trivially destructible: fine");
+  static_assert(CanSendTemporary<std::string>, "not an aggregate: fine");
+#endif
+  Running a;
+  Wired<int> s(4096, &a.ex, &a.ex);
+  CancelSource source;
+  auto r = get(start(a, [](Wired<int>& s, CancelToken token) -> Task<Result<int>> {
+    int sum = 0;
+    for (int i = 0; i < 1000; ++i) {
+      if (auto ok = co_await s.tx.send(i, {.timeout = 10s, .cancel = token}); !ok) co_return ok.error();
+      auto v = co_await s.rx.recv({.timeout = 10s, .cancel = token});
+      if (!v) co_return v.error();
+      sum += *v;
+    }
+    co_return sum;
+  }(s, source.token())));
+  ASSERT_TRUE(r.ok()) << describe(r.error());
+  EXPECT_EQ(*r, 999 * 1000 / 2);
+  EXPECT_TRUE(source.cancel()) << "the token's state is intact";
 }
 
 // --- round trips ----------------------------------------------------------------
@@ -601,8 +637,9 @@ TEST(Stream, CancellationRacingCompletionAlwaysEndsConsistently) {
     int next = 0;
     for (int round = 0; round < kRounds; ++round) {
       CancelSource src;
+      const CancelToken token = src.token();
       std::thread t([&] { src.cancel(); });
-      auto ok = co_await tx.send(next, {.cancel = src.token()});
+      auto ok = co_await tx.send(next, {.cancel = token});
       t.join();
       if (ok) {
         ++next;
@@ -617,8 +654,9 @@ TEST(Stream, CancellationRacingCompletionAlwaysEndsConsistently) {
     int expect = 0;
     for (;;) {
       CancelSource src;
+      const CancelToken token = src.token();
       std::thread t([&] { src.cancel(); });
-      auto v = co_await rx.recv({.cancel = src.token()});
+      auto v = co_await rx.recv({.cancel = token});
       t.join();
       if (v) {
         if (*v != expect) co_return Error::make(ErrorKind::InvalidArgument, "out of order");
@@ -702,6 +740,37 @@ TEST(Stream, SendsInOneSliceArePublishedTogetherWhenTheCoroutineSuspends) {
   auto tail = get(done);
   ASSERT_TRUE(tail.ok()) << describe(tail.error());
   EXPECT_EQ(*tail, 10 * ring_record_bytes(5)) << "one batch, published when the coroutine suspended";
+}
+
+TEST(StreamExecutor, ASpawnedTaskIsReportedDoneOnlyAfterItsBatchedSendsArePublished) {
+  // A task's outcome goes to another thread (a future, here); that thread may
+  // then read the stream or destroy the sender. So the executor must publish
+  // the task's batch before it reports the outcome, not after the handler.
+  Running a;
+  Wired<int> s(4096, &a.ex, nullptr);
+  std::promise<std::uint32_t> tail_when_done;
+  a.ex.spawn([](Sender<int>& tx) -> Task<Result<void>> { co_return co_await tx.send(1); }(s.tx),
+             [&](Result<void>) { tail_when_done.set_value(s.ring.word(ring_layout::kTailOffset)); });
+  auto f = tail_when_done.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f.get(), ring_record_bytes(5)) << "the send was still unpublished when the task was reported done";
+}
+
+TEST(Stream, FlushPublishesAtOnceAndReleaseHandsRoomBack) {
+  Running a;
+  Wired<int> s(4096, &a.ex, &a.ex);
+  auto r = get(start(a, [](Wired<int>& s) -> Task<Result<std::uint32_t>> {
+    if (auto ok = co_await s.tx.send(1); !ok) co_return ok.error();
+    const std::uint32_t before = s.ring.word(ring_layout::kTailOffset);
+    s.tx.flush();
+    if (s.ring.word(ring_layout::kTailOffset) == before) co_return Error::make(ErrorKind::InvalidArgument, "not published");
+    auto v = co_await s.rx.recv();
+    if (!v) co_return v.error();
+    s.rx.release();
+    co_return s.ring.word(ring_layout::kHeadOffset);
+  }(s)));
+  ASSERT_TRUE(r.ok()) << describe(r.error());
+  EXPECT_EQ(*r, ring_record_bytes(5));
 }
 
 // --- wrong use ------------------------------------------------------------------------

@@ -152,6 +152,12 @@ class EndCore : public Flushable {
   void drop_deferred_flush() noexcept {
     if (flush_pending && flush_sched != nullptr) flush_sched->cancel_flush(*this);
   }
+  // Publish/release now and forget the deferred one, so that nothing of this
+  // handler touches the endpoint after it is handed to another thread.
+  void flush_now() {
+    flush();
+    if (flush_pending && flush_sched == Scheduler::current()) flush_sched->cancel_flush(*this);
+  }
 
   std::shared_ptr<StreamShared> shared;  // first member: outlives the endpoint below
   std::byte* ring;
@@ -354,10 +360,10 @@ class OpBase : public RingWait {
 
  protected:
   // op: "send", "recv_batch"...; why: what the wait was for, for messages.
-  OpBase(EndCore* core, StreamWaitOptions opts, const char* op, const char* why,
+  OpBase(EndCore* core, const StreamWaitOptions& opts, const char* op, const char* why,
          const char* scheduler_field, const char* blocking_variant) noexcept
-      : core_(core), opts_(std::move(opts)), op_(op), why_(why), field_(scheduler_field),
-        blocking_(blocking_variant) {}
+      : core_(core), timeout_(opts.timeout), cancel_(opts.cancel.get() ? *opts.cancel.get() : CancelToken{}),
+        op_(op), why_(why), field_(scheduler_field), blocking_(blocking_variant) {}
   ~OpBase() override { release_busy(); }
 
   // Checks before the operation touches the ring; false: error_ says why.
@@ -390,7 +396,7 @@ class OpBase : public RingWait {
                            kStreamOrigin);
       return false;
     }
-    if (opts_.cancel.is_cancelled()) {
+    if (cancel_.is_cancelled()) {
       error_ = Error::make(ErrorKind::Cancelled, std::string(op_) + " cancelled before it started", kStreamOrigin);
       return false;
     }
@@ -401,22 +407,22 @@ class OpBase : public RingWait {
   }
   // False (with Timeout) when the options forbid waiting at all.
   bool may_wait() {
-    if (opts_.timeout.count() != 0) return true;
+    if (timeout_.count() != 0) return true;
     error_ = timeout_error();
     return false;
   }
   void suspend(coro::coroutine_handle<> h) {
     handle = h;
     suspended_at_ = Clock::now();
-    if (opts_.timeout.count() > 0) deadline = suspended_at_ + opts_.timeout;
+    if (timeout_.count() > 0) deadline = suspended_at_ + timeout_;
     id_ = sched_->park(*this);
     core_->pending_sched = sched_;
     core_->pending_id = id_;
-    if (opts_.cancel.can_be_cancelled()) {
+    if (cancel_.can_be_cancelled()) {
       // Runs on the cancelling thread; Scheduler::cancel hands it to our
       // scheduler, which fails this wait only if it is still parked. The
       // callback lives here, so its destructor (in finish) deregisters it.
-      cancel_cb_.emplace(opts_.cancel, [s = sched_, id = id_, op = op_] {
+      cancel_cb_.emplace(cancel_, [s = sched_, id = id_, op = op_] {
         s->cancel(id, Error::make(ErrorKind::Cancelled, std::string(op) + " cancelled", kStreamOrigin));
       });
     }
@@ -434,14 +440,15 @@ class OpBase : public RingWait {
   }
 
   EndCore* core_;
-  StreamWaitOptions opts_;
+  std::chrono::nanoseconds timeout_;
+  CancelToken cancel_;  // a copy: the caller's token need not outlive the wait
   std::optional<Error> error_;
   Scheduler* sched_ = nullptr;
 
  private:
   Error timeout_error() const {
     return Error::make(ErrorKind::Timeout,
-                       std::string(op_) + " timed out after " + describe_duration(opts_.timeout) + ": " + why_,
+                       std::string(op_) + " timed out after " + describe_duration(timeout_) + ": " + why_,
                        kStreamOrigin);
   }
   void release_busy() noexcept {
