@@ -12,6 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <chrono>
 #include <future>
 #include <map>
@@ -626,21 +629,65 @@ TEST(Stream, CancellingAPendingRecvEndsItWithCancelled) {
   EXPECT_EQ(*v, 3);
 }
 
+namespace {
+// Cancels sources handed to it, on its own thread, as soon as it can. Started
+// from the test's main thread: under Emscripten a thread started from a
+// worker needs the (blocked) main thread to spawn it.
+class Canceller {
+ public:
+  Canceller() : thread_([this] { loop(); }) {}
+  ~Canceller() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void cancel_soon(std::shared_ptr<CancelSource> s) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(s));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto s = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      s->cancel();
+      lock.lock();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<CancelSource>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+}  // namespace
+
 TEST(Stream, CancellationRacingCompletionAlwaysEndsConsistently) {
   // Cancel while values flow: each operation either completes or is
   // cancelled; either way the values seen are exactly the ones sent, in order.
   StreamPair<int> s;
+  Canceller canceller;
   Running a, b;
   s = must(make_stream<int>({.capacity = 64, .sender_scheduler = &a.ex, .receiver_scheduler = &b.ex}));
-  constexpr int kRounds = 200;
-  auto sent = start(a, [](Sender<int>& tx) -> Task<Result<int>> {
+  constexpr int kRounds = 300;
+  auto sent = start(a, [](Sender<int>& tx, Canceller& c) -> Task<Result<int>> {
     int next = 0;
     for (int round = 0; round < kRounds; ++round) {
-      CancelSource src;
-      const CancelToken token = src.token();
-      std::thread t([&] { src.cancel(); });
+      auto src = std::make_shared<CancelSource>();
+      const CancelToken token = src->token();
+      c.cancel_soon(src);
       auto ok = co_await tx.send(next, {.cancel = token});
-      t.join();
       if (ok) {
         ++next;
       } else if (ok.error().kind != ErrorKind::Cancelled) {
@@ -649,15 +696,14 @@ TEST(Stream, CancellationRacingCompletionAlwaysEndsConsistently) {
     }
     tx.close();
     co_return next;
-  }(s.tx));
-  auto got = start(b, [](Receiver<int>& rx) -> Task<Result<int>> {
+  }(s.tx, canceller));
+  auto got = start(b, [](Receiver<int>& rx, Canceller& c) -> Task<Result<int>> {
     int expect = 0;
     for (;;) {
-      CancelSource src;
-      const CancelToken token = src.token();
-      std::thread t([&] { src.cancel(); });
+      auto src = std::make_shared<CancelSource>();
+      const CancelToken token = src->token();
+      c.cancel_soon(src);
       auto v = co_await rx.recv({.cancel = token});
-      t.join();
       if (v) {
         if (*v != expect) co_return Error::make(ErrorKind::InvalidArgument, "out of order");
         ++expect;
@@ -667,7 +713,7 @@ TEST(Stream, CancellationRacingCompletionAlwaysEndsConsistently) {
         co_return v.error();
       }
     }
-  }(s.rx));
+  }(s.rx, canceller));
   auto n_sent = get(sent);
   ASSERT_TRUE(n_sent.ok()) << describe(n_sent.error());
   auto n_got = get(got);
@@ -731,7 +777,7 @@ TEST(Stream, SendsInOneSliceArePublishedTogetherWhenTheCoroutineSuspends) {
     if (ring.word(ring_layout::kTailOffset) != 0) co_return Error::make(ErrorKind::InvalidArgument, "published early");
     struct Yield {  // suspend on something unrelated; the executor resumes us next round
       bool await_ready() { return false; }
-      void await_suspend(coro::coroutine_handle<> h) { Scheduler::current()->post([h] { h.resume(); }); }
+      void await_suspend(coro::coroutine_handle<> h) { Scheduler::current()->post([h]() mutable { h.resume(); }); }
       void await_resume() {}
     };
     co_await Yield{};
@@ -959,7 +1005,7 @@ TEST(Stream, ByteSpansAndBorrowingBatchesOnAnExecutor) {
     co_await [] {
       struct Yield {
         bool await_ready() { return false; }
-        void await_suspend(coro::coroutine_handle<> h) { Scheduler::current()->post([h] { h.resume(); }); }
+        void await_suspend(coro::coroutine_handle<> h) { Scheduler::current()->post([h]() mutable { h.resume(); }); }
         void await_resume() {}
       };
       return Yield{};
