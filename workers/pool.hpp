@@ -298,10 +298,12 @@ class WorkerPool {
 
   PoolOptions options_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  Executor client_;  // completes calls; its doorbell is every response ring's bell
+  std::unique_ptr<Executor> client_;  // completes calls; its doorbell is every response ring's bell
   std::thread client_thread_;
   std::atomic<bool> accepting_{true};
-  std::atomic<bool> stopped_{false};
+  std::atomic<std::uint32_t> active_callers_{0};  // threads inside call_with()
+  std::atomic<bool> stopped_{false};       // shutdown() has begun
+  std::atomic<bool> tearing_down_{false};  // workers are being stopped and destroyed
   std::atomic<std::uint64_t> next_id_{1};
 
   std::mutex pending_mutex_;
@@ -324,7 +326,14 @@ Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const 
   st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   submitted_.fetch_add(1, std::memory_order_relaxed);
   Call<R> call(st);
-  if (!accepting_.load(std::memory_order_acquire)) {
+  // Shutdown waits for calls inside call_with() to leave before it tears
+  // the workers down (seq_cst: Dekker with accepting_ in shutdown()).
+  active_callers_.fetch_add(1, std::memory_order_seq_cst);
+  struct Leave {
+    std::atomic<std::uint32_t>& n;
+    ~Leave() { n.fetch_sub(1, std::memory_order_release); }
+  } leave{active_callers_};
+  if (!accepting_.load(std::memory_order_seq_cst)) {
     fail_call(st, Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool"));
     return call;
   }
@@ -356,9 +365,9 @@ Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const 
   return call;
 }
 
-inline WorkerPool::WorkerPool(PoolOptions options) : options_(options) {
+inline WorkerPool::WorkerPool(PoolOptions options) : options_(options), client_(std::make_unique<Executor>()) {
   if (options_.workers == 0) options_.workers = std::max(1u, std::thread::hardware_concurrency());
-  client_thread_ = std::thread([this] { client_.run(); });
+  client_thread_ = std::thread([this] { client_->run(); });
   for (unsigned i = 0; i < options_.workers; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->worker = start_worker(static_cast<int>(i));
@@ -384,13 +393,13 @@ inline std::shared_ptr<detail::Worker> WorkerPool::start_worker(int index) {
   // Requests wake the worker; responses wake the client; a full response
   // ring parks the worker until the client releases.
   check(ring_set_bells(w->request_mem, &w->ex->doorbell(), nullptr));
-  check(ring_set_bells(w->response_mem, &client_.doorbell(), &w->ex->doorbell()));
+  check(ring_set_bells(w->response_mem, &client_->doorbell(), &w->ex->doorbell()));
   w->request_tx.emplace(std::move(RingProducer::attach(w->request_mem).value()));
   w->request_rx.emplace(std::move(RingConsumer::attach(w->request_mem).value()));
   w->response_tx.emplace(std::move(RingProducer::attach(w->response_mem).value()));
   w->response_rx.emplace(std::move(RingConsumer::attach(w->response_mem).value()));
   w->ex->spawn(serve(w.get()));
-  client_.spawn(collect(w));
+  client_->spawn(collect(w));
   w->thread = std::thread([this, w] {
     std::string reason;
     try {
@@ -409,7 +418,7 @@ inline std::shared_ptr<detail::Worker> WorkerPool::start_worker(int index) {
       std::lock_guard lock(w->submit_mutex);
       w->alive.store(false, std::memory_order_release);
     }
-    client_.post([this, index = w->index, reason] { on_worker_died(index, reason); });
+    client_->post([this, index = w->index, reason] { on_worker_died(index, reason); });
   });
   return w;
 }
@@ -438,7 +447,7 @@ inline void WorkerPool::submit(std::shared_ptr<detail::CallState> st, std::vecto
   }
   if (options.cancel.can_be_cancelled()) {
     st->on_cancel = std::make_unique<CancelCallback>(options.cancel, [this, id] {
-      client_.post([this, id] {
+      client_->post([this, id] {
         std::shared_ptr<detail::CallState> s;
         {
           std::lock_guard lock(pending_mutex_);
@@ -454,7 +463,7 @@ inline void WorkerPool::submit(std::shared_ptr<detail::CallState> st, std::vecto
   }
   if (options.timeout.count() >= 0) {
     const auto deadline = Executor::Clock::now() + options.timeout;
-    client_.post([this, id, deadline, ms = options.timeout.count() / 1000000] {
+    client_->post([this, id, deadline, ms = options.timeout.count() / 1000000] {
       std::shared_ptr<detail::CallState> s;
       {
         std::lock_guard lock(pending_mutex_);
@@ -462,7 +471,7 @@ inline void WorkerPool::submit(std::shared_ptr<detail::CallState> st, std::vecto
         if (it == pending_.end()) return;
         s = it->second;
       }
-      s->timer = client_.schedule_at(deadline, [this, s, ms] {
+      s->timer = client_->schedule_at(deadline, [this, s, ms] {
         if (s->done.load(std::memory_order_acquire) != 0) return;
         fail_call(s, Error::make(ErrorKind::Timeout, "call " + std::to_string(s->id) + " timed out after " + std::to_string(ms) + " ms", "workers/pool"));
         send_cancel(s->id);
@@ -559,11 +568,12 @@ inline void WorkerPool::send_cancel(std::uint64_t id) {
 
 inline Task<void> WorkerPool::serve(detail::Worker* w) {
   auto& rx = *w->request_rx;
+  Executor& ex = *w->ex;  // w->ex is already null while the executor is being destroyed
   for (;;) {
     const bool ok = co_await detail::RingCondition(
         [&] { return rx.has_data() || rx.producer_closed(); },
-        [&] { rx.prepare_wait_for_data(); return &w->ex->doorbell(); });
-    if (!ok) co_return;
+        [&] { rx.prepare_wait_for_data(); return &ex.doorbell(); });
+    if (!ok || tearing_down_.load(std::memory_order_acquire)) co_return;
     for (;;) {
       auto rec = rx.try_read();
       if (!rec) co_return;  // Closed: the pool is stopping
@@ -572,7 +582,10 @@ inline Task<void> WorkerPool::serve(detail::Worker* w) {
       if (r.tag == detail::kCallTag && r.payload.size() >= 10) {
         std::uint64_t id;
         std::memcpy(&id, r.payload.data(), 8);
-        w->ex->spawn(run_call(*w, id, std::vector<std::byte>(r.payload.begin(), r.payload.end())));
+        // Its cancel source exists from now on, so a cancel record that
+        // arrives before the task first runs is not lost.
+        w->running.try_emplace(id);
+        ex.spawn(run_call(*w, id, std::vector<std::byte>(r.payload.begin(), r.payload.end())));
       } else if (r.tag == detail::kCancelTag && r.payload.size() == 8) {
         std::uint64_t id;
         std::memcpy(&id, r.payload.data(), 8);
@@ -584,6 +597,7 @@ inline Task<void> WorkerPool::serve(detail::Worker* w) {
 }
 
 inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std::vector<std::byte> record) {
+  Executor& ex = *w.ex;  // w.ex is already null while the executor is being destroyed
   std::uint16_t name_len;
   std::memcpy(&name_len, record.data() + 8, 2);
   Result<std::vector<std::byte>> out = std::vector<std::byte>{};
@@ -595,14 +609,13 @@ inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std:
     if (entry == nullptr) {
       out = Error::make(ErrorKind::UnknownTask, "no task named \"" + std::string(name) + "\" is exported", "worker " + std::to_string(w.index));
     } else {
-      auto [it, fresh] = w.running.try_emplace(id);
-      CancelToken token = it->second.token();
+      CancelToken token = w.running.try_emplace(id).first->second.token();
       const std::span<const std::byte> args(record.data() + 10 + name_len, record.size() - 10 - name_len);
       // Exceptions become TaskFailed here; WorkerCrash passes through.
       out = co_await catch_errors(entry->invoke(args, token), "worker " + std::to_string(w.index) + ": " + std::string(name));
-      w.running.erase(id);
     }
   }
+  w.running.erase(id);
   // Response: u64 id, then the encoded Result (an error value on failure).
   std::vector<std::byte> payload(8);
   std::memcpy(payload.data(), &id, 8);
@@ -612,6 +625,10 @@ inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std:
     Writer writer(payload);
     (void)encode(writer, Result<void>(std::move(out).error()));
   }
+  // Counted before the answer is published, so a caller that has its answer
+  // sees the counters include it.
+  w.completed.fetch_add(1, std::memory_order_relaxed);
+  w.in_flight.fetch_sub(1, std::memory_order_relaxed);
   auto& tx = *w.response_tx;
   bool written = false;
   auto attempt = [&] {
@@ -628,15 +645,14 @@ inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std:
     return written || tx.consumer_closed();
   };
   if (!attempt()) {
-    co_await detail::RingCondition(attempt, [&] { tx.prepare_wait_for_space(); return &w.ex->doorbell(); });
+    co_await detail::RingCondition(attempt, [&] { tx.prepare_wait_for_space(); return &ex.doorbell(); });
   }
   tx.publish();
-  w.completed.fetch_add(1, std::memory_order_relaxed);
-  w.in_flight.fetch_sub(1, std::memory_order_relaxed);
   pull_queued(w);
 }
 
 inline void WorkerPool::pull_queued(detail::Worker& w) {
+  if (tearing_down_.load(std::memory_order_acquire)) return;
   while (w.alive.load(std::memory_order_relaxed) && w.in_flight.load(std::memory_order_relaxed) < options_.max_in_flight) {
     detail::PendingCall next;
     bool got = false;
@@ -680,7 +696,7 @@ inline void WorkerPool::drain_responses(detail::Worker& w) {
     }
     // A call that timed out or was cancelled has its answer already.
     if (st && st->complete(std::vector<std::byte>(r.payload.begin() + 8, r.payload.end()), std::nullopt)) {
-      if (st->timer) client_.cancel_timer(st->timer);
+      if (st->timer) client_->cancel_timer(st->timer);
       forget(id);
     }
   }
@@ -692,7 +708,7 @@ inline Task<void> WorkerPool::collect(std::shared_ptr<detail::Worker> w) {
   for (;;) {
     const bool ok = co_await detail::RingCondition(
         [&] { return rx.has_data() || rx.producer_closed() || !w->alive.load(std::memory_order_acquire); },
-        [&] { rx.prepare_wait_for_data(); return &client_.doorbell(); });
+        [&] { rx.prepare_wait_for_data(); return &client_->doorbell(); });
     if (!ok || !w->alive.load(std::memory_order_acquire)) co_return;  // on_worker_died drains the rest
     drain_responses(*w);
   }
@@ -737,7 +753,8 @@ inline void WorkerPool::on_worker_died(int index, std::string reason) {
 
 inline void WorkerPool::shutdown(ShutdownMode mode) {
   if (stopped_.exchange(true)) return;
-  accepting_.store(false, std::memory_order_release);
+  accepting_.store(false, std::memory_order_seq_cst);
+  while (active_callers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();  // call_with never blocks
   if (mode == ShutdownMode::Drain) {
     for (std::uint32_t n; (n = pending_count_.load(std::memory_order_acquire)) != 0;) wait_word(pending_count_, n);
   }
@@ -748,17 +765,21 @@ inline void WorkerPool::shutdown(ShutdownMode mode) {
     for (auto& [id, st] : pending_) rest.push_back(st);
   }
   for (auto& st : rest) fail_call(st, Error::make(ErrorKind::Cancelled, "the pool was shut down", "workers/pool"));
+  tearing_down_.store(true, std::memory_order_release);
   for (auto& slot : slots_) {
     auto w = slot->worker;
     w->ex->stop();
     if (w->thread.joinable()) w->thread.join();
   }
-  client_.stop();
+  client_->stop();
   client_thread_.join();
+  // Executors go while every pool member they may touch is still alive:
+  // running tasks see their cancellation, then leftover frames are destroyed.
   for (auto& slot : slots_) {
     for (auto& running : slot->worker->running) running.second.cancel();
-    slot->worker.reset();
+    slot->worker->ex.reset();
   }
+  client_.reset();
   detail::PendingCall drop;
   while (overflow_.try_dequeue(drop)) {}
 }
@@ -772,7 +793,7 @@ inline PoolStats WorkerPool::stats() const {
       ws.alive = slot->worker->alive.load(std::memory_order_relaxed);
       ws.in_flight = slot->worker->in_flight.load(std::memory_order_relaxed);
       ws.calls_completed = slot->worker->completed.load(std::memory_order_relaxed);
-      ws.executor = slot->worker->ex->stats();
+      if (slot->worker->ex) ws.executor = slot->worker->ex->stats();
     }
     ws.restarts = slot->restarts;
     s.workers.push_back(ws);
