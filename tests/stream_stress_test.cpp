@@ -271,6 +271,8 @@ struct Row {
   std::string name;
   std::uint64_t messages;
   double seconds;
+  std::uint64_t sender_parks = 0;    // times the sending executor slept
+  std::uint64_t receiver_parks = 0;  // times the receiving executor slept
 };
 
 template <class T, class Make>
@@ -312,7 +314,8 @@ Row through_stream(const char* name, std::uint64_t n, bool batched, Make make_va
   auto got = get(fb);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(sent.ok() && got.ok());
-  return {std::string(name) + (batched ? ", batch 256" : ", one at a time"), n, secs};
+  return {std::string(name) + (batched ? ", batch 256" : ", one at a time"), n, secs, a.ex.stats().parks,
+          b.ex.stats().parks};
 }
 
 // Baseline: the bare ring between two plain threads, publishing and releasing
@@ -346,7 +349,7 @@ Row bare_ring(const char* name, std::uint64_t n, std::size_t payload) {
   EXPECT_EQ(got, n);
   { auto drop_tx = std::move(tx); auto drop_rx = std::move(rx); }
   shared_free(mem);
-  return {std::string("bare ring, ") + name, n, secs};
+  return {std::string("bare ring, ") + name, n, secs, 0, 0};
 }
 
 }  // namespace
@@ -363,10 +366,12 @@ TEST(StreamThroughput, QuickTableOfMessagesPerSecond) {
                                                   [](std::uint64_t) { return std::string_view(k64); }));
   rows.push_back(through_stream<std::string_view>("64-byte string_view (69 B encoded)", n, false,
                                                   [](std::uint64_t) { return std::string_view(k64); }));
-  std::printf("\n%-58s %12s %10s %14s\n", "case (64 KiB ring, 2 threads)", "messages", "seconds", "messages/s");
+  std::printf("\n%-52s %10s %8s %12s %9s %9s\n", "case (64 KiB ring, 2 threads)", "messages", "seconds",
+              "messages/s", "tx parks", "rx parks");
   for (const auto& r : rows) {
-    std::printf("%-58s %12llu %10.3f %14.0f\n", r.name.c_str(), static_cast<unsigned long long>(r.messages),
-                r.seconds, static_cast<double>(r.messages) / r.seconds);
+    std::printf("%-52s %10llu %8.3f %12.0f %9llu %9llu\n", r.name.c_str(),
+                static_cast<unsigned long long>(r.messages), r.seconds, static_cast<double>(r.messages) / r.seconds,
+                static_cast<unsigned long long>(r.sender_parks), static_cast<unsigned long long>(r.receiver_parks));
   }
   std::printf("cores: %u (hardware_concurrency)\n\n", std::thread::hardware_concurrency());
 }
