@@ -207,6 +207,7 @@ struct Table {
   std::string reference = "ferry";
   std::vector<std::string> baselines;
   std::vector<Row> rows;
+  std::string notes;  // printed under the table: what every row has in common
 };
 
 // ferry / baseline for throughput, baseline / ferry for latency: > 1 means
@@ -288,6 +289,7 @@ inline void print_table(std::FILE* out, const Table& t) {
     }
     std::fprintf(out, "%s\n", s.c_str());
   }
+  if (!t.notes.empty()) std::fprintf(out, "note: %s\n", t.notes.c_str());
   std::fprintf(out, "\n");
 }
 
@@ -327,7 +329,8 @@ inline std::string to_json(const Env& env, const std::map<std::string, std::stri
   for (std::size_t ti = 0; ti < tables.size(); ++ti) {
     const Table& t = tables[ti];
     o += (ti ? ",\n" : "\n") + std::string("    {\"title\": ") + json_string(t.title) +
-         ", \"reference\": " + json_string(t.reference) + ", \"baselines\": [";
+         ", \"reference\": " + json_string(t.reference) + ", \"notes\": " + json_string(t.notes) +
+         ", \"baselines\": [";
     for (std::size_t i = 0; i < t.baselines.size(); ++i) o += (i ? ", " : "") + json_string(t.baselines[i]);
     o += "], \"rows\": [";
     for (std::size_t ri = 0; ri < t.rows.size(); ++ri) {

@@ -438,6 +438,13 @@ RunResult rwq_latency(std::uint64_t n) {
 }
 
 // --- 64 KiB records: bandwidth against memcpy ------------------------------------
+//
+// Two consumers, each applied alike to every contender:
+//   copy-out  the consumer memcpy's the record to a destination buffer;
+//             baseline: the same src->dst block copies on one thread.
+//   in place  the consumer checksums the record where it lies (ferry's view,
+//             boost's consume_one, RWQ's peek); baseline: copy src->dst, then
+//             checksum the copy, on one thread.
 
 struct alignas(64) Block {
   std::byte b[kBlockBytes];
@@ -445,21 +452,44 @@ struct alignas(64) Block {
 
 inline std::uint64_t stamp(std::uint64_t block) { return block ^ 0x5EED5EED00000000ull; }
 
+// Reads every byte: four independent sums, so it runs far above memory speed.
+inline std::uint64_t block_sum(const std::byte* p) {
+  std::uint64_t a = 0, b = 0, c = 0, d = 0;
+  for (std::size_t k = 0; k < kBlockBytes; k += 32) {
+    std::uint64_t w[4];
+    std::memcpy(w, p + k, sizeof w);
+    a += w[0];
+    b += w[1];
+    c += w[2];
+    d += w[3];
+  }
+  return a ^ std::rotl(b, 16) ^ std::rotl(c, 32) ^ std::rotl(d, 48);
+}
+
+enum class Consume { CopyOut, InPlace };
+
 // Where record i comes from and goes to: source block i % blocks and
 // destination block i % blocks. Small and copied by value into each side.
 struct BulkView {
   Block* src;
   Block* dst;
+  const std::uint64_t* sums;  // block_sum of each source block
   std::size_t blocks;
 
   std::byte* src_block(std::uint64_t i) const { return src[i % blocks].b; }
   std::byte* dst_block(std::uint64_t i) const { return dst[i % blocks].b; }
-  // The consumer's per-record check: the block's stamp, folded into the sum.
-  void seen_block(Seen& s, std::uint64_t i, const std::byte* data) const {
-    std::uint64_t st;
-    std::memcpy(&st, data, sizeof st);
-    if (st != stamp(i % blocks)) ++s.bad;
-    s.checksum = fold(s.checksum, st);
+  // The consumer's work on record i at `data`, checked and folded into `s`.
+  void consume(Consume how, Seen& s, std::uint64_t i, const std::byte* data) const {
+    std::uint64_t h;
+    if (how == Consume::CopyOut) {
+      std::memcpy(dst_block(i), data, kBlockBytes);
+      std::memcpy(&h, dst_block(i), sizeof h);  // the stamp; the full compare comes after the run
+      if (h != stamp(i % blocks)) ++s.bad;
+    } else {
+      h = block_sum(data);
+      if (h != sums[i % blocks]) ++s.bad;
+    }
+    s.checksum = fold(s.checksum, h);
     ++s.count;
   }
 };
@@ -469,29 +499,31 @@ struct BulkView {
 struct BulkBuffers {
   std::size_t blocks = 0;
   std::unique_ptr<Block[]> src, dst;
+  std::vector<std::uint64_t> sums;
 
-  explicit BulkBuffers(std::size_t n) : blocks(n), src(new Block[n]), dst(new Block[n]) {
+  explicit BulkBuffers(std::size_t n) : blocks(n), src(new Block[n]), dst(new Block[n]), sums(n) {
     for (std::size_t j = 0; j < n; ++j) {
       auto* w = reinterpret_cast<std::uint64_t*>(src[j].b);
       for (std::size_t k = 0; k < kBlockBytes / 8; ++k) w[k] = make<std::uint64_t>(j * kBlockBytes + k);
       const std::uint64_t st = stamp(j);
       std::memcpy(src[j].b, &st, sizeof st);
+      sums[j] = block_sum(src[j].b);
     }
     std::memset(dst.get(), 0, n * sizeof(Block));  // also faults the pages in
   }
   // Clears the destination (so a run cannot pass on an earlier run's bytes).
   BulkView fresh_view() {
     std::memset(dst.get(), 0, blocks * sizeof(Block));
-    return {src.get(), dst.get(), blocks};
+    return {src.get(), dst.get(), sums.data(), blocks};
   }
-  // After a run of n records: the count, the stamps, and every destination
-  // block written must match its source.
-  void verify(const char* what, const Seen& seen, std::uint64_t n) const {
+  // After a run of n records: the count, the per-record checks, and for
+  // copy-out every destination block written must match its source.
+  void verify(const char* what, Consume how, const Seen& seen, std::uint64_t n) const {
     std::uint64_t h = kFnvBasis;
-    for (std::uint64_t i = 0; i < n; ++i) h = fold(h, stamp(i % blocks));
+    for (std::uint64_t i = 0; i < n; ++i) h = fold(h, how == Consume::CopyOut ? stamp(i % blocks) : sums[i % blocks]);
     check(what, seen, n, h);
     const std::size_t written = static_cast<std::size_t>(std::min<std::uint64_t>(n, blocks));
-    if (std::memcmp(dst.get(), src.get(), written * sizeof(Block)) != 0) {
+    if (how == Consume::CopyOut && std::memcmp(dst.get(), src.get(), written * sizeof(Block)) != 0) {
       fail(std::string(what) + ": destination bytes differ from the source after " + std::to_string(n) + " records");
     }
   }
@@ -499,27 +531,36 @@ struct BulkBuffers {
 
 BulkBuffers* g_bulk = nullptr;
 
-RunResult memcpy_bulk(std::uint64_t n) {
+RunResult memcpy_bulk(std::uint64_t n, Consume how) {
   const BulkView b = g_bulk->fresh_view();
   Seen seen;
   const auto t0 = fb::Clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     std::memcpy(b.dst_block(i), b.src_block(i), kBlockBytes);
-    b.seen_block(seen, i, b.dst_block(i));
+    if (how == Consume::CopyOut) {
+      // The copy above is the whole job; record the stamp as the consumers do.
+      std::uint64_t st;
+      std::memcpy(&st, b.dst_block(i), sizeof st);
+      if (st != stamp(i % b.blocks)) ++seen.bad;
+      seen.checksum = fold(seen.checksum, st);
+      ++seen.count;
+    } else {
+      b.consume(Consume::InPlace, seen, i, b.dst_block(i));
+    }
   }
   RunResult out;
   out.seconds = fb::seconds_since(t0);
-  g_bulk->verify("memcpy", seen, n);
+  g_bulk->verify("memcpy", how, seen, n);
   return out;
 }
 
-RunResult ferry_bulk(std::uint64_t n) {
+RunResult ferry_bulk(std::uint64_t n, Consume how) {
   const BulkView view = g_bulk->fresh_view();
   auto [prod, cons] = attach(ring_memory(kBulkRingBytes).fresh());
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [n, b = view, cons = std::move(cons), &out, &seen]() mutable {
+      [n, how, b = view, cons = std::move(cons), &out, &seen]() mutable {
         Seen local;
         Spinner s;
         const auto t0 = fb::Clock::now();
@@ -528,13 +569,11 @@ RunResult ferry_bulk(std::uint64_t n) {
           if (!r) fail("ferry try_read: " + r.error().describe());
           if (!*r) { s.spin(); continue; }
           const ferry::RingRecord& rec = **r;
-          const std::uint64_t i = local.count;
           if (rec.tag != kTag || rec.payload.size() != kBlockBytes) {
             ++local.bad;
             ++local.count;
           } else {
-            std::memcpy(b.dst_block(i), rec.payload.data(), kBlockBytes);
-            b.seen_block(local, i, b.dst_block(i));
+            b.consume(how, local, local.count, rec.payload.data());
           }
           cons.release();
           s = Spinner{};
@@ -557,26 +596,26 @@ RunResult ferry_bulk(std::uint64_t n) {
           }
         }
       });
-  g_bulk->verify("ferry 64 KiB", seen, n);
+  g_bulk->verify("ferry 64 KiB", how, seen, n);
   return out;
 }
 
 // Both baseline queues hold 15 blocks, as many 64 KiB records as the 1 MiB
-// ring does; the element copy in and out is the queue's own (push/pop).
-template <class Queue, class Push, class Pop>
-RunResult queue_bulk(const char* what, std::uint64_t n, Push push, Pop pop) {
+// ring does. The producer's copy in is the queue's push; `take(q, fn)` hands
+// the front element to fn in place (boost consume_one, RWQ peek + pop) or
+// returns false if the queue is empty.
+template <class Queue, class Push, class Take>
+RunResult queue_bulk(const char* what, std::uint64_t n, Consume how, Push push, Take take) {
   const BulkView view = g_bulk->fresh_view();
   auto queue = std::make_unique<Queue>(15);
   RunResult out;
   Seen seen;
   fb::run_pair(
-      [n, b = view, q = queue.get(), pop, &out, &seen] {
+      [n, how, b = view, q = queue.get(), take, &out, &seen] {
         Seen local;
         const auto t0 = fb::Clock::now();
         for (std::uint64_t i = 0; i < n; ++i) {
-          Block& dst = *reinterpret_cast<Block*>(b.dst_block(i));
-          for (Spinner s; !pop(*q, dst);) s.spin();
-          b.seen_block(local, i, dst.b);
+          for (Spinner s; !take(*q, [&](const Block& blk) { b.consume(how, local, i, blk.b); });) s.spin();
         }
         out.seconds = fb::seconds_since(t0);
         seen = local;
@@ -587,20 +626,26 @@ RunResult queue_bulk(const char* what, std::uint64_t n, Push push, Pop pop) {
           for (Spinner s; !push(*q, src);) s.spin();
         }
       });
-  g_bulk->verify(what, seen, n);
+  g_bulk->verify(what, how, seen, n);
   return out;
 }
 
-RunResult boost_bulk(std::uint64_t n) {
+RunResult boost_bulk(std::uint64_t n, Consume how) {
   using Q = boost::lockfree::spsc_queue<Block>;
-  return queue_bulk<Q>("boost::spsc 64 KiB", n, [](Q& q, const Block& v) { return q.push(v); },
-                       [](Q& q, Block& v) { return q.pop(v); });
+  return queue_bulk<Q>("boost::spsc 64 KiB", n, how, [](Q& q, const Block& v) { return q.push(v); },
+                       [](Q& q, auto&& fn) { return q.consume_one(fn); });
 }
 
-RunResult rwq_bulk(std::uint64_t n) {
+RunResult rwq_bulk(std::uint64_t n, Consume how) {
   using Q = moodycamel::ReaderWriterQueue<Block>;
-  return queue_bulk<Q>("moodycamel::RWQ 64 KiB", n, [](Q& q, const Block& v) { return q.try_enqueue(v); },
-                       [](Q& q, Block& v) { return q.try_dequeue(v); });
+  return queue_bulk<Q>("moodycamel::RWQ 64 KiB", n, how, [](Q& q, const Block& v) { return q.try_enqueue(v); },
+                       [](Q& q, auto&& fn) {
+                         const Block* front = q.peek();
+                         if (front == nullptr) return false;
+                         fn(*front);
+                         q.pop();
+                         return true;
+                       });
 }
 
 // --- Driver ------------------------------------------------------------------------
@@ -769,21 +814,31 @@ int main(int argc, char** argv) {
 
   {
     progress("64 KiB records");
+    const std::string copy_out = "64 KiB records, copy-out (MB/s)";
+    const std::string in_place = "64 KiB records, in place (MB/s)";
     bool wanted = false;
-    for (const auto& impl : {kFerry, kMemcpy, kBoost, kRwq}) wanted |= selected(o, "64 KiB records", impl);
+    for (const auto& impl : {kFerry, kMemcpy, kBoost, kRwq}) {
+      wanted |= selected(o, copy_out, impl) || selected(o, in_place, impl);
+    }
     BulkBuffers buffers(wanted ? bulk_blocks : 1);
     g_bulk = &buffers;
-    Measured m = measure(o, "64 KiB records",
-                         {{kFerry, ferry_bulk, bulk_n0},
-                          {kMemcpy, memcpy_bulk, bulk_n0},
-                          {kBoost, boost_bulk, bulk_n0},
-                          {kRwq, rwq_bulk, bulk_n0}},
-                         mb_per_s);
     const std::string mib = std::to_string(bulk_blocks * kBlockBytes >> 20);
-    bulk.rows.push_back({"64 KiB records (MB/s)", "MB/s", true, std::move(m.stats),
-                         "ferry: 1 MiB ring, producer memcpy src->ring, consumer memcpy ring->dst; memcpy: the "
-                         "same src->dst block copies on one thread; " + mib +
-                             " MiB src and dst, cycled; baselines hold 15 blocks (push/pop copy)"});
+    auto bulk_row = [&](const std::string& name, Consume how, const std::string& note) {
+      Measured m = measure(o, name,
+                           {{kFerry, [how](std::uint64_t n) { return ferry_bulk(n, how); }, bulk_n0},
+                            {kMemcpy, [how](std::uint64_t n) { return memcpy_bulk(n, how); }, bulk_n0},
+                            {kBoost, [how](std::uint64_t n) { return boost_bulk(n, how); }, bulk_n0},
+                            {kRwq, [how](std::uint64_t n) { return rwq_bulk(n, how); }, bulk_n0}},
+                           mb_per_s);
+      bulk.rows.push_back({name, "MB/s", true, std::move(m.stats), note});
+    };
+    bulk_row(copy_out, Consume::CopyOut,
+             "consumer memcpy's each record to dst; memcpy: the same src->dst copies, one thread");
+    bulk_row(in_place, Consume::InPlace,
+             "consumer checksums each record in place (boost consume_one, RWQ peek); memcpy: copy src->dst "
+             "then checksum it, one thread");
+    bulk.notes = "ferry: 1 MiB ring, producer memcpy's src->ring (try_reserve/commit/publish per record); "
+                 "boost/RWQ hold 15 blocks (push copies in); " + mib + " MiB src and dst buffers, cycled";
     g_bulk = nullptr;
   }
 
@@ -794,18 +849,24 @@ int main(int argc, char** argv) {
                 env.ndebug ? "" : " WITHOUT NDEBUG (assertions on: not representative)");
   std::printf("%s\n", head);
   if (o.quick) std::printf("--quick: tiny sizes, no calibration; these numbers only show that the harness runs\n");
-  std::printf("median of %d repetitions (~%.0f ms each, after calibration and a warm-up), implementations "
-              "interleaved; ±x%% = half the min-max spread\n",
-              o.reps, o.target_s * 1000);
+  if (o.quick) {
+    std::printf("median of %d repetitions after a warm-up, implementations interleaved; ±x%% = half the min-max "
+                "spread\n",
+                o.reps);
+  } else {
+    std::printf("median of %d repetitions (~%.0f ms each, after calibration and a warm-up), implementations "
+                "interleaved; ±x%% = half the min-max spread\n",
+                o.reps, o.target_s * 1000);
+  }
   std::printf("ratio = ferry / baseline for throughput (Mmsg/s, MB/s) and baseline / ferry for latency (ns): "
               "> 1 means ferry is faster\n");
-  std::printf("every run checked: message count and checksum of the known sequence (64 KiB: stamps and a full "
-              "compare of the destination)\n\n");
+  std::printf("every run checked: message count and checksum of the known sequence (64 KiB: block stamps or "
+              "sums, and a full compare of the destination after copy-out)\n\n");
   msgs.title = "messages (2 threads: producer, consumer)";
   bulk.title = "64 KiB records (2 threads, except memcpy)";
   fb::print_table(stdout, msgs);
   fb::print_table(stdout, bulk);
-  std::printf("total %.1f s\n", total_s);
+  std::printf("total %.2f s\n", total_s);
   std::fflush(stdout);
 
   if (!o.json.empty()) {
