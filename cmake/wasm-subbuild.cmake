@@ -56,7 +56,9 @@ ExternalProject_Add(ferry_wasm
     -DFERRY_TESTS=${FERRY_TESTS}
     -DFERRY_BENCH=${FERRY_BENCH}
   # Ninja inside the nested tree decides what is stale; this just runs it.
-  BUILD_COMMAND ${_ferry_wasm_env} ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${FERRY_WASM_JOBS}
+  # -k 0: one module that fails to compile must not keep the others (and
+  # their tests) from being built; the step still fails.
+  BUILD_COMMAND ${_ferry_wasm_env} ${CMAKE_COMMAND} --build <BINARY_DIR> --parallel ${FERRY_WASM_JOBS} -- -k 0
   BUILD_ALWAYS ON
   INSTALL_COMMAND ""
   TEST_COMMAND ""

@@ -88,6 +88,7 @@ suite_build_failed() {
 
 # --- release: native and wasm suites from one build tree ---------------------
 t0=$SECONDS
+stamp_ref=$(mktemp)
 build release
 status=$?
 if ((status == 1)); then
@@ -96,7 +97,14 @@ else
   ((status == 2)) && suite_build_failed release-build $status $((SECONDS - t0))
   run_ctest native release "$t0" --label-exclude '^wasm$'
   run_ctest wasm release "$SECONDS" --label-regex '^wasm$'
+  # The Emscripten sub-build starts only after every native target built; if
+  # it did not run to the end, say so: its modules may be old or missing.
+  wasm_stamp=build/release/wasm-subbuild/src/ferry_wasm-stamp/ferry_wasm-done
+  if [[ ! $wasm_stamp -nt $stamp_ref ]]; then
+    summary[-1]+="wasm sub-build did not complete: modules may be stale or missing"
+  fi
 fi
+rm -f "$stamp_ref"
 
 # --- sanitizers ---------------------------------------------------------------
 for preset in asan tsan; do
