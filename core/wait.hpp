@@ -1,7 +1,8 @@
 // ferry core: wait/notify on one 32-bit word in shared memory.
 //
 // Natively this is a Linux futex (private: rings live inside one process).
-// Under Emscripten it is `memory.atomic.wait32` / `memory.atomic.notify` on
+// Under Emscripten it is `memory.atomic.wait32` / `memory.atomic.notify`
+// (through emscripten_futex_wait/wake) on
 // the same word, which is exactly what JavaScript's `Atomics.wait` and
 // `Atomics.notify` act on, so a C++ side and a JavaScript side can wait for
 // and wake each other through the one word.
@@ -18,6 +19,8 @@
 
 #if defined(__EMSCRIPTEN__)
 #include <emscripten/em_asm.h>
+#include <emscripten/threading.h>
+#include <cmath>
 #elif defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -63,9 +66,12 @@ inline WaitStatus wait_word(std::atomic<std::uint32_t>& word, std::uint32_t expe
                             WaitNanos timeout = kWaitForever) noexcept {
   if (!can_block()) return WaitStatus::NotAllowed;
 #if defined(__EMSCRIPTEN__)
-  int r = __builtin_wasm_memory_atomic_wait32(reinterpret_cast<int*>(&word),
-                                              static_cast<int>(expected), timeout.count());
-  return r == 0 ? WaitStatus::Woken : r == 1 ? WaitStatus::NotEqual : WaitStatus::TimedOut;
+  // memory.atomic.wait32 underneath; on the runtime's main thread it also
+  // runs calls proxied to it (a pthread_create from another thread is one),
+  // which a bare wait there would deadlock.
+  const double ms = timeout.count() < 0 ? INFINITY : static_cast<double>(timeout.count()) / 1e6;
+  int r = emscripten_futex_wait(&word, expected, ms);
+  return r == 0 ? WaitStatus::Woken : r == -ETIMEDOUT ? WaitStatus::TimedOut : WaitStatus::NotEqual;
 #else
   timespec ts{};
   timespec* tsp = nullptr;
@@ -86,7 +92,7 @@ inline WaitStatus wait_word(std::atomic<std::uint32_t>& word, std::uint32_t expe
 // Wakes every thread blocked in wait_word() (or Atomics.wait/waitAsync) on `word`.
 inline void notify_word(std::atomic<std::uint32_t>& word) noexcept {
 #if defined(__EMSCRIPTEN__)
-  __builtin_wasm_memory_atomic_notify(reinterpret_cast<int*>(&word), 0xFFFFFFFFu);
+  emscripten_futex_wake(&word, INT_MAX);
 #else
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX,
           nullptr, nullptr, 0);

@@ -294,7 +294,8 @@ class WorkerPool {
   void pull_queued(detail::Worker& w);
   Task<void> collect(std::shared_ptr<detail::Worker> w);
   void drain_responses(detail::Worker& w);
-  void on_worker_died(int index, std::string reason);
+  void worker_died(detail::Worker& w, const std::string& reason);  // on the dying thread
+  void on_worker_died(int index, std::string reason);             // on the client thread
 
   PoolOptions options_;
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -401,26 +402,37 @@ inline std::shared_ptr<detail::Worker> WorkerPool::start_worker(int index) {
   w->ex->spawn(serve(w.get()));
   client_->spawn(collect(w));
   w->thread = std::thread([this, w] {
-    std::string reason;
+    struct Owner {
+      WorkerPool* pool;
+      detail::Worker* worker;
+    } owner{this, w.get()};
+    detail::crash_owner = &owner;
+    detail::crash_hook = [](void* o, const std::string& reason) {
+      auto* self = static_cast<Owner*>(o);
+      self->pool->worker_died(*self->worker, reason);
+    };
     try {
       w->ex->run();
       return;  // stopped normally
     } catch (const WorkerCrash& c) {
-      reason = c.reason;
+      worker_died(*w, c.reason);
     } catch (const std::exception& e) {
-      reason = e.what();
+      worker_died(*w, e.what());
     } catch (...) {
-      reason = "unknown exception";
+      worker_died(*w, "unknown exception");
     }
-    {
-      // Under the submit lock: a caller either wrote before this (and its
-      // call is marked as ours, so it fails below) or sees the worker dead.
-      std::lock_guard lock(w->submit_mutex);
-      w->alive.store(false, std::memory_order_release);
-    }
-    client_->post([this, index = w->index, reason] { on_worker_died(index, reason); });
   });
   return w;
+}
+
+inline void WorkerPool::worker_died(detail::Worker& w, const std::string& reason) {
+  {
+    // Under the submit lock: a caller either wrote before this (and its
+    // call is marked as ours, so it fails later) or sees the worker dead.
+    std::lock_guard lock(w.submit_mutex);
+    w.alive.store(false, std::memory_order_release);
+  }
+  client_->post([this, index = w.index, reason] { on_worker_died(index, reason); });
 }
 
 inline std::shared_ptr<detail::Worker> WorkerPool::worker_at(int index) const {

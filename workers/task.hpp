@@ -13,6 +13,9 @@
 #include <cassert>
 #include <exception>
 #include <optional>
+#if defined(__EMSCRIPTEN__)
+#include <pthread.h>
+#endif
 #include <string>
 #include <utility>
 
@@ -118,13 +121,30 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }
 }  // namespace detail
 
-// Thrown by a task to kill its worker thread in a controlled way (tests,
-// fatal corruption). Not a std::exception, and catch_errors lets it pass:
-// it unwinds out of the executor's loop and ends the thread.
+// Kills the calling worker thread in a controlled way (tests, fatal
+// corruption): the pool fails the calls it held with WorkerCrashed and
+// replaces it. Natively it throws WorkerCrash, which is not a std::exception
+// and which catch_errors lets pass, so it unwinds out of the executor's loop.
+// Under Emscripten, unwinding a C++ exception through tail-called coroutine
+// resumptions is not reliable, so the thread reports its death through the
+// hook its owner installed and ends with pthread_exit, as abruptly as a
+// trapped Web Worker would.
 struct WorkerCrash {
   std::string reason;
 };
-[[noreturn]] inline void crash_worker(std::string reason) { throw WorkerCrash{std::move(reason)}; }
+namespace detail {
+inline thread_local void (*crash_hook)(void* owner, const std::string& reason) = nullptr;
+inline thread_local void* crash_owner = nullptr;
+}  // namespace detail
+[[noreturn]] inline void crash_worker(std::string reason) {
+#if defined(__EMSCRIPTEN__)
+  if (detail::crash_hook != nullptr) {
+    detail::crash_hook(detail::crash_owner, reason);
+    pthread_exit(nullptr);
+  }
+#endif
+  throw WorkerCrash{std::move(reason)};
+}
 
 // Runs `task` to completion and turns the outcome into a Result: an exception
 // becomes TaskFailed (or the Error itself if an Error was thrown), and a
