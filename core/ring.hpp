@@ -58,6 +58,7 @@ inline constexpr std::size_t kCapacityOffset = 8;
 inline constexpr std::size_t kFlagsOffset = 12;
 inline constexpr std::size_t kDataBellOffset = 16;   // i32: data bell, relative to base
 inline constexpr std::size_t kSpaceBellOffset = 20;  // i32: space bell, relative to base
+inline constexpr std::size_t kCloseReasonOffset = 24; // u32: 0, or the ErrorKind of ring_abort
 // Line 1: written by the producer only.
 inline constexpr std::size_t kTailOffset = 64;
 // Line 2: written by the consumer only.
@@ -106,6 +107,11 @@ template <class Endpoint> struct RoleGuardT;
 // allocate both with shared_alloc() (core/arena.hpp).
 Result<void> ring_set_bells(void* ring, std::atomic<std::uint32_t>* data_bell,
                             std::atomic<std::uint32_t>* space_bell);
+
+// Ends both directions from outside the endpoints (one side's thread died):
+// the consumer reads what was published, then both sides get an error of
+// kind `reason` (say WorkerCrashed) where a normal close gives Closed.
+void ring_abort(void* ring, ErrorKind reason) noexcept;
 
 // One record as the consumer sees it: a view into the ring, valid until the
 // consumer's next release().
@@ -432,6 +438,30 @@ inline Result<void> ring_set_bells(void* ring, std::atomic<std::uint32_t>* data_
   return set(kSpaceBellOffset, space_bell);
 }
 
+inline void ring_abort(void* ring, ErrorKind reason) noexcept {
+  using namespace ring_layout;
+  auto* base = static_cast<std::byte*>(ring);
+  detail::ring_word(base, kCloseReasonOffset).store(static_cast<std::uint32_t>(reason), std::memory_order_relaxed);
+  // release: the reason is visible to whoever sees the closed bits (acquire).
+  detail::ring_word(base, kFlagsOffset).fetch_or(kProducerClosed | kConsumerClosed, std::memory_order_release);
+  detail::ring_wake(base, kDataBellOffset);
+  detail::ring_wake(base, kSpaceBellOffset);
+}
+
+namespace detail {
+// The error a closed ring reports: Closed, or the kind ring_abort gave.
+inline Error ring_closed_error(std::byte* base, const char* what) {
+  // relaxed: read after an acquire load of the flags that saw the close.
+  const auto reason = ring_word(base, ring_layout::kCloseReasonOffset).load(std::memory_order_relaxed);
+  if (reason != 0 && is_valid_error_kind(static_cast<std::uint8_t>(reason))) {
+    std::string message("the ring was aborted: ");
+    message.append(to_string(static_cast<ErrorKind>(reason)));
+    return Error::make(static_cast<ErrorKind>(reason), std::move(message), "core/ring");
+  }
+  return Error::make(ErrorKind::Closed, what, "core/ring");
+}
+}  // namespace detail
+
 // --- RingProducer ----------------------------------------------------------
 
 inline RingProducer::RingProducer(std::byte* base) noexcept
@@ -500,9 +530,7 @@ inline Result<std::byte*> RingProducer::try_reserve(std::size_t len, std::uint32
                            " payload bytes)",
                        "core/ring");
   }
-  if (consumer_closed()) {
-    return Error::make(ErrorKind::Closed, "the consumer closed the ring", "core/ring");
-  }
+  if (consumer_closed()) return detail::ring_closed_error(base_, "the consumer closed the ring");
   const std::uint32_t need = static_cast<std::uint32_t>(ring_record_bytes(len));
   std::uint32_t pos = write_ & mask_;
   const std::uint32_t to_end = capacity_ - pos;
@@ -660,7 +688,7 @@ inline Result<std::optional<RingRecord>> RingConsumer::try_read() {
     if (!has_data()) {
       if (!producer_closed()) return std::optional<RingRecord>{};
       if (has_data()) continue;  // published just before the close
-      return Error::make(ErrorKind::Closed, "the producer closed the ring", "core/ring");
+      return detail::ring_closed_error(base_, "the producer closed the ring");
     }
     const std::uint32_t pos = read_ & mask_;
     const std::uint32_t avail = tail_cache_ - read_;

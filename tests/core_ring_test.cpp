@@ -552,3 +552,18 @@ TEST(RingGolden, ReplayingTheSharedVectorsGivesTheSameBytes) {
   EXPECT_GE(checked, 5);
   if (update) std::ofstream(path) << rewritten.str();
 }
+
+TEST(Ring, AbortEndsBothSidesWithItsReasonAfterTheConsumerDrains) {
+  Endpoints e(256);
+  ASSERT_TRUE(write(e.tx, 1, "last words"));
+  e.tx.publish();
+  ring_abort(e.mem.base(), ErrorKind::WorkerCrashed);
+  EXPECT_EQ(e.mem.word(L::kCloseReasonOffset).load(), 9u);
+  EXPECT_EQ(text_of(read_one(e.rx)->payload), "last words");
+  auto end = e.rx.try_read();
+  ASSERT_FALSE(end.ok());
+  EXPECT_EQ(end.error().kind, ErrorKind::WorkerCrashed);
+  auto send = e.tx.try_write(2, {});
+  ASSERT_FALSE(send.ok());
+  EXPECT_EQ(send.error().kind, ErrorKind::WorkerCrashed);
+}
