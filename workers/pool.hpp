@@ -34,6 +34,7 @@
 #include "core/error.hpp"
 #include "core/ring.hpp"
 #include "core/wait.hpp"
+#include "stream/stream.hpp"
 #include "workers/executor.hpp"
 #include "workers/registry.hpp"
 #include "workers/task.hpp"
@@ -65,6 +66,11 @@ struct PoolOptions {
 struct CallOptions {
   WaitNanos timeout = kWaitForever;
   CancelToken cancel;
+  std::optional<std::uint64_t> affinity;  // same key, same worker
+};
+
+struct StreamOpenOptions {
+  std::size_t capacity = 64 * 1024;       // bytes per direction (stream_capacity rounds it)
   std::optional<std::uint64_t> affinity;  // same key, same worker
 };
 
@@ -140,7 +146,39 @@ Result<R> call_result(CallState& st) {
 // Request ring tags and record layout (pool-internal; both ends are C++).
 inline constexpr std::uint32_t kCallTag = 1;    // u64 id, u16 name length, name, args
 inline constexpr std::uint32_t kCancelTag = 2;  // u64 id
+inline constexpr std::uint32_t kStreamTag = 3;  // u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 name length, name, args
 inline constexpr std::uint32_t kResultTag = 1;  // response ring: u64 id, encoded Result
+
+// Ring memory of one pool stream, shared by both ends.
+struct StreamMemory {
+  void* in = nullptr;   // caller -> task
+  void* out = nullptr;  // task -> caller
+  ~StreamMemory() {
+    shared_free(in);
+    shared_free(out);
+  }
+};
+
+// Appends the arguments as one array value (core/CODEC.md, tag 0x0E),
+// encoding each in place rather than copying them into a tuple first.
+template <class... Args>
+Result<void> append_args(std::vector<std::byte>& record, const Args&... args) {
+  record.push_back(static_cast<std::byte>(WireTag::Array));
+  const auto count = static_cast<std::uint32_t>(sizeof...(Args));
+  record.resize(record.size() + 4);
+  std::memcpy(record.data() + record.size() - 4, &count, 4);
+  Writer writer(record);
+  Result<void> encoded;
+  ((encoded ? (void)(encoded = encode(writer, args)) : (void)0), ...);
+  return encoded;
+}
+
+template <class T>
+void put_raw(std::vector<std::byte>& out, T v) {
+  const auto at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
 
 // A coroutine-side wait for a ring condition, parked on the current executor.
 template <class Ready, class Arm>
@@ -188,6 +226,8 @@ struct Worker {
   std::mutex affinity_mutex;
   std::deque<PendingCall> affinity_queue;   // calls pinned to this worker
   std::unordered_map<std::uint64_t, CancelSource> running;  // worker thread only
+  std::mutex streams_mutex;
+  std::vector<std::weak_ptr<StreamMemory>> streams;  // aborted if the worker dies
   std::thread thread;
 
   ~Worker() {
@@ -254,6 +294,18 @@ class Call {
   std::shared_ptr<detail::CallState> st_;
 };
 
+// An open stream to a FERRY_EXPORT_STREAM task: send on tx, receive on rx;
+// done ends when the task does (its error, or WorkerCrashed, Cancelled...).
+// If the calling thread runs a ferry Executor, tx/rx are bound to it (await
+// them there); otherwise use their try_* / *_blocking calls. A crashed
+// worker ends tx and rx with WorkerCrashed.
+template <class In, class Out>
+struct PoolStream {
+  Sender<In> tx;
+  Receiver<Out> rx;
+  Call<void> done;
+};
+
 class WorkerPool {
  public:
   explicit WorkerPool(PoolOptions options = {});
@@ -267,6 +319,18 @@ class WorkerPool {
   }
   template <class R, class... Args>
   Call<R> call_with(CallOptions options, std::string_view name, const Args&... args);
+
+  // Opens a stream to the FERRY_EXPORT_STREAM task `name` on one worker.
+  // Errors: Closed (pool shut down), QueueFull (that worker's request ring
+  // is full), InvalidArgument, Serialization; the task's own failures
+  // (UnknownTask, TypeMismatch of the arguments, ...) arrive through done and
+  // end tx/rx with the same kind.
+  template <class In, class Out, class... Args>
+  Result<PoolStream<In, Out>> stream(std::string_view name, const Args&... args) {
+    return stream_with<In, Out>(StreamOpenOptions{}, name, args...);
+  }
+  template <class In, class Out, class... Args>
+  Result<PoolStream<In, Out>> stream_with(StreamOpenOptions options, std::string_view name, const Args&... args);
 
   // Drain: stop taking calls, let every accepted call finish, then stop.
   // Cancel: fail everything pending with Cancelled at once, then stop.
@@ -291,6 +355,9 @@ class WorkerPool {
   void forget(std::uint64_t id);
   Task<void> serve(detail::Worker* w);  // raw: the worker owns the executor running it
   Task<void> run_call(detail::Worker& w, std::uint64_t id, std::vector<std::byte> record);
+  Task<void> run_stream(detail::Worker& w, std::uint64_t id, StreamRings rings, std::vector<std::byte> record);
+  Task<void> respond(detail::Worker& w, std::uint64_t id, Result<std::vector<std::byte>> out);
+  int pick_worker(const std::optional<std::uint64_t>& affinity) const;
   void pull_queued(detail::Worker& w);
   Task<void> collect(std::shared_ptr<detail::Worker> w);
   void drain_responses(detail::Worker& w);
@@ -343,27 +410,93 @@ Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const 
     return call;
   }
   // The request record: u64 id, u16 name length, name, then the arguments.
-  std::vector<std::byte> record(10 + name.size());
-  const std::uint64_t id = st->id;
-  const auto name_len = static_cast<std::uint16_t>(name.size());
-  std::memcpy(record.data(), &id, 8);
-  std::memcpy(record.data() + 8, &name_len, 2);
-  std::memcpy(record.data() + 10, name.data(), name.size());
-  // The arguments as one array value (core/CODEC.md, tag 0x0E), encoded in
-  // place rather than copied into a tuple first.
-  record.push_back(static_cast<std::byte>(WireTag::Array));
-  const auto count = static_cast<std::uint32_t>(sizeof...(Args));
-  record.resize(record.size() + 4);
-  std::memcpy(record.data() + record.size() - 4, &count, 4);
-  Writer writer(record);
-  Result<void> encoded;
-  ((encoded ? (void)(encoded = encode(writer, args)) : (void)0), ...);
-  if (!encoded) {
+  std::vector<std::byte> record;
+  detail::put_raw(record, st->id);
+  detail::put_raw(record, static_cast<std::uint16_t>(name.size()));
+  record.insert(record.end(), reinterpret_cast<const std::byte*>(name.data()),
+                reinterpret_cast<const std::byte*>(name.data()) + name.size());
+  if (auto encoded = detail::append_args(record, args...); !encoded) {
     fail_call(st, std::move(encoded).error());
     return call;
   }
   submit(std::move(st), std::move(record), options);
   return call;
+}
+
+template <class In, class Out, class... Args>
+Result<PoolStream<In, Out>> WorkerPool::stream_with(StreamOpenOptions options, std::string_view name,
+                                                    const Args&... args) {
+  active_callers_.fetch_add(1, std::memory_order_seq_cst);  // see call_with
+  struct Leave {
+    std::atomic<std::uint32_t>& n;
+    ~Leave() { n.fetch_sub(1, std::memory_order_release); }
+  } leave{active_callers_};
+  if (!accepting_.load(std::memory_order_seq_cst)) {
+    return Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool");
+  }
+  if (name.size() > 0xFFFF) return Error::make(ErrorKind::InvalidArgument, "task name longer than 65535 bytes", "workers/pool");
+  auto capacity = stream_capacity(options.capacity);
+  if (!capacity) return std::move(capacity).error();
+  auto mem = std::make_shared<detail::StreamMemory>();
+  auto in = shared_alloc(ring_bytes(*capacity));
+  if (!in) return std::move(in).error();
+  mem->in = *in;
+  auto out = shared_alloc(ring_bytes(*capacity));
+  if (!out) return std::move(out).error();
+  mem->out = *out;
+  (void)ring_init(mem->in, *capacity);  // capacity was checked by stream_capacity
+  (void)ring_init(mem->out, *capacity);
+
+  const int index = pick_worker(options.affinity);
+  auto w = worker_at(index);
+  // The worker's doorbell wakes the task; the caller's executor (if any) wakes us.
+  Scheduler* here = Scheduler::current();
+  std::atomic<std::uint32_t>* mine = here ? &here->doorbell() : nullptr;
+  if (auto ok = ring_set_bells(mem->in, &w->ex->doorbell(), mine); !ok) return std::move(ok).error();
+  if (auto ok = ring_set_bells(mem->out, mine, &w->ex->doorbell()); !ok) return std::move(ok).error();
+  auto tx = Sender<In>::over(mem->in, mem);
+  if (!tx) return std::move(tx).error();
+  auto rx = Receiver<Out>::over(mem->out, mem);
+  if (!rx) return std::move(rx).error();
+
+  auto st = std::make_shared<detail::CallState>();
+  st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  st->worker.store(index, std::memory_order_release);
+  std::vector<std::byte> record;
+  detail::put_raw(record, st->id);
+  detail::put_raw(record, reinterpret_cast<std::uint64_t>(mem->in));
+  detail::put_raw(record, reinterpret_cast<std::uint64_t>(mem->out));
+  auto* keep = new std::shared_ptr<void>(mem);  // the worker takes it over
+  detail::put_raw(record, reinterpret_cast<std::uint64_t>(keep));
+  detail::put_raw(record, static_cast<std::uint16_t>(name.size()));
+  record.insert(record.end(), reinterpret_cast<const std::byte*>(name.data()),
+                reinterpret_cast<const std::byte*>(name.data()) + name.size());
+  if (auto encoded = detail::append_args(record, args...); !encoded) {
+    delete keep;
+    return std::move(encoded).error();
+  }
+  {
+    std::lock_guard lock(pending_mutex_);
+    pending_.emplace(st->id, st);
+    pending_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard lock(w->streams_mutex);
+    std::erase_if(w->streams, [](auto& weak) { return weak.expired(); });
+    w->streams.push_back(mem);
+  }
+  w->in_flight.fetch_add(1, std::memory_order_relaxed);
+  submitted_.fetch_add(1, std::memory_order_relaxed);
+  if (!try_write_request(*w, detail::kStreamTag, record)) {
+    delete keep;
+    w->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    Error e = Error::make(ErrorKind::QueueFull,
+                          "worker " + std::to_string(index) + " cannot take a stream now (its request ring is full or it died)",
+                          "workers/pool");
+    fail_call(st, e);
+    return e;
+  }
+  return PoolStream<In, Out>{std::move(*tx), std::move(*rx), Call<void>(st)};
 }
 
 inline WorkerPool::WorkerPool(PoolOptions options) : options_(options), client_(std::make_unique<Executor>()) {
@@ -414,8 +547,8 @@ inline std::shared_ptr<detail::Worker> WorkerPool::start_worker(int index) {
     try {
       w->ex->run();
       return;  // stopped normally
-    } catch (const WorkerCrash& c) {
-      worker_died(*w, c.reason);
+    } catch (const WorkerCrash&) {
+      // crash_worker() reported it through the hook already.
     } catch (const std::exception& e) {
       worker_died(*w, e.what());
     } catch (...) {
@@ -431,6 +564,17 @@ inline void WorkerPool::worker_died(detail::Worker& w, const std::string& reason
     // call is marked as ours, so it fails later) or sees the worker dead.
     std::lock_guard lock(w.submit_mutex);
     w.alive.store(false, std::memory_order_release);
+  }
+  {
+    // Its streams end now, before anything unwinds and closes them normally:
+    // the callers' ends drain, then get WorkerCrashed.
+    std::lock_guard lock(w.streams_mutex);
+    for (auto& weak : w.streams) {
+      if (auto mem = weak.lock()) {
+        ring_abort(mem->in, ErrorKind::WorkerCrashed);
+        ring_abort(mem->out, ErrorKind::WorkerCrashed);
+      }
+    }
   }
   client_->post([this, index = w.index, reason] { on_worker_died(index, reason); });
 }
@@ -491,23 +635,7 @@ inline void WorkerPool::submit(std::shared_ptr<detail::CallState> st, std::vecto
     });
   }
 
-  const int n = static_cast<int>(slots_.size());
-  // Affinity pins the call; otherwise the least-loaded live worker takes it.
-  int target = -1;
-  if (options.affinity) {
-    target = static_cast<int>(*options.affinity % static_cast<std::uint64_t>(n));
-  } else {
-    std::uint32_t best = UINT32_MAX;
-    for (int i = 0; i < n; ++i) {
-      auto w = worker_at(i);
-      const auto load = w->in_flight.load(std::memory_order_relaxed);
-      if (w->alive.load(std::memory_order_relaxed) && load < best) {
-        best = load;
-        target = i;
-      }
-    }
-    if (target < 0) target = 0;
-  }
+  const int target = pick_worker(options.affinity);
   auto w = worker_at(target);
   if (w->in_flight.load(std::memory_order_relaxed) < options_.max_in_flight) {
     w->in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -535,6 +663,23 @@ inline void WorkerPool::submit(std::shared_ptr<detail::CallState> st, std::vecto
   }
   // Nudge the target: it pulls when it has room (others pull when they finish).
   w->ex->post([this, raw = w.get()] { pull_queued(*raw); });
+}
+
+inline int WorkerPool::pick_worker(const std::optional<std::uint64_t>& affinity) const {
+  const int n = static_cast<int>(slots_.size());
+  // Affinity pins the work; otherwise the least-loaded live worker takes it.
+  if (affinity) return static_cast<int>(*affinity % static_cast<std::uint64_t>(n));
+  int target = 0;
+  std::uint32_t best = UINT32_MAX;
+  for (int i = 0; i < n; ++i) {
+    auto w = worker_at(i);
+    const auto load = w->in_flight.load(std::memory_order_relaxed);
+    if (w->alive.load(std::memory_order_relaxed) && load < best) {
+      best = load;
+      target = i;
+    }
+  }
+  return target;
 }
 
 inline void WorkerPool::fail_call(const std::shared_ptr<detail::CallState>& st, Error e) {
@@ -598,6 +743,19 @@ inline Task<void> WorkerPool::serve(detail::Worker* w) {
         // arrives before the task first runs is not lost.
         w->running.try_emplace(id);
         ex.spawn(run_call(*w, id, std::vector<std::byte>(r.payload.begin(), r.payload.end())));
+      } else if (r.tag == detail::kStreamTag && r.payload.size() >= 34) {
+        std::uint64_t id, in, out, keep;
+        std::memcpy(&id, r.payload.data(), 8);
+        std::memcpy(&in, r.payload.data() + 8, 8);
+        std::memcpy(&out, r.payload.data() + 16, 8);
+        std::memcpy(&keep, r.payload.data() + 24, 8);
+        std::unique_ptr<std::shared_ptr<void>> owner(reinterpret_cast<std::shared_ptr<void>*>(keep));
+        StreamRings rings{reinterpret_cast<void*>(in), reinterpret_cast<void*>(out), std::move(*owner)};
+        w->running.try_emplace(id);
+        // The record without the three pointers, laid out like a call's.
+        std::vector<std::byte> call_like(r.payload.begin(), r.payload.begin() + 8);
+        call_like.insert(call_like.end(), r.payload.begin() + 32, r.payload.end());
+        ex.spawn(run_stream(*w, id, std::move(rings), std::move(call_like)));
       } else if (r.tag == detail::kCancelTag && r.payload.size() == 8) {
         std::uint64_t id;
         std::memcpy(&id, r.payload.data(), 8);
@@ -609,28 +767,67 @@ inline Task<void> WorkerPool::serve(detail::Worker* w) {
 }
 
 inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std::vector<std::byte> record) {
-  Executor& ex = *w.ex;  // w.ex is already null while the executor is being destroyed
   std::uint16_t name_len;
   std::memcpy(&name_len, record.data() + 8, 2);
   Result<std::vector<std::byte>> out = std::vector<std::byte>{};
+  const std::string origin = "worker " + std::to_string(w.index);
   if (record.size() < 10u + name_len) {
-    out = Error::make(ErrorKind::Deserialization, "request record shorter than its task name", "workers/pool");
+    out = Error::make(ErrorKind::Deserialization, "request record shorter than its task name", origin);
   } else {
     const std::string_view name(reinterpret_cast<const char*>(record.data()) + 10, name_len);
     const TaskEntry* entry = TaskRegistry::instance().find(name);
     if (entry == nullptr) {
-      out = Error::make(ErrorKind::UnknownTask, "no task named \"" + std::string(name) + "\" is exported", "worker " + std::to_string(w.index));
+      out = Error::make(ErrorKind::UnknownTask, "no task named \"" + std::string(name) + "\" is exported", origin);
+    } else if (!entry->invoke) {
+      out = Error::make(ErrorKind::InvalidArgument,
+                        "\"" + std::string(name) + "\" is a streaming task: open it with pool.stream()", origin);
     } else {
       CancelToken token = w.running.try_emplace(id).first->second.token();
       const std::span<const std::byte> args(record.data() + 10 + name_len, record.size() - 10 - name_len);
       // Exceptions become TaskFailed here; WorkerCrash passes through.
-      out = co_await catch_errors(entry->invoke(args, token), "worker " + std::to_string(w.index) + ": " + std::string(name));
+      out = co_await catch_errors(entry->invoke(args, token), origin + ": " + std::string(name));
     }
   }
   w.running.erase(id);
-  // Response: u64 id, then the encoded Result (an error value on failure).
-  std::vector<std::byte> payload(8);
-  std::memcpy(payload.data(), &id, 8);
+  co_await respond(w, id, std::move(out));
+  pull_queued(w);
+}
+
+inline Task<void> WorkerPool::run_stream(detail::Worker& w, std::uint64_t id, StreamRings rings,
+                                         std::vector<std::byte> record) {
+  std::uint16_t name_len;
+  std::memcpy(&name_len, record.data() + 8, 2);
+  const std::string origin = "worker " + std::to_string(w.index);
+  Result<std::vector<std::byte>> out = std::vector<std::byte>{};
+  const TaskEntry* entry = nullptr;
+  std::string_view name;
+  if (record.size() >= 10u + name_len) {
+    name = std::string_view(reinterpret_cast<const char*>(record.data()) + 10, name_len);
+    entry = TaskRegistry::instance().find(name);
+  }
+  if (entry == nullptr || !entry->invoke_stream) {
+    out = Error::make(entry ? ErrorKind::InvalidArgument : ErrorKind::UnknownTask,
+                      entry ? "\"" + std::string(name) + "\" is not a streaming task: call it with pool.call()"
+                            : "no streaming task named \"" + std::string(name) + "\" is exported",
+                      origin);
+    ring_abort(rings.in, out.error().kind);
+    ring_abort(rings.out, out.error().kind);
+  } else {
+    CancelToken token = w.running.try_emplace(id).first->second.token();
+    const std::span<const std::byte> args(record.data() + 10 + name_len, record.size() - 10 - name_len);
+    out = co_await catch_errors(entry->invoke_stream(std::move(rings), args, token), origin + ": " + std::string(name));
+  }
+  w.running.erase(id);
+  co_await respond(w, id, std::move(out));
+}
+
+// Writes one answer (u64 id, then the encoded Result) to the response ring,
+// waiting for room if the client is behind.
+inline Task<void> WorkerPool::respond(detail::Worker& w, std::uint64_t id, Result<std::vector<std::byte>> out) {
+  // Not w.ex: it is already null while the executor is being destroyed.
+  Scheduler& ex = *Scheduler::current();
+  std::vector<std::byte> payload;
+  detail::put_raw(payload, id);
   if (out) {
     payload.insert(payload.end(), out->begin(), out->end());
   } else {
@@ -642,7 +839,6 @@ inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std:
   w.completed.fetch_add(1, std::memory_order_relaxed);
   w.in_flight.fetch_sub(1, std::memory_order_relaxed);
   auto& tx = *w.response_tx;
-  bool written = false;
   auto attempt = [&] {
     auto wrote = tx.try_write(detail::kResultTag, payload);
     if (!wrote) {  // too large for the ring (or closed): answer with that error instead
@@ -652,7 +848,7 @@ inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std:
       (void)encode(writer, Result<void>(std::move(e)));
       wrote = tx.try_write(detail::kResultTag, payload);
     }
-    written = wrote && *wrote;
+    const bool written = wrote && *wrote;
     if (!written) tx.publish();  // the client can only free room it can see
     return written || tx.consumer_closed();
   };
@@ -660,7 +856,6 @@ inline Task<void> WorkerPool::run_call(detail::Worker& w, std::uint64_t id, std:
     co_await detail::RingCondition(attempt, [&] { tx.prepare_wait_for_space(); return &ex.doorbell(); });
   }
   tx.publish();
-  pull_queued(w);
 }
 
 inline void WorkerPool::pull_queued(detail::Worker& w) {
@@ -747,6 +942,7 @@ inline void WorkerPool::on_worker_died(int index, std::string reason) {
     fail_call(st, Error::make(ErrorKind::WorkerCrashed, "worker " + std::to_string(index) + " crashed: " + reason,
                               "worker " + std::to_string(index)));
   }
+
   std::deque<detail::PendingCall> pinned;
   {
     std::lock_guard lock(dead->affinity_mutex);

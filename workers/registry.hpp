@@ -4,6 +4,8 @@
 //   FERRY_EXPORT(add);
 //   ferry::Task<std::string> slow_echo(std::string s, ferry::CancelToken stop);
 //   FERRY_EXPORT(slow_echo);
+//   ferry::Task<void> upper(ferry::Receiver<std::string> in, ferry::Sender<std::string> out);
+//   FERRY_EXPORT_STREAM(upper);   // opened with pool.stream<std::string, std::string>("upper")
 //
 // An exported function may return a value, a Result<T>, a Task<T> or a
 // Task<Result<T>>; its arguments and result are marshalled by the codec
@@ -17,6 +19,8 @@
 #include "core/cancel.hpp"
 #include "core/codec.hpp"
 #include "core/error.hpp"
+#include "stream/receiver.hpp"
+#include "stream/sender.hpp"
 #include "workers/task.hpp"
 
 #include <functional>
@@ -33,10 +37,20 @@ namespace ferry {
 // Runs one call: decodes `args`, runs the function, encodes its result.
 using TaskInvoker = std::function<Task<Result<std::vector<std::byte>>>(std::span<const std::byte> args, CancelToken)>;
 
+// Runs one streaming task over two rings made by the caller: it receives on
+// `in` and sends on `out`; `keepalive` owns the ring memory.
+struct StreamRings {
+  void* in;
+  void* out;
+  std::shared_ptr<void> keepalive;
+};
+using StreamInvoker =
+    std::function<Task<Result<std::vector<std::byte>>>(StreamRings rings, std::span<const std::byte> args, CancelToken)>;
+
 struct TaskEntry {
   std::string name;
-  std::string signature;  // for error messages: "add(i32, i32) -> i32"-ish
-  TaskInvoker invoke;
+  TaskInvoker invoke;           // set for FERRY_EXPORT
+  StreamInvoker invoke_stream;  // set for FERRY_EXPORT_STREAM
 };
 
 class TaskRegistry {
@@ -123,11 +137,58 @@ TaskInvoker make_invoker(R (*fn)(Args...), std::string name) {
 }
 
 inline bool register_task(std::string name, TaskInvoker invoker) {
-  return TaskRegistry::instance().add(TaskEntry{name, name, std::move(invoker)});
+  return TaskRegistry::instance().add(TaskEntry{name, std::move(invoker), {}});
+}
+inline bool register_stream_task(std::string name, StreamInvoker invoker) {
+  return TaskRegistry::instance().add(TaskEntry{name, {}, std::move(invoker)});
+}
+
+// A streaming task: Task<void> or Task<Result<void>> fn(Receiver<In>, Sender<Out>, args...[, CancelToken]).
+template <class R, class In, class Out, class... Args>
+StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), std::string name) {
+  static_assert(IsTask<R>::value, "a streaming task is a coroutine returning Task<void> or Task<Result<void>>");
+  using Params = std::tuple<std::decay_t<Args>...>;
+  constexpr bool kCancel = last_is_cancel<Args...>();
+  constexpr std::size_t kMarshalled = sizeof...(Args) - (kCancel ? 1 : 0);
+  using Marshalled = decltype(take_front(std::declval<Params>(), std::make_index_sequence<kMarshalled>{}));
+
+  return [fn, name](StreamRings rings, std::span<const std::byte> bytes,
+                    CancelToken cancel) -> Task<Result<std::vector<std::byte>>> {
+    auto args = decode<Marshalled>(bytes);
+    auto rx = Receiver<In>::over(rings.in, rings.keepalive);
+    auto tx = Sender<Out>::over(rings.out, rings.keepalive);
+    if (!args || !rx || !tx) {
+      Error e = !args ? std::move(args).error() : !rx ? std::move(rx).error() : std::move(tx).error();
+      if (!args) e.message = "arguments of " + name + ": " + e.message;
+      // The caller's ends must not wait forever for a task that never ran.
+      ring_abort(rings.in, e.kind);
+      ring_abort(rings.out, e.kind);
+      co_return e;
+    }
+    auto call = [&](auto&&... a) -> R {
+      if constexpr (kCancel) {
+        return fn(std::move(*rx), std::move(*tx), std::move(a)..., cancel);
+      } else {
+        (void)cancel;
+        return fn(std::move(*rx), std::move(*tx), std::move(a)...);
+      }
+    };
+    if constexpr (std::is_same_v<R, Task<void>>) {
+      co_await std::apply(call, std::move(*args));
+      co_return encode(std::monostate{});
+    } else {
+      co_return encode(co_await std::apply(call, std::move(*args)));
+    }
+  };
 }
 
 }  // namespace detail
 }  // namespace ferry
+
+// Exports a streaming task (see the top of this file).
+#define FERRY_EXPORT_STREAM(fn)                                                             \
+  [[maybe_unused]] static const bool ferry_exported_##fn =                                  \
+      ::ferry::detail::register_stream_task(#fn, ::ferry::detail::make_stream_invoker(&fn, #fn))
 
 // Exports a free function under its own name (see the top of this file).
 #define FERRY_EXPORT(fn)                                                                    \

@@ -122,13 +122,14 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }  // namespace detail
 
 // Kills the calling worker thread in a controlled way (tests, fatal
-// corruption): the pool fails the calls it held with WorkerCrashed and
-// replaces it. Natively it throws WorkerCrash, which is not a std::exception
-// and which catch_errors lets pass, so it unwinds out of the executor's loop.
-// Under Emscripten, unwinding a C++ exception through tail-called coroutine
-// resumptions is not reliable, so the thread reports its death through the
-// hook its owner installed and ends with pthread_exit, as abruptly as a
-// trapped Web Worker would.
+// corruption): the pool fails the calls it held with WorkerCrashed, ends its
+// streams with WorkerCrashed, and replaces it. The thread first reports its
+// death through the hook its owner installed. Natively it then throws
+// WorkerCrash, which is not a std::exception and which catch_errors lets
+// pass, so it unwinds out of the executor's loop. Under Emscripten,
+// unwinding a C++ exception through tail-called coroutine resumptions is not
+// reliable, so the thread ends with pthread_exit, as abruptly as a trapped
+// Web Worker would.
 struct WorkerCrash {
   std::string reason;
 };
@@ -137,12 +138,13 @@ inline thread_local void (*crash_hook)(void* owner, const std::string& reason) =
 inline thread_local void* crash_owner = nullptr;
 }  // namespace detail
 [[noreturn]] inline void crash_worker(std::string reason) {
-#if defined(__EMSCRIPTEN__)
+  // Report first, before anything unwinds and closes streams normally.
   if (detail::crash_hook != nullptr) {
     detail::crash_hook(detail::crash_owner, reason);
+#if defined(__EMSCRIPTEN__)
     pthread_exit(nullptr);
-  }
 #endif
+  }
   throw WorkerCrash{std::move(reason)};
 }
 
