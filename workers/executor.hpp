@@ -31,6 +31,7 @@
 #include "workers/task.hpp"
 
 #include <asio/execution.hpp>
+#include <asio/detail/scheduler.hpp>
 #include <asio/execution_context.hpp>
 
 #include <atomic>
@@ -242,6 +243,12 @@ inline Executor::Executor() : asio_context_(std::make_unique<detail::AsioContext
 inline Executor::~Executor() {
   // Asio's services stop first (their internal thread posts into us); they
   // are destroyed last, after the frames whose Asio objects refer to them.
+  // Asio 1.22 shuts services down newest first, i.e. the reactor before the
+  // scheduler whose own thread is still running that reactor: join that
+  // thread first.
+  if (asio::has_service<asio::detail::scheduler>(*asio_context_)) {
+    asio::use_service<asio::detail::scheduler>(*asio_context_).shutdown();
+  }
   asio_context_->shutdown();
   Scheduler*& cur = current_ref();
   Scheduler* saved = cur;

@@ -656,6 +656,10 @@ inline void WorkerPool::submit(std::shared_ptr<detail::CallState> st, std::vecto
   auto hw = queued_high_water_.load(std::memory_order_relaxed);
   while (queued > hw && !queued_high_water_.compare_exchange_weak(hw, queued, std::memory_order_relaxed)) {}
   if (options.affinity) {
+    // Under the slot lock, so a worker being replaced hands this call on
+    // (on_worker_died moves the queue under the same lock).
+    std::lock_guard slot_lock(slots_[static_cast<std::size_t>(target)]->mutex);
+    w = slots_[static_cast<std::size_t>(target)]->worker;
     std::lock_guard lock(w->affinity_mutex);
     w->affinity_queue.push_back({id, std::move(record)});
   } else {
@@ -943,16 +947,15 @@ inline void WorkerPool::on_worker_died(int index, std::string reason) {
                               "worker " + std::to_string(index)));
   }
 
-  std::deque<detail::PendingCall> pinned;
-  {
-    std::lock_guard lock(dead->affinity_mutex);
-    pinned.swap(dead->affinity_queue);
-  }
   if (stopped_.load(std::memory_order_acquire)) return;
   auto fresh = start_worker(index);
-  fresh->affinity_queue = std::move(pinned);  // not yet visible to anyone else
   {
+    // Calls pinned to this worker move to its replacement (see submit).
     std::lock_guard lock(slot.mutex);
+    {
+      std::scoped_lock queues(dead->affinity_mutex, fresh->affinity_mutex);
+      fresh->affinity_queue.swap(dead->affinity_queue);
+    }
     slot.worker = fresh;
     ++slot.restarts;
   }
