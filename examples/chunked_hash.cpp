@@ -23,6 +23,7 @@ std::uint64_t fnv1a(std::span<const std::byte> data, std::uint64_t h = 146959810
 }
 
 struct ChunkHash {
+  std::uint32_t index = 0;
   std::uint64_t hash = 0;
 };
 FERRY_STRUCT(ChunkHash, index, hash)
