@@ -757,8 +757,9 @@ inline Task<void> WorkerPool::serve(detail::Worker* w) {
         StreamRings rings{reinterpret_cast<void*>(in), reinterpret_cast<void*>(out), std::move(*owner)};
         w->running.try_emplace(id);
         // The record without the three pointers, laid out like a call's.
-        std::vector<std::byte> call_like(r.payload.begin(), r.payload.begin() + 8);
-        call_like.insert(call_like.end(), r.payload.begin() + 32, r.payload.end());
+        std::vector<std::byte> call_like(r.payload.size() - 24);
+        std::memcpy(call_like.data(), r.payload.data(), 8);
+        std::memcpy(call_like.data() + 8, r.payload.data() + 32, r.payload.size() - 32);
         ex.spawn(run_stream(*w, id, std::move(rings), std::move(call_like)));
       } else if (r.tag == detail::kCancelTag && r.payload.size() == 8) {
         std::uint64_t id;
