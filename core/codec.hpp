@@ -998,7 +998,7 @@ struct Codec<Result<T>> {
 template <class V>
 bool walk(Reader& r, V& v) {
   const std::size_t at = r.position();
-  std::uint8_t tag;
+  std::uint8_t tag = 0;
   if (!read_tag(r, tag)) return false;
   switch (tag) {
     case 0x00:

@@ -272,16 +272,6 @@ inline void ring_wake_if_parked(std::byte* base, std::size_t parked, std::size_t
   }
 }
 
-inline constexpr int kSpinsBeforePark = 128;
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 // Raises a parked flag and returns the bell value to wait on. The caller
 // re-checks its condition after this and before waiting.
 inline std::uint32_t ring_park(std::byte* base, std::size_t parked, std::size_t bell_field) noexcept {

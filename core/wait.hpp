@@ -42,6 +42,20 @@ enum class WaitStatus : std::uint8_t {
   NotAllowed,  // this thread may not block (browser main thread)
 };
 
+namespace detail {
+// How long a side spins re-checking before it parks: a park and its wake
+// cost two syscalls, and the other side is often microseconds away.
+inline constexpr int kSpinsBeforePark = 128;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+}  // namespace detail
+
 // A timeout for one wait; negative means forever.
 using WaitNanos = std::chrono::nanoseconds;
 inline constexpr WaitNanos kWaitForever{-1};

@@ -429,6 +429,13 @@ inline void Executor::flush_all() {
 }
 
 inline void Executor::sleep() {
+  // A short spin first: work often arrives within microseconds, and a park
+  // and its wake cost two syscalls.
+  for (int i = 0; i < detail::kSpinsBeforePark; ++i) {
+    if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed)) return;
+    if ((i & 15) == 15 && (poll_waits() || fire_timers())) return;
+    detail::cpu_relax();
+  }
   // Eventcount: read the doorbell, say we sleep, re-check, then wait on the
   // value read. Any notifier that misses our flag has work we see below.
   const std::uint32_t key = doorbell_->load(std::memory_order_acquire);

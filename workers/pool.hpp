@@ -251,6 +251,10 @@ class Call {
   Result<R> get(WaitNanos timeout = kWaitForever) {
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
+    // A short spin first: a quick call answers within microseconds.
+    for (int i = 0; i < detail::kSpinsBeforePark && st_->done.load(std::memory_order_acquire) == 0; ++i) {
+      detail::cpu_relax();
+    }
     while (st_->done.load(std::memory_order_acquire) == 0) {
       WaitNanos left = kWaitForever;
       if (timeout.count() >= 0) {
