@@ -8,6 +8,8 @@
 // generator.
 #pragma once
 
+#include "core/ring.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,10 +17,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #if defined(__EMSCRIPTEN__)
@@ -28,6 +34,12 @@
 namespace ferry::bench {
 
 using Clock = std::chrono::steady_clock;
+
+// The running benchmark's name, for fail() and to_json(); main() sets it.
+inline std::string& bench_name() {
+  static std::string name = "ring_bench";
+  return name;
+}
 
 inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -316,7 +328,7 @@ inline std::string json_number(double v) {
 
 inline std::string to_json(const Env& env, const std::map<std::string, std::string>& settings,
                            const std::vector<Table>& tables) {
-  std::string o = "{\n  \"benchmark\": \"ring_bench\",\n  \"env\": {";
+  std::string o = "{\n  \"benchmark\": " + json_string(bench_name()) + ",\n  \"env\": {";
   o += "\"platform\": " + json_string(env.platform) + ", \"compiler\": " + json_string(env.compiler) +
        ", \"cores\": " + std::to_string(env.cores) + ", \"build_type\": " + json_string(env.build_type) +
        ", \"ndebug\": " + (env.ndebug ? "true" : "false") + "},\n  \"settings\": {";
@@ -365,9 +377,81 @@ inline std::string to_json(const Env& env, const std::map<std::string, std::stri
 // Failing loudly
 
 [[noreturn]] inline void fail(const std::string& what) {
-  std::fprintf(stderr, "ring_bench: FAILED: %s\n", what.c_str());
+  std::fprintf(stderr, "%s: FAILED: %s\n", bench_name().c_str(), what.c_str());
   std::fflush(stderr);
   std::exit(1);
+}
+
+// ---------------------------------------------------------------------------
+// Raw ferry rings, shared by the benchmarks that use one as a baseline
+
+// One 64-byte aligned, pre-faulted allocation per ring, reused by every
+// repetition (ring_init() re-formats it) so page faults are never timed.
+class RingMemory {
+ public:
+  explicit RingMemory(std::uint32_t capacity) : capacity_(capacity) {
+    const std::size_t n = (ferry::ring_bytes(capacity) + 63) & ~std::size_t{63};
+    mem_.reset(static_cast<std::byte*>(std::aligned_alloc(64, n)));
+    if (!mem_) fail("out of memory for a ring of " + std::to_string(capacity) + " bytes");
+    std::memset(mem_.get(), 0, n);
+  }
+  std::byte* fresh() {
+    if (auto ok = ferry::ring_init(mem_.get(), capacity_); !ok) fail(ok.error().describe());
+    return mem_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::uint32_t capacity_;
+  std::unique_ptr<std::byte, Free> mem_;
+};
+
+inline RingMemory& ring_memory(std::uint32_t capacity, int which = 0) {
+  static std::map<std::pair<std::uint32_t, int>, std::unique_ptr<RingMemory>> cache;  // main thread only
+  auto& slot = cache[{capacity, which}];
+  if (!slot) slot = std::make_unique<RingMemory>(capacity);
+  return *slot;
+}
+
+// Both endpoints of a ring, attached on the main thread; each is then moved
+// into the side that uses it (see run_pair). The endpoint objects hold hot
+// per-record state and are not padded to a cache line: left side by side in
+// this pair they would share one.
+inline std::pair<ferry::RingProducer, ferry::RingConsumer> attach(std::byte* base) {
+  auto p = ferry::RingProducer::attach(base);
+  if (!p) fail(p.error().describe());
+  auto c = ferry::RingConsumer::attach(base);
+  if (!c) fail(c.error().describe());
+  return {std::move(*p), std::move(*c)};
+}
+
+// Spins (Spinner) for the next record and copies out its 8-byte payload;
+// false if the record has another tag or size. Does not release.
+inline bool ring_read_u64(ferry::RingConsumer& c, std::uint32_t tag, std::uint64_t& v) {
+  for (Spinner s;;) {
+    auto r = c.try_read();
+    if (!r) fail("ferry try_read: " + r.error().describe());
+    if (*r) {
+      const ferry::RingRecord& rec = **r;
+      if (rec.tag != tag || rec.payload.size() != sizeof v) return false;
+      std::memcpy(&v, rec.payload.data(), sizeof v);
+      return true;
+    }
+    s.spin();
+  }
+}
+
+// Spins until the 8-byte record fits, then publishes it.
+inline void ring_write_u64(ferry::RingProducer& p, std::uint32_t tag, std::uint64_t v) {
+  for (Spinner s;;) {
+    auto r = p.try_write(tag, std::as_bytes(std::span<const std::uint64_t, 1>(&v, 1)));
+    if (!r) fail("ferry try_write: " + r.error().describe());
+    if (*r) break;
+    s.spin();
+  }
+  p.publish();
 }
 
 }  // namespace ferry::bench

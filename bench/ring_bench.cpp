@@ -28,6 +28,8 @@
 namespace fb = ferry::bench;
 using fb::Spinner;
 using fb::fail;
+using fb::attach;
+using fb::ring_memory;
 
 namespace {
 
@@ -98,50 +100,6 @@ void check(const std::string& what, const Seen& s, std::uint64_t n, std::uint64_
                   static_cast<unsigned long long>(expected));
     fail(buf);
   }
-}
-
-// --- Ring memory -------------------------------------------------------------
-
-// One 64-byte aligned, pre-faulted allocation per ring, reused by every
-// repetition (ring_init() re-formats it) so page faults are never timed.
-class RingMemory {
- public:
-  explicit RingMemory(std::uint32_t capacity) : capacity_(capacity) {
-    const std::size_t n = (ferry::ring_bytes(capacity) + 63) & ~std::size_t{63};
-    mem_.reset(static_cast<std::byte*>(std::aligned_alloc(64, n)));
-    if (!mem_) fail("out of memory for a ring of " + std::to_string(capacity) + " bytes");
-    std::memset(mem_.get(), 0, n);
-  }
-  std::byte* fresh() {
-    if (auto ok = ferry::ring_init(mem_.get(), capacity_); !ok) fail(ok.error().describe());
-    return mem_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  std::uint32_t capacity_;
-  std::unique_ptr<std::byte, Free> mem_;
-};
-
-RingMemory& ring_memory(std::uint32_t capacity, int which = 0) {
-  static std::map<std::pair<std::uint32_t, int>, std::unique_ptr<RingMemory>> cache;  // main thread only
-  auto& slot = cache[{capacity, which}];
-  if (!slot) slot = std::make_unique<RingMemory>(capacity);
-  return *slot;
-}
-
-// Both endpoints of a ring, attached on the main thread; each is then moved
-// into the side that uses it (see run_pair). The endpoint objects hold hot
-// per-record state and are not padded to a cache line: left side by side in
-// this pair they would share one.
-std::pair<ferry::RingProducer, ferry::RingConsumer> attach(std::byte* base) {
-  auto p = ferry::RingProducer::attach(base);
-  if (!p) fail(p.error().describe());
-  auto c = ferry::RingConsumer::attach(base);
-  if (!c) fail(c.error().describe());
-  return {std::move(*p), std::move(*c)};
 }
 
 // Smallest power-of-two capacity holding kInFlight records of T.
@@ -338,30 +296,6 @@ RunResult time_round_trips(std::uint64_t n, Seen& seen, RoundTrip&& round_trip) 
   return out;
 }
 
-bool ferry_read_value(ferry::RingConsumer& c, std::uint64_t& v) {
-  for (Spinner s;;) {
-    auto r = c.try_read();
-    if (!r) fail("ferry try_read: " + r.error().describe());
-    if (*r) {
-      const ferry::RingRecord& rec = **r;
-      if (rec.tag != kTag || rec.payload.size() != sizeof v) return false;
-      std::memcpy(&v, rec.payload.data(), sizeof v);
-      return true;
-    }
-    s.spin();
-  }
-}
-
-void ferry_write_value(ferry::RingProducer& p, std::uint64_t v) {
-  for (Spinner s;;) {
-    auto r = p.try_write(kTag, std::as_bytes(std::span<const std::uint64_t, 1>(&v, 1)));
-    if (!r) fail("ferry try_write: " + r.error().describe());
-    if (*r) break;
-    s.spin();
-  }
-  p.publish();
-}
-
 RunResult ferry_latency(std::uint64_t n) {
   constexpr std::uint32_t kCap = 4096;
   auto [ping_tx, pong_rx] = attach(ring_memory(kCap, 0).fresh());
@@ -373,9 +307,9 @@ RunResult ferry_latency(std::uint64_t n) {
         Seen local;
         RunResult r = time_round_trips(n, local, [&](std::uint64_t i) {
           const std::uint64_t v = make<std::uint64_t>(i);
-          ferry_write_value(tx, v);
+          fb::ring_write_u64(tx, kTag, v);
           std::uint64_t back = 0;
-          const bool ok = ferry_read_value(rx, back);
+          const bool ok = fb::ring_read_u64(rx, kTag, back);
           rx.release();
           return ok && back == v;
         });
@@ -385,8 +319,8 @@ RunResult ferry_latency(std::uint64_t n) {
       [n, rx = std::move(pong_rx), tx = std::move(pong_tx)]() mutable {
         for (std::uint64_t i = 0; i < n; ++i) {
           std::uint64_t v = 0;
-          if (!ferry_read_value(rx, v)) v = ~std::uint64_t{0};  // the ping side counts it as bad
-          ferry_write_value(tx, v);
+          if (!fb::ring_read_u64(rx, kTag, v)) v = ~std::uint64_t{0};  // the ping side counts it as bad
+          fb::ring_write_u64(tx, kTag, v);
           rx.release();
         }
       });
