@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm start: installs what is missing, builds the release preset (native and
-# WebAssembly), then runs the ring benchmark natively and under Node and
-# prints both tables. Extra arguments (npm start -- ARGS) go to both runs.
+# WebAssembly), then runs the ring and runtime benchmarks natively and under
+# Node and prints their tables. Extra arguments (npm start -- ARGS) go to both runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,10 +18,12 @@ cmake --build --preset release
 
 native=build/release/bench/ring_bench
 wasm=build/release/wasm/bench/ring_bench.js
-for f in "$native" "$wasm"; do
+rt_native=build/release/bench/runtime_bench
+rt_wasm=build/release/wasm/bench/runtime_bench.js
+for f in "$native" "$wasm" "$rt_native" "$rt_wasm"; do
   if [[ ! -f $f ]]; then
-    echo "start.sh: $f was not built: the ring benchmark (target ring_bench in" >&2
-    echo "bench/CMakeLists.txt) does not exist yet, so there is nothing to run." >&2
+    echo "start.sh: $f was not built: its benchmark target (ring_bench or" >&2
+    echo "runtime_bench in bench/CMakeLists.txt) does not exist yet, so there is nothing to run." >&2
     exit 1
   fi
 done
@@ -31,3 +33,9 @@ step "Native ring benchmark: $native"
 
 step "WebAssembly ring benchmark under Node $(node --version): node --no-experimental-fetch $wasm"
 node --no-experimental-fetch "$wasm" "$@"
+
+step "Native runtime benchmark (streams, pool calls): $rt_native"
+"$rt_native" "$@"
+
+step "WebAssembly runtime benchmark under Node $(node --version): node --no-experimental-fetch $rt_wasm"
+node --no-experimental-fetch "$rt_wasm" "$@"
