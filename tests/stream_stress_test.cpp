@@ -4,6 +4,8 @@
 // with FERRY_STRESS_SCALE (default 1; TSan and wasm runs set it lower).
 #include "stream/stream.hpp"
 
+#include "tests/executor_fixture.hpp"
+#include "tests/ring_fixture.hpp"
 #include "workers/executor.hpp"
 #include "workers/task.hpp"
 
@@ -19,6 +21,7 @@
 #include <vector>
 
 using namespace ferry;
+using namespace ferry::test;
 using namespace std::chrono_literals;
 
 // The same wire struct twice: owning, and borrowing the payload from the ring.
@@ -39,39 +42,6 @@ FERRY_STRUCT(Msg, seq, payload)
 
 namespace {
 
-double stress_scale() {
-  const char* s = std::getenv("FERRY_STRESS_SCALE");
-  return s ? std::atof(s) : 1.0;
-}
-std::uint64_t scaled(std::uint64_t base, std::uint64_t floor = 1000) {
-  const auto n = static_cast<std::uint64_t>(static_cast<double>(base) * stress_scale());
-  return n < floor ? floor : n;
-}
-
-struct Running {
-  Executor ex;
-  std::thread thread{[this] { ex.run(); }};
-  ~Running() {
-    ex.stop();
-    thread.join();
-  }
-};
-
-template <class T>
-std::future<Result<T>> start(Running& r, Task<Result<T>> task) {
-  auto p = std::make_shared<std::promise<Result<T>>>();
-  auto f = p->get_future();
-  r.ex.spawn(std::move(task), [p](Result<T> out) { p->set_value(std::move(out)); });
-  return f;
-}
-template <class T>
-Result<T> get(std::future<Result<T>>& f) {
-  if (f.wait_for(300s) != std::future_status::ready) {
-    ADD_FAILURE() << "stage did not finish";
-    std::abort();
-  }
-  return f.get();
-}
 
 template <class T>
 StreamPair<T> must(Result<StreamPair<T>> r) {
@@ -239,9 +209,9 @@ TEST(StreamStress, PipelineAcrossExecutorsKeepsEveryByteInOrder) {
     s0.tx.close();
   });
   producer.join();
-  auto ra = get(fa);
-  auto rb = get(fb);
-  auto rc = get(fc);
+  auto ra = get(fa, 300s);
+  auto rb = get(fb, 300s);
+  auto rc = get(fc, 300s);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(ra.ok()) << ra.error().describe();
   ASSERT_TRUE(rb.ok()) << rb.error().describe();
@@ -310,8 +280,8 @@ Row through_stream(const char* name, std::uint64_t n, bool batched, Make make_va
     }
     co_return n;
   }(s.tx, n, batched, make_value));
-  auto sent = get(fa);
-  auto got = get(fb);
+  auto sent = get(fa, 300s);
+  auto got = get(fb, 300s);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(sent.ok() && got.ok());
   return {std::string(name) + (batched ? ", batch 256" : ", one at a time"), n, secs, a.ex.stats().parks,

@@ -6,6 +6,8 @@
 // Test that the header is self-contained: it comes first.
 #include "stream/stream.hpp"
 
+#include "tests/executor_fixture.hpp"
+#include "tests/ring_fixture.hpp"
 #include "workers/executor.hpp"
 #include "workers/task.hpp"
 
@@ -26,6 +28,7 @@
 #include <vector>
 
 using namespace ferry;
+using namespace ferry::test;
 using namespace std::chrono_literals;
 
 namespace geo {
@@ -53,47 +56,6 @@ FERRY_STRUCT(Label, text, id)
 
 namespace {
 
-// An executor running on its own thread for the length of a test. Declare
-// the streams a test's coroutines refer to *before* the Running objects, so
-// the executors (and the frames they still hold) go first.
-struct Running {
-  Executor ex;
-  std::thread thread{[this] { ex.run(); }};
-  ~Running() {
-    ex.stop();
-    thread.join();
-  }
-};
-
-template <class T>
-std::future<Result<T>> start(Running& r, Task<T> task) {
-  auto p = std::make_shared<std::promise<Result<T>>>();
-  auto f = p->get_future();
-  r.ex.spawn(std::move(task), [p](Result<T> out) { p->set_value(std::move(out)); });
-  return f;
-}
-template <class T>
-std::future<Result<T>> start(Running& r, Task<Result<T>> task) {
-  auto p = std::make_shared<std::promise<Result<T>>>();
-  auto f = p->get_future();
-  r.ex.spawn(std::move(task), [p](Result<T> out) { p->set_value(std::move(out)); });
-  return f;
-}
-
-template <class T>
-Result<T> get(std::future<Result<T>>& f, std::chrono::seconds limit = 30s) {
-  if (f.wait_for(limit) != std::future_status::ready) {
-    ADD_FAILURE() << "task did not finish within " << limit.count() << " s";
-    std::abort();  // the frames would outlive what they refer to
-  }
-  return f.get();
-}
-template <class T>
-Result<T> get(std::future<Result<T>>&& f, std::chrono::seconds limit = 30s) {
-  return get(f, limit);
-}
-
-// Waits (bounded) until pred() holds; for observing another thread's state.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::seconds limit = 10s) {
   const auto end = std::chrono::steady_clock::now() + limit;

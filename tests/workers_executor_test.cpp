@@ -2,6 +2,8 @@
 #include "workers/executor.hpp"
 #include "workers/asio_interop.hpp"
 
+#include "tests/executor_fixture.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/post.hpp>
@@ -15,44 +17,10 @@
 #include <thread>
 
 using namespace ferry;
+using namespace ferry::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// An executor running on its own thread for the length of a test.
-struct Running {
-  Executor ex;
-  std::thread thread{[this] { ex.run(); }};
-  ~Running() {
-    ex.stop();
-    thread.join();
-  }
-  // Waits (bounded) for fn's result computed on the executor's thread.
-  template <class F>
-  auto on_executor(F fn) {
-    std::promise<decltype(fn())> p;
-    auto f = p.get_future();
-    ex.post([&] {
-      if constexpr (std::is_void_v<decltype(fn())>) {
-        fn();
-        p.set_value();
-      } else {
-        p.set_value(fn());
-      }
-    });
-    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
-    return f.get();
-  }
-};
-
-template <class T>
-Result<T> run_task(Running& r, Task<T> task) {
-  std::promise<Result<T>> p;
-  auto f = p.get_future();
-  r.ex.spawn(std::move(task), [&](Result<T> out) { p.set_value(std::move(out)); });
-  EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
-  return f.get();
-}
 
 Task<int> add(int a, int b) { co_return a + b; }
 Task<int> sum_chain(int depth) {

@@ -10,6 +10,8 @@
 // passed to libFuzzer as the seed corpus.
 #include "core/codec.hpp"
 
+#include "tests/codec_shapes.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,38 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace fz {
-
-struct Point {
-  std::int32_t x = 0;
-  std::int32_t y = 0;
-  friend bool operator==(const Point&, const Point&) = default;
-};
-FERRY_STRUCT(Point, x, y)
-
-struct Rect {
-  Point a;
-  Point b;
-  std::string label;
-  friend bool operator==(const Rect&, const Rect&) = default;
-};
-FERRY_STRUCT(Rect, a, b, label)
-
-struct Shape {
-  std::string name;
-  std::vector<Point> points;
-  std::optional<Point> anchor;
-  std::map<std::string, Rect> boxes;
-  friend bool operator==(const Shape&, const Shape&) = default;
-};
-FERRY_STRUCT(Shape, name, points, anchor, boxes)
-
-struct Tree {
-  std::vector<Tree> kids;
-};
-FERRY_STRUCT(Tree, kids)
-
-}  // namespace fz
+namespace fz = shapes;
 
 namespace {
 
