@@ -99,7 +99,8 @@ namespace detail {
 // One call as the caller sees it: completed exactly once by whoever wins.
 struct CallState {
   std::uint64_t id = 0;
-  std::atomic<std::uint32_t> done{0};  // futex word: 1 once completed
+  std::atomic<std::uint32_t> done{0};      // futex word: 1 once completed
+  std::atomic<std::uint32_t> sleepers{0};  // threads blocked in get(): only then notify
   std::atomic<int> worker{-1};         // who holds it, for crash handling
   std::mutex mutex;
   coro::coroutine_handle<> waiter;     // guarded by mutex
@@ -118,12 +119,13 @@ struct CallState {
       if (done.load(std::memory_order_relaxed) != 0) return false;
       value = std::move(v);
       error = std::move(e);
-      // release: the value above is visible to whoever sees done == 1.
-      done.store(1, std::memory_order_release);
+      // seq_cst: the value above is visible to whoever sees done == 1, and
+      // the store is ordered before the sleepers load (Dekker with get()).
+      done.store(1, std::memory_order_seq_cst);
       h = std::exchange(waiter, {});
       s = waiter_scheduler;
     }
-    notify_word(done);
+    if (sleepers.load(std::memory_order_seq_cst) != 0) notify_word(done);  // a syscall only if someone sleeps
     if (h) s->post([h]() mutable { h.resume(); });
     return true;
   }
@@ -261,7 +263,11 @@ class Call {
         left = timeout - std::chrono::duration_cast<WaitNanos>(Clock::now() - start);
         if (left.count() <= 0) return Error::make(ErrorKind::Timeout, "waiting for call " + std::to_string(st_->id), "workers/pool");
       }
-      if (wait_word(st_->done, 0, left) == WaitStatus::NotAllowed) {
+      // seq_cst: announce the sleep before the last look at done (Dekker with complete()).
+      st_->sleepers.fetch_add(1, std::memory_order_seq_cst);
+      const auto status = st_->done.load(std::memory_order_seq_cst) == 0 ? wait_word(st_->done, 0, left) : WaitStatus::NotEqual;
+      st_->sleepers.fetch_sub(1, std::memory_order_relaxed);
+      if (status == WaitStatus::NotAllowed) {
         return Error::make(ErrorKind::InvalidArgument,
                            "Call::get() would block the browser main thread; co_await the call instead",
                            "workers/pool");
