@@ -2,6 +2,7 @@
 #include "workers/executor.hpp"
 #include "workers/asio_interop.hpp"
 
+#include "stream/stream.hpp"
 #include "tests/executor_fixture.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -13,6 +14,7 @@
 
 #include <chrono>
 #include <future>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -220,4 +222,21 @@ TEST(Executor, DestroyingAnExecutorWithSuspendedTasksDoesNotLeakOrHang) {
     t.join();
   }
   EXPECT_EQ(alive.use_count(), 1) << "the suspended task's frame was destroyed";
+}
+
+TEST(Executor, AStreamThatOutlivesItsExecutorRingsARecycledDoorbellNotFreedMemory) {
+  std::optional<StreamPair<int>> s;
+  std::atomic<std::uint32_t>* bell = nullptr;
+  {
+    Executor ex;
+    bell = &ex.doorbell();
+    auto made = make_stream<int>({.capacity = 256, .receiver_scheduler = &ex});
+    ASSERT_TRUE(made.ok());
+    s.emplace(std::move(*made));
+  }
+  const auto before = bell->load();
+  s->tx.close();  // a close always rings the receiver's bell: the old executor's word
+  EXPECT_EQ(bell->load(), before + 1) << "the word is still owned (recycled), not freed";
+  Executor next;
+  EXPECT_EQ(&next.doorbell(), bell) << "the next executor reuses it; a stale ring is only a spurious wake-up";
 }

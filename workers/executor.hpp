@@ -154,7 +154,7 @@ class Executor final : public Scheduler {
   void sleep();
   void run_one(std::function<void()>& fn);
 
-  std::atomic<std::uint32_t>* doorbell_;  // in the shared arena (rings point at it)
+  std::atomic<std::uint32_t>* doorbell_;  // in the shared arena (rings point at it); recycled, never freed
   std::atomic<std::uint32_t> sleeping_{0};
   std::atomic<std::uint64_t> remote_count_{0};  // functions queued from other threads
   std::atomic<bool> stop_{false};
@@ -234,11 +234,46 @@ inline void detail::SpawnFrame::flush(Executor* ex) { ex->flush_all(); }
 
 inline detail::SpawnFrame::promise_type::~promise_type() { ex->roots_.erase(coro::coroutine_handle<promise_type>::from_promise(*this).address()); }
 
-inline Executor::Executor() : asio_context_(std::make_unique<detail::AsioContext>()) {
-  auto mem = shared_alloc(64);
-  if (!mem) std::abort();  // 1 GiB of address space reserved: cannot run out here
-  doorbell_ = new (*mem) std::atomic<std::uint32_t>(0);
-}
+namespace detail {
+// Doorbell words outlive their executors: a ring may still point its bell
+// at one after the executor is gone (a stream end destroyed later), and its
+// close or publish then bumps the word. So words are recycled, never freed;
+// a stale bump on a reused word is only a spurious wake-up, which every
+// waiter tolerates.
+class DoorbellPool {
+ public:
+  static std::atomic<std::uint32_t>* take() {
+    auto& p = instance();
+    {
+      std::lock_guard lock(p.mutex_);
+      if (!p.free_.empty()) {
+        auto* w = p.free_.back();
+        p.free_.pop_back();
+        return w;
+      }
+    }
+    auto mem = shared_alloc(64);  // its own cache line
+    if (!mem) std::abort();       // the arena reserves 1 GiB: 64 bytes cannot fail
+    return new (*mem) std::atomic<std::uint32_t>(0);
+  }
+  static void give_back(std::atomic<std::uint32_t>* w) {
+    auto& p = instance();
+    std::lock_guard lock(p.mutex_);
+    p.free_.push_back(w);
+  }
+
+ private:
+  static DoorbellPool& instance() {
+    static DoorbellPool* pool = new DoorbellPool;  // never destroyed: rings may ring it at exit
+    return *pool;
+  }
+  std::mutex mutex_;
+  std::vector<std::atomic<std::uint32_t>*> free_;
+};
+}  // namespace detail
+
+inline Executor::Executor()
+    : doorbell_(detail::DoorbellPool::take()), asio_context_(std::make_unique<detail::AsioContext>()) {}
 
 inline Executor::~Executor() {
   // Asio's services stop first (their internal thread posts into us); they
@@ -267,7 +302,7 @@ inline Executor::~Executor() {
   for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
   asio_context_.reset();
   cur = saved;
-  shared_free(doorbell_);
+  detail::DoorbellPool::give_back(doorbell_);
 }
 
 inline bool Executor::running_in_this_thread() const noexcept {
