@@ -106,10 +106,10 @@ TEST(Executor, ThrowingTaskBecomesATaskFailedErrorWithTheMessage) {
 
 TEST(Executor, IdleExecutorParksAndIsWokenByOnePost) {
   Running r;
-  // After running this handler the executor has nothing to do: it parks.
-  const auto parks_before = r.ex.stats().parks;
-  r.on_executor([] {});
-  while (r.ex.stats().parks <= parks_before) std::this_thread::yield();
+  // After running this handler the executor has nothing to do: it parks
+  // (a park counted after the handler, not one from before it).
+  const auto parks_in_handler = r.on_executor([&] { return r.ex.stats().parks; });
+  while (r.ex.stats().parks <= parks_in_handler) std::this_thread::yield();
   const auto wakes = r.ex.stats().wakes;
   const auto handlers = r.ex.stats().handlers_run;
   r.on_executor([] {});

@@ -363,7 +363,10 @@ class WorkerPool {
   void send_cancel(std::uint64_t id);
   void fail_call(const std::shared_ptr<detail::CallState>& st, Error e);
   void forget(std::uint64_t id);
-  Task<void> serve(detail::Worker* w);  // raw: the worker owns the executor running it
+  // Raw pointer: the worker owns the executor running it. The executor comes
+  // as a parameter: a serve() first resumed while its executor is being
+  // destroyed (a pool shut down at once) finds w->ex already null.
+  Task<void> serve(detail::Worker* w, Executor& ex);
   Task<void> run_call(detail::Worker& w, std::uint64_t id, std::vector<std::byte> record);
   Task<void> run_stream(detail::Worker& w, std::uint64_t id, StreamRings rings, std::vector<std::byte> record);
   Task<void> respond(detail::Worker& w, std::uint64_t id, Result<std::vector<std::byte>> out);
@@ -542,7 +545,7 @@ inline std::shared_ptr<detail::Worker> WorkerPool::start_worker(int index) {
   w->request_rx.emplace(std::move(RingConsumer::attach(w->request_mem).value()));
   w->response_tx.emplace(std::move(RingProducer::attach(w->response_mem).value()));
   w->response_rx.emplace(std::move(RingConsumer::attach(w->response_mem).value()));
-  w->ex->spawn(serve(w.get()));
+  w->ex->spawn(serve(w.get(), *w->ex));
   client_->spawn(collect(w));
   w->thread = std::thread([this, w] {
     struct Owner {
@@ -737,9 +740,8 @@ inline void WorkerPool::send_cancel(std::uint64_t id) {
 
 // Worker side ---------------------------------------------------------------
 
-inline Task<void> WorkerPool::serve(detail::Worker* w) {
+inline Task<void> WorkerPool::serve(detail::Worker* w, Executor& ex) {
   auto& rx = *w->request_rx;
-  Executor& ex = *w->ex;  // w->ex is already null while the executor is being destroyed
   for (;;) {
     const bool ok = co_await detail::RingCondition(
         [&] { return rx.has_data() || rx.producer_closed(); },
