@@ -69,6 +69,16 @@ R get(std::future<R>&& f, std::chrono::seconds limit = std::chrono::seconds(30))
   return get(f, limit);
 }
 
+// The value, or a failed test and an abort (setup that must work).
+template <class T>
+T must(Result<T> r) {
+  if (!r) {
+    ADD_FAILURE() << r.error().describe();
+    std::abort();
+  }
+  return std::move(r).value();
+}
+
 template <class T>
 auto run_task(Running& r, Task<T> task) {
   return get(start(r, std::move(task)), std::chrono::seconds(10));

@@ -43,14 +43,6 @@ FERRY_STRUCT(Msg, seq, payload)
 namespace {
 
 
-template <class T>
-StreamPair<T> must(Result<StreamPair<T>> r) {
-  if (!r) {
-    ADD_FAILURE() << r.error().describe();
-    std::abort();
-  }
-  return std::move(r).value();
-}
 
 // Message `seq`: its length (0..256) and bytes depend only on seq.
 std::uint64_t mix(std::uint64_t z) {

@@ -68,14 +68,6 @@ bool eventually(Pred pred, std::chrono::seconds limit = 10s) {
 
 std::string describe(const Error& e) { return e.describe(); }
 
-template <class T>
-StreamPair<T> must(Result<StreamPair<T>> r) {
-  if (!r) {
-    ADD_FAILURE() << r.error().describe();
-    std::abort();
-  }
-  return std::move(r).value();
-}
 
 // Ring memory made outside make_stream, for the over() constructors and for
 // tests that look at the ring's words.
