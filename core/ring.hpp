@@ -31,6 +31,12 @@
 #include "core/error.hpp"
 #include "core/wait.hpp"
 
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <atomic>
 #include <climits>
 #include <cassert>
@@ -120,7 +126,9 @@ struct RingRecord {
   std::span<const std::byte> payload;
 };
 
-class RingProducer {
+// alignas: the two endpoints, often members of one struct, must not share a
+// cache line (their private caches are written on every record).
+class alignas(64) RingProducer {
  public:
   // Attaches to a ring made by ring_init(); fails if it already has a producer.
   static Result<RingProducer> attach(void* ring);
@@ -183,7 +191,7 @@ class RingProducer {
 #endif
 };
 
-class RingConsumer {
+class alignas(64) RingConsumer {
  public:
   // Attaches to a ring made by ring_init(); fails if it already has a consumer.
   static Result<RingConsumer> attach(void* ring);
@@ -260,11 +268,47 @@ inline void ring_wake(std::byte* base, std::size_t bell_field) noexcept {
   notify_word(bell);
 }
 
-// Wakes the other side if its parked flag is raised. Called right after a
-// release store of head or tail; the seq_cst fence orders that store before
-// the flag load (Dekker: pairs with the fence in wait_until()).
-inline void ring_wake_if_parked(std::byte* base, std::size_t parked, std::size_t bell_field) noexcept {
+// Asymmetric barrier (the membarrier(2) pattern of liburcu and folly). The
+// hot side (after every publish/release) must order its store of tail/head
+// before its load of the other side's parked flag; the cold side (about to
+// park) must order its flag store before its re-check. With membarrier the
+// cold side pays for both: membarrier(PRIVATE_EXPEDITED) makes every running
+// thread of the process execute a full barrier, so the hot side needs only
+// a compiler barrier and no mfence per batch. Where membarrier is missing
+// (old kernels, seccomp, WebAssembly) both sides use a seq_cst fence.
+inline bool register_asymmetric_barrier() noexcept {
+#if defined(__linux__) && !defined(__EMSCRIPTEN__) && defined(SYS_membarrier)
+  const long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+  return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+  return false;
+#endif
+}
+// Decided once, during static initialisation. Read before that (a ring used
+// from another static initialiser) it is false: full fences, still correct.
+inline const bool kAsymmetricBarrier = register_asymmetric_barrier();
+
+inline void light_barrier() noexcept {
+  if (kAsymmetricBarrier) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // compiler only
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
+inline void heavy_barrier() noexcept {
+#if defined(__linux__) && !defined(__EMSCRIPTEN__) && defined(SYS_membarrier)
+  if (kAsymmetricBarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
+#endif
   std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+// Wakes the other side if its parked flag is raised. Called right after a
+// release store of head or tail; the light barrier orders that store before
+// the flag load (Dekker: pairs with the heavy barrier in ring_park()).
+inline void ring_wake_if_parked(std::byte* base, std::size_t parked, std::size_t bell_field) noexcept {
+  light_barrier();
   auto& flag = ring_word(base, parked);
   // relaxed: the fence above orders it; the exchange makes one wake per park.
   if (flag.load(std::memory_order_relaxed) != 0 && flag.exchange(0, std::memory_order_relaxed) != 0) {
@@ -278,11 +322,11 @@ inline std::uint32_t ring_park(std::byte* base, std::size_t parked, std::size_t 
   // acquire: if this reads a bumped value, the notifier's stores are visible.
   const std::uint32_t key = ring_bell(base, bell_field).load(std::memory_order_acquire);
   ring_word(base, parked).store(1, std::memory_order_relaxed);
-  // seq_cst: orders the flag store before the caller's re-check (pairs with
-  // the fence in ring_wake_if_parked): either the caller sees the other
-  // side's progress or the other side sees the flag and bumps the bell, so
-  // a wait on `key` returns.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Orders the flag store before the caller's re-check (pairs with the light
+  // barrier in ring_wake_if_parked): either the caller sees the other side's
+  // progress or the other side sees the flag and bumps the bell, so a wait
+  // on `key` returns.
+  heavy_barrier();
   return key;
 }
 
@@ -439,8 +483,34 @@ inline void ring_abort(void* ring, ErrorKind reason) noexcept {
 }
 
 namespace detail {
+// Errors are built out of line and marked cold, so the hot paths of
+// try_reserve/try_read stay small enough to inline.
+[[gnu::cold, gnu::noinline]] inline Error ring_skip_tag_error() {
+  return Error::make(ErrorKind::InvalidArgument, "tag 0xFFFFFFFF is reserved for skip records", "core/ring");
+}
+[[gnu::cold, gnu::noinline]] inline Error ring_too_large_error(std::size_t len, std::uint32_t capacity) {
+  return Error::make(ErrorKind::MessageTooLarge,
+                     "record of " + std::to_string(len) + " bytes exceeds ring capacity " + std::to_string(capacity) +
+                         " (at most " + std::to_string(capacity - ring_layout::kRecordHeaderBytes) + " payload bytes)",
+                     "core/ring");
+}
+[[gnu::cold, gnu::noinline]] inline Error ring_corrupt_skip_error(std::uint32_t pos, std::uint64_t span,
+                                                                  std::uint32_t to_end) {
+  return Error::make(ErrorKind::CorruptRecord,
+                     "skip record at offset " + std::to_string(pos) + " covers " + std::to_string(span) +
+                         " bytes, but " + std::to_string(to_end) + " remain before the end of the ring",
+                     "core/ring");
+}
+[[gnu::cold, gnu::noinline]] inline Error ring_corrupt_record_error(std::uint32_t pos, std::uint32_t len,
+                                                                    std::uint32_t published) {
+  return Error::make(ErrorKind::CorruptRecord,
+                     "record at offset " + std::to_string(pos) + " claims " + std::to_string(len) +
+                         " payload bytes, but only " + std::to_string(published) + " bytes are published there",
+                     "core/ring");
+}
+
 // The error a closed ring reports: Closed, or the kind ring_abort gave.
-inline Error ring_closed_error(std::byte* base, const char* what) {
+[[gnu::cold, gnu::noinline]] inline Error ring_closed_error(std::byte* base, const char* what) {
   // relaxed: read after an acquire load of the flags that saw the close.
   const auto reason = ring_word(base, ring_layout::kCloseReasonOffset).load(std::memory_order_relaxed);
   if (reason != 0 && is_valid_error_kind(static_cast<std::uint8_t>(reason))) {
@@ -510,17 +580,9 @@ inline bool RingProducer::consumer_closed() const noexcept {
 inline Result<std::byte*> RingProducer::try_reserve(std::size_t len, std::uint32_t tag) {
   using namespace ring_layout;
   FERRY_RING_ROLE_GUARD(*this);
-  if (tag == kSkipTag) {
-    return Error::make(ErrorKind::InvalidArgument, "tag 0xFFFFFFFF is reserved for skip records", "core/ring");
-  }
-  if (len > max_payload()) {
-    return Error::make(ErrorKind::MessageTooLarge,
-                       "record of " + std::to_string(len) + " bytes exceeds ring capacity " +
-                           std::to_string(capacity_) + " (at most " + std::to_string(max_payload()) +
-                           " payload bytes)",
-                       "core/ring");
-  }
-  if (consumer_closed()) return detail::ring_closed_error(base_, "the consumer closed the ring");
+  if (tag == kSkipTag) [[unlikely]] return detail::ring_skip_tag_error();
+  if (len > max_payload()) [[unlikely]] return detail::ring_too_large_error(len, capacity_);
+  if (consumer_closed()) [[unlikely]] return detail::ring_closed_error(base_, "the consumer closed the ring");
   const std::uint32_t need = static_cast<std::uint32_t>(ring_record_bytes(len));
   std::uint32_t pos = write_ & mask_;
   const std::uint32_t to_end = capacity_ - pos;
@@ -687,21 +749,12 @@ inline Result<std::optional<RingRecord>> RingConsumer::try_read() {
     std::memcpy(hdr, base_ + kHeaderBytes + pos, sizeof hdr);
     const std::uint64_t span = ring_record_bytes(hdr[0]);
     if (hdr[1] == kSkipTag) {
-      if (span != to_end || avail < to_end) {
-        return Error::make(ErrorKind::CorruptRecord,
-                           "skip record at offset " + std::to_string(pos) + " covers " + std::to_string(span) +
-                               " bytes, but " + std::to_string(to_end) + " remain before the end of the ring",
-                           "core/ring");
-      }
+      if (span != to_end || avail < to_end) [[unlikely]] return detail::ring_corrupt_skip_error(pos, span, to_end);
       read_ += to_end;
       continue;
     }
-    if (span > avail || span > to_end) {
-      return Error::make(ErrorKind::CorruptRecord,
-                         "record at offset " + std::to_string(pos) + " claims " + std::to_string(hdr[0]) +
-                             " payload bytes, but only " + std::to_string(std::min(avail, to_end)) +
-                             " bytes are published there",
-                         "core/ring");
+    if (span > avail || span > to_end) [[unlikely]] {
+      return detail::ring_corrupt_record_error(pos, hdr[0], std::min(avail, to_end));
     }
     read_ += static_cast<std::uint32_t>(span);
     return std::optional<RingRecord>{RingRecord{hdr[1], {base_ + kHeaderBytes + pos + kRecordHeaderBytes, hdr[0]}}};
