@@ -10,6 +10,8 @@
 
 #include "core/ring.hpp"
 
+#include "core/wait.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -45,13 +47,7 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using ferry::detail::cpu_relax;  // the pause the ring itself spins with (core/wait.hpp)
 
 // Busy-wait step for every queue alike: pause, and after a long run of
 // failures yield, so that a benchmark sharing two cores with other work (or
