@@ -59,7 +59,6 @@ struct ExecutorStats {
   std::uint64_t parks = 0;         // times the loop went to sleep
   std::uint64_t wakes = 0;         // notifies this executor received while parked
   std::uint64_t parked_ns = 0;     // time spent asleep
-  std::uint64_t pending_waits = 0; // ring operations parked right now
 };
 
 // Asio's view of an Executor: copyable, comparable, execute() == post().
