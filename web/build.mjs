@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
 
 const web = dirname(fileURLToPath(import.meta.url));
 const root = dirname(web);
-const ts = (dir) => readdirSync(join(web, dir)).filter((f) => f.endsWith('.ts')).map((f) => join(web, dir, f));
+// Every .ts file below `dir` (test worker scripts live in web/test/workers/).
+const ts = (dir) =>
+  readdirSync(join(web, dir), { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => join(web, dir, f));
 
 const common = { bundle: false, format: 'esm', platform: 'neutral', target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await build({ ...common, entryPoints: ts('src'), outdir: join(web, 'dist') });
 // Tests import the built package (../dist/*.js), so they test what ships.
-await build({ ...common, entryPoints: ts('test'), outdir: join(web, 'dist-test'), platform: 'node' });
+await build({ ...common, entryPoints: ts('test'), outbase: join(web, 'test'), outdir: join(web, 'dist-test'), platform: 'node' });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(web, 'tsconfig.json')], { stdio: 'inherit' });
