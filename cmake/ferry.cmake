@@ -30,7 +30,9 @@ if(EMSCRIPTEN)
   target_compile_options(ferry_platform INTERFACE -Wno-deprecated-experimental-coroutine)
   target_link_options(ferry_platform INTERFACE
     -sPTHREAD_POOL_SIZE=8 -sINITIAL_MEMORY=268435456 -sALLOW_MEMORY_GROWTH=1
-    -sEXIT_RUNTIME=1
+    # Programs exit when main() returns; a module JavaScript keeps using
+    # (target property FERRY_JS_MODULE, web/wasm) keeps its runtime.
+    $<IF:$<BOOL:$<TARGET_PROPERTY:FERRY_JS_MODULE>>,-sEXIT_RUNTIME=0,-sEXIT_RUNTIME=1>
     -Wno-pthreads-mem-growth)
 else()
   find_package(Threads REQUIRED)

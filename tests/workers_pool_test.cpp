@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <stdexcept>
@@ -460,4 +461,101 @@ TEST(PoolStress, AMillionMessagesThroughAPipelineAcrossEveryWorker) {
   EXPECT_EQ(*received, n);
   ex.stop();
   ex_thread.join();
+}
+
+// External mode: another producer (in the browser, JavaScript) drives the
+// rings through web/PROTOCOL.md; here a test thread plays that part.
+namespace {
+struct ExternalPeer {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<WorkerPool::WorkerRings> rings;
+  unsigned announcements = 0;
+  void on_started(const WorkerPool& pool, unsigned i) {
+    std::lock_guard lock(mutex);
+    if (rings.size() <= i) rings.resize(i + 1);
+    rings[i] = pool.worker_rings(i);
+    ++announcements;
+    changed.notify_all();
+  }
+};
+
+std::vector<std::byte> call_record(std::uint64_t id, std::string_view name, std::vector<std::byte> args) {
+  std::vector<std::byte> rec(10 + name.size());
+  std::memcpy(rec.data(), &id, 8);
+  const auto n = static_cast<std::uint16_t>(name.size());
+  std::memcpy(rec.data() + 8, &n, 2);
+  std::memcpy(rec.data() + 10, name.data(), name.size());
+  rec.insert(rec.end(), args.begin(), args.end());
+  return rec;
+}
+
+// Reads one answer: (id, encoded Result).
+std::pair<std::uint64_t, std::vector<std::byte>> read_answer(RingConsumer& rx) {
+  auto rec = rx.read(std::chrono::seconds(10));
+  EXPECT_TRUE(rec.ok()) << rec.error().describe();
+  std::uint64_t id = 0;
+  std::memcpy(&id, rec->payload.data(), 8);
+  std::vector<std::byte> value(rec->payload.begin() + 8, rec->payload.end());
+  rx.release();
+  return {id, value};
+}
+}  // namespace
+
+TEST(PoolExternal, RingsWrittenByAnotherProducerAreServedAndAnswered) {
+  ExternalPeer peer;
+  WorkerPool pool({.workers = 2, .external = true,
+                   .on_worker_started = [&](const WorkerPool& p, unsigned i) { peer.on_started(p, i); }});
+  ASSERT_EQ(peer.announcements, 2u);
+  auto tx = RingProducer::attach(peer.rings[1].request);
+  auto rx = RingConsumer::attach(peer.rings[1].response);
+  ASSERT_TRUE(tx.ok() && rx.ok());
+  ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(7, "add", encode(std::tuple<int, int>{2, 40}).value())));
+  ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(8, "nope", encode(std::tuple<>{}).value())));
+  tx->publish();
+  auto [id, value] = read_answer(*rx);
+  EXPECT_EQ(id, 7u);
+  EXPECT_EQ(decode<int>(value).value(), 42);
+  auto [id2, value2] = read_answer(*rx);
+  EXPECT_EQ(id2, 8u);
+  auto unknown = decode<Result<int>>(value2).value();
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind, ErrorKind::UnknownTask);
+  // C++ callers are refused: the rings have another producer.
+  auto refused = pool.call<int>("add", 1, 2).get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::InvalidArgument);
+  EXPECT_EQ(pool.stats().workers[1].calls_completed, 2u);
+  EXPECT_EQ(pool.stats().workers[1].in_flight, 0u);
+}
+
+TEST(PoolExternal, ACrashAbortsTheWorkersRingsAndAnnouncesTheReplacement) {
+  ExternalPeer peer;
+  WorkerPool pool({.workers = 1, .external = true,
+                   .on_worker_started = [&](const WorkerPool& p, unsigned i) { peer.on_started(p, i); }});
+  auto old = peer.rings[0];
+  {
+    auto tx = RingProducer::attach(old.request);
+    auto rx = RingConsumer::attach(old.response);
+    ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(1, "crash", encode(std::tuple<std::string>{"boom"}).value())));
+    tx->publish();
+    auto rec = rx->read(std::chrono::seconds(10));
+    ASSERT_FALSE(rec.ok());
+    EXPECT_EQ(rec.error().kind, ErrorKind::WorkerCrashed);
+    // The old endpoints are dropped without detaching: the memory stays valid
+    // until the pool is destroyed, so this is safe either way.
+  }
+  std::unique_lock lock(peer.mutex);
+  ASSERT_TRUE(peer.changed.wait_for(lock, 10s, [&] { return peer.announcements == 2; }));
+  auto fresh = peer.rings[0];
+  lock.unlock();
+  EXPECT_NE(fresh.request, old.request);
+  auto tx = RingProducer::attach(fresh.request);
+  auto rx = RingConsumer::attach(fresh.response);
+  ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(2, "add", encode(std::tuple<int, int>{1, 1}).value())));
+  tx->publish();
+  auto [id, value] = read_answer(*rx);
+  EXPECT_EQ(id, 2u);
+  EXPECT_EQ(decode<int>(value).value(), 2);
+  EXPECT_EQ(pool.stats().workers[0].restarts, 1u);
 }

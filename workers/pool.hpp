@@ -46,6 +46,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,11 +57,21 @@
 
 namespace ferry {
 
+class WorkerPool;
+
 struct PoolOptions {
   unsigned workers = 0;                   // 0: hardware concurrency
   std::uint32_t ring_capacity = 1u << 16;  // bytes, each direction, per worker
   std::uint32_t max_in_flight = 4;        // calls held by one worker at once
   std::uint32_t max_queued = 10000;       // calls waiting for a worker
+  // JavaScript drives every worker's request and response rings
+  // (web/PROTOCOL.md): the pool attaches only the workers' ends, call() and
+  // stream() answer InvalidArgument, a dead worker's rings are aborted with
+  // WorkerCrashed (and kept until the pool is destroyed, since JavaScript may
+  // still look at them), and on_worker_started announces each worker as it
+  // starts or replaces a dead one (see worker_rings()).
+  bool external = false;
+  std::function<void(const WorkerPool& pool, unsigned index)> on_worker_started;
 };
 
 struct CallOptions {
@@ -91,8 +102,6 @@ struct PoolStats {
 };
 
 enum class ShutdownMode { Drain, Cancel };
-
-class WorkerPool;
 
 namespace detail {
 
@@ -349,6 +358,15 @@ class WorkerPool {
   unsigned size() const noexcept { return static_cast<unsigned>(slots_.size()); }
   PoolStats stats() const;
 
+  // Where worker `index` takes requests, answers, and sleeps (its executor's
+  // doorbell, which the task-side bells of a stream's rings point at).
+  struct WorkerRings {
+    void* request;
+    void* response;
+    std::atomic<std::uint32_t>* doorbell;
+  };
+  WorkerRings worker_rings(unsigned index) const;
+
  private:
   struct Slot {
     mutable std::mutex mutex;  // guards worker (swapped on restart)
@@ -396,6 +414,7 @@ class WorkerPool {
   std::atomic<std::uint32_t> queued_high_water_{0};
   std::atomic<std::uint64_t> submitted_{0};
   std::atomic<std::uint64_t> failed_{0};
+  std::vector<void*> retired_rings_;  // external: dead workers' rings (client thread, then shutdown)
 };
 
 // ---------------------------------------------------------------------------
@@ -416,6 +435,10 @@ Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const 
   } leave{active_callers_};
   if (!accepting_.load(std::memory_order_seq_cst)) {
     fail_call(st, Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool"));
+    return call;
+  }
+  if (options_.external) {
+    fail_call(st, Error::make(ErrorKind::InvalidArgument, "this pool's rings are driven by JavaScript", "workers/pool"));
     return call;
   }
   if (name.size() > 0xFFFF) {
@@ -447,6 +470,7 @@ Result<PoolStream<In, Out>> WorkerPool::stream_with(StreamOpenOptions options, s
   if (!accepting_.load(std::memory_order_seq_cst)) {
     return Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool");
   }
+  if (options_.external) return Error::make(ErrorKind::InvalidArgument, "this pool's rings are driven by JavaScript", "workers/pool");
   if (name.size() > 0xFFFF) return Error::make(ErrorKind::InvalidArgument, "task name longer than 65535 bytes", "workers/pool");
   auto capacity = stream_capacity(options.capacity);
   if (!capacity) return std::move(capacity).error();
@@ -519,6 +543,7 @@ inline WorkerPool::WorkerPool(PoolOptions options) : options_(options), client_(
     auto slot = std::make_unique<Slot>();
     slot->worker = start_worker(static_cast<int>(i));
     slots_.push_back(std::move(slot));
+    if (options_.on_worker_started) options_.on_worker_started(*this, i);
   }
 }
 
@@ -539,14 +564,17 @@ inline std::shared_ptr<detail::Worker> WorkerPool::start_worker(int index) {
   check(ring_init(w->response_mem, options_.ring_capacity));
   // Requests wake the worker; responses wake the client; a full response
   // ring parks the worker until the client releases.
+  // External callers (JavaScript) sleep on the response ring's own bell.
   check(ring_set_bells(w->request_mem, &w->ex->doorbell(), nullptr));
-  check(ring_set_bells(w->response_mem, &client_->doorbell(), &w->ex->doorbell()));
-  w->request_tx.emplace(std::move(RingProducer::attach(w->request_mem).value()));
+  check(ring_set_bells(w->response_mem, options_.external ? nullptr : &client_->doorbell(), &w->ex->doorbell()));
   w->request_rx.emplace(std::move(RingConsumer::attach(w->request_mem).value()));
   w->response_tx.emplace(std::move(RingProducer::attach(w->response_mem).value()));
-  w->response_rx.emplace(std::move(RingConsumer::attach(w->response_mem).value()));
+  if (!options_.external) {
+    w->request_tx.emplace(std::move(RingProducer::attach(w->request_mem).value()));
+    w->response_rx.emplace(std::move(RingConsumer::attach(w->response_mem).value()));
+  }
   w->ex->spawn(serve(w.get(), *w->ex));
-  client_->spawn(collect(w));
+  if (!options_.external) client_->spawn(collect(w));
   w->thread = std::thread([this, w] {
     struct Owner {
       WorkerPool* pool;
@@ -588,6 +616,11 @@ inline void WorkerPool::worker_died(detail::Worker& w, const std::string& reason
         ring_abort(mem->out, ErrorKind::WorkerCrashed);
       }
     }
+  }
+  // JavaScript learns it from its response ring and fails what it sent here.
+  if (options_.external) {
+    ring_abort(w.request_mem, ErrorKind::WorkerCrashed);
+    ring_abort(w.response_mem, ErrorKind::WorkerCrashed);
   }
   client_->post([this, index = w.index, reason] { on_worker_died(index, reason); });
 }
@@ -758,6 +791,7 @@ inline Task<void> WorkerPool::serve(detail::Worker* w, Executor& ex) {
         // Its cancel source exists from now on, so a cancel record that
         // arrives before the task first runs is not lost.
         w->running.try_emplace(id);
+        if (options_.external) w->in_flight.fetch_add(1, std::memory_order_relaxed);  // call_with counts its own
         ex.spawn(run_call(*w, id, std::vector<std::byte>(r.payload.begin(), r.payload.end())));
       } else if (r.tag == detail::kStreamTag && r.payload.size() >= 34) {
         std::uint64_t id, in, out, keep;
@@ -765,9 +799,11 @@ inline Task<void> WorkerPool::serve(detail::Worker* w, Executor& ex) {
         std::memcpy(&in, r.payload.data() + 8, 8);
         std::memcpy(&out, r.payload.data() + 16, 8);
         std::memcpy(&keep, r.payload.data() + 24, 8);
+        // keep is 0 from JavaScript, which owns its stream rings (web/PROTOCOL.md).
         std::unique_ptr<std::shared_ptr<void>> owner(reinterpret_cast<std::shared_ptr<void>*>(keep));
-        StreamRings rings{reinterpret_cast<void*>(in), reinterpret_cast<void*>(out), std::move(*owner)};
+        StreamRings rings{reinterpret_cast<void*>(in), reinterpret_cast<void*>(out), owner ? std::move(*owner) : nullptr};
         w->running.try_emplace(id);
+        if (options_.external) w->in_flight.fetch_add(1, std::memory_order_relaxed);
         // The record without the three pointers, laid out like a call's.
         std::vector<std::byte> call_like(r.payload.size() - 24);
         std::memcpy(call_like.data(), r.payload.data(), 8);
@@ -946,8 +982,9 @@ inline void WorkerPool::on_worker_died(int index, std::string reason) {
     dead = slot.worker;
   }
   dead->thread.join();
-  // What it answered before dying is delivered; everything else it held fails.
-  drain_responses(*dead);
+  // What it answered before dying is delivered (external: JavaScript reads
+  // its response ring itself); everything else it held fails.
+  if (!options_.external) drain_responses(*dead);
   std::vector<std::shared_ptr<detail::CallState>> lost;
   {
     std::lock_guard lock(pending_mutex_);
@@ -973,6 +1010,14 @@ inline void WorkerPool::on_worker_died(int index, std::string reason) {
     ++slot.restarts;
   }
   fresh->ex->post([this, raw = fresh.get()] { pull_queued(*raw); });
+  if (options_.external) {
+    retired_rings_.push_back(std::exchange(dead->request_mem, nullptr));
+    retired_rings_.push_back(std::exchange(dead->response_mem, nullptr));
+    // The dead worker's frames let go of JavaScript's stream rings before it
+    // hears of the replacement (and may free them).
+    dead.reset();
+    if (options_.on_worker_started) options_.on_worker_started(*this, static_cast<unsigned>(index));
+  }
 }
 
 inline void WorkerPool::shutdown(ShutdownMode mode) {
@@ -1006,6 +1051,12 @@ inline void WorkerPool::shutdown(ShutdownMode mode) {
   client_.reset();
   detail::PendingCall drop;
   while (overflow_.try_dequeue(drop)) {}
+  for (void* mem : retired_rings_) shared_free(mem);
+}
+
+inline WorkerPool::WorkerRings WorkerPool::worker_rings(unsigned index) const {
+  auto w = worker_at(static_cast<int>(index));
+  return {w->request_mem, w->response_mem, &w->ex->doorbell()};
 }
 
 inline PoolStats WorkerPool::stats() const {

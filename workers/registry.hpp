@@ -19,6 +19,7 @@
 #include "core/cancel.hpp"
 #include "core/codec.hpp"
 #include "core/error.hpp"
+#include "core/schema.hpp"
 #include "stream/receiver.hpp"
 #include "stream/sender.hpp"
 #include "workers/task.hpp"
@@ -51,6 +52,9 @@ struct TaskEntry {
   std::string name;
   TaskInvoker invoke;           // set for FERRY_EXPORT
   StreamInvoker invoke_stream;  // set for FERRY_EXPORT_STREAM
+  // Wire types (core/CODEC.md "Schemas"): "(i32,i32) -> i32" for a call,
+  // "(ARGS) IN -> OUT" for a stream; what a JavaScript caller encodes by.
+  std::string signature;
 };
 
 class TaskRegistry {
@@ -98,12 +102,29 @@ auto take_front(Tuple&& t, std::index_sequence<I...>) {
   return std::make_tuple(std::get<I>(std::forward<Tuple>(t))...);
 }
 
+// The parameters that travel: all but a last CancelToken, as one tuple.
+template <class... Args>
+using MarshalledArgs =
+    decltype(take_front(std::declval<std::tuple<std::decay_t<Args>...>>(),
+                        std::make_index_sequence<sizeof...(Args) - (last_is_cancel<Args...>() ? 1 : 0)>{}));
+
+// What a call's answer decodes as: the function's value (unit for void),
+// unwrapping a Task.
+template <class R>
+struct AnswerOf {
+  using type = R;
+};
+template <>
+struct AnswerOf<void> {
+  using type = std::monostate;
+};
+template <class T>
+struct AnswerOf<Task<T>> : AnswerOf<T> {};
+
 template <class R, class... Args>
 TaskInvoker make_invoker(R (*fn)(Args...), std::string name) {
-  using Params = std::tuple<std::decay_t<Args>...>;
   constexpr bool kCancel = last_is_cancel<Args...>();
-  constexpr std::size_t kMarshalled = sizeof...(Args) - (kCancel ? 1 : 0);
-  using Marshalled = decltype(take_front(std::declval<Params>(), std::make_index_sequence<kMarshalled>{}));
+  using Marshalled = MarshalledArgs<Args...>;
 
   return [fn, name](std::span<const std::byte> bytes, CancelToken cancel) -> Task<Result<std::vector<std::byte>>> {
     auto args = decode<Marshalled>(bytes);
@@ -136,21 +157,28 @@ TaskInvoker make_invoker(R (*fn)(Args...), std::string name) {
   };
 }
 
-inline bool register_task(std::string name, TaskInvoker invoker) {
-  return TaskRegistry::instance().add(TaskEntry{name, std::move(invoker), {}});
+inline bool register_task(std::string name, TaskInvoker invoker, std::string signature) {
+  return TaskRegistry::instance().add(TaskEntry{name, std::move(invoker), {}, std::move(signature)});
 }
-inline bool register_stream_task(std::string name, StreamInvoker invoker) {
-  return TaskRegistry::instance().add(TaskEntry{name, {}, std::move(invoker)});
+inline bool register_stream_task(std::string name, StreamInvoker invoker, std::string signature) {
+  return TaskRegistry::instance().add(TaskEntry{name, {}, std::move(invoker), std::move(signature)});
+}
+
+template <class R, class... Args>
+std::string signature_of(R (*)(Args...)) {
+  return schema_of<MarshalledArgs<Args...>>() + " -> " + schema_of<typename AnswerOf<R>::type>();
+}
+template <class R, class In, class Out, class... Args>
+std::string signature_of(R (*)(Receiver<In>, Sender<Out>, Args...)) {
+  return schema_of<MarshalledArgs<Args...>>() + " " + schema_of<In>() + " -> " + schema_of<Out>();
 }
 
 // A streaming task: Task<void> or Task<Result<void>> fn(Receiver<In>, Sender<Out>, args...[, CancelToken]).
 template <class R, class In, class Out, class... Args>
 StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), std::string name) {
   static_assert(IsTask<R>::value, "a streaming task is a coroutine returning Task<void> or Task<Result<void>>");
-  using Params = std::tuple<std::decay_t<Args>...>;
   constexpr bool kCancel = last_is_cancel<Args...>();
-  constexpr std::size_t kMarshalled = sizeof...(Args) - (kCancel ? 1 : 0);
-  using Marshalled = decltype(take_front(std::declval<Params>(), std::make_index_sequence<kMarshalled>{}));
+  using Marshalled = MarshalledArgs<Args...>;
 
   return [fn, name](StreamRings rings, std::span<const std::byte> bytes,
                     CancelToken cancel) -> Task<Result<std::vector<std::byte>>> {
@@ -188,9 +216,10 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
 // Exports a streaming task (see the top of this file).
 #define FERRY_EXPORT_STREAM(fn)                                                             \
   [[maybe_unused]] static const bool ferry_exported_##fn =                                  \
-      ::ferry::detail::register_stream_task(#fn, ::ferry::detail::make_stream_invoker(&fn, #fn))
+      ::ferry::detail::register_stream_task(#fn, ::ferry::detail::make_stream_invoker(&fn, #fn), \
+                                            ::ferry::detail::signature_of(&fn))
 
 // Exports a free function under its own name (see the top of this file).
 #define FERRY_EXPORT(fn)                                                                    \
   [[maybe_unused]] static const bool ferry_exported_##fn =                                  \
-      ::ferry::detail::register_task(#fn, ::ferry::detail::make_invoker(&fn, #fn))
+      ::ferry::detail::register_task(#fn, ::ferry::detail::make_invoker(&fn, #fn), ::ferry::detail::signature_of(&fn))
