@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# npm start: installs what is missing, builds the release preset (native and
-# WebAssembly), then runs the ring and runtime benchmarks natively and under
-# Node and prints their tables. Extra arguments (npm start -- ARGS) go to both runs.
+# npm start: installs what is missing, builds everything (native and
+# WebAssembly release builds, the wasm module of the JavaScript pool, the
+# TypeScript package), then serves the demo at http://127.0.0.1:8080 with the
+# cross-origin isolation headers until Ctrl-C.
+#   npm start -- --port N         serve on another port
+#   npm start -- --headless [S]   instead of serving, run the demo for S seconds
+#                                 (default 10) in headless Chromium and print its numbers
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,32 +14,17 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Checking dependencies (scripts/ensure-deps.sh)"
 bash scripts/ensure-deps.sh
 
-step "Configuring the release preset (native g++ + Emscripten sub-build)"
+step "Configuring and building the release preset (native g++ + Emscripten sub-build, 2 jobs)"
 cmake --preset release
-
-step "Building (cmake --build --preset release, 2 jobs)"
 cmake --build --preset release
 
-native=build/release/bench/ring_bench
-wasm=build/release/wasm/bench/ring_bench.js
-rt_native=build/release/bench/runtime_bench
-rt_wasm=build/release/wasm/bench/runtime_bench.js
-for f in "$native" "$wasm" "$rt_native" "$rt_wasm"; do
-  if [[ ! -f $f ]]; then
-    echo "start.sh: $f was not built: its benchmark target (ring_bench or" >&2
-    echo "runtime_bench in bench/CMakeLists.txt) does not exist yet, so there is nothing to run." >&2
-    exit 1
-  fi
-done
+step "Building the TypeScript package (node web/build.mjs)"
+node web/build.mjs
 
-step "Native ring benchmark: $native"
-"$native" "$@"
-
-step "WebAssembly ring benchmark under Node $(node --version): node --no-experimental-fetch $wasm"
-node --no-experimental-fetch "$wasm" "$@"
-
-step "Native runtime benchmark (streams, pool calls): $rt_native"
-"$rt_native" "$@"
-
-step "WebAssembly runtime benchmark under Node $(node --version): node --no-experimental-fetch $rt_wasm"
-node --no-experimental-fetch "$rt_wasm" "$@"
+if [[ ${1:-} == --headless ]]; then
+  shift
+  step "Running the demo headless in Chromium"
+  exec node scripts/demo-headless.mjs "$@"
+fi
+step "Serving the demo (Ctrl-C stops it)"
+exec node web/server.mjs "$@"

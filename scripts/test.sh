@@ -6,6 +6,8 @@
 #   asan    debug build with AddressSanitizer + UBSan             preset asan
 #   tsan    ThreadSanitizer build                                 preset tsan
 #   fuzz    each libFuzzer target for FERRY_FUZZ_SECONDS (15)     preset fuzz
+#   web     the TypeScript package's Node tests                   node --test
+#   browser the Playwright suite in Debian's Chromium             npx playwright test
 #
 # Build trees stay under build/<preset> between runs, so a second run only
 # rebuilds what changed. Logs of each ctest run go to build/logs/.
@@ -131,9 +133,40 @@ else
 fi
 
 # --- JavaScript suites ----------------------------------------------------------
-# The Node unit tests and the Playwright browser suite (web/, tests/*.spec.ts)
-# arrive with the TypeScript package; they will run here, e.g.
-#   npm run test:web   (recorded as a suite, counted from its reporter's totals)
+# run_js SUITE LOG COMMAND...: runs a JavaScript test command, records the
+# counts its reporter printed (Node's "# pass N" / "# fail N", Playwright's
+# "N passed" / "N failed"), or one failure if it printed none and failed.
+run_js() {
+  local suite=$1 log=$LOG_DIR/$2.log t0=$SECONDS
+  shift 2
+  note "[$suite] $*"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]} passed failed
+  passed=$(grep -E '^# pass [0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+$')
+  failed=$(grep -E '^# fail [0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+$')
+  if [[ -z $passed ]]; then
+    passed=$(grep -E '^ +[0-9]+ passed' "$log" | tail -n 1 | grep -oE '[0-9]+' | head -n 1)
+    failed=$(grep -E '^ +[0-9]+ (failed|flaky|interrupted|did not run)' "$log" | awk '{ n += $1 } END { print n + 0 }')
+  fi
+  passed=${passed:-0}
+  failed=${failed:-0}
+  if ((rc != 0 && failed == 0)); then
+    record "$suite" "$passed" 1 $((SECONDS - t0)) "exited $rc (see $log)"
+  else
+    record "$suite" "$passed" "$failed" $((SECONDS - t0))
+  fi
+}
+
+# The TypeScript package (web/): ring and codec twins against the golden
+# vectors, the pool over JavaScript workers and over the wasm module built
+# above (build/release/wasm/web/wasm), in Node.
+if node web/build.mjs; then
+  run_js web web node --test --test-concurrency=1 web/dist-test/
+  # The browser suite: Playwright with Debian's Chromium (playwright.config.ts).
+  run_js browser browser npx playwright test
+else
+  record web 0 1 0 "node web/build.mjs failed"
+fi
 
 note "Summary ($((SECONDS - t_all)) s in all; logs in $LOG_DIR/)"
 printf '%s\n' "${summary[@]}"
