@@ -90,8 +90,9 @@ export class DeserializationError extends FerryError {
 }
 
 // "type mismatch: expected i32, got string at offset 10" (core/error.hpp's
-// Error::type_mismatch message, plus the codec's offset suffix).
-const kMismatchRe = /^type mismatch: expected (.+?), got (.+?)(?: at offset \d+)?$/s;
+// Error::type_mismatch message, plus the codec's offset and detail suffixes);
+// the "type mismatch: " prefix is optional.
+const kMismatchRe = /^(?:type mismatch: )?expected (.+?), got (.+?)(?: at offset \d+(?: \(.*\))?)?$/s;
 
 /** Best effort: the expected/actual type names inside a C++ TypeMismatch message. */
 export function parseTypeMismatch(message: string): { expected: string; actual: string } | undefined {
