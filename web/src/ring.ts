@@ -23,7 +23,12 @@
 //   null/false. They throw FerryError for what retrying cannot fix.
 // - waitFor*() never blocks the thread: a short spin, then Atomics.waitAsync
 //   (a setTimeout poll where that is missing). waitFor*Sync() blocks with
-//   Atomics.wait and throws InvalidArgument where that is not allowed.
+//   Atomics.wait and throws InvalidArgument where that is not allowed. Both
+//   return true when trying again makes sense (it may still throw: closed,
+//   aborted), false when `timeoutMs` passed first. timeoutMs omitted or
+//   Infinity: no limit; 0 or less: check once, never park. A wait with a
+//   finite timeout keeps Node's event loop alive until it settles; one
+//   without relies on the other side (a live Worker) to do so.
 // - A side that keeps up never calls Atomics.notify: the other side notifies
 //   only if this side has raised its parked flag (eventcount, RING.md).
 //
@@ -119,8 +124,10 @@ function bytesOf(buffer: RingBuffer): Uint8Array {
   return b;
 }
 
+// By brand, not instanceof: buffers may come from another realm.
+const brand = (x: unknown) => Object.prototype.toString.call(x);
 function isShared(buffer: RingBuffer): boolean {
-  return Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]';
+  return brand(buffer) === '[object SharedArrayBuffer]';
 }
 
 function invalid(message: string): Error {
@@ -133,8 +140,7 @@ function isPowerOfTwo(n: number): boolean {
 
 // Checks that `buffer` can hold a ring header at `byteOffset`.
 function checkPlace(buffer: RingBuffer, byteOffset: number): void {
-  const b = buffer as unknown;
-  if (!(b instanceof ArrayBuffer) && !isShared(buffer)) {
+  if (brand(buffer) !== '[object ArrayBuffer]' && !isShared(buffer)) {
     throw invalid('ring memory must be a SharedArrayBuffer or an ArrayBuffer');
   }
   if (!LITTLE_ENDIAN) throw invalid('the ferry ring needs a little-endian platform');
@@ -395,11 +401,13 @@ export function ringAbort(buffer: RingBuffer, byteOffset: number, kind: number):
   }
   const w = wordsOf(buffer);
   const base = byteOffset >>> 2;
+  const dataBell = bellIndex(buffer, byteOffset, W.dataBell, 'data'); // checked before anything changes
+  const spaceBell = bellIndex(buffer, byteOffset, W.spaceBell, 'space');
   Atomics.store(w, base + W.closeReason, kind);
   // seq_cst (release): whoever sees the closed bits also sees the reason.
   Atomics.or(w, base + W.flags, F.producerClosed | F.consumerClosed);
-  ring(w, bellIndex(buffer, byteOffset, W.dataBell, 'data'));
-  ring(w, bellIndex(buffer, byteOffset, W.spaceBell, 'space'));
+  ring(w, dataBell);
+  ring(w, spaceBell);
 }
 
 /** 0, or the ErrorKind number the ring was aborted with. */

@@ -868,17 +868,25 @@ function registerTests(): void {
   const scale = Number(process.env.FERRY_STRESS_SCALE ?? '1') || 1;
   const STRESS_RECORDS = Math.max(1000, Math.round(1_000_000 * scale));
 
-  for (const mainSide of ['consumer', 'producer'] as const) {
+  // Two sizes: a 16 KiB ring with records up to 1 KiB, and a 256-byte ring
+  // where nearly every batch fills or drains it, so both sides park and wake
+  // all the time (a lost wakeup shows up as a stuck side).
+  const runs = [
+    { mainSide: 'consumer', capacity: 1 << 14, maxLen: 1024, count: STRESS_RECORDS },
+    { mainSide: 'producer', capacity: 1 << 14, maxLen: 1024, count: STRESS_RECORDS },
+    { mainSide: 'consumer', capacity: 256, maxLen: 200, count: Math.round(STRESS_RECORDS / 10) },
+    { mainSide: 'producer', capacity: 256, maxLen: 200, count: Math.round(STRESS_RECORDS / 10) },
+  ] as const;
+  for (const [i, { mainSide, capacity, maxLen, count }] of runs.entries()) {
     const name =
       mainSide === 'consumer'
-        ? `stress: ${STRESS_RECORDS} records from a worker to the main thread (waitForData / waitForSpaceSync)`
-        : `stress: ${STRESS_RECORDS} records from the main thread to a worker (waitForSpace / waitForDataSync)`;
+        ? `stress: ${count} records from a worker to the main thread, ring of ${capacity} (waitForData / waitForSpaceSync)`
+        : `stress: ${count} records from the main thread to a worker, ring of ${capacity} (waitForSpace / waitForDataSync)`;
     test(name, async () => {
-      const capacity = 1 << 14;
       const at = 64; // not at the buffer's start
       const buf = new SharedArrayBuffer(at + ringBytes(capacity));
       ringInit(buf, at, capacity);
-      const job: StressJob = { role: 'produce', buf, at, count: STRESS_RECORDS, seed: mainSide === 'consumer' ? 1 : 2, maxLen: 1024 };
+      const job: StressJob = { role: 'produce', buf, at, count, seed: i + 1, maxLen };
       const t0 = performance.now();
       let sent: number;
       let got: number;
@@ -894,7 +902,7 @@ function registerTests(): void {
       assert.equal(got, sent, 'checksums of what was sent and what arrived');
       const ms = performance.now() - t0;
       const parks = word(buf, at + O.dataSeq) + word(buf, at + O.spaceSeq);
-      console.log(`# ${name}: ${ms.toFixed(0)} ms, ${(STRESS_RECORDS / ms / 1000).toFixed(2)} M records/s, ${parks} wakes`);
+      console.log(`# ${name}: ${ms.toFixed(0)} ms, ${(count / ms / 1000).toFixed(2)} M records/s, ${parks} wakes`);
     });
   }
 }
