@@ -1387,6 +1387,11 @@ export function trailingCheck(r: Reader): void {
   if (rem !== 0) throw deserErr(`${rem} trailing ${rem === 1 ? 'byte' : 'bytes'} after value (the value ends at offset ${r.pos - r.base})`);
 }
 
+/** @internal the generic decoder at `depth` open levels (schema.ts uses it for untyped parts). */
+export function decodeValueAt(r: Reader, opts: DecodeOptions | undefined, depth: number): unknown {
+  return decValue(r, flagsOf(opts), depth);
+}
+
 /** Decodes the value at the reader's position and moves past it. */
 export function decodeFrom(r: Reader, opts?: DecodeOptions): unknown {
   return decValue(r, flagsOf(opts), 0);
