@@ -15,10 +15,9 @@
 // WorkerPool (default /dist/index.js), ?module=URL of the wasm glue (default
 // /wasm/ferry_web.js), ?workers=N, ?mode=stream|call, ?slow=1.
 //
-// TileRequest convention: the demo sends cx, cy = the complex coordinate of
-// the centre of *this tile*; pixel (x+i, y+j) of the image is
-//   re = cx + (i + 0.5 - w/2) * scale,  im = cy + (j + 0.5 - h/2) * scale.
-// x, y only say where the tile goes (Tile echoes them back).
+// TileRequest (web/wasm/ferry_web.cpp): cx, cy = the centre of the whole
+// image (width x height pixels) in the complex plane; pixel (x+i, y+j) is
+//   re = cx + (x + i - width/2) * scale,  im = cy + (y + j - height/2) * scale.
 //
 // For the headless runner and the specs, window.__ferryDemo holds the live
 // numbers and window.__ferryReady turns true once the pool is up.
@@ -301,8 +300,6 @@ function nextRequest() {
   }
   const t = tiles[cursor++];
   const v = demo.view;
-  const W = canvas().width;
-  const H = canvas().height;
   return {
     gen: v.gen,
     req: {
@@ -311,9 +308,11 @@ function nextRequest() {
       w: t.w,
       h: t.h,
       max_iter: maxIter,
-      cx: v.cx + (t.x + t.w / 2 - W / 2) * v.scale,
-      cy: v.cy + (t.y + t.h / 2 - H / 2) * v.scale,
+      cx: v.cx,
+      cy: v.cy,
       scale: v.scale,
+      width: canvas().width,
+      height: canvas().height,
     },
   };
 }
@@ -482,10 +481,13 @@ async function stopRun(r) {
   r.stopped = true;
   for (const st of r.streams) {
     st.credit.notify();
+    // cancel() ends both directions now (close() would let the task work
+    // through the rings' backlog first); pending send/recv end with Cancelled.
     try {
-      st.s.close();
+      const p = typeof st.s.cancel === 'function' ? st.s.cancel() : st.s.close();
+      if (p && typeof p.catch === 'function') p.catch(() => {});
     } catch (e) {
-      reportError('stream.close', e);
+      reportError('stopping a stream', e);
     }
   }
   // Every pending operation must end once its stream closes; do not hang the
@@ -602,7 +604,25 @@ function readPoolStats() {
   }
 }
 
-// Bytes held in a stream's rings, from stream.stats() when it says so.
+// Bytes held in a stream's rings: from stream.stats() when it has one, else
+// read from the rings' own counters (core/RING.md: u32 tail at +64, head at
+// +128 of a ring's header; tail - head = bytes of records in the ring).
+function streamRingBytes(s) {
+  const fromStats = ringBytes(s.stats?.());
+  if (fromStats !== null) return fromStats;
+  let total = null;
+  for (const end of [s.writer?.p, s.reader?.c]) {
+    if (!end || !(end.buffer instanceof SharedArrayBuffer) || !Number.isInteger(end.byteOffset)) continue;
+    const words = ringWords.get(end.buffer) ?? new Int32Array(end.buffer);
+    ringWords.set(end.buffer, words);
+    const tail = Atomics.load(words, (end.byteOffset + 64) >> 2);
+    const head = Atomics.load(words, (end.byteOffset + 128) >> 2);
+    total = (total ?? 0) + Math.min(end.capacity ?? Infinity, (tail - head) >>> 0);
+  }
+  return total;
+}
+const ringWords = new WeakMap();
+
 function ringBytes(stats) {
   if (!stats || typeof stats !== 'object') return null;
   const used = (d) => (d && typeof d === 'object' ? Number(d.used ?? d.bytes ?? d.bytesInFlight ?? NaN) : NaN);
@@ -640,7 +660,7 @@ function tick() {
       inFlight += st.sent - st.received;
       let b = null;
       try {
-        b = ringBytes(st.s.stats?.());
+        b = streamRingBytes(st.s);
       } catch {
         b = null;
       }
@@ -662,7 +682,9 @@ function tick() {
     Promise.resolve()
       .then(() => pool.heap())
       .then((h) => {
-        if (h) demo.heap.wasm = { heapBytes: Number(h.heapBytes), inUse: Number(h.inUse), highWater: Number(h.highWater) };
+        if (!h) return;
+        const size = h.heapBytes ?? h.memoryBytes ?? (h.free !== undefined ? Number(h.inUse) + Number(h.free) : null);
+        demo.heap.wasm = { heapBytes: size === null ? null : Number(size), inUse: Number(h.inUse), highWater: h.highWater === undefined ? null : Number(h.highWater) };
       })
       .catch((e) => reportError('pool.heap()', e))
       .finally(() => (heapPending = false));

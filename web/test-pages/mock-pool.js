@@ -96,6 +96,10 @@ class MockStream {
     };
   }
 
+  cancel() {
+    this.close();
+  }
+
   close() {
     if (this.closed) return;
     this.closed = true;
@@ -206,7 +210,7 @@ export class WorkerPool {
     let inUse = 1 << 20;
     for (const s of this.streams) inUse += 2 * s.capacity;
     this.highWater = Math.max(this.highWater ?? 0, inUse);
-    return { heapBytes: 64 << 20, inUse, highWater: this.highWater };
+    return { inUse, free: (64 << 20) - inUse, freeChunks: 1, highWater: this.highWater, memoryBytes: 64 << 20 };
   }
 
   async terminate() {
