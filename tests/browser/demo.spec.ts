@@ -9,32 +9,13 @@
 //   mock  the page against web/test-pages/mock-pool.js (plain JS workers with
 //         the same API), which checks the page's own logic.
 import type { Page } from '@playwright/test';
-import { test, expect, waitForFerryReady, keepScreenshot } from './fixtures';
+import { test, expect, waitForFerryReady, keepScreenshot, type FerryDemo as Demo } from './fixtures';
 
 // Matches web/demo/demo.js.
 const CAPACITY = 256 * 1024;
 const SLOW_MS = 30;
 // "Flat": the wasm heap in use may move by this much while the producer waits.
 const HEAP_TOLERANCE = 128 * 1024;
-
-interface Demo {
-  ready: boolean;
-  workers: number;
-  poolWorkers: number;
-  poolGeneration: number;
-  mode: string;
-  tilesDone: number;
-  tilesDrawn: number;
-  tilesPerFrame: number;
-  tilesPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  queueDepth: { ringBytes: number | null; tilesInFlight: number; poolQueued: number };
-  heap: { jsBytes: number | null; wasm: { heapBytes: number; inUse: number | null; highWater: number | null } | null };
-  producer: { waiting: number; sendWaitMs: number; waitRatio: number };
-  view: { cx: number; cy: number; scale: number; gen: number };
-  errors: string[];
-}
 
 const demo = (page: Page): Promise<Demo> => page.evaluate(() => JSON.parse(JSON.stringify(window.__ferryDemo)));
 

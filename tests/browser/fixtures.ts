@@ -87,11 +87,36 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   ],
 });
 
+// window.__ferryDemo as web/demo/demo.js fills it.
+export interface FerryDemo {
+  ready: boolean;
+  workers: number;
+  poolWorkers: number;
+  poolGeneration: number;
+  mode: string;
+  transport: string | null;
+  slow: boolean;
+  tilesDone: number;
+  bytesDone: number;
+  frames: number;
+  tilesDrawn: number;
+  tilesPerFrame: number;
+  tilesPerSec: number;
+  mbPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  queueDepth: { ringBytes: number | null; tilesInFlight: number; poolQueued: number; peakRingBytes: number; peakTilesInFlight: number };
+  heap: { jsBytes: number | null; wasm: { heapBytes: number | null; inUse: number | null; highWater: number | null } | null };
+  producer: { waiting: number; sendWaitMs: number; waitRatio: number };
+  view: { cx: number; cy: number; scale: number; gen: number };
+  errors: string[];
+}
+
 declare global {
   interface Window {
     __ferryReady?: boolean;
     __ferryError?: string;
-    __ferryDemo?: Record<string, unknown> & { errors?: unknown[] };
+    __ferryDemo?: FerryDemo;
   }
 }
 
