@@ -382,7 +382,7 @@ function startStreamRun(p, nStreams) {
   const r = { stopped: false, streams: [], loops: [], kind: 'stream' };
   const open = async () => {
     for (let i = 0; i < nStreams; i++) {
-      const s = await p.stream('mandelbrot', { capacity: CAPACITY });
+      const s = await p.stream('mandelbrot', { capacity: CAPACITY, affinity: i }); // stream i on worker i
       if (r.stopped) {
         s.close();
         return;
@@ -634,6 +634,27 @@ function ringBytes(stats) {
   return null;
 }
 
+// The memory the pool's workers live in, as { heapBytes, inUse, highWater }:
+// pool.heap() when the pool has it, else stats().memory, else (a stopgap)
+// the wasm backend's own heap(). Any of the shapes web/src reports.
+async function readHeap() {
+  const source =
+    typeof pool.heap === 'function'
+      ? () => pool.heap()
+      : demo.poolStats && demo.poolStats.memory
+        ? () => demo.poolStats.memory
+        : typeof pool.t?.b?.heap === 'function'
+          ? () => pool.t.b.heap()
+          : null;
+  if (!source) return null;
+  const h = await source();
+  if (!h) return null;
+  const n = (v) => (v === undefined || v === null ? null : Number(v));
+  const inUse = n(h.inUse ?? h.used);
+  const size = n(h.heapBytes ?? h.memoryBytes ?? h.bytes) ?? (inUse !== null && h.free !== undefined ? inUse + Number(h.free) : null);
+  return { heapBytes: size, inUse, highWater: n(h.highWater ?? h.peak) };
+}
+
 function tick() {
   const t = now();
   if (!last) last = { t, tiles: demo.tilesDone, bytes: demo.bytesDone, wait: demo.producer.sendWaitMs };
@@ -673,20 +694,12 @@ function tick() {
   }
 
   demo.heap.jsBytes = performance.memory ? performance.memory.usedJSHeapSize : null;
-  if (pool && typeof pool.heap !== 'function') {
-    // No heap(): at least show the size of the memory the pool lives in.
-    const buf = pool.buffer ?? pool.memory?.buffer ?? null;
-    demo.heap.wasm = buf ? { heapBytes: buf.byteLength, inUse: null, highWater: null } : null;
-  } else if (pool && !heapPending) {
+  if (pool && !heapPending) {
     heapPending = true;
     Promise.resolve()
-      .then(() => pool.heap())
-      .then((h) => {
-        if (!h) return;
-        const size = h.heapBytes ?? h.memoryBytes ?? (h.free !== undefined ? Number(h.inUse) + Number(h.free) : null);
-        demo.heap.wasm = { heapBytes: size === null ? null : Number(size), inUse: Number(h.inUse), highWater: h.highWater === undefined ? null : Number(h.highWater) };
-      })
-      .catch((e) => reportError('pool.heap()', e))
+      .then(readHeap)
+      .then((h) => (demo.heap.wasm = h))
+      .catch((e) => reportError('reading the pool heap', e))
       .finally(() => (heapPending = false));
   }
 
