@@ -107,10 +107,11 @@ export function parseTarget(target, mounts = makeMounts(defaultRoots.webRoot, de
 
 const inside = (dir, p) => {
   const r = relative(dir, p);
-  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+  return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
 };
 
-// -> { file, size } of what to send, or throws Refusal / { redirect }.
+// -> { file, size } of what to send, or throws a Refusal (a redirect is one
+// with a `location`).
 async function resolveFile(target, mounts) {
   const { mount, segments, slash } = parseTarget(target, mounts);
   const base = resolve(mount.dir);

@@ -72,6 +72,7 @@ before(async () => {
   writeFileSync(join(web, 'a.js.map'), '{"version":3}\n');
   writeFileSync(join(web, 'a.png'), Buffer.from('89504e470d0a1a0a', 'hex'));
   writeFileSync(join(web, 'a.unknownext'), 'x');
+  writeFileSync(join(web, '..dots.js'), 'export const dots = 1;\n');
   writeFileSync(join(wasm, 'ferry_web.js'), 'export default 1;\n');
   writeFileSync(join(wasm, 'ferry_web.wasm'), Buffer.from('0061736d01000000', 'hex'));
   symlinkSync(join(web, 'a.js'), join(web, 'inside-link.js'));
@@ -209,6 +210,12 @@ test('percent-encoding is decoded once: a double-encoded dot-dot is just a missi
   }
   assert.equal((await get(iso, '/%61.js')).body, 'export const a = 1;\n', '%61 is "a"');
   assert.equal((await get(iso, '/%zz')).status, 400);
+});
+
+test('a name that merely starts with two dots is an ordinary file', async () => {
+  const r = await get(iso, '/..dots.js');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'export const dots = 1;\n');
 });
 
 test('a symlink that stays inside its mount is served', async () => {
