@@ -1,0 +1,440 @@
+// Plain JavaScript workers over one standalone SharedArrayBuffer: the Backend
+// (backend.ts) that WorkerPool.create({ script }) uses when shared memory is
+// available. Each worker runs a script that calls expose() (worker.ts).
+//
+// Memory: one SharedArrayBuffer holds every ring of the pool — each slot's
+// request and response ring and every stream's two rings — carved out by a
+// first-fit allocator (Arena) with 64-byte alignment whose free list
+// coalesces neighbours, so open/close cycles neither leak nor fragment.
+// A SharedArrayBuffer cannot grow here (ring views are made once per
+// buffer), so the arena has a fixed size (arenaBytes).
+//
+// Start-up handshake, the only postMessage traffic: the worker's expose()
+// posts {ferry: 'hello'} once it listens; the pool answers with
+// {ferry: 'setup', transport: 'shared-memory', buffer, request, response,
+// index}; the worker attaches and posts {ferry: 'ready'}.
+//
+// Crash: a worker's 'error' event (browser, Node) or an 'exit' we did not
+// ask for (Node: process.exit, an uncaught exception) aborts both of its
+// rings with WorkerCrashed and calls the onCrash callback; replace() gives
+// the slot fresh rings and a new worker.
+
+import type { Backend, SlotRings } from './backend.js';
+import { ErrorKind, FerryError, InvalidArgumentError, QueueFullError, WorkerCrashedError } from './errors.js';
+import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit } from './ring.js';
+
+// ---------------------------------------------------------------------------
+// Workers (browser Web Workers and Node worker_threads)
+
+/** A started worker, whichever platform it runs on. */
+export interface WorkerHandle {
+  post(message: unknown, transfer?: Transferable[]): void;
+  /** Stops the worker; resolves once it is gone (Node) or stopped (browser). */
+  terminate(): Promise<void>;
+}
+
+export interface WorkerEvents {
+  onMessage(message: unknown): void;
+  /** The worker died by itself: an uncaught error, or it exited. Called once. */
+  onDeath(reason: string): void;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
+// Module names in variables: browser bundlers never try to resolve them.
+const kNodeWorkerThreads = 'node:worker_threads';
+const kNodeUrl = 'node:url';
+const kNodePath = 'node:path';
+const kNodeOs = 'node:os';
+
+/** Number of workers to start when the caller does not say. */
+export async function defaultWorkers(): Promise<number> {
+  if (isNode) {
+    const os = (await import(kNodeOs)) as { availableParallelism?: () => number; cpus: () => unknown[] };
+    return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+  }
+  const n = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : 0;
+  return Math.max(1, n || 4);
+}
+
+// A script given as a path or URL, as a URL object (Node: paths are files).
+async function scriptUrl(script: string | URL): Promise<URL> {
+  if (script instanceof URL) return script;
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(script) && !/^[a-zA-Z]:[\\/]/.test(script)) return new URL(script);
+  const { pathToFileURL } = (await import(kNodeUrl)) as typeof import('node:url');
+  const { resolve } = (await import(kNodePath)) as typeof import('node:path');
+  return pathToFileURL(resolve(script));
+}
+
+/** Starts one worker running `script` (an ES module). */
+export async function spawnWorker(script: string | URL, events: WorkerEvents): Promise<WorkerHandle> {
+  let dead = false;
+  let stopping = false;
+  const death = (reason: string) => {
+    if (dead || stopping) return;
+    dead = true;
+    events.onDeath(reason);
+  };
+  if (isNode) {
+    const { Worker } = (await import(kNodeWorkerThreads)) as typeof import('node:worker_threads');
+    const w = new Worker(await scriptUrl(script));
+    w.on('message', (m: unknown) => events.onMessage(m));
+    w.on('error', (e: unknown) => death(`uncaught ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
+    w.on('messageerror', (e: unknown) => death(`a message could not be read: ${String(e)}`));
+    w.on('exit', (code: number) => death(`the worker exited with code ${code}`));
+    return {
+      post: (m, transfer) => w.postMessage(m, transfer as never),
+      terminate: async () => {
+        stopping = true;
+        await w.terminate();
+      },
+    };
+  }
+  const w = new Worker(script, { type: 'module' });
+  w.onmessage = (e: MessageEvent) => events.onMessage(e.data);
+  w.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    // A browser worker lives on after an uncaught error: end it, so that a
+    // crash means the same on every platform.
+    w.terminate();
+    death(`uncaught ${e.message || 'error (the script failed to load or threw)'}`);
+  };
+  w.onmessageerror = () => {
+    w.terminate();
+    death('a message could not be read');
+  };
+  return {
+    post: (m, transfer) => w.postMessage(m, transfer ?? []),
+    terminate: async () => {
+      stopping = true;
+      w.terminate();
+    },
+  };
+}
+
+/** The handshake message types between the pool and expose(). */
+export interface SetupMessage {
+  ferry: 'setup';
+  transport: 'shared-memory' | 'postMessage';
+  index: number;
+  buffer?: SharedArrayBuffer;
+  request?: number;
+  response?: number;
+  capacity?: number;
+}
+
+/**
+ * Spawns a worker and runs the handshake: resolves once the worker says it
+ * is ready; rejects with WorkerCrashedError if it dies first. Messages after
+ * the handshake go to `onMessage`.
+ */
+export async function startWorker(
+  script: string | URL,
+  index: number,
+  setup: () => SetupMessage,
+  events: { onMessage?: (m: unknown) => void; onDeath: (reason: string) => void },
+): Promise<WorkerHandle> {
+  let ready = false;
+  let settle!: { resolve: () => void; reject: (e: unknown) => void };
+  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  let handle: WorkerHandle | null = null;
+  let hello = false;
+  handle = await spawnWorker(script, {
+    onMessage: (m) => {
+      const f = (m as { ferry?: string } | null)?.ferry;
+      if (!ready && f === 'hello') {
+        hello = true;
+        const s = setup();
+        handle!.post(s);
+      } else if (!ready && f === 'ready') {
+        ready = true;
+        settle.resolve();
+      } else if (!ready && f === 'error') {
+        settle.reject(new WorkerCrashedError(`worker ${index} could not start: ${String((m as { message?: unknown }).message)}`, `worker ${index}`));
+      } else {
+        events.onMessage?.(m);
+      }
+    },
+    onDeath: (reason) => {
+      if (!ready) {
+        settle.reject(
+          new WorkerCrashedError(
+            `worker ${index} died while starting (${hello ? 'after' : 'before'} expose() answered): ${reason}`,
+            `worker ${index}`,
+          ),
+        );
+      } else {
+        events.onDeath(reason);
+      }
+    },
+  });
+  try {
+    await started;
+  } catch (e) {
+    await handle.terminate().catch(() => {});
+    throw e;
+  }
+  return handle;
+}
+
+// ---------------------------------------------------------------------------
+// Arena
+
+/** Bytes in use and their high-water mark, for leak and fragmentation checks. */
+export interface ArenaStats {
+  /** Size of the arena. */
+  bytes: number;
+  /** Bytes handed out now. */
+  used: number;
+  /** Largest `used` ever. */
+  peak: number;
+  /** Number of free blocks (1 when nothing is allocated: no fragmentation). */
+  freeBlocks: number;
+  /** Number of live allocations. */
+  allocations: number;
+}
+
+/**
+ * First-fit allocator over [base, base + size) of a buffer. Blocks are
+ * multiples of 64 bytes at 64-byte aligned offsets. The free list is kept
+ * sorted by offset and merges neighbours on free, so memory returns to one
+ * block once everything is freed.
+ */
+export class Arena {
+  private readonly offs: number[] = []; // free blocks, sorted by offset
+  private readonly sizes: number[] = [];
+  private readonly live = new Map<number, number>(); // offset -> size
+  private usedBytes = 0;
+  private peakBytes = 0;
+
+  constructor(
+    private readonly base: number,
+    private readonly size: number,
+  ) {
+    if (base % 64 !== 0 || size % 64 !== 0) throw new InvalidArgumentError('arena base and size must be multiples of 64', 'web/js-backend');
+    if (size > 0) {
+      this.offs.push(base);
+      this.sizes.push(size);
+    }
+  }
+
+  /** A 64-byte aligned offset of `bytes` bytes, or -1 when no free block is large enough. */
+  alloc(bytes: number): number {
+    const need = Math.max(64, Math.ceil(bytes / 64) * 64);
+    for (let i = 0; i < this.offs.length; i++) {
+      const s = this.sizes[i]!;
+      if (s < need) continue;
+      const off = this.offs[i]!;
+      if (s === need) {
+        this.offs.splice(i, 1);
+        this.sizes.splice(i, 1);
+      } else {
+        this.offs[i] = off + need;
+        this.sizes[i] = s - need;
+      }
+      this.live.set(off, need);
+      this.usedBytes += need;
+      if (this.usedBytes > this.peakBytes) this.peakBytes = this.usedBytes;
+      return off;
+    }
+    return -1;
+  }
+
+  /** Returns a block from alloc(); InvalidArgument for anything else. */
+  free(offset: number): void {
+    const size = this.live.get(offset);
+    if (size === undefined) throw new InvalidArgumentError(`offset ${offset} is not an allocation of this arena`, 'web/js-backend');
+    this.live.delete(offset);
+    this.usedBytes -= size;
+    // Binary search: the first free block after `offset`.
+    let lo = 0;
+    let hi = this.offs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offs[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = lo - 1;
+    const joinsPrev = prev >= 0 && this.offs[prev]! + this.sizes[prev]! === offset;
+    const joinsNext = lo < this.offs.length && offset + size === this.offs[lo]!;
+    if (joinsPrev && joinsNext) {
+      this.sizes[prev] = this.sizes[prev]! + size + this.sizes[lo]!;
+      this.offs.splice(lo, 1);
+      this.sizes.splice(lo, 1);
+    } else if (joinsPrev) {
+      this.sizes[prev] = this.sizes[prev]! + size;
+    } else if (joinsNext) {
+      this.offs[lo] = offset;
+      this.sizes[lo] = size + this.sizes[lo]!;
+    } else {
+      this.offs.splice(lo, 0, offset);
+      this.sizes.splice(lo, 0, size);
+    }
+  }
+
+  stats(): ArenaStats {
+    return { bytes: this.size, used: this.usedBytes, peak: this.peakBytes, freeBlocks: this.offs.length, allocations: this.live.size };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The backend
+
+export interface JsBackendOptions {
+  /** URL or path of a module script that calls expose(). */
+  script: string | URL;
+  /** Default: navigator.hardwareConcurrency / os.availableParallelism(). */
+  workers?: number;
+  /** Bytes of each request and response ring (a power of two, default 64 KiB). */
+  ringCapacity?: number;
+  /** Bytes for stream rings beyond the slots' own rings (default 16 MiB). */
+  arenaBytes?: number;
+}
+
+/** The Backend for JavaScript workers, plus the arena's numbers. */
+export interface JsBackend extends Backend {
+  memory(): ArenaStats;
+}
+
+interface JsSlot {
+  gen: number;
+  requestOff: number;
+  responseOff: number;
+  rings: SlotRings;
+  worker: WorkerHandle | null;
+  dead: boolean;
+}
+
+const kOrigin = 'web/js-backend';
+
+/** Rounds to a ring capacity: a power of two in [64, 2^30]. */
+export function ringCapacityOf(bytes: number | undefined, fallback: number): number {
+  const n = bytes ?? fallback;
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`ring capacity ${String(bytes)} must be a positive number of bytes`, kOrigin);
+  if (n > 2 ** 30) throw new InvalidArgumentError(`ring capacity ${n} exceeds the limit of 2^30 bytes`, kOrigin);
+  return Math.max(64, 2 ** Math.ceil(Math.log2(n)));
+}
+
+export async function createJsBackend(options: JsBackendOptions): Promise<JsBackend> {
+  const workers = options.workers ?? (await defaultWorkers());
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new InvalidArgumentError(`workers ${String(workers)} must be an integer from 1 to 256`, kOrigin);
+  }
+  const capacity = ringCapacityOf(options.ringCapacity, 64 * 1024);
+  const arenaBytes = Math.ceil((options.arenaBytes ?? 16 * 1024 * 1024) / 64) * 64;
+  const slotBytes = Math.ceil(ringBytes(capacity) / 64) * 64;
+  // Each slot's two rings, room for one replacement pair (a crashed worker's
+  // rings are freed once it is gone), then the stream arena.
+  const total = 2 * slotBytes * (workers + 1) + arenaBytes;
+  const buffer = new SharedArrayBuffer(total);
+  const arena = new Arena(0, total);
+  const script = options.script;
+  const slots: JsSlot[] = [];
+  let crashCallback: (index: number, reason: string) => void = () => {};
+  let terminating = false;
+
+  const newRings = (): { requestOff: number; responseOff: number; rings: SlotRings } => {
+    const requestOff = arena.alloc(ringBytes(capacity));
+    const responseOff = arena.alloc(ringBytes(capacity));
+    if (requestOff < 0 || responseOff < 0) throw new QueueFullError('no memory left for a worker slot\'s rings', kOrigin);
+    ringInit(buffer, requestOff, capacity);
+    ringInit(buffer, responseOff, capacity);
+    return {
+      requestOff,
+      responseOff,
+      rings: { request: RingProducer.attach(buffer, requestOff), response: RingConsumer.attach(buffer, responseOff), doorbell: null },
+    };
+  };
+
+  const start = async (index: number, slot: JsSlot): Promise<void> => {
+    const gen = slot.gen;
+    slot.worker = await startWorker(
+      script,
+      index,
+      () => ({ ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index }),
+      {
+        onDeath: (reason) => {
+          if (terminating || slot.gen !== gen || slot.dead) return;
+          slot.dead = true;
+          ringAbort(buffer, slot.requestOff, ErrorKind.WorkerCrashed);
+          ringAbort(buffer, slot.responseOff, ErrorKind.WorkerCrashed);
+          crashCallback(index, reason);
+        },
+      },
+    );
+  };
+
+  try {
+    for (let i = 0; i < workers; i++) slots.push({ gen: 0, ...newRings(), worker: null, dead: false });
+    await Promise.all(slots.map((s, i) => start(i, s)));
+  } catch (e) {
+    terminating = true;
+    await Promise.all(slots.map((s) => s.worker?.terminate().catch(() => {})));
+    throw e;
+  }
+
+  const backend: JsBackend = {
+    kind: 'js',
+    buffer,
+    size: workers,
+    signatures: null,
+    slot(index: number): SlotRings {
+      const s = slots[index];
+      if (s === undefined) throw new InvalidArgumentError(`no worker slot ${index} (the pool has ${workers})`, kOrigin);
+      return s.rings;
+    },
+    async replace(index: number): Promise<void> {
+      const s = slots[index]!;
+      if (terminating) throw new FerryError(ErrorKind.Closed, 'the pool was terminated', kOrigin);
+      const old = { worker: s.worker, requestOff: s.requestOff, responseOff: s.responseOff };
+      if (!s.dead) {
+        // Replacing a live worker (the pool gave up on it): end it like a crash.
+        s.dead = true;
+        ringAbort(buffer, s.requestOff, ErrorKind.WorkerCrashed);
+        ringAbort(buffer, s.responseOff, ErrorKind.WorkerCrashed);
+      }
+      await old.worker?.terminate().catch(() => {});
+      // The dead worker cannot touch its rings any more, and the pool has
+      // stopped using them before asking for a replacement.
+      s.rings.request.detach();
+      s.rings.response.detach();
+      arena.free(old.requestOff);
+      arena.free(old.responseOff);
+      const fresh = newRings();
+      s.gen++;
+      s.requestOff = fresh.requestOff;
+      s.responseOff = fresh.responseOff;
+      s.rings = fresh.rings;
+      s.worker = null;
+      s.dead = false;
+      await start(index, s);
+      if (terminating) {
+        await (s.worker as WorkerHandle | null)?.terminate();
+        throw new FerryError(ErrorKind.Closed, 'the pool was terminated', kOrigin);
+      }
+    },
+    onCrash(callback) {
+      crashCallback = callback;
+    },
+    alloc(bytes: number): number {
+      const off = arena.alloc(bytes);
+      if (off < 0) {
+        const st = arena.stats();
+        throw new QueueFullError(
+          `no room for ${bytes} more bytes of stream memory (${st.used} of ${st.bytes} bytes in use): close streams, or create the pool with a larger arenaBytes`,
+          kOrigin,
+        );
+      }
+      return off;
+    },
+    free(offset: number): void {
+      arena.free(offset);
+    },
+    async terminate(): Promise<void> {
+      if (terminating) return;
+      terminating = true;
+      await Promise.all(slots.map((s) => s.worker?.terminate().catch(() => {})));
+    },
+    memory: () => arena.stats(),
+  };
+  return backend;
+}

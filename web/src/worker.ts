@@ -1,0 +1,538 @@
+// expose(): the worker side of a JavaScript WorkerPool.
+//
+//   // my-worker.js (a module script; a Web Worker or a Node worker_threads Worker)
+//   import { expose, streamTask } from '@ferry/web/worker';
+//   expose({
+//     add: (a, b) => a + b,
+//     async slow(ms) {                       // `this` is the call's context
+//       await sleep(ms, this.signal);        // this.signal fires on timeout / cancel
+//       return 'done';
+//     },
+//     upper: streamTask(async function (input, output, suffix) {
+//       for await (const s of input) await output.send(s.toUpperCase() + suffix);
+//       return 'ok';                         // the stream's `done` value
+//     }),
+//   });
+//
+// The pool posts one setup message (the only postMessage on the shared-memory
+// transport); the worker then reads request records from its request ring and
+// writes result records to its response ring (web/PROTOCOL.md), or does the
+// same over postMessage channels (message-backend.ts).
+//
+// Tasks:
+// - A task is a function (sync or async). Its arguments are the decoded call
+//   arguments; `this` is a CallContext: { signal, id, name, worker }. For
+//   arrow functions, currentCall() returns the same context — during the
+//   synchronous part of the call only (capture it before the first await).
+// - The return value (or resolved value) is the result; undefined is unit.
+// - A thrown FerryError keeps its kind (and origin, when it has one); any
+//   other throw becomes TaskFailedError with its message, origin
+//   "worker N: name".
+// - A stream task, streamTask(fn), gets (input, output, ...args): input is a
+//   StreamReader (recv(), for await, readable), output a StreamWriter
+//   (send() waits while the pool's side is full, trySend(), writable). When
+//   fn returns, output is closed (after its pending sends) and input too;
+//   then the result goes out.
+// - An error thrown outside any task (a timer, an event handler) crashes the
+//   worker: the pool fails its pending calls with WorkerCrashedError and
+//   starts a new worker.
+
+import { decode } from './codec.js';
+import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
+import { MessageHub } from './message-backend.js';
+import { RingConsumer, RingProducer, ringAbort } from './ring.js';
+import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
+
+export { StreamReader, StreamWriter } from './stream.js';
+
+/** What a running task sees as `this` (and through currentCall()). */
+export interface CallContext {
+  /** Aborted when the pool cancels the call (its AbortSignal fired, or its timeout passed). */
+  readonly signal: AbortSignal;
+  /** The call's id, unique within the pool. */
+  readonly id: number;
+  /** The task's name. */
+  readonly name: string;
+  /** This worker's slot index. */
+  readonly worker: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskFunction = (this: CallContext, ...args: any[]) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StreamTaskFunction<In = any, Out = any> = (this: CallContext, input: StreamReader<In>, output: StreamWriter<Out>, ...args: any[]) => unknown;
+
+const kStreamTask: unique symbol = Symbol.for('ferry.streamTask');
+
+/** A stream task, made by streamTask(). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface StreamTask<In = any, Out = any> {
+  readonly [kStreamTask]: StreamTaskFunction<In, Out>;
+}
+
+/** Marks `fn` as a stream task: the pool opens it with pool.stream(name, ...). */
+export function streamTask<In = unknown, Out = unknown>(fn: StreamTaskFunction<In, Out>): StreamTask<In, Out> {
+  if (typeof fn !== 'function') throw new InvalidArgumentError('streamTask() takes a function', 'worker');
+  return { [kStreamTask]: fn };
+}
+
+export type Tasks = Record<string, TaskFunction | StreamTask>;
+
+let current: CallContext | null = null;
+
+/**
+ * The context of the call whose synchronous part is running right now (for
+ * arrow functions, which have no `this`). Throws InvalidArgument elsewhere:
+ * after an await, capture it at the top (`const { signal } = currentCall()`).
+ */
+export function currentCall(): CallContext {
+  if (current === null) {
+    throw new InvalidArgumentError('currentCall() works only in the synchronous part of a task: call it before the first await', 'worker');
+  }
+  return current;
+}
+
+let exposed = false;
+
+/**
+ * Serves `tasks` to the WorkerPool that started this worker. Call it once,
+ * at the top level of the worker script.
+ */
+export function expose(tasks: Tasks): void {
+  if (exposed) throw new InvalidArgumentError('expose() was already called in this worker', 'worker');
+  if (tasks === null || typeof tasks !== 'object') throw new InvalidArgumentError('expose() takes an object of task functions', 'worker');
+  exposed = true;
+  void start(tasks).catch(die);
+}
+
+// An error that means this worker cannot go on: crash it, the pool replaces it.
+function die(e: unknown): void {
+  setTimeout(() => {
+    throw e;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Where the worker runs
+
+interface HostPort {
+  post(message: unknown, transfer?: Transferable[]): void;
+  listen(callback: (message: unknown) => void): void;
+}
+
+const kNodeWorkerThreads = 'node:worker_threads'; // in a variable: bundlers leave it alone
+
+async function hostPort(): Promise<HostPort> {
+  const g = globalThis as unknown as {
+    WorkerGlobalScope?: new () => unknown;
+    postMessage: (m: unknown, t: Transferable[]) => void;
+    addEventListener: (type: string, cb: (e: MessageEvent) => void) => void;
+  };
+  if (typeof g.WorkerGlobalScope === 'function' && g instanceof g.WorkerGlobalScope) {
+    return {
+      post: (m, t) => g.postMessage(m, t ?? []),
+      listen: (cb) => g.addEventListener('message', (e) => cb(e.data)),
+    };
+  }
+  const wt = (await import(kNodeWorkerThreads)) as typeof import('node:worker_threads');
+  const port = wt.parentPort;
+  if (port === null) throw new InvalidArgumentError('expose() must run in a worker (a Web Worker or a Node worker_threads Worker)', 'worker');
+  return {
+    post: (m, t) => port.postMessage(m, t as never),
+    listen: (cb) => port.on('message', cb),
+  };
+}
+
+interface StreamEnds {
+  input: RecordConsumer;
+  output: RecordProducer;
+  /** Wakes a wait still in progress on either channel (the task is over). */
+  kick(): void;
+  detach(): void;
+}
+
+interface Env {
+  request: RecordConsumer;
+  response: RecordProducer;
+  attachStream(inWire: number, outWire: number): StreamEnds;
+}
+
+interface Setup {
+  ferry: 'setup';
+  transport: 'shared-memory' | 'postMessage';
+  index: number;
+  buffer?: SharedArrayBuffer;
+  request?: number;
+  response?: number;
+  capacity?: number;
+}
+
+async function start(tasks: Tasks): Promise<void> {
+  const port = await hostPort();
+  let hub: MessageHub | null = null;
+  let started = false;
+  port.listen((m) => {
+    if (hub !== null && hub.deliver(m)) return;
+    const setup = m as Setup | null;
+    if (started || setup === null || typeof setup !== 'object' || setup.ferry !== 'setup') return;
+    started = true;
+    let env: Env;
+    try {
+      if (setup.transport === 'postMessage') {
+        hub = new MessageHub((msg, transfer) => port.post(msg, transfer), true);
+        env = messageEnv(hub, setup.capacity!);
+      } else {
+        env = ringEnv(setup.buffer!, setup.request!, setup.response!);
+      }
+    } catch (e) {
+      port.post({ ferry: 'error', message: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    port.post({ ferry: 'ready', index: setup.index });
+    void new Runtime(tasks, env, setup.index).run().catch(die);
+  });
+  port.post({ ferry: 'hello' });
+}
+
+function ringEnv(buffer: SharedArrayBuffer, request: number, response: number): Env {
+  return {
+    request: RingConsumer.attach(buffer, request),
+    response: RingProducer.attach(buffer, response),
+    attachStream(inWire, outWire) {
+      const input = RingConsumer.attach(buffer, inWire);
+      const output = RingProducer.attach(buffer, outWire);
+      return {
+        input,
+        output,
+        kick() {
+          ringAbort(buffer, inWire, ErrorKind.Closed);
+          ringAbort(buffer, outWire, ErrorKind.Closed);
+        },
+        detach() {
+          input.detach();
+          output.detach();
+        },
+      };
+    },
+  };
+}
+
+function messageEnv(hub: MessageHub, capacity: number): Env {
+  return {
+    request: hub.consumer(0, capacity),
+    response: hub.producer(1, capacity, capacity),
+    attachStream(inWire, outWire) {
+      // in: the pool said its capacity; out: the pool's first credit is the capacity.
+      const input = hub.consumer(inWire, 0);
+      const output = hub.producer(outWire, 0, 0);
+      return {
+        input,
+        output,
+        kick() {
+          input.abort(ErrorKind.Closed);
+          output.abort(ErrorKind.Closed);
+        },
+        detach() {
+          hub.drop(inWire);
+          hub.drop(outWire);
+        },
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Serving requests
+
+const TAG_CALL = 1;
+const TAG_CANCEL = 2;
+const TAG_STREAM = 3;
+const TAG_RESULT = 1;
+
+class Context implements CallContext {
+  private controller: AbortController | null = null;
+  private cancelled = false;
+  private reason: unknown;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly worker: number,
+  ) {}
+
+  // Made on first use: most calls never look at their signal.
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.cancelled) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  cancel(reason: unknown): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function nameAt(b: Uint8Array, at: number, n: number): string {
+  if (n <= 64) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) if (b[at + i]! >= 0x80) ascii = false;
+    if (ascii) return String.fromCharCode(...b.subarray(at, at + n));
+  }
+  return utf8.decode(b.subarray(at, at + n));
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+class Runtime {
+  private readonly running = new Map<number, Context>();
+  private readonly outbox: Uint8Array[] = [];
+  private draining = false;
+  private publishQueued = false;
+  private readonly records = new RecordWriter();
+  private readonly head = new Uint8Array(8);
+  private gone = false; // the pool ended our response ring
+
+  constructor(
+    private readonly tasks: Tasks,
+    private readonly env: Env,
+    private readonly index: number,
+  ) {}
+
+  async run(): Promise<void> {
+    const req = this.env.request;
+    for (;;) {
+      try {
+        for (let r = req.tryRead(); r !== null; r = req.tryRead()) this.onRequest(r.tag, r.payload);
+        req.release();
+      } catch (e) {
+        if (e instanceof FerryError && e.kind === ErrorKind.Closed) return; // the pool is done with us
+        throw e;
+      }
+      this.publish();
+      await req.waitForData();
+    }
+  }
+
+  private onRequest(tag: number, p: Uint8Array): void {
+    if (tag === TAG_CALL && p.length >= 10) {
+      const n = p[8]! | (p[9]! << 8);
+      this.startCall(getU64(p, 0), nameAt(p, 10, n), p.subarray(10 + n));
+    } else if (tag === TAG_CANCEL && p.length >= 8) {
+      this.running.get(getU64(p, 0))?.cancel(new CancelledError('the pool cancelled this call (its timeout passed or its AbortSignal fired)', 'pool'));
+    } else if (tag === TAG_STREAM && p.length >= 34) {
+      const n = p[32]! | (p[33]! << 8);
+      this.startStream(getU64(p, 0), getU64(p, 8), getU64(p, 16), nameAt(p, 34, n), p.subarray(34 + n));
+    }
+  }
+
+  private unknownTask(name: string, wantStream: boolean): FerryError {
+    const def = this.tasks[name];
+    if (def !== undefined && Object.prototype.hasOwnProperty.call(this.tasks, name)) {
+      const isStream = typeof def === 'object' && def !== null && kStreamTask in def;
+      return new UnknownTaskError(
+        `'${name}' is a ${isStream ? 'stream' : 'call'} task in worker ${this.index}: use pool.${isStream ? 'stream' : 'call'}()`,
+        `worker ${this.index}`,
+      );
+    }
+    const names = Object.keys(this.tasks).sort();
+    void wantStream;
+    return new UnknownTaskError(`no task named '${name}' in worker ${this.index} (exported: ${names.length ? names.join(', ') : 'none'})`, `worker ${this.index}`);
+  }
+
+  private taskError(e: unknown, name: string): FerryError {
+    const origin = `worker ${this.index}: ${name}`;
+    if (e instanceof FerryError) return e.origin ? e : ferryError(e.kind, e.message, origin);
+    const message = e instanceof Error ? e.message : typeof e === 'string' ? e : String(e);
+    return new TaskFailedError(message, origin);
+  }
+
+  private args(bytes: Uint8Array): unknown[] {
+    const v = decode(bytes);
+    if (!Array.isArray(v)) throw new DeserializationError('the call arguments are not an array value', `worker ${this.index}`);
+    return v;
+  }
+
+  private startCall(id: number, name: string, argBytes: Uint8Array): void {
+    const fn = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
+    if (typeof fn !== 'function') {
+      this.reply(id, this.unknownTask(name, false));
+      return;
+    }
+    let args: unknown[];
+    try {
+      args = this.args(argBytes);
+    } catch (e) {
+      this.reply(id, this.taskError(e, name));
+      return;
+    }
+    const ctx = new Context(id, name, this.index);
+    let r: unknown;
+    current = ctx;
+    try {
+      r = fn.apply(ctx, args);
+    } catch (e) {
+      this.reply(id, this.taskError(e, name));
+      return;
+    } finally {
+      current = null;
+    }
+    if (!isThenable(r)) {
+      this.reply(id, r);
+      return;
+    }
+    this.running.set(id, ctx);
+    Promise.resolve(r).then(
+      (v) => {
+        this.running.delete(id);
+        this.reply(id, v);
+        this.schedulePublish();
+      },
+      (e) => {
+        this.running.delete(id);
+        this.reply(id, this.taskError(e, name));
+        this.schedulePublish();
+      },
+    );
+  }
+
+  private startStream(id: number, inWire: number, outWire: number, name: string, argBytes: Uint8Array): void {
+    const ends = this.env.attachStream(inWire, outWire);
+    const def = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
+    const fn = typeof def === 'object' && def !== null ? (def as StreamTask)[kStreamTask] : undefined;
+    const input = new StreamReader(ends.input, plainCodec);
+    const output = new StreamWriter(ends.output, plainCodec);
+    const finish = async (result: unknown): Promise<void> => {
+      await this.endStream(input, output, ends, !(result instanceof FerryError));
+      this.running.delete(id);
+      this.reply(id, result);
+      this.schedulePublish();
+    };
+    if (typeof fn !== 'function') {
+      void finish(this.unknownTask(name, true));
+      return;
+    }
+    let args: unknown[];
+    try {
+      args = this.args(argBytes);
+    } catch (e) {
+      void finish(this.taskError(e, name));
+      return;
+    }
+    const ctx = new Context(id, name, this.index);
+    this.running.set(id, ctx);
+    let r: unknown;
+    current = ctx;
+    try {
+      r = fn.call(ctx, input, output, ...args);
+    } catch (e) {
+      r = Promise.reject(e);
+    } finally {
+      current = null;
+    }
+    Promise.resolve(r).then(
+      (v) => finish(v),
+      (e) => finish(this.taskError(e, name)),
+    );
+  }
+
+  // The task is over: close both ends, make sure nothing still waits on the
+  // channels (the pool reuses their memory once it has the result), detach.
+  private async endStream(input: StreamReader, output: StreamWriter, ends: StreamEnds, ok: boolean): Promise<void> {
+    if (ok) {
+      try {
+        await output.close();
+      } catch {
+        // the pool stopped reading: nothing more to deliver
+      }
+    } else {
+      output.fail(new ClosedError('the stream task failed', `worker ${this.index}`));
+    }
+    input.close();
+    if (output.waiting || input.waiting) {
+      ends.kick();
+      await Promise.all([output.idle(), input.idle()]);
+    }
+    ends.detach();
+  }
+
+  // Writes a result record (or queues it while the response ring is full).
+  private reply(id: number, value: unknown): void {
+    if (this.gone) return;
+    const resp = this.env.response;
+    putU64(this.head, 0, id);
+    let rest: Uint8Array | null;
+    try {
+      rest = this.outbox.length === 0 ? this.records.put(resp, TAG_RESULT, this.head, 8, value, plainCodec) : this.records.bytes(this.head, 8, value, plainCodec);
+    } catch (e) {
+      if (this.channelEnded(e)) return;
+      // The value has no encoding (or is too large): report that instead.
+      const err = e instanceof FerryError ? e : new TaskFailedError(String(e), `worker ${this.index}`);
+      try {
+        rest = this.outbox.length === 0 ? this.records.put(resp, TAG_RESULT, this.head, 8, err, plainCodec) : this.records.bytes(this.head, 8, err, plainCodec);
+      } catch (e2) {
+        if (this.channelEnded(e2)) return;
+        throw e2;
+      }
+    }
+    if (rest === null) return;
+    this.outbox.push(rest);
+    void this.drain();
+  }
+
+  private channelEnded(e: unknown): boolean {
+    if (e instanceof FerryError && (e.kind === ErrorKind.Closed || e.kind === ErrorKind.WorkerCrashed)) {
+      this.gone = true;
+      this.outbox.length = 0;
+      return true;
+    }
+    return false;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const resp = this.env.response;
+    try {
+      while (this.outbox.length > 0 && !this.gone) {
+        const b = this.outbox[0]!;
+        if (resp.tryWrite(TAG_RESULT, b)) {
+          this.outbox.shift();
+          continue;
+        }
+        await resp.waitForSpace(b.length);
+      }
+    } catch (e) {
+      if (!this.channelEnded(e)) throw e;
+    } finally {
+      this.draining = false;
+    }
+    this.publish();
+  }
+
+  private schedulePublish(): void {
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    queueMicrotask(() => {
+      this.publishQueued = false;
+      this.publish();
+    });
+  }
+
+  private publish(): void {
+    if (this.gone) return;
+    try {
+      this.env.response.publish();
+    } catch (e) {
+      if (!this.channelEnded(e)) throw e;
+    }
+  }
+}
