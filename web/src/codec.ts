@@ -36,9 +36,10 @@
 //   Deserialization (bytes that break a rule of CODEC.md, with the offset).
 // - Decoding never reads outside its input, checks every count against the
 //   bytes that remain before allocating, and nests at most 64 containers.
-// - A Writer or Reader keeps one DataView over the whole underlying buffer and
-//   works with absolute offsets, so rebinding either to another slice of the
-//   same buffer (another ring record) allocates nothing.
+// - A Writer keeps one DataView over its whole buffer and works with absolute
+//   offsets, so rebinding it to another slot of the same buffer (another ring
+//   record) allocates nothing. A Reader reads the input's bytes directly and
+//   allocates nothing either.
 // - Everything is synchronous. encode/decode stay correct when a getter they
 //   run calls them again (the shared scratch writer/reader is lent out once).
 
@@ -46,6 +47,7 @@ import {
   DeserializationError,
   ErrorKind,
   FerryError,
+  InvalidArgumentError,
   MessageTooLargeError,
   SerializationError,
   ferryError,
@@ -196,25 +198,37 @@ const kOverflow = { overflow: true };
 const kLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const kHasSab = typeof SharedArrayBuffer !== 'undefined';
 
-// ---------------------------------------------------------------------------
-// Views over whole buffers, shared by Writers and Readers that bind slices of
-// the same buffer. Held weakly so that the codec never keeps a buffer alive.
+const kEmptyBuffer = new ArrayBuffer(0);
+const kEmptyU8 = new Uint8Array(kEmptyBuffer);
+const kEmptyDv = new DataView(kEmptyBuffer);
 
-interface Views {
-  readonly ab: ArrayBufferLike;
-  readonly u8: Uint8Array;
-  readonly dv: DataView;
-  readonly shared: boolean;
+// Readers read multi-byte numbers from the input's bytes directly (a DataView
+// would need the input's ArrayBuffer, which costs more than the whole decode
+// of a small on-heap Uint8Array): integers by shifts, floats and 64-bit
+// integers through this 8-byte scratch.
+const kScratch = new ArrayBuffer(8);
+const kScratchU8 = new Uint8Array(kScratch);
+const kScratchF32 = new Float32Array(kScratch);
+const kScratchF64 = new Float64Array(kScratch);
+const kScratchI64 = new BigInt64Array(kScratch);
+const kScratchU64 = new BigUint64Array(kScratch);
+
+function toScratch(u8: Uint8Array, at: number, n: number): void {
+  if (kLittleEndian) for (let i = 0; i < n; i++) kScratchU8[i] = u8[at + i]!;
+  else for (let i = 0; i < n; i++) kScratchU8[n - 1 - i] = u8[at + i]!;
 }
-let viewCache: WeakRef<Views> | undefined;
-function viewsOf(ab: ArrayBufferLike): Views {
-  const c = viewCache?.deref();
-  if (c !== undefined && c.ab === ab) return c;
-  const v: Views = { ab, u8: new Uint8Array(ab), dv: new DataView(ab), shared: kHasSab && ab instanceof SharedArrayBuffer };
-  viewCache = new WeakRef(v);
-  return v;
+/** @internal little-endian u16 at `at`. */
+export function u16At(u8: Uint8Array, at: number): number {
+  return u8[at]! | (u8[at + 1]! << 8);
 }
-const kEmptyViews: Views = viewsOf(new ArrayBuffer(0));
+/** @internal little-endian u32 at `at`. */
+export function u32At(u8: Uint8Array, at: number): number {
+  return (u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24)) >>> 0;
+}
+
+function isShared(u8: Uint8Array): boolean {
+  return kHasSab && u8.buffer instanceof SharedArrayBuffer;
+}
 
 // ---------------------------------------------------------------------------
 // Writer
@@ -250,11 +264,13 @@ export class Writer {
     return w;
   }
 
-  /** Makes this writer fill `slot` from its start; allocates nothing when slot shares the last buffer. */
+  /** Makes this writer fill `slot` from its start; allocates nothing when slot shares the buffer of the last slot. */
   rebind(slot: Uint8Array): void {
-    const v = viewsOf(slot.buffer);
-    this.u8 = v.u8;
-    this.dv = v.dv;
+    const ab = slot.buffer;
+    if (this.dv.buffer !== ab) {
+      this.u8 = new Uint8Array(ab);
+      this.dv = new DataView(ab);
+    }
     this.base = slot.byteOffset;
     this.pos = this.base;
     this.end = this.base + slot.byteLength;
@@ -320,10 +336,12 @@ export class Writer {
     this.dv.setInt32(this.pos, v, true);
     this.pos += 4;
   }
-  /** u64 from a bigint or a non-negative safe integer. */
+  /** u64 from a bigint or a non-negative safe integer (anything else: Serialization). */
   putU64(v: bigint | number): void {
+    const x = typeof v === 'bigint' ? v : Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : -1n;
+    if (x < 0n || x > kU64Hi) throw badNumber(0x09, v);
     this.ensure(8);
-    this.dv.setBigUint64(this.pos, typeof v === 'bigint' ? v : BigInt(v), true);
+    this.dv.setBigUint64(this.pos, x, true);
     this.pos += 8;
   }
   putF64(v: number): void {
@@ -356,32 +374,24 @@ export class Writer {
  * Error messages give offsets from the start of `bytes`.
  */
 export class Reader {
-  /** @internal */ u8: Uint8Array;
-  /** @internal */ dv: DataView;
-  /** @internal */ shared: boolean;
-  /** @internal absolute offset of bytes[0] */ base: number;
-  /** @internal absolute read position */ pos: number;
-  /** @internal absolute end of the input */ end: number;
+  /** @internal the input */ u8: Uint8Array;
+  /** @internal always 0: positions are offsets into the input */ base: number;
+  /** @internal read position */ pos: number;
+  /** @internal input length */ end: number;
 
   constructor(bytes: Uint8Array, offset = 0) {
-    this.u8 = kEmptyViews.u8;
-    this.dv = kEmptyViews.dv;
-    this.shared = false;
+    this.u8 = kEmptyU8;
     this.base = this.pos = this.end = 0;
     this.reset(bytes, offset);
   }
 
-  /** Reads `bytes` from `offset` on; allocates nothing when bytes shares the last buffer. */
+  /** Reads `bytes` from `offset` on (allocates nothing). */
   reset(bytes: Uint8Array, offset = 0): void {
-    if (!(bytes instanceof Uint8Array)) throw deserErr(`the input is a ${describeJs(bytes)}, not a Uint8Array`);
-    if (!(offset >= 0 && offset <= bytes.length)) throw deserErr(`offset ${offset} is outside the ${countBytes(bytes.length)} of input`);
-    const v = viewsOf(bytes.buffer);
-    this.u8 = v.u8;
-    this.dv = v.dv;
-    this.shared = v.shared;
-    this.base = bytes.byteOffset;
-    this.pos = this.base + offset;
-    this.end = this.base + bytes.length;
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`the input is a ${describeJs(bytes)}, not a Uint8Array`, kOrigin);
+    if (!(offset >= 0 && offset <= bytes.length)) throw new InvalidArgumentError(`offset ${offset} is outside the ${countBytes(bytes.length)} of input`, kOrigin);
+    this.u8 = bytes;
+    this.pos = offset;
+    this.end = bytes.length;
   }
 
   /** Bytes from the start of the input to the next value. */
@@ -405,20 +415,21 @@ export class Reader {
   }
   readU16(what = 'u16'): number {
     if (this.pos + 2 > this.end) needFail(this, 2, what, '');
-    const v = this.dv.getUint16(this.pos, true);
+    const v = u16At(this.u8, this.pos);
     this.pos += 2;
     return v;
   }
   readU32(what = 'u32'): number {
     if (this.pos + 4 > this.end) needFail(this, 4, what, '');
-    const v = this.dv.getUint32(this.pos, true);
+    const v = u32At(this.u8, this.pos);
     this.pos += 4;
     return v;
   }
   readU64(what = 'u64'): bigint {
     if (this.pos + 8 > this.end) needFail(this, 8, what, '');
-    const v = this.dv.getBigUint64(this.pos, true);
+    toScratch(this.u8, this.pos, 8);
     this.pos += 8;
+    const v = kScratchU64[0]!;
     return v;
   }
   /** n bytes as a view into the input (zero-copy). */
@@ -451,6 +462,7 @@ const kDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 // by hand: cheaper than a call into TextEncoder/TextDecoder.
 const kShortText = 24;
 let decodeScratch = new Uint8Array(256); // TextDecoder may refuse shared memory: copy first
+const kScratchKeep = 1 << 20; // scratch buffers never grow past this
 
 const hasIsWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
 
@@ -614,10 +626,14 @@ function textAt(r: Reader, at: number, data: number, n: number, what: string): s
     s = decodeShortUtf8(r.u8, data, data + n);
   } else {
     let src = r.u8.subarray(data, data + n);
-    if (r.shared) {
-      if (decodeScratch.length < n) decodeScratch = new Uint8Array(Math.max(n, 2 * decodeScratch.length));
-      decodeScratch.set(src);
-      src = decodeScratch.subarray(0, n);
+    if (isShared(r.u8)) {
+      if (n > kScratchKeep) {
+        src = src.slice(); // too big to keep around
+      } else {
+        if (decodeScratch.length < n) decodeScratch = new Uint8Array(Math.min(kScratchKeep, Math.max(n, 2 * decodeScratch.length)));
+        decodeScratch.set(src);
+        src = decodeScratch.subarray(0, n);
+      }
     }
     try {
       s = kDecoder.decode(src);
@@ -1029,7 +1045,6 @@ export function encodeInto(w: Writer, value: unknown): void {
 }
 
 let scratchWriter: Writer | null = new Writer(4096);
-const kScratchKeep = 1 << 20; // a scratch writer that grew past this is dropped after use
 
 /** One value as new bytes. */
 export function encode(value: unknown): Uint8Array {
@@ -1060,8 +1075,10 @@ export function encodeToSlot(value: unknown, slot: Uint8Array): number {
     encodeInto(w, value);
     return w.pos - w.base;
   } finally {
-    w.u8 = kEmptyViews.u8; // keep no buffer alive
-    w.dv = kEmptyViews.dv;
+    if (!(kHasSab && w.dv.buffer instanceof SharedArrayBuffer)) {
+      w.u8 = kEmptyU8; // keep no ordinary buffer alive (shared ones are rings and wasm memory)
+      w.dv = kEmptyDv;
+    }
     w.base = w.pos = w.end = 0;
     slotWriter = w;
   }
@@ -1173,7 +1190,7 @@ export function readU32(r: Reader, what: string, suffix: string): number {
   const p = r.pos;
   if (p + 4 > r.end) needFail(r, 4, what, suffix);
   r.pos = p + 4;
-  return r.dv.getUint32(p, true);
+  return u32At(r.u8, p);
 }
 
 /** @internal a u32 count of items of at least `minEach` bytes each. */
@@ -1260,23 +1277,23 @@ function packedCopy(r: Reader, elem: number, at: number, count: number): ArrayBu
   } else {
     const a = out as unknown as { [i: number]: number | bigint };
     const size = n / count;
-    for (let i = 0; i < count; i++) a[i] = readRaw(r.dv, elem, at + i * size);
+    for (let i = 0; i < count; i++) a[i] = readRaw(r.u8, elem, at + i * size);
   }
   return out;
 }
 
-function readRaw(dv: DataView, elem: number, at: number): number | bigint {
+function readRaw(u8: Uint8Array, elem: number, at: number): number | bigint {
   switch (elem) {
-    case 0x02: return dv.getInt8(at);
-    case 0x03: return dv.getUint8(at);
-    case 0x04: return dv.getInt16(at, true);
-    case 0x05: return dv.getUint16(at, true);
-    case 0x06: return dv.getInt32(at, true);
-    case 0x07: return dv.getUint32(at, true);
-    case 0x08: return dv.getBigInt64(at, true);
-    case 0x09: return dv.getBigUint64(at, true);
-    case 0x0a: return dv.getFloat32(at, true);
-    default: return dv.getFloat64(at, true);
+    case 0x02: return (u8[at]! << 24) >> 24;
+    case 0x03: return u8[at]!;
+    case 0x04: return (u16At(u8, at) << 16) >> 16;
+    case 0x05: return u16At(u8, at);
+    case 0x06: return u32At(u8, at) | 0;
+    case 0x07: return u32At(u8, at);
+    case 0x08: toScratch(u8, at, 8); return kScratchI64[0]!;
+    case 0x09: toScratch(u8, at, 8); return kScratchU64[0]!;
+    case 0x0a: toScratch(u8, at, 4); return kScratchF32[0]!;
+    default: toScratch(u8, at, 8); return kScratchF64[0]!;
   }
 }
 
@@ -1286,7 +1303,7 @@ export function readNumber(r: Reader, tag: NumberTag): number | bigint {
   const p = r.pos;
   if (p + size > r.end) needFail(r, size, wireName(tag), ' payload');
   r.pos = p + size;
-  return readRaw(r.dv, tag, p);
+  return readRaw(r.u8, tag, p);
 }
 
 /** @internal decodes an error value whose tag was read. */
@@ -1372,7 +1389,7 @@ function decValue(r: Reader, flags: number, depth: number): unknown {
 export function readFieldCount(r: Reader): number {
   const at = r.pos;
   if (at + 2 > r.end) needFail(r, 2, 'struct field count', '');
-  const count = r.dv.getUint16(at, true);
+  const count = u16At(r.u8, at);
   r.pos = at + 2;
   const rem = r.end - r.pos;
   if (2 * count > rem) {
@@ -1410,9 +1427,8 @@ export function borrowReader(bytes: Uint8Array | ArrayBuffer): Reader {
 }
 /** @internal */
 export function releaseReader(r: Reader): void {
-  r.u8 = kEmptyViews.u8; // keep no buffer alive
-  r.dv = kEmptyViews.dv;
-  r.base = r.pos = r.end = 0;
+  r.u8 = kEmptyU8; // keep no buffer alive
+  r.pos = r.end = 0;
   scratchReader = r;
 }
 
@@ -1554,7 +1570,7 @@ function walk(r: Reader, depth: number, out: { s: string } | null): void {
       r.pos = data + count * size;
       if (out) {
         let s = `${kWireNames[elem]}[] [`;
-        for (let i = 0; i < count; i++) s += (i ? ', ' : '') + formatNumber(elem, readRaw(r.dv, elem, data + i * size));
+        for (let i = 0; i < count; i++) s += (i ? ', ' : '') + formatNumber(elem, readRaw(r.u8, elem, data + i * size));
         out.s += s + ']';
       }
       return;

@@ -67,6 +67,7 @@ import {
   readErrorValue,
   readFlag,
   readNumber,
+  u16At,
   readPacked,
   decodeValueAt,
   readText,
@@ -301,7 +302,18 @@ export function parseSignature(line: string): Signature {
   const p = new Parser(text, new Map());
   p.pos = head[0].length;
   p.expect('(');
-  const args = p.list(')', ',');
+  // The argument list tolerates spaces around its commas ("(ARG, ...)" in web/PROTOCOL.md).
+  const args: Schema[] = [];
+  p.spaces();
+  if (!p.eat(')')) {
+    for (;;) {
+      args.push(p.type());
+      p.spaces();
+      if (p.eat(')')) break;
+      p.expect(',');
+      p.spaces();
+    }
+  }
   p.spaces();
   let result: Schema | undefined;
   let input: Schema | undefined;
@@ -1004,7 +1016,7 @@ function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): 
   if (!nm.ok) throw typeMismatchAt(r, `struct ${s.name}`, `struct ${printable(r.u8, nm.at + 1, nm.n)}`, at);
   const countAt = r.pos;
   if (countAt + 2 > r.end) needFail(r, 2, 'struct field count');
-  const count = r.dv.getUint16(countAt, true);
+  const count = u16At(r.u8, countAt);
   r.pos = countAt + 2;
   const o: Record<string | symbol, unknown> = { [STRUCT_NAME]: s.name };
   if (s.fields === null) {

@@ -100,6 +100,7 @@ test('Grammar.SignaturesOfCallsAndStreams', () => {
   assert.equal(blur.result, undefined);
   assert.deepEqual(S.parseSignature('call ping () -> unit').args, []);
   assert.equal(S.parseSignature('  call  img.blur-2(bytes)->bytes  ').name, 'img.blur-2');
+  assert.deepEqual(S.parseSignature('call add ( i32, i32 ) -> i32'), add); // web/PROTOCOL.md writes (ARG, ...)
   // A struct defined in the arguments can be referred to bare in the result.
   const move = S.parseSignature('call move (struct Point{x:i32,y:i32},i32) -> struct Point');
   assert.equal(move.args[0], move.result);
