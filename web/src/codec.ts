@@ -1480,11 +1480,39 @@ function formatF64(x: number): string {
 function formatF32(x: number): string {
   if (x === 0) return 1 / x < 0 ? '-0' : '0';
   if (!Number.isFinite(x)) return String(x);
+  // The C++ side takes the shortest printf("%.*e") that strtof reads back as x.
+  // toExponential rounds exact ties up where printf rounds them to even, so
+  // an odd last digit of an exact tie steps down.
+  const ax = Math.abs(x);
   for (let p = 1; p <= 9; p++) {
-    const y = Number(x.toPrecision(p));
-    if (Math.fround(y) === x) return String(y);
+    let s = ax.toExponential(p - 1);
+    const e = s.indexOf('e');
+    const last = s.charCodeAt(e - 1) - 48;
+    if (last & 1 && isExactTie(ax, s, e)) s = s.slice(0, e - 1) + String.fromCharCode(47 + last) + s.slice(e);
+    const y = Number(s);
+    if (Math.fround(y) === ax) return (x < 0 ? '-' : '') + String(y);
   }
   return String(x);
+}
+
+// True when ax lies exactly halfway between the decimal `s` (d.ddd e±x, its
+// exponent at index e) and the decimal one unit of its last digit below.
+function isExactTie(ax: number, s: string, e: number): boolean {
+  const digits = BigInt(s.slice(0, e).replace('.', ''));
+  const k = Number(s.slice(e + 1)) - (e > 1 ? e - 2 : 0); // value = digits * 10^k
+  kScratchF64[0] = ax;
+  const bits = kScratchU64[0]!;
+  const biased = Number(bits >> 52n);
+  const frac = bits & ((1n << 52n) - 1n);
+  const m = biased === 0 ? frac : frac | (1n << 52n);
+  const exp = (biased === 0 ? -1074 : biased - 1075) + 1; // 2 * ax = m * 2^exp
+  let lhs = m;
+  let rhs = 2n * digits - 1n; // 2 * midpoint = (2 * digits - 1) * 10^k
+  if (exp >= 0) lhs <<= BigInt(exp);
+  else rhs <<= BigInt(-exp);
+  if (k >= 0) rhs *= 10n ** BigInt(k);
+  else lhs *= 10n ** BigInt(-k);
+  return lhs === rhs;
 }
 
 /** Quoted text of the text form: "h\u{e9}llo". */

@@ -499,6 +499,13 @@ test('Describe.FloatsAndTextFollowTheTextForm', () => {
   assert.equal(d(C.f32(1e-7)), 'f32 1e-7');
   assert.equal(d(C.f32(1.401298464324817e-45)), 'f32 1e-45');
   assert.equal(d(new Float32Array([0.1, -0])), 'f32[] [0.1, -0]');
+  // Exact ties round to even as C's printf does (toPrecision would give 42.226563 and 189.07813).
+  const f32bits = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0]!;
+  assert.equal(d(C.f32(f32bits(0x4228e800))), 'f32 42.226562');
+  assert.equal(d(C.f32(f32bits(0xc265c800))), 'f32 -57.445312');
+  assert.equal(d(C.f32(f32bits(0x433d1400))), 'f32 189.07812');
+  assert.equal(d(C.f32(2.5)), 'f32 2.5');
+  assert.equal(d(C.f32(f32bits(0x7f7fffff))), 'f32 3.4028235e+38');
   assert.equal(d(new BigInt64Array([-1n])), 'i64[] [-1]');
   assert.equal(d('\u007f\u0080"\\'), 'string "\\u{7f}\\u{80}\\"\\\\"');
   assert.equal(d(C.struct('a b', { 'c-d': true, _ok9: false })), 'struct "a b" {"c-d": bool true, _ok9: bool false}');
