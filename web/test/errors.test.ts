@@ -19,7 +19,7 @@ const classes: [E.ErrorKind, string][] = [
   [E.ErrorKind.InvalidArgument, 'InvalidArgumentError'],
 ];
 
-test('ErrorKind numbers match core/error.hpp', () => {
+test('Errors.KindNumbersMatchCoreErrorHpp', () => {
   assert.equal(E.ErrorKind.JsException, 1);
   assert.equal(E.ErrorKind.TypeMismatch, 4);
   assert.equal(E.ErrorKind.WorkerCrashed, 9);
@@ -27,13 +27,13 @@ test('ErrorKind numbers match core/error.hpp', () => {
   classes.forEach(([k], i) => assert.equal(k, i + 1));
 });
 
-test('kindName spells every kind as C++ to_string does', () => {
+test('Errors.KindNameSpellsEveryKindAsCppToStringDoes', () => {
   for (const [k, cls] of classes) assert.equal(E.kindName(k), cls.slice(0, -'Error'.length));
   assert.equal(E.kindName(0 as E.ErrorKind), 'Unknown');
   assert.equal(E.kindName(15 as E.ErrorKind), 'Unknown');
 });
 
-test('ferryError makes the subclass of each kind, instanceof FerryError and Error', () => {
+test('Errors.FerryErrorMakesTheSubclassOfEachKindAndEachIsAFerryError', () => {
   for (const [k, cls] of classes) {
     const e = E.ferryError(k, 'msg', 'core/ring');
     const C = (E as unknown as Record<string, new (...a: never[]) => E.FerryError>)[cls]!;
@@ -49,19 +49,19 @@ test('ferryError makes the subclass of each kind, instanceof FerryError and Erro
   }
 });
 
-test('ferryError with an unknown kind falls back to a plain FerryError', () => {
+test('Errors.AnUnknownKindFallsBackToAPlainFerryError', () => {
   const e = E.ferryError(99 as E.ErrorKind, 'x');
   assert.equal(e.constructor, E.FerryError);
   assert.equal(e.name, 'FerryError');
   assert.equal(e.origin, '');
 });
 
-test('FerryError.describe matches the C++ Error::describe form', () => {
+test('Errors.DescribeMatchesTheCppErrorDescribeForm', () => {
   assert.equal(new E.TimeoutError('recv waited 5 ms', 'core/ring').describe(), 'Timeout: recv waited 5 ms (core/ring)');
   assert.equal(new E.ClosedError('stream closed').describe(), 'Closed: stream closed');
 });
 
-test('TypeMismatchError parses expected and actual from the C++ message', () => {
+test('Errors.TypeMismatchParsesExpectedAndActualFromTheCppMessage', () => {
   const e = E.ferryError(E.ErrorKind.TypeMismatch, 'type mismatch: expected i32, got string at offset 10', 'worker 1');
   assert.ok(e instanceof E.TypeMismatchError);
   assert.equal(e.expected, 'i32');
@@ -69,24 +69,30 @@ test('TypeMismatchError parses expected and actual from the C++ message', () => 
   const f = new E.TypeMismatchError('type mismatch: expected struct Point, got map');
   assert.equal(f.expected, 'struct Point');
   assert.equal(f.actual, 'map');
+  const h = new E.TypeMismatchError('expected i32, got string'); // the golden vector's message has no prefix
+  assert.equal(h.expected, 'i32');
+  assert.equal(h.actual, 'string');
+  const d = new E.TypeMismatchError('type mismatch: expected array of 2, got array of 3 at offset 0 (a fixed sequence of 2 decodes only from an array of 2)');
+  assert.equal(d.expected, 'array of 2');
+  assert.equal(d.actual, 'array of 3');
   const g = new E.TypeMismatchError('something else');
   assert.equal(g.expected, '');
   assert.equal(g.actual, '');
 });
 
-test('TypeMismatchError prefers explicit expected and actual', () => {
+test('Errors.TypeMismatchPrefersExplicitExpectedAndActual', () => {
   const e = E.ferryError(E.ErrorKind.TypeMismatch, 'type mismatch: expected i32, got string', '', { expected: 'u8', actual: 'number 1.5' });
   assert.ok(e instanceof E.TypeMismatchError);
   assert.equal(e.expected, 'u8');
   assert.equal(e.actual, 'number 1.5');
 });
 
-test('toFerryError passes a FerryError through unchanged', () => {
+test('Errors.ToFerryErrorPassesAFerryErrorThroughUnchanged', () => {
   const e = new E.CancelledError('cancelled');
   assert.equal(E.toFerryError(e, 'js'), e);
 });
 
-test('toFerryError turns a thrown Error into JsException keeping message and stack', () => {
+test('Errors.ToFerryErrorTurnsAThrownErrorIntoJsExceptionKeepingMessageAndStack', () => {
   const orig = new TypeError('x is not a function');
   const e = E.toFerryError(orig, 'js');
   assert.ok(e instanceof E.JsExceptionError);
@@ -97,7 +103,7 @@ test('toFerryError turns a thrown Error into JsException keeping message and sta
   assert.equal((e as Error & { cause?: unknown }).cause, orig);
 });
 
-test('toFerryError turns thrown non-Error values into JsException', () => {
+test('Errors.ToFerryErrorTurnsThrownNonErrorValuesIntoJsException', () => {
   assert.equal(E.toFerryError('boom', 'js').message, 'boom');
   assert.equal(E.toFerryError(42, 'js').message, '42');
   assert.equal(E.toFerryError(undefined, 'js').message, 'undefined');
