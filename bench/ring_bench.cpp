@@ -30,6 +30,11 @@ using fb::Spinner;
 using fb::fail;
 using fb::attach;
 using fb::ring_memory;
+using fb::RunResult;
+using fb::Contender;
+using fb::Measured;
+using fb::mmsg_per_s;
+using fb::ns_per_op;
 
 namespace {
 
@@ -107,14 +112,6 @@ template <class T>
 std::uint32_t ring_capacity_for() {
   return std::bit_ceil(static_cast<std::uint32_t>(kInFlight * ferry::ring_record_bytes(sizeof(T))));
 }
-
-// --- A run: n operations, timed on the main thread ------------------------------
-
-struct RunResult {
-  double seconds = 0;
-  std::vector<double> batch_ns;  // latency cases: ns per round trip, per kLatencyBatch
-};
-using RunFn = std::function<RunResult(std::uint64_t n)>;
 
 // --- Throughput: producer on a thread, consumer (and clock) on main ------------
 //
@@ -584,71 +581,11 @@ RunResult rwq_bulk(std::uint64_t n, Consume how) {
 
 // --- Driver ------------------------------------------------------------------------
 
-struct Options {
-  bool quick = false;
-  std::string json;
-  int reps = 5;
-  double target_s = 0.2;
-  std::string filter;  // run only the "case/impl" labels containing it
-};
-
-// --filter: "case/impl", the case named without its unit ("8 B batched/ferry").
-bool selected(const Options& o, const std::string& name, const std::string& impl) {
-  const std::string label = name.substr(0, name.find(" (")) + "/" + impl;
-  return o.filter.empty() || label.find(o.filter) != std::string::npos;
-}
-
-struct Contender {
-  std::string impl;
-  RunFn run;
-  std::uint64_t n0;  // first calibration size (and the --quick size)
-};
-
-struct Measured {
-  std::map<std::string, fb::Stat> stats;
-  std::map<std::string, std::vector<double>> batch_ns;  // pooled over repetitions
-};
-
-// Calibrates each contender to ~target_s per repetition (this also warms up),
-// runs one more warm-up at that size, then runs the repetitions with the
-// contenders interleaved so that background noise hits all of them alike.
-// `value` turns (ops, seconds) into the reported unit.
-Measured measure(const Options& o, const std::string& name, std::vector<Contender> cs,
+Measured measure_cases(const fb::Options& o, const std::string& name, std::vector<Contender> cs,
                  double (*value)(std::uint64_t, double)) {
-  std::erase_if(cs, [&](const Contender& c) { return !selected(o, name, c.impl); });
-  std::vector<std::uint64_t> sizes;
-  for (auto& c : cs) {
-    std::uint64_t n = c.n0;
-    if (!o.quick) {
-      for (;;) {
-        const double s = c.run(n).seconds;
-        if (s >= o.target_s / 4 || n >= (1ull << 40)) {
-          n = static_cast<std::uint64_t>(static_cast<double>(n) * o.target_s / std::max(s, 1e-9));
-          break;
-        }
-        n *= s > 0 ? std::clamp<std::uint64_t>(static_cast<std::uint64_t>(o.target_s / 2 / s), 2, 100) : 100;
-      }
-      n = std::max<std::uint64_t>(n - n % kLatencyBatch, kLatencyBatch);
-    }
-    c.run(n);  // warm-up at the measured size
-    sizes.push_back(n);
-  }
-  std::vector<std::vector<double>> samples(cs.size());
-  Measured m;
-  for (int r = 0; r < o.reps; ++r) {
-    for (std::size_t k = 0; k < cs.size(); ++k) {
-      RunResult rr = cs[k].run(sizes[k]);
-      samples[k].push_back(value(sizes[k], rr.seconds));
-      auto& pool = m.batch_ns[cs[k].impl];
-      pool.insert(pool.end(), rr.batch_ns.begin(), rr.batch_ns.end());
-    }
-  }
-  for (std::size_t k = 0; k < cs.size(); ++k) m.stats[cs[k].impl] = fb::make_stat(samples[k], sizes[k]);
-  return m;
+  return fb::measure(o, name, std::move(cs), value, kLatencyBatch);
 }
 
-double mmsg_per_s(std::uint64_t n, double s) { return static_cast<double>(n) / s / 1e6; }
-double ns_per_op(std::uint64_t n, double s) { return s * 1e9 / static_cast<double>(n); }
 double mb_per_s(std::uint64_t n, double s) { return static_cast<double>(n) * kBlockBytes / s / 1e6; }
 
 void progress(const std::string& what) {
@@ -656,38 +593,16 @@ void progress(const std::string& what) {
   std::fflush(stderr);
 }
 
-[[noreturn]] void usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]\n"
-               "  --quick      tiny sizes, no calibration: checks the harness runs and verifies\n"
-               "  --json FILE  also write the results as JSON\n"
-               "  --reps N     measured repetitions per case (default 5; --quick: 2)\n"
-               "  --target-ms  length of one repetition (default 200)\n"
-               "  --filter     run only the \"case/implementation\" pairs containing TEXT,\n"
-               "               e.g. \"8 B batched/ferry\" (for profiling)\n");
-  std::exit(status);
+void usage(std::FILE* out) {
+  std::fprintf(out, "usage: ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]\n");
+  fb::print_common_options(out);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
-  bool reps_given = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage(2);
-      return argv[++i];
-    };
-    if (a == "--quick") o.quick = true;
-    else if (a == "--json") o.json = next();
-    else if (a == "--reps") { o.reps = std::max(1, std::atoi(next().c_str())); reps_given = true; }
-    else if (a == "--target-ms") o.target_s = std::max(1.0, std::atof(next().c_str())) / 1000;
-    else if (a == "--filter") o.filter = next();
-    else if (a == "--help" || a == "-h") usage(0);
-    else usage(2);
-  }
-  if (o.quick && !reps_given) o.reps = 2;
+  const fb::Options o = fb::parse_options(argc, argv, usage);
+  using fb::selected;
 
   const fb::Env env = fb::current_env();
   const std::uint64_t small_n0 = o.quick ? 20'000 : 100'000;
@@ -704,7 +619,7 @@ int main(int argc, char** argv) {
   const std::string in_flight = "queues hold >= " + std::to_string(kInFlight) + " msgs";
   auto throughput_row = [&](const std::string& name, std::vector<Contender> cs, std::string note) {
     progress(name);
-    Measured m = measure(o, name, std::move(cs), mmsg_per_s);
+    Measured m = measure_cases(o, name, std::move(cs), mmsg_per_s);
     msgs.rows.push_back({name, "Mmsg/s", true, std::move(m.stats), std::move(note)});
   };
   throughput_row("8 B one-by-one (Mmsg/s)",
@@ -731,7 +646,7 @@ int main(int argc, char** argv) {
 
   {
     progress("round trip latency");
-    Measured m = measure(o, "round trip 8 B",
+    Measured m = measure_cases(o, "round trip 8 B",
                          {{kFerry, ferry_latency, rt_n0}, {kBoost, boost_latency, rt_n0}, {kRwq, rwq_latency, rt_n0}},
                          ns_per_op);
     msgs.rows.push_back({"round trip 8 B (ns, median)", "ns", false, m.stats,
@@ -758,7 +673,7 @@ int main(int argc, char** argv) {
     g_bulk = &buffers;
     const std::string mib = std::to_string(bulk_blocks * kBlockBytes >> 20);
     auto bulk_row = [&](const std::string& name, Consume how, const std::string& note) {
-      Measured m = measure(o, name,
+      Measured m = measure_cases(o, name,
                            {{kFerry, [how](std::uint64_t n) { return ferry_bulk(n, how); }, bulk_n0},
                             {kMemcpy, [how](std::uint64_t n) { return memcpy_bulk(n, how); }, bulk_n0},
                             {kBoost, [how](std::uint64_t n) { return boost_bulk(n, how); }, bulk_n0},
@@ -798,8 +713,8 @@ int main(int argc, char** argv) {
               "sums, and a full compare of the destination after copy-out)\n\n");
   msgs.title = "messages (2 threads: producer, consumer)";
   bulk.title = "64 KiB records (2 threads, except memcpy)";
-  fb::print_table(stdout, msgs);
-  fb::print_table(stdout, bulk);
+  fb::print_table(stdout, msgs, &env);
+  fb::print_table(stdout, bulk, &env);
   std::printf("total %.2f s\n", total_s);
   std::fflush(stdout);
 
@@ -810,11 +725,7 @@ int main(int argc, char** argv) {
                                                 {"batch", std::to_string(kBatch)},
                                                 {"in_flight", std::to_string(kInFlight)},
                                                 {"total_seconds", std::to_string(total_s)}};
-    const std::string text = fb::to_json(env, settings, {msgs, bulk});
-    std::FILE* f = std::fopen(o.json.c_str(), "w");
-    if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
-      fail("cannot write " + o.json);
-    }
+    fb::write_file(o.json, fb::to_json(env, settings, {msgs, bulk}));
   }
   return 0;
 }

@@ -23,6 +23,7 @@
 #include "workers/task.hpp"
 
 #include "bench/bench_harness.hpp"
+#include "bench/runtime_harness.hpp"
 
 #include <future>
 #include <memory>
@@ -75,29 +76,9 @@ void check_sum(const std::string& what, std::uint64_t count, std::uint64_t sum, 
   }
 }
 
-// An executor looping on its own thread for the length of the benchmark.
-struct Running {
-  ferry::Executor ex;
-  std::thread thread{[this] { ex.run(); }};
-  ~Running() {
-    ex.stop();
-    thread.join();
-  }
-};
-
-template <class T>
-std::future<ferry::Result<T>> start(Running& r, ferry::Task<ferry::Result<T>> task) {
-  auto p = std::make_shared<std::promise<ferry::Result<T>>>();
-  auto f = p->get_future();
-  r.ex.spawn(std::move(task), [p](ferry::Result<T> out) { p->set_value(std::move(out)); });
-  return f;
-}
-
-template <class T>
-T must(const std::string& what, ferry::Result<T> r) {
-  if (!r) fail(what + ": " + r.error().describe());
-  return std::move(*r);
-}
+using fb::Running;
+using fb::must;
+using fb::start;
 
 // --- Stream: coroutine producer on A, coroutine consumer on B ----------------------
 
@@ -288,24 +269,15 @@ std::vector<double> ring_rtt_run(std::uint64_t n) {
 
 // --- Driver ------------------------------------------------------------------------
 
-struct Options {
-  bool quick = false;
-  std::string json;
-  int reps = 5;
-};
-
 void progress(const std::string& what) {
   std::fprintf(stderr, "runtime_bench: %s\n", what.c_str());
   std::fflush(stderr);
 }
 
-[[noreturn]] void usage(int status) {
-  std::fprintf(status ? stderr : stdout,
-               "usage: runtime_bench [--quick] [--json FILE] [--reps N]\n"
-               "  --quick      tiny sizes: checks the harness runs and verifies\n"
-               "  --json FILE  also write the results as JSON\n"
-               "  --reps N     measured repetitions per case (default 5; --quick: 2)\n");
-  std::exit(status);
+void usage(std::FILE* out) {
+  std::fprintf(out, "usage: runtime_bench [--quick] [--json FILE] [--reps N]\n");
+  fb::print_common_options(out);
+  std::fprintf(out, "  (--target-ms and --filter are accepted and ignored: sizes here are fixed)\n");
 }
 
 double ns_per(std::uint64_t n, double seconds) { return seconds * 1e9 / static_cast<double>(n); }
@@ -349,21 +321,7 @@ std::string fmt(const char* f, double v) {
 
 int main(int argc, char** argv) {
   fb::bench_name() = "runtime_bench";
-  Options o;
-  bool reps_given = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage(2);
-      return argv[++i];
-    };
-    if (a == "--quick") o.quick = true;
-    else if (a == "--json") o.json = next();
-    else if (a == "--reps") { o.reps = std::max(1, std::atoi(next().c_str())); reps_given = true; }
-    else if (a == "--help" || a == "-h") usage(0);
-    else usage(2);
-  }
-  if (o.quick && !reps_given) o.reps = 2;
+  const fb::Options o = fb::parse_options(argc, argv, usage);
 
   const fb::Env env = fb::current_env();
   const std::string cores = std::to_string(env.cores) + " cores";
@@ -443,8 +401,8 @@ int main(int argc, char** argv) {
   if (o.quick) std::printf("--quick: tiny sizes; these numbers only show that the harness runs\n");
   std::printf("median of %d repetitions after a warm-up; ±x%% = half the min-max spread\n", o.reps);
   std::printf("ratio = baseline ns / ferry ns: > 1 means ferry is faster, 0.5 means ferry takes twice as long\n\n");
-  fb::print_table(stdout, streams);
-  fb::print_table(stdout, calls);
+  fb::print_table(stdout, streams, &env);
+  fb::print_table(stdout, calls, &env);
   std::printf("total %.2f s\n", total_s);
   std::fflush(stdout);
 
@@ -455,11 +413,7 @@ int main(int argc, char** argv) {
                                                 {"ring_batch", std::to_string(kRingBatch)},
                                                 {"call_batch", std::to_string(kCallBatch)},
                                                 {"total_seconds", std::to_string(total_s)}};
-    const std::string text = fb::to_json(env, settings, {streams, calls});
-    std::FILE* f = std::fopen(o.json.c_str(), "w");
-    if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
-      fail("cannot write " + o.json);
-    }
+    fb::write_file(o.json, fb::to_json(env, settings, {streams, calls}));
   }
   return 0;
 }
