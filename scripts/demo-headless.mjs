@@ -1,14 +1,16 @@
 // Runs the demo page (web/demo/) headless in Debian's Chromium and prints what
 // it measured:
 //
-//   node scripts/demo-headless.mjs [SECONDS] [--workers N] [--mode stream|call] [--mock]
+//   node scripts/demo-headless.mjs [SECONDS] [--workers N] [--mode stream|call] [--js | --mock]
 //
 // Starts web/server.mjs on a free port, opens /demo/, lets it render for
 // SECONDS (default 10), turns the slow consumer on halfway, then prints a
 // table (tiles/s, latency, queue depth, heap before/after, cores, browser) and
 // saves a screenshot to build/demo.png. Exits non-zero if the page reported
-// an error or threw. --mock swaps the wasm pool for the plain-JavaScript
-// stand-in in web/test-pages/mock-pool.js (checks the page, not ferry).
+// an error or threw. --js runs ferry's WorkerPool with JavaScript workers
+// (web/test-pages/mandelbrot-worker.js) instead of the wasm module; --mock
+// swaps the pool itself for the stand-in in web/test-pages/mock-pool.js
+// (checks the page, not ferry).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -28,15 +30,16 @@ const launchArgs = [
 ];
 
 function parseArgs(argv) {
-  const o = { seconds: 10, workers: null, mode: null, mock: false };
+  const o = { seconds: 10, workers: null, mode: null, mock: false, js: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--mock') o.mock = true;
+    else if (a === '--js') o.js = true;
     else if (a === '--workers') o.workers = Number(argv[++i]);
     else if (a === '--mode') o.mode = argv[++i];
     else if (/^\d+(\.\d+)?$/.test(a)) o.seconds = Number(a);
     else {
-      console.error(`demo-headless: unknown argument ${a}\nusage: node scripts/demo-headless.mjs [SECONDS] [--workers N] [--mode stream|call] [--mock]`);
+      console.error(`demo-headless: unknown argument ${a}\nusage: node scripts/demo-headless.mjs [SECONDS] [--workers N] [--mode stream|call] [--js | --mock]`);
       process.exit(2);
     }
   }
@@ -59,6 +62,7 @@ try {
 
   const q = new URLSearchParams();
   if (opts.mock) q.set('pool', '/test-pages/mock-pool.js');
+  if (opts.js) q.set('script', '/test-pages/mandelbrot-worker.js');
   if (opts.workers) q.set('workers', String(opts.workers));
   if (opts.mode) q.set('mode', opts.mode);
   const url = `${server.url}/demo/${q.size ? `?${q}` : ''}`;
@@ -159,14 +163,14 @@ function printTable(phases, info, version) {
     ['producer in send() (%)', (p) => (p.sendWait === null ? 'n/a' : f(p.sendWait * 100, 0))],
     ['JS heap before', (p) => mib(p.jsBefore)],
     ['JS heap after', (p) => mib(p.jsAfter)],
-    ['wasm heap before', (p) => mib(p.wasmBefore)],
-    ['wasm heap after', (p) => mib(p.wasmAfter)],
+    [`${opts.js ? 'stream arena' : 'wasm heap'} before`, (p) => mib(p.wasmBefore)],
+    [`${opts.js ? 'stream arena' : 'wasm heap'} after`, (p) => mib(p.wasmAfter)],
   ];
   const head = ['', 'normal', 'slow consumer'];
   const body = rows.map(([name, get]) => [name, ...phases.map(get)]);
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`\nferry demo, headless, ${opts.seconds} s (${opts.seconds / 2} s each)${opts.mock ? ' — MOCK POOL (plain JS workers, not ferry)' : ''}`);
+  console.log(`\nferry demo, headless, ${opts.seconds} s (${opts.seconds / 2} s each)${opts.mock ? ' — MOCK POOL (plain JS workers, not ferry)' : opts.js ? ' — ferry WorkerPool, JavaScript workers' : ''}`);
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of body) console.log(line(r));

@@ -2,12 +2,15 @@
 // worker count can change, the slow consumer shows backpressure with flat
 // memory, and a click zooms.
 //
-// Each case runs twice:
+// Each case runs three times:
 //   wasm  the real thing: WorkerPool from /dist/index.js with the C++ module
 //         /wasm/ferry_web.js (fails, with the page's own error text, until
 //         both are built);
+//   js    the same WorkerPool, rings and streams with JavaScript workers
+//         running the same two tasks (web/test-pages/mandelbrot-worker.js);
+//         "wasm heap" is then the pool's stream arena;
 //   mock  the page against web/test-pages/mock-pool.js (plain JS workers with
-//         the same API), which checks the page's own logic.
+//         the same API, no ferry), which checks the page's own logic.
 import type { Page } from '@playwright/test';
 import { test, expect, waitForFerryReady, keepScreenshot, type FerryDemo as Demo } from './fixtures';
 
@@ -46,6 +49,7 @@ function canvasColours(page: Page): Promise<{ distinct: number; hash: number }> 
 
 const backends = [
   { name: 'wasm', query: '' },
+  { name: 'js', query: 'script=/test-pages/mandelbrot-worker.js' },
   { name: 'mock', query: 'pool=/test-pages/mock-pool.js' },
 ];
 

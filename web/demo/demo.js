@@ -13,7 +13,9 @@
 //
 // Query parameters (same origin only): ?pool=URL of the module exporting
 // WorkerPool (default /dist/index.js), ?module=URL of the wasm glue (default
-// /wasm/ferry_web.js), ?workers=N, ?mode=stream|call, ?slow=1.
+// /wasm/ferry_web.js), or ?script=URL of a JavaScript worker script with the
+// same two tasks instead of the wasm module; ?workers=N, ?mode=stream|call,
+// ?slow=1.
 //
 // TileRequest (web/wasm/ferry_web.cpp): cx, cy = the centre of the whole
 // image (width x height pixels) in the complex plane; pixel (x+i, y+j) is
@@ -260,7 +262,7 @@ function makeCharts() {
     ]),
     heap: new Chart($('chart-heap'), [
       { name: 'JS heap', color: '#ffd75f', tick: mib },
-      { name: 'wasm in use', color: '#5fb3ff', tick: mib },
+      { name: scriptURL ? 'arena in use' : 'wasm in use', color: '#5fb3ff', tick: mib },
     ]),
   };
 }
@@ -516,15 +518,22 @@ function restartRun() {
 
 let WorkerPool = null;
 let moduleURL = '/wasm/ferry_web.js';
+let scriptURL = null; // JavaScript workers instead of the wasm module
+
+function createOptions(n) {
+  return scriptURL ? { script: scriptURL, workers: n } : { module: moduleURL, workers: n };
+}
+const describeCreate = (n) => `WorkerPool.create({ ${scriptURL ? `script: '${scriptURL}'` : `module: '${moduleURL}'`}, workers: ${n} })`;
 
 async function explainModule() {
+  const url = scriptURL ?? moduleURL;
   try {
-    const r = await fetch(moduleURL, { method: 'HEAD', cache: 'no-store' });
+    const r = await fetch(url, { method: 'HEAD', cache: 'no-store' });
     if (r.ok) return '';
-    const body = await (await fetch(moduleURL, { cache: 'no-store' })).text();
-    return `\nGET ${moduleURL} -> ${r.status}: ${body.trim()}`;
+    const body = await (await fetch(url, { cache: 'no-store' })).text();
+    return `\nGET ${url} -> ${r.status}: ${body.trim()}`;
   } catch (e) {
-    return `\nGET ${moduleURL} failed: ${e.message}`;
+    return `\nGET ${url} failed: ${e.message}`;
   }
 }
 
@@ -541,10 +550,10 @@ async function createPool(n) {
       setStatus(`Terminating the pool of ${demo.workers}…`);
       await old.terminate();
     }
-    setStatus(`Starting a WorkerPool of ${n} worker${n === 1 ? '' : 's'} (${moduleURL})…`);
+    setStatus(`Starting a WorkerPool of ${n} worker${n === 1 ? '' : 's'} (${scriptURL ?? moduleURL})…`);
     const slowStart = setTimeout(() => setStatus(`Still waiting for WorkerPool.create({ workers: ${n} }) after 15 s…`), 15000);
     try {
-      pool = await WorkerPool.create({ module: moduleURL, workers: n });
+      pool = await WorkerPool.create(createOptions(n));
     } finally {
       clearTimeout(slowStart);
     }
@@ -562,12 +571,12 @@ async function createPool(n) {
     demo.ready = true;
     window.__ferryReady = true;
     setStatus(
-      `Running: ${n} worker${n === 1 ? '' : 's'}, ${demo.mode} mode, transport ${demo.transport ?? 'unknown'}, ` +
+      `Running: ${n} ${scriptURL ? 'JavaScript' : 'wasm'} worker${n === 1 ? '' : 's'}, ${demo.mode} mode, transport ${demo.transport ?? 'unknown'}, ` +
         `crossOriginIsolated ${window.crossOriginIsolated}, ${navigator.hardwareConcurrency} cores.`,
     );
   } catch (e) {
     pool = null;
-    const text = reportError(`WorkerPool.create({ module: '${moduleURL}', workers: ${n} }) failed`, e);
+    const text = reportError(`${describeCreate(n)} failed`, e);
     const more = await explainModule();
     if (more) {
       demo.errors[demo.errors.length - 1] = text + more;
@@ -728,7 +737,7 @@ function renderNumbers() {
     ['pool queued', String(q.poolQueued)],
     ['producer in send()', `${demo.producer.waiting} now, ${fmt(demo.producer.waitRatio * 100, 0)}% of the time`],
     ['JS heap', fmtBytes(demo.heap.jsBytes)],
-    ['wasm heap', w ? `${fmtBytes(w.inUse)} in use of ${fmtBytes(w.heapBytes)} (high ${fmtBytes(w.highWater)})` : 'n/a'],
+    [scriptURL ? 'stream arena' : 'wasm heap', w ? `${fmtBytes(w.inUse)} in use of ${fmtBytes(w.heapBytes)} (high ${fmtBytes(w.highWater)})` : 'n/a'],
     ['per worker', workers.map((x) => `${x.completed ?? '?'}${x.alive === false ? '✝' : ''}`).join(' · ') || 'n/a'],
     ['errors', String(demo.errors.length)],
   ];
@@ -819,17 +828,18 @@ function paintPlaceholder(text) {
 
 async function main() {
   const params = new URLSearchParams(location.search);
-  makeCharts();
-  paintPlaceholder('waiting for the worker pool…');
-  setInterval(tick, TICK_MS);
   let poolURL;
   try {
     poolURL = sameOriginParam(params, 'pool', '/dist/index.js');
     moduleURL = sameOriginParam(params, 'module', '/wasm/ferry_web.js');
+    scriptURL = sameOriginParam(params, 'script', null);
   } catch (e) {
     reportError('bad query parameter', e);
     return;
   }
+  makeCharts();
+  paintPlaceholder('waiting for the worker pool…');
+  setInterval(tick, TICK_MS);
   tileSize = Number($('tile').value);
   maxIter = Number($('iter').value);
   layoutTiles();
