@@ -207,6 +207,7 @@ class Chart {
     for (const s of this.series) {
       ctx.strokeStyle = s.color;
       ctx.lineWidth = 1.5;
+      ctx.setLineDash(s.dash ?? []);
       ctx.beginPath();
       let pen = false;
       s.data.forEach((v, i) => {
@@ -222,6 +223,7 @@ class Chart {
       });
       ctx.stroke();
     }
+    ctx.setLineDash([]);
     // legend
     ctx.textAlign = 'left';
     for (const { s, text, x, y } of legend) {
@@ -249,7 +251,7 @@ function makeCharts() {
   charts = {
     throughput: new Chart($('chart-throughput'), [
       { name: 'tiles/s', color: '#5fb3ff', tick: num },
-      { name: 'MB/s', color: '#ffb35f', axis: 'right', tick: num },
+      { name: 'MB/s', color: '#ffb35f', axis: 'right', tick: num, dash: [5, 4] },
     ]),
     queue: new Chart($('chart-queue'), [
       { name: 'ring bytes', color: '#b78cff', tick: kib },
@@ -738,7 +740,7 @@ function renderNumbers() {
     ['producer in send()', `${demo.producer.waiting} now, ${fmt(demo.producer.waitRatio * 100, 0)}% of the time`],
     ['JS heap', fmtBytes(demo.heap.jsBytes)],
     [scriptURL ? 'stream arena' : 'wasm heap', w ? `${fmtBytes(w.inUse)} in use of ${fmtBytes(w.heapBytes)} (high ${fmtBytes(w.highWater)})` : 'n/a'],
-    ['per worker', workers.map((x) => `${x.completed ?? '?'}${x.alive === false ? '✝' : ''}`).join(' · ') || 'n/a'],
+    ['per worker (busy/done)', workers.map((x) => `${x.inFlight ?? '?'}/${x.completed ?? '?'}${x.alive === false ? ' dead' : ''}`).join(' · ') || 'n/a'],
     ['errors', String(demo.errors.length)],
   ];
   const dl = $('numbers');
