@@ -8,7 +8,8 @@
 //         so SharedArrayBuffer, Atomics.waitAsync and wasm pthreads work;
 //   N+1   the same files without those headers (crossOriginIsolated false),
 //         for the postMessage fallback.
-// Mounts: /wasm/ -> build/wasm-web/ (the Emscripten web module), / -> web/
+// Mounts: /wasm/ -> build/release/wasm/web/wasm/ (the Emscripten web module
+// of web/wasm, built by the release preset), / -> web/
 // (/demo/, /dist/*.js the built package, /test-pages/ for the browser specs).
 //
 // Also importable: startServer({ port = 8080, host = '127.0.0.1', isolated = true,
@@ -45,7 +46,7 @@ function makeMounts(webRoot, wasmRoot) {
     { prefix: '/', dir: resolve(webRoot), missing: `${webRoot} does not exist` },
   ];
 }
-export const defaultRoots = { webRoot: web, wasmRoot: join(root, 'build', 'wasm-web') };
+export const defaultRoots = { webRoot: web, wasmRoot: join(root, 'build', 'release', 'wasm', 'web', 'wasm') };
 
 export const mimeTypes = {
   '.html': 'text/html; charset=utf-8',
@@ -254,7 +255,7 @@ async function main(argv) {
     else if (a.startsWith('--port=')) port = Number(a.slice(7));
     else if (a === '--quiet') quiet = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node web/server.mjs [--port N] [--quiet]\n  serves web/ (and build/wasm-web/ at /wasm/) on 127.0.0.1:N (isolated) and N+1 (plain)');
+      console.log('usage: node web/server.mjs [--port N] [--quiet]\n  serves web/ (and build/release/wasm/web/wasm/ at /wasm/) on 127.0.0.1:N (isolated) and N+1 (plain)');
       return;
     } else {
       console.error(`server.mjs: unknown argument ${a} (usage: node web/server.mjs [--port N] [--quiet])`);

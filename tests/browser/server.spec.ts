@@ -60,11 +60,15 @@ test('the plain origin is not crossOriginIsolated', async ({ page, plainURL }) =
   test.info().annotations.push({ type: 'plain origin SharedArrayBuffer', description: facts.sharedArrayBuffer });
 });
 
-test('the wasm mount serves the web module, or says it is not built yet', async ({ request }) => {
+test('the wasm mount serves the web module with the isolation headers', async ({ request }) => {
   const r = await request.get('/wasm/ferry_web.js');
-  if (r.status() === 404) {
-    expect(await r.text()).toMatch(/not been built/);
-    test.info().annotations.push({ type: 'skipped part', description: 'build/wasm-web/ferry_web.js is not built yet' });
+  expect(r.status(), 'build/release/wasm/web/wasm/ferry_web.js: build the release preset first').toBe(200);
+  expect(r.headers()['content-type']).toMatch(/^text\/javascript/);
+  expect(r.headers()['cross-origin-embedder-policy']).toBe('require-corp');
+  const wasm = await request.get('/wasm/ferry_web.wasm');
+  expect(wasm.status()).toBe(200);
+  expect(wasm.headers()['content-type']).toBe('application/wasm');
+});
     return;
   }
   expect(r.status()).toBe(200);

@@ -538,7 +538,16 @@ function writeUtf8(w: Writer, s: string, what: string): void {
   const bad = loneSurrogate(s);
   if (bad >= 0) throw loneSurrogateErr(s, bad, what);
   if (w.pos + 3 * n > w.end) w.ensure(utf8Length(s));
-  const res = kEncoder.encodeInto(s, w.u8.subarray(w.pos, w.end));
+  const target = w.u8.subarray(w.pos, w.end);
+  if (kHasSab && target.buffer instanceof SharedArrayBuffer) {
+    // Browsers' encodeInto refuses shared memory (a ring slot): encode, then copy.
+    const bytes = kEncoder.encode(s);
+    if (bytes.length > target.length) throw kOverflow;
+    target.set(bytes);
+    w.pos += bytes.length;
+    return;
+  }
+  const res = kEncoder.encodeInto(s, target);
   if (res.read !== n) throw kOverflow; // only a slot can be short: ensure() grew anything else
   w.pos += res.written;
 }

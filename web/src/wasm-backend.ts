@@ -53,11 +53,22 @@ export async function loadModule(spec: string | URL | ModuleFactory, factory = '
   const url = spec instanceof URL ? spec.href : spec;
   let loading = modules.get(url);
   if (!loading) {
-    loading = importFactory(url, factory).then((make) => make());
+    loading = importFactory(url, factory).then(async (make) => make(await nodeOverrides(url)));
     modules.set(url, loading);
     loading.catch(() => modules.delete(url));
   }
   return loading;
+}
+
+// Under Node the glue would fetch() its .wasm by file path, which Node's
+// fetch refuses: hand it the bytes instead (its pthreads get the compiled
+// module from the main thread).
+async function nodeOverrides(url: string): Promise<object> {
+  if (typeof document !== 'undefined' || /^(https?|blob|data):/i.test(url)) return {};
+  const { readFile } = await import('node:fs/promises');
+  const { fileURLToPath } = await import('node:url');
+  const path = url.startsWith('file:') ? fileURLToPath(url) : url;
+  return { wasmBinary: await readFile(path.replace(/\.js$/, '.wasm')) };
 }
 
 // Emscripten's MODULARIZE glue is a classic script, not an ES module: a
@@ -150,7 +161,7 @@ export class WasmBackend implements Backend {
   // The module's memory; a fresh object after the memory grows (rings made
   // earlier keep the buffer they were attached with: the same memory).
   get buffer(): SharedArrayBuffer {
-    return this.module.wasmMemory.buffer as SharedArrayBuffer;
+    return this.module.wasmMemory.buffer as unknown as SharedArrayBuffer;
   }
 
   slot(index: number): SlotRings {

@@ -1,0 +1,98 @@
+// The TypeScript side against the real C++ side: the ferry_web wasm module
+// (web/wasm, built by the release preset's Emscripten sub-build) run under
+// Node. Values cross the language boundary both ways: TypeScript encodes,
+// C++ decodes and re-encodes, TypeScript decodes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { WasmBackend } from '../dist/wasm-backend.js';
+import { decode, encode, i32, u8, f32, i64, u64, struct, STRUCT_NAME } from '../dist/codec.js';
+import { ErrorKind, FerryError } from '../dist/errors.js';
+
+export const wasmModule =
+  process.env.FERRY_WASM_MODULE ?? fileURLToPath(new URL('../../build/release/wasm/web/wasm/ferry_web.js', import.meta.url));
+
+function callRecord(id: number, name: string, args: Uint8Array): Uint8Array {
+  const nameBytes = new TextEncoder().encode(name);
+  const rec = new Uint8Array(10 + nameBytes.length + args.length);
+  const view = new DataView(rec.buffer);
+  view.setBigUint64(0, BigInt(id), true);
+  view.setUint16(8, nameBytes.length, true);
+  rec.set(nameBytes, 10);
+  rec.set(args, 10 + nameBytes.length);
+  return rec;
+}
+
+// One call through slot 0's rings by hand (web/PROTOCOL.md), without the pool.
+async function rawCall(backend: WasmBackend, id: number, name: string, args: unknown[]): Promise<unknown> {
+  const { request, response } = backend.slot(0);
+  assert.ok(request.tryWrite(1, callRecord(id, name, encode(args))));
+  request.publish();
+  for (;;) {
+    const rec = response.tryRead();
+    if (rec) {
+      assert.equal(rec.tag, 1);
+      const view = new DataView(rec.payload.buffer, rec.payload.byteOffset, rec.payload.byteLength);
+      assert.equal(Number(view.getBigUint64(0, true)), id);
+      const value = decode(rec.payload.slice(8));
+      response.release();
+      return value;
+    }
+    await response.waitForData(10_000);
+  }
+}
+
+test('the wasm module is built', () => {
+  assert.ok(existsSync(wasmModule), `${wasmModule} is missing: build the release preset first (cmake --build --preset release)`);
+});
+
+test('a C++ pool starts in the module, publishes its task signatures, answers raw protocol calls and stops', async () => {
+  const backend = await WasmBackend.create({ module: wasmModule, workers: 2 });
+  try {
+    assert.equal(backend.size, 2);
+    const add = backend.signatures.get('add');
+    assert.ok(add, 'add is exported');
+    assert.equal(add.kind, 'call');
+    assert.equal(backend.signatures.get('upper')?.kind, 'stream');
+    assert.equal(await rawCall(backend, 1, 'add', [i32(2), i32(40)]), 42);
+    // TypeScript encodes, C++ decodes, re-encodes, TypeScript decodes.
+    assert.equal(await rawCall(backend, 2, 'echo_u8', [u8(255)]), 255);
+    assert.equal(await rawCall(backend, 3, 'echo_f32', [f32(1.5)]), 1.5);
+    assert.equal(await rawCall(backend, 4, 'echo_i64', [i64(-(2n ** 63n))]), -(2n ** 63n));
+    assert.equal(await rawCall(backend, 5, 'echo_u64', [u64(2n ** 64n - 1n)]), 2n ** 64n - 1n);
+    assert.equal(await rawCall(backend, 6, 'echo_string', ['h\u00e9llo \u{1f600}']), 'h\u00e9llo \u{1f600}');
+    assert.deepEqual(await rawCall(backend, 7, 'echo_f32s', [new Float32Array([1.5, -0.25])]), new Float32Array([1.5, -0.25]));
+    const p = (await rawCall(backend, 8, 'echo_point', [struct('Point', { x: i32(1), y: i32(-2) })])) as Record<string | symbol, unknown>;
+    assert.equal(p[STRUCT_NAME], 'Point');
+    assert.deepEqual({ x: p.x, y: p.y }, { x: 1, y: -2 });
+    // A plain JS number is f64 on the wire: the C++ decoder refuses it by type.
+    const mismatch = await rawCall(backend, 9, 'add', [2, 40]);
+    assert.ok(mismatch instanceof FerryError);
+    assert.equal((mismatch as FerryError).kind, ErrorKind.TypeMismatch);
+    const unknown = await rawCall(backend, 10, 'no_such_task', []);
+    assert.equal((unknown as FerryError).kind, ErrorKind.UnknownTask);
+  } finally {
+    await backend.terminate();
+  }
+});
+
+test('a crashed C++ worker aborts its response ring with WorkerCrashed and the slot gets a replacement', async () => {
+  const backend = await WasmBackend.create({ module: wasmModule, workers: 1 });
+  try {
+    const { request, response } = backend.slot(0);
+    assert.ok(request.tryWrite(1, callRecord(1, 'crash', encode(['on purpose']))));
+    request.publish();
+    await assert.rejects(async () => {
+      for (;;) {
+        if (response.tryRead()) assert.fail('a crashed worker answered');
+        await response.waitForData(10_000);
+      }
+    }, (e: unknown) => e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed);
+    await backend.replace(0);
+    assert.notEqual(backend.slot(0).response, response);
+    assert.equal(await rawCall(backend, 2, 'add', [i32(1), i32(1)]), 2);
+  } finally {
+    await backend.terminate();
+  }
+});
