@@ -217,6 +217,9 @@ struct Row {
   bool higher_is_better = true;
   std::map<std::string, Stat> cells;  // implementation -> result
   std::string note;
+  // Names the seed metric this row measures ("async call latency p99",
+  // ...), so the report generator finds it without matching case names.
+  std::string seed;
 };
 
 struct Table {
@@ -359,7 +362,8 @@ inline std::string to_json(const Env& env, const std::map<std::string, std::stri
       const Row& r = t.rows[ri];
       o += (ri ? ",\n" : "\n") + std::string("      {\"case\": ") + json_string(r.name) +
            ", \"unit\": " + json_string(r.unit) + ", \"higher_is_better\": " +
-           (r.higher_is_better ? "true" : "false") + ", \"note\": " + json_string(r.note) + ", \"results\": {";
+           (r.higher_is_better ? "true" : "false") + ", \"note\": " + json_string(r.note) +
+           (r.seed.empty() ? std::string() : ", \"seed\": " + json_string(r.seed)) + ", \"results\": {";
       bool f = true;
       for (const auto& [impl, s] : r.cells) {
         o += (f ? "" : ", ") + json_string(impl) + ": {\"median\": " + json_number(s.median) +

@@ -74,7 +74,10 @@ namespace {
 
 constexpr std::uint32_t kTag = 7;
 constexpr std::uint64_t kBatch = 64;          // ring publish / release, CQ bulk dequeue
-constexpr std::size_t kStreamBatch = 256;     // send_batch / recv_batch
+// send_batch / recv_batch size: 256 values, fewer for big ones so that a
+// batch stays well inside the ring (and the cache).
+template <std::size_t N>
+constexpr std::size_t kStreamBatch = std::min<std::size_t>(256, 64 * 1024 / N);
 constexpr unsigned kCallWindow = 4;           // pool calls in flight in the bulk case
 constexpr std::size_t kSketch = 1000;         // quantiles kept per latency run
 
@@ -332,10 +335,10 @@ template <std::size_t N>
 ferry::Task<ferry::Result<std::uint64_t>> stream_produce(ferry::Sender<StreamValue<N>> tx, std::uint64_t n,
                                                           bool batched) {
   if (batched) {
-    std::vector<Msg<N>> msgs(kStreamBatch);
-    std::vector<StreamValue<N>> vals(kStreamBatch);
-    for (std::uint64_t i = 0; i < n; i += kStreamBatch) {
-      const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamBatch, n - i));
+    std::vector<Msg<N>> msgs(kStreamBatch<N>);
+    std::vector<StreamValue<N>> vals(kStreamBatch<N>);
+    for (std::uint64_t i = 0; i < n; i += kStreamBatch<N>) {
+      const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamBatch<N>, n - i));
       for (std::size_t j = 0; j < k; ++j) {
         msgs[j] = make<N>(i + j);
         if constexpr (N == 8) vals[j] = msgs[j].w[0];
@@ -362,7 +365,7 @@ ferry::Task<ferry::Result<Seen>> stream_consume(ferry::Receiver<StreamValue<N>> 
   Seen s;
   while (s.count < n) {
     if (batched) {
-      auto b = co_await rx.recv_batch(kStreamBatch);
+      auto b = co_await rx.recv_batch(kStreamBatch<N>);
       if (!b) co_return b.error();
       for (const auto& v : *b) s.add(stream_digest<N>(v, s));
     } else {
@@ -1257,13 +1260,18 @@ namespace {
 
 // One table's rows for a case measured once: a row per ferry variant, each
 // against the same baseline results.
+struct Variant {
+  std::string impl;   // the contender's name in Measured
+  std::string shown;  // how the row names it
+  std::string seed;   // the seed metric the row is, if any (fb::Row::seed)
+};
+
 void add_variant_rows(fb::Table& t, const std::string& label, const std::string& unit, bool higher,
-                      const Measured& m, const std::vector<std::pair<std::string, std::string>>& variants,
-                      const std::string& note) {
-  for (const auto& [impl, shown] : variants) {
+                      const Measured& m, const std::vector<Variant>& variants, const std::string& note) {
+  for (const auto& [impl, shown, seed] : variants) {
     auto it = m.stats.find(impl);
     if (it == m.stats.end()) continue;
-    fb::Row row{label + " · " + shown + " (" + unit + ")", unit, higher, {}, note};
+    fb::Row row{label + " · " + shown + " (" + unit + ")", unit, higher, {}, note, seed};
     row.cells[kFerry] = it->second;
     for (const auto& b : t.baselines) {
       if (auto bt = m.stats.find(b); bt != m.stats.end()) row.cells[b] = bt->second;
@@ -1287,7 +1295,7 @@ void message_case(const fb::Options& o, fb::Table& t, fb::Running& a, fb::Runnin
                             {kAsio, [&](std::uint64_t n) { return asio_tp<N>(io, n); }, n0 / 4}},
                            fb::mmsg_per_s);
   add_variant_rows(t, label, "Mmsg/s", true, m,
-                   {{ring, "ring, publish per 64"}, {s1, "stream send/recv"}, {sb, "stream send_batch(256)"}},
+                   {{ring, "ring, publish per 64"}, {s1, "stream send/recv"}, {sb, "stream send_batch(" + std::to_string(kStreamBatch<N>) + ")"}},
                    "every queue holds " + std::to_string(slots_for<N>()) + " msgs (ring " +
                        std::to_string(ring_capacity_for<N>() >> 10) + " KiB)");
 }
@@ -1386,7 +1394,10 @@ int main(int argc, char** argv) {
       Measured q;
       for (const auto& [impl, pool_ns] : m.batch_ns) q.stats[impl] = fb::single_value(fb::percentile(pool_ns, p), pool_ns.size());
       add_variant_rows(lat, std::string("round trip ") + pname, "ns", false, q,
-                       {{ring, "ring (spins)"}, {stream, "stream (suspends)"}, {call, "pool call get()"}}, "");
+                       {{ring, "ring (spins)"},
+                        {stream, "stream (suspends)"},
+                        {call, "pool call get()", p == 99.0 ? "async call latency p99" : ""}},
+                       "");
     }
   }
 
@@ -1424,10 +1435,14 @@ int main(int argc, char** argv) {
         if (!std::isnan(c1[0])) cpu.stats[impl] = fb::make_stat(c1, n);
       }
     }
-    const std::vector<std::pair<std::string, std::string>> variants{{stream, "stream (send suspends)"},
-                                                                    {ring, "ring (producer spins)"}};
-    add_variant_rows(bp, "delivered", "k msg/s", true, rate, variants, "should equal the consumer alone");
-    add_variant_rows(bp, "peak in flight", "KiB", false, peak, variants,
+    const std::vector<Variant> variants{{stream, "stream (send suspends)"}, {ring, "ring (producer spins)"}};
+    add_variant_rows(bp, "delivered", "k msg/s", true, rate,
+                     {{stream, "stream (send suspends)", "stream throughput under backpressure"},
+                      {ring, "ring (producer spins)"}},
+                     "should equal the consumer alone");
+    add_variant_rows(bp, "peak in flight", "KiB", false, peak,
+                     {{stream, "stream (send suspends)", "stream throughput under backpressure"},
+                      {ring, "ring (producer spins)"}},
                      "bounded queues hold " + std::to_string(bp_slots()) + " msgs = " +
                          std::to_string(bp_slots() * kBpBytes >> 10) + " KiB");
     add_variant_rows(bp, "producer CPU", "% of its wall time", false, cpu, variants,
