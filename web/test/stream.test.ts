@@ -1,0 +1,319 @@
+// Streams between the pool and JavaScript stream tasks: echo, for await,
+// WHATWG adapters, backpressure both ways, close, errors, cancel, crash,
+// terminate, memory. fallback.test.ts runs this file again over postMessage.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CancelledError,
+  ClosedError,
+  FerryError,
+  MessageTooLargeError,
+  TaskFailedError,
+  UnknownTaskError,
+  WorkerCrashedError,
+  WorkerPool,
+  type Stream,
+} from '../dist/index.js';
+
+const transport: 'shared-memory' | 'postMessage' = (globalThis as { FERRY_TRANSPORT?: 'postMessage' }).FERRY_TRANSPORT ?? 'shared-memory';
+const script = new URL('./workers/basic.js', import.meta.url);
+const make = (options: Record<string, unknown> = {}) => WorkerPool.create({ script, workers: 2, transport, ...options });
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function isKind<T extends FerryError>(C: new (...a: never[]) => T, check?: (e: T) => void) {
+  return (e: unknown) => {
+    assert.ok(e instanceof C, `expected ${C.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    check?.(e);
+    return true;
+  };
+}
+
+async function collect<T>(s: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const v of s) out.push(v);
+  return out;
+}
+
+describe(`streams over ${transport}`, () => {
+  let pool: WorkerPool;
+  before(async () => {
+    pool = await make();
+  });
+  after(() => pool.terminate());
+
+  test('echo: values come back in order, then done gives the task\'s result', async () => {
+    const s = await pool.stream<unknown, unknown, number>('echoStream');
+    const values: unknown[] = [1, 'two', [3n], new Uint8Array([4]), { five: 5 }, null, undefined];
+    for (let i = 0; i < 200; i++) values.push(i);
+    const reading = collect(s);
+    for (const v of values) await s.send(v);
+    await s.close();
+    const got = await reading;
+    assert.equal(got.length, values.length);
+    assert.deepEqual(got.slice(7), values.slice(7));
+    assert.equal(got[1], 'two');
+    assert.equal(await s.done, values.length);
+  });
+
+  test('recv() gives {done: false, value} and {done: true} at the end', async () => {
+    const s = await pool.stream<number, number, number>('count', { args: [3] });
+    assert.deepEqual(await s.recv(), { done: false, value: 0 });
+    assert.deepEqual(await s.recv(), { done: false, value: 1 });
+    assert.deepEqual(await s.recv(), { done: false, value: 2 });
+    assert.deepEqual(await s.recv(), { done: true, value: undefined });
+    assert.deepEqual(await s.recv(), { done: true, value: undefined });
+    assert.equal(await s.done, 3);
+  });
+
+  test('for await with arguments after input and output', async () => {
+    const s = await pool.stream<string, string>('upper', { args: ['!'] });
+    const sends = ['a', 'b', 'c'].map((v) => s.send(v)); // many sends in one turn: one batch
+    await Promise.all(sends);
+    await s.close();
+    assert.deepEqual(await collect(s), ['A!', 'B!', 'C!']);
+    assert.equal(await s.done, 'upper done');
+  });
+
+  test('readable and writable pipe through the task', async () => {
+    const s = await pool.stream<string, string>('upper', { args: ['?'] });
+    const input = ['x', 'y', 'z'];
+    const source = new ReadableStream<string>({
+      pull(c) {
+        const v = input.shift();
+        if (v === undefined) c.close();
+        else c.enqueue(v);
+      },
+    });
+    const out: string[] = [];
+    await Promise.all([source.pipeTo(s.writable), s.readable.pipeTo(new WritableStream({ write: (v) => void out.push(v) }))]);
+    assert.deepEqual(out, ['X?', 'Y?', 'Z?']);
+    assert.equal(await s.done, 'upper done');
+  });
+
+  test('backpressure, pool to task: send() waits while the slow task has not consumed', async () => {
+    const capacity = 8192;
+    const itemBytes = 1000;
+    const s = await pool.stream<Uint8Array, number>('slowSink', { args: [2], capacity });
+    let sent = 0;
+    let acked = 0;
+    let maxOutstanding = 0;
+    const reading = (async () => {
+      for await (const n of s) {
+        acked = n;
+      }
+    })();
+    for (let i = 0; i < 60; i++) {
+      await s.send(new Uint8Array(itemBytes));
+      sent++;
+      maxOutstanding = Math.max(maxOutstanding, sent - acked);
+    }
+    await s.close();
+    await reading;
+    assert.equal(acked, 60);
+    assert.equal(await s.done, 60);
+    // The ring holds capacity / record size items; the task holds one more.
+    const bound = Math.floor(capacity / (itemBytes + 16)) + 2;
+    assert.ok(maxOutstanding <= bound, `${maxOutstanding} items were sent but not consumed (bound ${bound})`);
+    assert.ok(maxOutstanding >= 3, `backpressure should have let the ring fill (${maxOutstanding})`);
+  });
+
+  test('backpressure, task to pool: the task\'s send() waits for a slow reader', async () => {
+    const capacity = 8192;
+    const itemBytes = 1000;
+    const s = await pool.stream<never, Uint8Array, number>('flood', { args: [40, itemBytes], capacity, affinity: 0 });
+    let read = 0;
+    let maxAhead = 0;
+    for await (const b of s) {
+      assert.equal(b[0], read & 255);
+      read++;
+      await sleep(2);
+      const { sent } = await pool.callWith<{ sent: number }>({ affinity: 0 }, 'floodProgress');
+      maxAhead = Math.max(maxAhead, sent - read);
+    }
+    assert.equal(read, 40);
+    assert.equal(await s.done, 40);
+    const bound = Math.floor(capacity / (itemBytes + 16)) + 1;
+    assert.ok(maxAhead <= bound, `the task got ${maxAhead} items ahead of the reader (bound ${bound})`);
+    assert.ok(maxAhead >= 3, `the ring should have filled (${maxAhead})`);
+  });
+
+  test('trySend() is false when the ring is full; close() ends the task\'s input', async () => {
+    const s = await pool.stream<Uint8Array, never>('streamSignal', { args: ['trysend'], capacity: 256 });
+    let n = 0;
+    while (s.trySend(new Uint8Array(40))) n++;
+    assert.ok(n >= 2 && n <= 6, `${n} values fit a 256-byte ring`);
+    s.cancel('enough');
+    await assert.rejects(s.done, isKind(CancelledError));
+  });
+
+  test('close(): later sends reject with ClosedError, the task sees the end of its input', async () => {
+    const s = await pool.stream<number, number, number>('echoStream');
+    await s.send(1);
+    await s.close();
+    await assert.rejects(s.send(2), isKind(ClosedError));
+    assert.throws(() => s.trySend(3), isKind(ClosedError));
+    assert.deepEqual(await collect(s), [1]);
+    assert.equal(await s.done, 1);
+  });
+
+  test('a failing stream task ends for await and done with its TaskFailedError', async () => {
+    const s = await pool.stream<number, number>('failStream', { args: [3] });
+    for (let i = 0; i < 3; i++) void s.send(i).catch(() => {});
+    const got: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const v of s) got.push(v);
+      })(),
+      isKind(TaskFailedError, (e) => {
+        assert.equal(e.message, 'stream failed after 3');
+        assert.match(e.origin, /^worker \d: failStream$/);
+      }),
+    );
+    assert.deepEqual(got, [0, 1, 2]);
+    await assert.rejects(s.done, isKind(TaskFailedError));
+    await assert.rejects(s.send(9), isKind(ClosedError));
+  });
+
+  test('a task that returns early: what it sent arrives, later sends reject with ClosedError', async () => {
+    const s = await pool.stream<string, string, string>('quick');
+    assert.equal(await s.done, 'quick');
+    assert.deepEqual(await s.recv(), { done: false, value: 'only' });
+    assert.deepEqual(await s.recv(), { done: true, value: undefined });
+    await assert.rejects(s.send('late'), isKind(ClosedError));
+  });
+
+  test('an unknown stream task fails done and recv with UnknownTaskError', async () => {
+    const s = await pool.stream('nope');
+    await assert.rejects(s.done, isKind(UnknownTaskError, (e) => assert.match(e.message, /no task named 'nope'/)));
+    await assert.rejects(s.recv(), isKind(UnknownTaskError));
+    const c = await pool.stream('add');
+    await assert.rejects(c.done, isKind(UnknownTaskError, (e) => assert.match(e.message, /call task/)));
+  });
+
+  test('cancel() ends both directions with CancelledError and aborts the task\'s signal', async () => {
+    const s = await pool.stream<number, number>('streamSignal', { args: ['stream-cancel'], affinity: 1 });
+    const pendingRecv = s.recv();
+    await sleep(10);
+    s.cancel('user left');
+    await assert.rejects(pendingRecv, isKind(CancelledError, (e) => assert.match(e.message, /user left/)));
+    await assert.rejects(s.done, isKind(CancelledError));
+    await assert.rejects(s.send(1), isKind(CancelledError));
+    await until(async () => (await pool.callWith<string>({ affinity: 1 }, 'abortedState', 'stream-cancel')) === 'stream aborted', 'the task to see its signal');
+  });
+
+  test('an AbortSignal cancels an open stream', async () => {
+    const ac = new AbortController();
+    const s = await pool.stream('echoStream', { signal: ac.signal });
+    await s.send(1);
+    assert.deepEqual(await s.recv(), { done: false, value: 1 });
+    ac.abort('stop');
+    await assert.rejects(s.recv(), isKind(CancelledError, (e) => assert.match(e.message, /stop/)));
+    await assert.rejects(s.done, isKind(CancelledError));
+  });
+
+  test('breaking out of for await closes our reading end; the task ends', async () => {
+    const s = await pool.stream<never, number, number>('count', { args: [100000], capacity: 1024 });
+    let n = 0;
+    for await (const v of s) {
+      assert.equal(v, n++);
+      if (n === 5) break;
+    }
+    // The task's sends fail once we stopped reading: it ends with an error result.
+    await assert.rejects(s.done, isKind(ClosedError));
+  });
+
+  test('a value larger than a ring record rejects with MessageTooLargeError; the stream goes on', async () => {
+    const s = await pool.stream<Uint8Array, Uint8Array>('echoStream', { capacity: 1024 });
+    await assert.rejects(s.send(new Uint8Array(2000)), isKind(MessageTooLargeError));
+    await s.send(new Uint8Array(10));
+    await s.close();
+    assert.equal((await collect(s)).length, 1);
+  });
+
+  test('many streams at once', async () => {
+    const streams = await Promise.all(Array.from({ length: 20 }, () => pool.stream<number, number, number>('echoStream', { capacity: 1024 })));
+    await Promise.all(
+      streams.map(async (s, k) => {
+        const reading = collect(s);
+        for (let i = 0; i < 50; i++) await s.send(k * 1000 + i);
+        await s.close();
+        const got = await reading;
+        assert.deepEqual(
+          got,
+          Array.from({ length: 50 }, (_, i) => k * 1000 + i),
+        );
+        assert.equal(await s.done, 50);
+      }),
+    );
+  });
+
+  test('10,000 stream open/close cycles leave no memory behind', async () => {
+    const before = pool.stats().memory;
+    const one = async (i: number) => {
+      const s = await pool.stream<number, number, number>('echoStream', { capacity: 256 + 64 * (i % 7) });
+      await s.send(i);
+      await s.close();
+      assert.deepEqual(await s.recv(), { done: false, value: i });
+      assert.deepEqual(await s.recv(), { done: true, value: undefined });
+      assert.equal(await s.done, 1);
+    };
+    const t0 = performance.now();
+    const n = transport === 'shared-memory' ? 10000 : 3000;
+    for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => one(i + k)));
+    console.log(`# ${transport}: ${n} stream open/close cycles in ${(performance.now() - t0).toFixed(0)} ms`);
+    await sleep(5); // frees happen once waits have ended
+    const after = pool.stats().memory;
+    if (before && after) {
+      assert.equal(after.used, before.used);
+      assert.equal(after.allocations, before.allocations);
+      assert.equal(after.freeBlocks, before.freeBlocks);
+      assert.ok(after.peak < 4 * 1024 * 1024, `peak ${after.peak}`);
+    }
+  });
+});
+
+describe(`stream endings over ${transport}`, () => {
+  test('a worker crash ends a stream\'s both directions with WorkerCrashedError', async () => {
+    const pool = await make();
+    try {
+      const s: Stream = await pool.stream('crashStream', { affinity: 0 });
+      assert.deepEqual(await s.recv(), { done: false, value: 'before' });
+      await s.send('go');
+      await assert.rejects(s.recv(), isKind(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed/)));
+      await assert.rejects(s.done, isKind(WorkerCrashedError));
+      await assert.rejects(s.send('after'), isKind(WorkerCrashedError));
+      await until(() => pool.stats().workers[0]!.alive, 'the replacement');
+      const again = await pool.stream<number, number, number>('echoStream', { affinity: 0 });
+      await again.send(7);
+      await again.close();
+      assert.deepEqual(await collect(again), [7]);
+      const m = pool.stats().memory;
+      if (m) assert.equal(m.allocations, 4); // two slots' rings: the dead streams' rings were freed
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('terminate ends open streams with ClosedError', async () => {
+    const pool = await make();
+    const s = await pool.stream('echoStream');
+    const r = s.recv();
+    const d = s.done;
+    const settled = Promise.allSettled([r, d]);
+    await pool.terminate();
+    for (const x of await settled) {
+      assert.equal(x.status, 'rejected');
+      isKind(ClosedError, (e) => assert.equal(e.message, 'the pool was terminated'))((x as PromiseRejectedResult).reason);
+    }
+    await assert.rejects(s.send(1), isKind(ClosedError));
+    await assert.rejects(pool.stream('echoStream'), isKind(ClosedError));
+  });
+});
