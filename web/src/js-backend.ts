@@ -132,6 +132,7 @@ export async function startWorker(
   index: number,
   setup: () => SetupMessage,
   events: { onMessage?: (m: unknown) => void; onDeath: (reason: string) => void },
+  startTimeoutMs = 30_000,
 ): Promise<WorkerHandle> {
   let ready = false;
   let settle!: { resolve: () => void; reject: (e: unknown) => void };
@@ -167,11 +168,26 @@ export async function startWorker(
       }
     },
   });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WorkerCrashedError(
+            `worker ${index} did not start within ${startTimeoutMs} ms (${hello ? 'it answered, then never attached' : 'does its script call expose()?'})`,
+            `worker ${index}`,
+          ),
+        ),
+      startTimeoutMs,
+    );
+  });
   try {
-    await started;
+    await Promise.race([started, timeout]);
   } catch (e) {
     await handle.terminate().catch(() => {});
     throw e;
+  } finally {
+    clearTimeout(timer);
   }
   return handle;
 }
@@ -288,6 +304,8 @@ export interface JsBackendOptions {
   ringCapacity?: number;
   /** Bytes for stream rings beyond the slots' own rings (default 16 MiB). */
   arenaBytes?: number;
+  /** How long a worker may take to start (default 30 s). */
+  startTimeoutMs?: number;
 }
 
 /** The Backend for JavaScript workers, plus the arena's numbers. */
@@ -360,6 +378,7 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
           crashCallback(index, reason);
         },
       },
+      options.startTimeoutMs,
     );
   };
 

@@ -427,6 +427,8 @@ export interface MessageBackendOptions {
   workers?: number;
   /** Credit (bytes) of each slot's request and response channel (default 64 KiB). */
   ringCapacity?: number;
+  /** How long a worker may take to start (default 30 s). */
+  startTimeoutMs?: number;
 }
 
 interface MsgSlot {
@@ -478,7 +480,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
         slot.hub.abortAll(ErrorKind.WorkerCrashed);
         crashCallback(index, reason);
       },
-    });
+    }, options.startTimeoutMs);
   };
 
   try {

@@ -45,6 +45,7 @@ import {
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
+import type { WasmBackendOptions } from './wasm-backend.js';
 import {
   RecordWriter,
   Stream,
@@ -64,8 +65,10 @@ import {
 export interface WorkerPoolOptions {
   /** URL or path of a worker module script that calls expose() (JavaScript workers). */
   script?: string | URL;
-  /** A wasm module with C++ tasks (see wasm-backend.ts for what it accepts). */
-  module?: unknown;
+  /** A wasm module with C++ tasks: its glue script (URL or path) or factory (wasm-backend.ts). */
+  module?: WasmBackendOptions['module'];
+  /** Wasm: the factory name the glue script defines (default createFerryWeb). */
+  factory?: string;
   /** Number of workers. Default: navigator.hardwareConcurrency / os.availableParallelism(). */
   workers?: number;
   /** Bytes of each worker's request and response ring (power of two, default 64 KiB). */
@@ -82,8 +85,8 @@ export interface WorkerPoolOptions {
   transport?: 'auto' | 'shared-memory' | 'postMessage';
   /** JavaScript workers: bytes for stream rings (default 16 MiB). */
   arenaBytes?: number;
-  /** Further options for the wasm backend. */
-  [key: string]: unknown;
+  /** How long a worker may take to start (default 30 s); then create() rejects with WorkerCrashedError. */
+  startTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -426,10 +429,18 @@ export class WorkerPool {
       if (options.script !== undefined) throw new InvalidArgumentError('pass either script or module, not both', kOrigin);
       if (want === 'postMessage') throw new InvalidArgumentError('wasm workers need shared memory; transport postMessage is for script workers', kOrigin);
       const { createWasmBackend } = await import('./wasm-backend.js');
-      t = new RingTransport(await createWasmBackend(options as never));
+      t = new RingTransport(
+        await createWasmBackend({
+          module: options.module,
+          factory: options.factory,
+          workers: options.workers,
+          ringCapacity: options.ringCapacity,
+          startTimeoutMs: options.startTimeoutMs,
+        }),
+      );
     } else {
       if (options.script === undefined) throw new InvalidArgumentError('WorkerPool.create needs a script (JavaScript workers) or a module (wasm)', kOrigin);
-      const common = { script: options.script, workers: options.workers, ringCapacity: options.ringCapacity };
+      const common = { script: options.script, workers: options.workers, ringCapacity: options.ringCapacity, startTimeoutMs: options.startTimeoutMs };
       if (want === 'postMessage' || (want === 'auto' && !sharedMemoryAvailable())) {
         const { createMessageBackend } = await import('./message-backend.js');
         t = await createMessageBackend(common);
@@ -470,6 +481,9 @@ export class WorkerPool {
    */
   stream<In = unknown, Out = unknown, R = unknown>(name: string, options: StreamOptions = {}): Promise<Stream<In, Out, R>> {
     const capacity = options.capacity ?? 64 * 1024;
+    if (options.args !== undefined && !Array.isArray(options.args)) {
+      return Promise.reject(new InvalidArgumentError(`stream options.args must be an array (the task's arguments), not ${typeof options.args}`, kOrigin));
+    }
     return this.submit(true, name, options.args ?? [], options, capacity) as Promise<Stream<In, Out, R>>;
   }
 
@@ -667,10 +681,7 @@ export class WorkerPool {
     const tag = p.stream ? TAG_STREAM : TAG_CALL;
     try {
       if (p.encoded !== null) {
-        const full = new Uint8Array(headLen + p.encoded.length);
-        full.set(this.head.subarray(0, headLen));
-        full.set(p.encoded, headLen);
-        this.sendRaw(s, tag, full);
+        this.sendParts(s, tag, headLen, p.encoded);
       } else if (s.outbox.length === 0) {
         const rest = this.records.put(s.request!, tag, this.head, headLen, p.args, codecs.args);
         if (rest !== null) this.sendRaw(s, tag, rest);
@@ -716,6 +727,25 @@ export class WorkerPool {
     st.stream = new Stream(p.id, st.writer, st.reader, done, { cancel: (reason) => this.cancelStream(st, reason) });
     p.st = st;
     p.resolve(st.stream);
+  }
+
+  // Writes head[0, headLen) + body as one record, copying once when it fits now.
+  private sendParts(s: Slot, tag: number, headLen: number, body: Uint8Array): void {
+    const total = headLen + body.length;
+    if (s.outbox.length === 0 && total <= s.request!.maxPayload) {
+      const view = s.request!.tryReserve(total, tag);
+      if (view !== null) {
+        view.set(this.head.subarray(0, headLen));
+        view.set(body, headLen);
+        s.request!.commit(total);
+        this.markDirty(s);
+        return;
+      }
+    }
+    const full = new Uint8Array(total);
+    full.set(this.head.subarray(0, headLen));
+    full.set(body, headLen);
+    this.sendRaw(s, tag, full);
   }
 
   private sendRaw(s: Slot, tag: number, bytes: Uint8Array): void {

@@ -331,6 +331,13 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     await assert.rejects(WorkerPool.create({ script, maxInFlight: 0 }), /maxInFlight/);
     await assert.rejects(WorkerPool.create({ script, transport: 'carrier-pigeon' as never }), /transport/);
     await assert.rejects(WorkerPool.create({ script: new URL('./workers/does-not-exist.js', import.meta.url), workers: 1, transport }), isKind(WorkerCrashedError));
+    await assert.rejects(
+      WorkerPool.create({ script: new URL('./workers/silent.js', import.meta.url), workers: 1, transport, startTimeoutMs: 300 }),
+      isKind(WorkerCrashedError, (e) => assert.match(e.message, /expose\(\)/)),
+    );
+    const pool = await make({ workers: 1 });
+    await assert.rejects(pool.stream('echoStream', { args: 'x' as never }), /must be an array/);
+    await pool.terminate();
   });
 });
 
