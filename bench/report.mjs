@@ -129,7 +129,8 @@ function loadRuns(files) {
     }
     if (!Array.isArray(j.tables)) throw new Error(`${f}: no "tables" array: not a benchmark's --json output`);
     runs.push({ source: basename(f), benchmark: j.benchmark ?? basename(f, '.json'), target: targetOf(j.env),
-                env: j.env ?? {}, settings: j.settings ?? {}, tables: j.tables, problems: j.problems ?? [] });
+                env: j.env ?? {}, settings: j.settings ?? {}, tables: j.tables,
+                problems: [...(j.problems ?? []), ...(j.skipped ?? []).map((s) => `not measured: ${s}`)] });
   }
   const order = ['native', 'wasm (Node)', 'browser (Chromium)'];
   runs.sort((a, b) => (order.indexOf(a.target) - order.indexOf(b.target)) || a.benchmark.localeCompare(b.benchmark));

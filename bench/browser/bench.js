@@ -1,0 +1,631 @@
+// ferry browser benchmarks: ferry's WorkerPool (JavaScript workers and C++
+// workers in the wasm module) against raw postMessage (structured clone and
+// transferred ArrayBuffers), Comlink and workerpool, on the same work, in one
+// page run. bench/browser/run.mjs loads this page in headless Chromium and
+// calls runBench(); the result has the shape of bench_harness.hpp's JSON
+// (tables of rows with results and ratios) so bench/report.mjs merges it with
+// the native runs.
+//
+// Timing: performance.now() has 5 µs granularity in a cross-origin isolated
+// page, so latencies are timed over batches of calls and divided.
+// Every result is checked (sums, checksums, echoes, counts); a wrong one is a
+// problem the runner reports (and fails on with --smoke).
+import * as Comlink from '/vendor/comlink/comlink.mjs';
+
+const logEl = document.getElementById('log');
+function log(s) {
+  if (logEl) logEl.textContent += s + '\n';
+  console.log(`[bench] ${s}`);
+}
+
+const FERRY = 'ferry';
+const PM = 'postMessage';
+const PM_CLONE = 'postMessage (clone)';
+const PM_TRANSFER = 'postMessage (transfer)';
+const COMLINK = 'Comlink';
+const WP = 'workerpool';
+
+// --- Statistics and rows (bench_harness.hpp's JSON shape) --------------------------
+
+function sorted(v) {
+  return [...v].sort((a, b) => a - b);
+}
+function percentile(v, p) {
+  if (!v.length) return NaN;
+  const s = sorted(v);
+  return s[Math.max(1, Math.ceil((p / 100) * s.length)) - 1];
+}
+function median(v) {
+  const s = sorted(v);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function stat(samples, n = 0) {
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), ops_per_rep: n, samples };
+}
+function single(v, n = 0) {
+  return { median: v, min: v, max: v, ops_per_rep: n, samples: [] };
+}
+
+function table(title, baselines, notes) {
+  return { title, reference: FERRY, notes, baselines, rows: [] };
+}
+// One row: `ferry` is the ferry variant's result, `others` the baselines'.
+function addRow(t, name, unit, higher, ferry, others, note = '', seed = '') {
+  const results = {};
+  if (ferry) results[FERRY] = ferry;
+  for (const [k, v] of Object.entries(others)) if (v) results[k] = v;
+  const ratios = {};
+  for (const b of t.baselines) {
+    const f = results[FERRY]?.median, o = results[b]?.median;
+    ratios[b] = f > 0 && o > 0 && Number.isFinite(f) && Number.isFinite(o) ? (higher ? f / o : o / f) : null;
+  }
+  const row = { case: `${name} (${unit})`, unit, higher_is_better: higher, note, results, ratios };
+  if (seed) row.seed = seed;
+  t.rows.push(row);
+}
+
+// --- Contenders -------------------------------------------------------------------
+
+// Raw postMessage with the least plumbing an application needs: an id per
+// request and a map of pending promises.
+class PlainWorker {
+  constructor(url) {
+    this.w = new Worker(url);
+    this.pending = new Map();
+    this.next = 0;
+    this.onAck = null;
+    this.w.onmessage = ({ data: m }) => {
+      if (m.op === 'ack') return this.onAck?.(m.n);
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error(m.error));
+      else p.resolve(m);
+    };
+    this.w.onerror = (e) => {
+      for (const p of this.pending.values()) p.reject(new Error(`postMessage worker: ${e.message}`));
+      this.pending.clear();
+    };
+  }
+  call(msg, transfer) {
+    const id = ++this.next;
+    msg.id = id;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.w.postMessage(msg, transfer ?? []);
+    });
+  }
+  post(msg) {
+    this.w.postMessage(msg);
+  }
+  terminate() {
+    this.w.terminate();
+  }
+}
+
+function check(what, got, want) {
+  if (got !== want) throw new Error(`${what}: got ${String(got)}, expected ${String(want)}`);
+}
+
+async function gcAndHeap() {
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc?.();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return performance.memory?.usedJSHeapSize ?? NaN;
+}
+
+const heapOf = (pool) => (typeof pool?.heap === 'function' ? pool.heap() : null);
+
+// --- Runner state ------------------------------------------------------------------
+
+class Run {
+  constructor(opts) {
+    this.quick = Boolean(opts.quick);
+    this.reps = opts.reps ?? (this.quick ? 1 : 3);
+    this.problems = [];   // something broke: the runner fails on these with --smoke
+    this.skipped = [];    // something is not available (yet): reported, not a failure
+    this.tables = [];
+    this.c = {};          // contenders
+  }
+  // Runs fn; an exception becomes a problem and the result is null.
+  async guard(what, fn) {
+    try {
+      return await fn();
+    } catch (e) {
+      const msg = `${what}: ${e?.stack ?? e}`;
+      this.problems.push(msg);
+      log(`PROBLEM ${msg}`);
+      return null;
+    }
+  }
+}
+
+async function setUp(run, opts) {
+  const c = run.c;
+  c.plain = new PlainWorker('/bench/plain-worker.js');
+  check('postMessage warm-up', (await c.plain.call({ op: 'add', a: 1, b: 2 })).r, 3);
+  c.comlinkWorker = new Worker('/bench/comlink-worker.js', { type: 'module' });
+  c.comlink = Comlink.wrap(c.comlinkWorker);
+  check('Comlink warm-up', await c.comlink.add(1, 2), 3);
+  c.wp = globalThis.workerpool.pool('/bench/workerpool-worker.js', { maxWorkers: 2, workerType: 'web' });
+  check('workerpool warm-up', await c.wp.exec('add', [1, 2]), 3);
+
+  const ringCapacity = opts.ringCapacity;
+  const { WorkerPool } = await run.guard('import /dist/index.js', () => import('/dist/index.js')) ?? {};
+  c.WorkerPool = WorkerPool;
+  if (WorkerPool) {
+    c.ferryJs = await run.guard('WorkerPool.create({ script: /bench/ferry-worker.js, workers: 2 })', async () => {
+      const p = await WorkerPool.create({ script: '/bench/ferry-worker.js', workers: 2, ringCapacity });
+      check('ferry JS warm-up', await p.call('add', 1, 2), 3);
+      return p;
+    });
+    c.ferryWasm = await run.guard("WorkerPool.create({ module: '/wasm/ferry_web.js', workers: 2 })", async () => {
+      const p = await WorkerPool.create({ module: '/wasm/ferry_web.js', workers: 2, ringCapacity });
+      check('ferry wasm warm-up', await p.call('add', 1, 2), 3);
+      return p;
+    });
+    if (c.ferryWasm && typeof c.ferryWasm.alloc !== 'function') run.skipped.push('WasmBuffer cases: the pool has no alloc() yet');
+    if (c.ferryWasm && typeof c.ferryWasm.heap !== 'function') run.skipped.push('wasm heap statistics: the pool has no heap() yet');
+  }
+}
+
+async function tearDown(run) {
+  const c = run.c;
+  c.plain?.terminate();
+  c.comlink?.[Comlink.releaseProxy]?.();
+  c.comlinkWorker?.terminate();
+  await c.wp?.terminate(true);
+  await c.ferryJs?.terminate();
+  await c.ferryWasm?.terminate();
+}
+
+// Interleaves the contenders' repetitions, so background noise hits them alike.
+async function interleaved(run, contenders, reps, fn) {
+  const out = {};
+  for (let r = 0; r < reps; r++) {
+    for (const [name, impl] of Object.entries(contenders)) {
+      if (!impl) continue;
+      if (out[name] === null) continue;  // failed before
+      const v = await run.guard(name, () => fn(name, impl, r));
+      if (v === null) out[name] = null;
+      else (out[name] ??= []).push(v);
+    }
+  }
+  return out;
+}
+
+// --- 1. Call latency ------------------------------------------------------------------
+
+async function callLatency(run) {
+  log('call latency');
+  const { c } = run;
+  const batch = run.quick ? 10 : 25;
+  const batches = run.quick ? 10 : 120;
+  const warm = run.quick ? 20 : 300;
+  const calls = {
+    'ferry JS workers': c.ferryJs && ((i) => c.ferryJs.call('add', i, 1)),
+    'ferry wasm workers': c.ferryWasm && ((i) => c.ferryWasm.call('add', i, 1)),
+    [PM]: (i) => c.plain.call({ op: 'add', a: i, b: 1 }).then((m) => m.r),
+    [COMLINK]: (i) => c.comlink.add(i, 1),
+    [WP]: (i) => c.wp.exec('add', [i, 1]),
+  };
+  for (const [name, f] of Object.entries(calls)) {
+    if (!f) continue;
+    await run.guard(`${name} warm-up`, async () => {
+      for (let i = 0; i < warm; i++) check(name, await f(i), i + 1);
+    });
+  }
+  const rounds = run.quick ? 1 : 4;
+  const per = await interleaved(run, calls, rounds, async (name, f, r) => {
+    const out = [];
+    for (let b = 0; b < batches / rounds; b++) {
+      const t0 = performance.now();
+      for (let k = 0; k < batch; k++) {
+        const i = (r * batches + b) * batch + k;
+        const got = await f(i);
+        if (got !== i + 1) throw new Error(`${name}: add(${i}, 1) returned ${got}`);
+      }
+      out.push(((performance.now() - t0) * 1000) / batch);
+    }
+    return out;
+  });
+  const t = table('call latency: sequential await of add(i, 1) on a worker (µs per call)', [PM, COMLINK, WP],
+    `timed in batches of ${batch} sequential calls (performance.now() has 5 µs granularity here); p50/p99 over ` +
+    `${batches} batches per contender, contenders interleaved in ${rounds} rounds; ferry pools have 2 workers ` +
+    '(a sequential caller uses one), workerpool maxWorkers 2, postMessage and Comlink one worker');
+  const p = (name, q) => (per[name] ? single(percentile(per[name].flat(), q), per[name].flat().length) : null);
+  for (const [variant, shown] of [['ferry JS workers', 'ferry JS workers'], ['ferry wasm workers', 'ferry wasm workers (C++ add)']]) {
+    for (const q of [50, 99]) {
+      addRow(t, `p${q} · ${shown}`, 'µs', false, p(variant, q), { [PM]: p(PM, q), [COMLINK]: p(COMLINK, q), [WP]: p(WP, q) },
+        '', q === 99 ? 'async call latency p99' : '');
+    }
+  }
+  run.tables.push(t);
+}
+
+// --- 2. Small-message stream throughput -----------------------------------------------------
+
+async function streamThroughput(run) {
+  log('small-message streams');
+  const { c } = run;
+  const n = run.quick ? 500 : 20000;
+  const words = Array.from({ length: 64 }, (_, i) => `hello ferry ${String(i).padStart(4, '0')}`);
+  const window = 64;
+  const ferryStream = (pool) => pool && (async () => {
+    const s = await pool.stream('upper');
+    const reader = (async () => {
+      let k = 0, last = '';
+      for await (const v of s) {
+        last = v;
+        k++;
+      }
+      return { k, last };
+    })();
+    for (let i = 0; i < n; i++) {
+      const w = words[i % words.length];
+      if (!s.trySend(w)) await s.send(w);
+    }
+    await s.close();
+    const { k, last } = await reader;
+    check('stream upper: values back', k, n);
+    check('stream upper: last value', last, words[(n - 1) % words.length].toUpperCase());
+  });
+  const windowed = (f) => async () => {
+    let next = 0, done = 0;
+    const lane = async () => {
+      while (next < n) {
+        const i = next++;
+        const got = await f(words[i % words.length]);
+        if (got !== words[i % words.length].toUpperCase()) throw new Error(`upper: got ${got}`);
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: window }, lane));
+    check('calls answered', done, n);
+  };
+  const runs = {
+    'ferry JS': ferryStream(c.ferryJs),
+    'ferry wasm': ferryStream(c.ferryWasm),
+    [PM]: async () => {
+      const ps = [];
+      for (let i = 0; i < n; i++) ps.push(c.plain.call({ op: 'upper', v: words[i % words.length] }));
+      const got = await Promise.all(ps);
+      check('postMessage upper: last', got[n - 1].r, words[(n - 1) % words.length].toUpperCase());
+    },
+    [COMLINK]: windowed((w) => c.comlink.upper(w)),
+    [WP]: windowed((w) => c.wp.exec('upper', [w])),
+  };
+  await runs[PM]();  // warm-up
+  const res = await interleaved(run, runs, run.reps + 1, async (name, f, r) => {
+    const t0 = performance.now();
+    await f();
+    return r === 0 ? undefined : n / ((performance.now() - t0) / 1000) / 1000;
+  });
+  const st = (name) => (res[name] ? stat(res[name].filter((v) => v !== undefined), n) : null);
+  const t = table('small-message stream: 20-byte strings to a worker and back upper-cased (k msg/s)', [PM, COMLINK, WP],
+    `${n} messages per rep, median of ${run.reps} after a warm-up rep; ferry: pool.stream('upper') (trySend, await ` +
+    `send when full; for await on the output); postMessage: one message per string, all posted at once, a pending ` +
+    `map of promises; Comlink and workerpool have no streams: calls with ${window} in flight`);
+  const others = { [PM]: st(PM), [COMLINK]: st(COMLINK), [WP]: st(WP) };
+  addRow(t, 'stream · ferry JS workers', 'k msg/s', true, st('ferry JS'), others);
+  addRow(t, 'stream · ferry wasm workers (C++ upper)', 'k msg/s', true, st('ferry wasm'), others);
+  run.tables.push(t);
+}
+
+// --- 3. Buffers into a worker -------------------------------------------------------------
+
+async function buffers(run) {
+  log('buffers');
+  const { c } = run;
+  const sizes = run.quick ? [64 * 1024, 256 * 1024] : [1 << 20, 16 << 20];
+  const t = table('buffers into a worker that checksums every byte (FNV-1a) and answers (MB/s)',
+    [PM_CLONE, PM_TRANSFER, COMLINK, WP],
+    'the bytes start in a JavaScript Uint8Array; every worker computes the same FNV-1a over every byte (the C++ ' +
+    'tasks checksum_bytes / checksum_shared, the same function in JavaScript), so the differences are the cost ' +
+    'of moving the bytes; transfer: the ArrayBuffer goes to the worker and comes back, moved both ways; ' +
+    'WasmBuffer: pool.alloc() once, then per call bytes.set() into it (timed) and checksum_shared (nothing copied)');
+  for (const size of sizes) {
+    const label = size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24;
+    const want = self.benchTasks.fnv1a(data);
+    const ops = run.quick ? 3 : size >= 16 << 20 ? 4 : 24;
+    let moving = data.slice().buffer;  // the transferred one
+    let wasmBuf = null;
+    if (c.ferryWasm && typeof c.ferryWasm.alloc === 'function') {
+      wasmBuf = await run.guard(`pool.alloc(${size})`, () => c.ferryWasm.alloc(size));
+    }
+    const one = {
+      'ferry JS call': c.ferryJs && (() => c.ferryJs.call('checksum', data)),
+      'ferry wasm call': c.ferryWasm && (() => c.ferryWasm.call('checksum_bytes', data)),
+      'ferry wasm WasmBuffer': wasmBuf && (() => {
+        wasmBuf.bytes.set(data);
+        return c.ferryWasm.call('checksum_shared', wasmBuf);
+      }),
+      [PM_CLONE]: () => c.plain.call({ op: 'checksum', v: data }).then((m) => m.r),
+      [PM_TRANSFER]: async () => {
+        const m = await c.plain.call({ op: 'checksum-transfer', buf: moving }, [moving]);
+        moving = m.buf;
+        return m.r;
+      },
+      [COMLINK]: () => c.comlink.checksum(data),
+      [WP]: () => c.wp.exec('checksum', [data]),
+    };
+    const res = await interleaved(run, one, run.reps + 1, async (name, f, r) => {
+      const t0 = performance.now();
+      for (let k = 0; k < ops; k++) check(`${name} checksum of ${label}`, (await f()) >>> 0, want);
+      return r === 0 ? undefined : (ops * size) / ((performance.now() - t0) / 1000) / 1e6;
+    });
+    wasmBuf?.release();
+    const st = (name) => (res[name] ? stat(res[name].filter((v) => v !== undefined), ops) : null);
+    const others = { [PM_CLONE]: st(PM_CLONE), [PM_TRANSFER]: st(PM_TRANSFER), [COMLINK]: st(COMLINK), [WP]: st(WP) };
+    addRow(t, `${label} · ferry JS workers, call (copied through the ring)`, 'MB/s', true, st('ferry JS call'), others);
+    addRow(t, `${label} · ferry wasm, call checksum_bytes (copied)`, 'MB/s', true, st('ferry wasm call'), others);
+    if (wasmBuf) addRow(t, `${label} · ferry wasm, WasmBuffer + checksum_shared`, 'MB/s', true, st('ferry wasm WasmBuffer'), others);
+  }
+  run.tables.push(t);
+}
+
+// --- 4. Marshalling structured values -------------------------------------------------------
+
+function makeShape(points) {
+  const pts = Array.from({ length: points }, (_, i) => ({ x: (i * 7919) % 10007, y: (i * 104729) % 65521 - 30000 }));
+  return { name: 'polygon', points: pts, anchor: { x: 1, y: -1 }, tags: { area: 12.5, weight: 0.25, z: 3 } };
+}
+
+async function marshalling(run) {
+  log('marshalling');
+  const { c } = run;
+  const shape = makeShape(run.quick ? 100 : 2000);
+  const jsonBytes = new TextEncoder().encode(JSON.stringify(shape)).length;
+  const t = table(`marshalling a structured value (a Shape of ${shape.points.length} points, ${jsonBytes} bytes as JSON) (MB/s of JSON bytes)`,
+    ['JSON.stringify/parse', 'structuredClone', PM_CLONE, COMLINK, WP],
+    'MB/s counts the value’s JSON size for every contender; in page: encode + decode on the main thread (ferry ' +
+    'codec from /dist/index.js, JSON.stringify + JSON.parse, structuredClone); to a worker and back: the worker ' +
+    'echoes the value (ferry wasm: the C++ task echo_shape decodes it into a C++ struct and encodes it back)');
+  const codec = await run.guard('import codec', () => import('/dist/index.js'));
+  const ops = run.quick ? 20 : 400;
+  const sameShape = (v) => v && v.name === shape.name && v.points?.length === shape.points.length &&
+    v.points[shape.points.length - 1].y === shape.points[shape.points.length - 1].y;
+  const inPage = {
+    'ferry codec': codec && (() => codec.decode(codec.encode(shape))),
+    'JSON.stringify/parse': () => JSON.parse(JSON.stringify(shape)),
+    structuredClone: () => structuredClone(shape),
+  };
+  const res = await interleaved(run, inPage, run.reps + 1, async (name, f, r) => {
+    const t0 = performance.now();
+    for (let k = 0; k < ops; k++) if (!sameShape(f())) throw new Error(`${name}: the value came back different`);
+    return r === 0 ? undefined : (ops * jsonBytes) / ((performance.now() - t0) / 1000) / 1e6;
+  });
+  const st = (res, name, n) => (res[name] ? stat(res[name].filter((v) => v !== undefined), n) : null);
+  addRow(t, 'encode + decode in the page · ferry codec', 'MB/s', true, st(res, 'ferry codec', ops),
+    { 'JSON.stringify/parse': st(res, 'JSON.stringify/parse', ops), structuredClone: st(res, 'structuredClone', ops) },
+    '', 'marshalling throughput');
+
+  const wops = run.quick ? 10 : 200;
+  const echo = {
+    'ferry JS': c.ferryJs && (() => c.ferryJs.call('echo', shape)),
+    'ferry wasm': c.ferryWasm && (() => c.ferryWasm.call('echo_shape', shape)),
+    [PM_CLONE]: () => c.plain.call({ op: 'echo', v: shape }).then((m) => m.r),
+    [COMLINK]: () => c.comlink.echo(shape),
+    [WP]: () => c.wp.exec('echo', [shape]),
+  };
+  const wres = await interleaved(run, echo, run.reps + 1, async (name, f, r) => {
+    const t0 = performance.now();
+    for (let k = 0; k < wops; k++) if (!sameShape(await f())) throw new Error(`${name}: the echoed value came back different`);
+    return r === 0 ? undefined : (wops * jsonBytes) / ((performance.now() - t0) / 1000) / 1e6;
+  });
+  const others = { [PM_CLONE]: st(wres, PM_CLONE, wops), [COMLINK]: st(wres, COMLINK, wops), [WP]: st(wres, WP, wops) };
+  addRow(t, 'echo to a worker and back · ferry JS workers', 'MB/s', true, st(wres, 'ferry JS', wops), others);
+  addRow(t, 'echo to a worker and back · ferry wasm (C++ echo_shape)', 'MB/s', true, st(wres, 'ferry wasm', wops), others,
+    '', 'marshalling throughput');
+  run.tables.push(t);
+}
+
+// --- 5. Stream under backpressure -------------------------------------------------------------
+
+async function backpressure(run) {
+  log('backpressure');
+  const { c } = run;
+  const size = 4096;
+  const msg = new Uint8Array(size).fill(7);
+  // The producer's own cost per message: posting a 4 KiB message that the worker ignores.
+  const k = 400;
+  let t0 = performance.now();
+  for (let i = 0; i < k; i++) c.plain.post({ op: 'noop', v: msg });
+  const prodUs = ((performance.now() - t0) * 1000) / k;
+  await c.plain.call({ op: 'add', a: 0, b: 0 });
+  const work = Math.max(20, Math.ceil(10 * prodUs));
+  const n = run.quick ? 100 : Math.round(300_000 / work);
+  const ack = 8;
+  const t = table('stream under backpressure: 4 KiB messages to a worker 10x slower than the producer',
+    ['consumer alone', PM, COMLINK, WP],
+    `producer posts a 4 KiB message in ${prodUs.toFixed(1)} µs; the consumer spins ${work} µs per message; ${n} ` +
+    `messages per rep; in flight = sent − acknowledged (the consumer acknowledges every ${ack}); ferry: ` +
+    `pool.stream('slow_sink') with its default 64 KiB rings, send() waits while the ring is full; postMessage, ` +
+    'Comlink and workerpool have no backpressure: every message is posted (or called) at once');
+  const runs = {
+    'ferry JS': c.ferryJs && (async () => {
+      const s = await c.ferryJs.stream('slow_sink', { args: [work, ack] });
+      let acked = 0, peak = 0, sent = 0;
+      const start = performance.now();
+      const reader = (async () => {
+        for await (const v of s) acked = v;
+      })();
+      for (let i = 0; i < n; i++) {
+        if (!s.trySend(msg)) await s.send(msg);
+        sent++;
+        peak = Math.max(peak, sent - acked);
+      }
+      await s.close();
+      await reader;
+      check('slow_sink count', acked, n);
+      check('slow_sink result', await s.done, n);
+      return { seconds: (performance.now() - start) / 1000, peak };
+    }),
+    [PM]: async () => {
+      await c.plain.call({ op: 'sink-start' });
+      let acked = 0;
+      const done = new Promise((resolve) => {
+        c.plain.onAck = (v) => {
+          acked = v;
+          if (v === n) resolve();
+        };
+      });
+      const start = performance.now();
+      let peak = 0;
+      for (let i = 0; i < n; i++) {
+        c.plain.post({ op: 'sink', work, ack, last: i === n - 1, v: msg });
+        peak = Math.max(peak, i + 1 - acked);
+      }
+      await done;
+      c.plain.onAck = null;
+      return { seconds: (performance.now() - start) / 1000, peak };
+    },
+    [COMLINK]: async () => {
+      const start = performance.now();
+      let acked = 0, peak = 0;
+      const ps = [];
+      for (let i = 0; i < n; i++) {
+        ps.push(c.comlink.sink(work, msg).then(() => acked++));
+        peak = Math.max(peak, i + 1 - acked);
+      }
+      await Promise.all(ps);
+      return { seconds: (performance.now() - start) / 1000, peak };
+    },
+    [WP]: async () => {
+      const start = performance.now();
+      let acked = 0, peak = 0;
+      const ps = [];
+      for (let i = 0; i < n; i++) {
+        ps.push(c.wp.exec('sink', [work, msg]).then(() => acked++));
+        peak = Math.max(peak, i + 1 - acked);
+      }
+      await Promise.all(ps);
+      return { seconds: (performance.now() - start) / 1000, peak };
+    },
+    'consumer alone': async () => {
+      const start = performance.now();
+      for (let i = 0; i < n; i++) self.benchTasks.spin(work);
+      return { seconds: (performance.now() - start) / 1000, peak: 0 };
+    },
+  };
+  const res = await interleaved(run, runs, run.reps, (name, f) => f());
+  const rate = (name) => (res[name] ? stat(res[name].map((r) => n / r.seconds / 1000), n) : null);
+  const peak = (name) => (res[name] ? stat(res[name].map((r) => (r.peak * size) / 1024), n) : null);
+  addRow(t, 'delivered · ferry JS stream', 'k msg/s', true, rate('ferry JS'),
+    { 'consumer alone': rate('consumer alone'), [PM]: rate(PM), [COMLINK]: rate(COMLINK), [WP]: rate(WP) },
+    'should equal the consumer alone', 'stream throughput under backpressure');
+  addRow(t, 'peak in flight · ferry JS stream', 'KiB', false, peak('ferry JS'),
+    { [PM]: peak(PM), [COMLINK]: peak(COMLINK), [WP]: peak(WP) },
+    'bounded by the stream’s ring for ferry; everything sent, for the others', 'stream throughput under backpressure');
+  run.skipped.push('backpressure with C++ workers in the browser: web/wasm/ferry_web.cpp has no slow-consumer stream task ' +
+                   '(the native and Node wasm runs of channel_bench cover C++ streams under backpressure)');
+  run.tables.push(t);
+}
+
+// --- 6. Memory after 10,000 operations -----------------------------------------------------------
+
+async function memory(run) {
+  log('memory after 10k operations');
+  const { c } = run;
+  const ops = run.quick ? 300 : 10000;
+  const sizes = [64, 1000, 4096, 300, 16384, 2048, 128];
+  const payloads = sizes.map((s) => new Uint8Array(s).fill(s & 0xff));
+  const t = table(`memory after ${ops.toLocaleString('en-US')} calls (echo of 64 B–16 KiB byte arrays, sizes cycled)`,
+    [PM, COMLINK, WP],
+    'JS heap: performance.memory.usedJSHeapSize after gc() (Chromium runs with --expose-gc and ' +
+    '--enable-precise-memory-info), after the calls minus before; wasm heap (dlmalloc via pool.heap()): the ' +
+    `calls go to echo_bytes and, when pool.alloc() exists, each also leases and releases a WasmBuffer of 3x its size`);
+  const calls = {
+    'ferry JS': c.ferryJs && ((p) => c.ferryJs.call('echo', p)),
+    'ferry wasm': c.ferryWasm && ((p) => c.ferryWasm.call('echo_bytes', p)),
+    [PM]: (p) => c.plain.call({ op: 'echo', v: p }).then((m) => m.r),
+    [COMLINK]: (p) => c.comlink.echo(p),
+    [WP]: (p) => c.wp.exec('echo', [p]),
+  };
+  const growth = {};
+  let heapBefore = null, heapAfter = null;
+  for (const [name, f] of Object.entries(calls)) {
+    if (!f) continue;
+    await run.guard(`${name} memory`, async () => {
+      const wasm = name === 'ferry wasm';
+      for (let i = 0; i < 50; i++) await f(payloads[i % payloads.length]);  // warm-up
+      const h0 = await gcAndHeap();
+      if (wasm) heapBefore = heapOf(c.ferryWasm);
+      for (let i = 0; i < ops; i++) {
+        const p = payloads[i % payloads.length];
+        if (wasm && typeof c.ferryWasm.alloc === 'function') {
+          const b = c.ferryWasm.alloc(p.length * 3);
+          b.bytes[0] = 1;
+          b.release();
+        }
+        const got = await f(p);
+        if (!(got instanceof Uint8Array) || got.length !== p.length || got[p.length - 1] !== p[p.length - 1]) {
+          throw new Error(`${name}: echo of ${p.length} bytes came back wrong`);
+        }
+      }
+      const h1 = await gcAndHeap();
+      if (wasm) heapAfter = heapOf(c.ferryWasm);
+      growth[name] = single((h1 - h0) / 1024, ops);
+    });
+  }
+  const others = { [PM]: growth[PM], [COMLINK]: growth[COMLINK], [WP]: growth[WP] };
+  addRow(t, 'JS heap growth · ferry JS workers', 'KiB', false, growth['ferry JS'], others, '', 'memory fragmentation after 10k ops');
+  addRow(t, 'JS heap growth · ferry wasm workers', 'KiB', false, growth['ferry wasm'], others, '', 'memory fragmentation after 10k ops');
+  if (heapBefore && heapAfter) {
+    const kib = (v) => single(v / 1024, ops);
+    addRow(t, 'wasm heap in use, after − before · ferry wasm', 'KiB', false, kib(heapAfter.inUse - heapBefore.inUse), {},
+      `before ${Math.round(heapBefore.inUse / 1024)} KiB`, 'memory fragmentation after 10k ops');
+    addRow(t, 'wasm heap high-water mark · ferry wasm', 'KiB', false, kib(heapAfter.highWater), {},
+      `before ${Math.round(heapBefore.highWater / 1024)} KiB; linear memory ${Math.round(heapAfter.memoryBytes / 2 ** 20)} MiB`,
+      'memory fragmentation after 10k ops');
+    addRow(t, 'wasm heap free chunks · ferry wasm', 'chunks', false, single(heapAfter.freeChunks, ops), {},
+      `before ${heapBefore.freeChunks}; dlmalloc's free-list length`, 'memory fragmentation after 10k ops');
+    addRow(t, 'wasm heap free bytes inside the heap · ferry wasm', 'KiB', false, kib(heapAfter.free), {},
+      `before ${Math.round(heapBefore.free / 1024)} KiB; ${((100 * heapAfter.free) / (heapAfter.free + heapAfter.inUse)).toFixed(1)}% of the heap's bytes`,
+      'memory fragmentation after 10k ops');
+  }
+  run.tables.push(t);
+}
+
+// --- Entry point -------------------------------------------------------------------------------
+
+function environment() {
+  const ua = navigator.userAgent;
+  const m = /(?:Headless)?Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
+  return {
+    platform: `Chromium ${m ? m[1] : '?'} (${/Headless/.test(ua) ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
+    compiler: 'ferry web package (/dist) and ferry_web.wasm (em++); Comlink, workerpool from node_modules',
+    cores: navigator.hardwareConcurrency,
+    build_type: 'Release',
+    ndebug: true,
+  };
+}
+
+export async function runBench(opts = {}) {
+  const t0 = performance.now();
+  const run = new Run(opts);
+  if (!globalThis.crossOriginIsolated) run.problems.push('the page is not cross-origin isolated: SharedArrayBuffer and Atomics.waitAsync are missing');
+  const ringCapacity = opts.quick ? 1 << 20 : 32 << 20;  // 16 MiB buffers through the ring need 32 MiB rings
+  await setUp(run, { ringCapacity });
+  const cases = { latency: callLatency, streams: streamThroughput, buffers, marshalling, backpressure, memory };
+  for (const [name, fn] of Object.entries(cases)) {
+    if (opts.only && !opts.only.includes(name)) continue;
+    await run.guard(`case ${name}`, () => fn(run));
+  }
+  await run.guard('tear down', () => tearDown(run));
+  return {
+    benchmark: 'browser_bench',
+    env: environment(),
+    settings: { quick: run.quick ? 'true' : 'false', reps: String(run.reps), ring_capacity: String(ringCapacity),
+                total_seconds: ((performance.now() - t0) / 1000).toFixed(2) },
+    tables: run.tables,
+    problems: run.problems,
+    skipped: run.skipped,
+  };
+}
+
+globalThis.runBench = runBench;
+globalThis.benchReady = true;
