@@ -3,6 +3,7 @@
 export { WorkerPool, sharedMemoryAvailable } from './pool.js';
 export type { CallOptions, PoolStats, StreamOptions, WorkerPoolOptions, WorkerStats } from './pool.js';
 export { Stream, StreamReader, StreamWriter } from './stream.js';
+export { WasmBuffer } from './buffer.js';
 export type { ArenaStats } from './js-backend.js';
 export {
   ErrorKind,

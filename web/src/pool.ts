@@ -29,6 +29,7 @@
 //   is dropped.
 
 import type { Backend } from './backend.js';
+import { WasmBuffer } from './buffer.js';
 import { decode, Writer } from './codec.js';
 import {
   CancelledError,
@@ -130,6 +131,9 @@ export interface PoolStats {
   failed: number;
   /** Stream memory (JavaScript workers over shared memory). */
   memory?: ArenaStats;
+  /** WasmBuffers that were garbage-collected without release() (freed by a backstop), and their bytes. */
+  leakedBuffers: number;
+  leakedBufferBytes: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -168,7 +172,7 @@ export interface Transport {
 /** A Backend's rings as a Transport. */
 class RingTransport implements Transport {
   readonly name = 'shared-memory' as const;
-  constructor(private readonly b: Backend) {}
+  constructor(readonly b: Backend) {}
   get size(): number {
     return this.b.size;
   }
@@ -373,6 +377,8 @@ export class WorkerPool {
   private completedCount = 0;
   private failedCount = 0;
   private nextId = 1;
+  private leakedBuffers = 0;
+  private leakedBufferBytes = 0;
   private rr = 0;
   private closed = false;
   private terminated: Promise<void> | null = null;
@@ -496,10 +502,29 @@ export class WorkerPool {
       submitted: this.submitted,
       completed: this.completedCount,
       failed: this.failedCount,
+      leakedBuffers: this.leakedBuffers,
+      leakedBufferBytes: this.leakedBufferBytes,
     };
     const m = this.t.memory?.();
     if (m !== undefined) s.memory = m;
     return s;
+  }
+
+  /**
+   * Wasm pools: leases `size` bytes of the module's memory as a WasmBuffer.
+   * Fill buf.bytes in place and pass buf to a task that takes
+   * ferry::SharedBytes: nothing is copied. release() it when done.
+   */
+  alloc(size: number): WasmBuffer {
+    if (this.closed) throw terminatedError();
+    const t = this.t;
+    if (!(t instanceof RingTransport) || t.b.kind !== 'wasm') {
+      throw new InvalidArgumentError('pool.alloc() leases wasm memory: only a pool created with a module has it', kOrigin);
+    }
+    return new WasmBuffer(t.b, size, (bytes) => {
+      this.leakedBuffers++;
+      this.leakedBufferBytes += bytes;
+    });
   }
 
   /**
@@ -974,6 +999,7 @@ export class WorkerPool {
       if (error !== undefined) st.rejectDone(error);
       else st.resolveDone(value);
     }
+    st.reader.endIfDrained(error);
     this.maybeFree(st);
   }
 

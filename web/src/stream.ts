@@ -436,6 +436,7 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
   private waitP: Promise<unknown> | null = null;
   private wake: (() => void) | null = null;
   private readableStream: ReadableStream<T> | null = null;
+  private peeked: { tag: number; payload: Uint8Array } | null = null; // read, not yet handed out
 
   constructor(
     private readonly c: RecordConsumer,
@@ -455,7 +456,7 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
     if (this.ended) return DONE;
     let rec: { tag: number; payload: Uint8Array } | null;
     try {
-      rec = this.c.tryRead();
+      rec = this.next();
     } catch (e) {
       if (e instanceof FerryError && e.kind === ErrorKind.Closed && this.hooks.atEnd === undefined) {
         this.end(null);
@@ -477,7 +478,7 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
       // Fast path: a record is there now.
       let rec: { tag: number; payload: Uint8Array } | null = null;
       try {
-        rec = this.c.tryRead();
+        rec = this.next();
       } catch {
         rec = null; // the slow path reports it
       }
@@ -554,6 +555,35 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
     return this.readableStream;
   }
 
+  /**
+   * @internal The sender is done (the task answered): if nothing is left to
+   * read, end now — with `error` if the task failed — so that a caller who
+   * never reads the output does not keep the stream alive. A record that is
+   * left waits for recv().
+   */
+  endIfDrained(error: unknown): void {
+    if (this.ended || this.active !== 0 || this.peeked !== null) return;
+    try {
+      this.peeked = this.c.tryRead();
+    } catch (e) {
+      if (e instanceof FerryError && e.kind === ErrorKind.Closed) {
+        if (error !== undefined) this.fail(error);
+        else this.end(null);
+      } else {
+        this.fail(e);
+      }
+    }
+  }
+
+  private next(): { tag: number; payload: Uint8Array } | null {
+    const p = this.peeked;
+    if (p !== null) {
+      this.peeked = null;
+      return p;
+    }
+    return this.c.tryRead();
+  }
+
   private take(rec: { tag: number; payload: Uint8Array }): IteratorResult<T, undefined> {
     let value: unknown;
     let bad: unknown = null;
@@ -577,7 +607,7 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
       if (this.ended) return DONE;
       let rec: { tag: number; payload: Uint8Array } | null;
       try {
-        rec = this.c.tryRead();
+        rec = this.next();
       } catch (e) {
         if (e instanceof FerryError && e.kind === ErrorKind.Closed) {
           // The sender closed and we read everything: the owner decides

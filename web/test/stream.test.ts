@@ -238,6 +238,21 @@ describe(`streams over ${transport}`, () => {
     assert.equal((await collect(s)).length, 1);
   });
 
+  test('a stream whose output is never read is freed once the task answers', async () => {
+    const before = pool.stats().memory;
+    const s = await pool.stream<number, never, number>('sum');
+    for (let i = 1; i <= 10; i++) await s.send(i);
+    await s.close();
+    assert.equal(await s.done, 55);
+    await sleep(5);
+    if (before) assert.equal(pool.stats().memory!.allocations, before.allocations);
+    assert.deepEqual(await s.recv(), { done: true, value: undefined });
+    // Output left unread when the task answers stays readable.
+    const c = await pool.stream<never, number, number>('count', { args: [3] });
+    assert.equal(await c.done, 3);
+    assert.deepEqual(await collect(c), [0, 1, 2]);
+  });
+
   test('many streams at once', async () => {
     const streams = await Promise.all(Array.from({ length: 20 }, () => pool.stream<number, number, number>('echoStream', { capacity: 1024 })));
     await Promise.all(

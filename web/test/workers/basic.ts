@@ -100,6 +100,12 @@ expose({
     for await (const s of input) await output.send(String(s).toUpperCase() + suffix);
     return 'upper done';
   }),
+  // A sink: no output, the sum is its result.
+  sum: streamTask(async (input) => {
+    let total = 0;
+    for await (const v of input) total += v as number;
+    return total;
+  }),
   count: streamTask(async (_input, output, n: number) => {
     for (let i = 0; i < n; i++) await output.send(i);
     return n;
