@@ -399,12 +399,15 @@ export function renderHtml(merged, runs, behind, seeds, missing) {
 // --- README table ------------------------------------------------------------------
 
 export function readmeTable(runs, seeds, date, htmlName) {
+  const quick = runs.some(isQuick);
   const lines = [
-    `Results of \`npm run bench\` on ${date} (${runs[0]?.env?.cores ?? '?'} cores; full report: \`bench/results/${htmlName}\`). ` +
-      'Ratio > 1: ferry is better; the baseline shown is the one ferry does worst against.',
+    `Results of \`npm run bench\` on ${date}, ${runs[0]?.env?.cores ?? '?'} cores` +
+      (quick ? ' — **quick/smoke sizes: these numbers only show that the harness runs**' : '') +
+      ` (full report with every case and its baselines: \`bench/results/${htmlName}\`). ` +
+      'Ratio > 1: ferry is better; each row names the baseline ferry does worst and best against.',
     '',
-    '| metric | where | case | ferry | toughest baseline | ratio |',
-    '| --- | --- | --- | ---: | --- | ---: |',
+    '| metric | where | case | ferry | toughest baseline | easiest baseline |',
+    '| --- | --- | --- | ---: | --- | --- |',
   ];
   for (const m of SEED_METRICS) {
     const items = seeds.get(m.id) ?? [];
@@ -414,9 +417,11 @@ export function readmeTable(runs, seeds, date, htmlName) {
     }
     for (const { run, table, row } of items) {
       const bs = table.baselines.filter((b) => Number.isFinite(row.ratios?.[b]));
-      const worst = bs.reduce((w, b) => (w === null || row.ratios[b] < row.ratios[w] ? b : w), null);
+      const byRatio = [...bs].sort((a, b) => row.ratios[a] - row.ratios[b]);
+      const show = (b) => (b ? `${b}: ${fmt(median(row, b))} ${row.unit} (${fmtRatio(row.ratios[b])})` : '–');
       const f = median(row, table.reference);
-      lines.push(`| ${m.title} | ${run.target} | ${caseName(row)} | ${fmt(f)} ${row.unit} | ${worst ? `${worst}: ${fmt(median(row, worst))} ${row.unit}` : '–'} | ${worst ? fmtRatio(row.ratios[worst]) : '–'} |`);
+      lines.push(`| ${m.title} | ${run.target} | ${caseName(row)} | ${fmt(f)} ${row.unit} | ${show(byRatio[0])} | ` +
+                 `${byRatio.length > 1 ? show(byRatio[byRatio.length - 1]) : '–'} |`);
     }
   }
   return lines.join('\n');

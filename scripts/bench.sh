@@ -1,42 +1,96 @@
 #!/usr/bin/env bash
-# npm run bench: installs what is missing, builds the release preset (native
-# and WebAssembly), then runs the ring and runtime benchmarks natively and
-# under Node and prints their tables. Extra arguments (npm run bench -- ARGS)
-# go to every run.
-set -euo pipefail
+# npm run bench: every benchmark, side by side with its baselines, and the report.
+#
+#   npm run bench                  installs what is missing, builds the release preset
+#                                  (native g++ and Emscripten) and the web package, runs
+#                                  ring_bench, runtime_bench and channel_bench natively and
+#                                  under Node (wasm), the browser benchmarks in headless
+#                                  Chromium, then bench/report.mjs: bench/results/<date>.json,
+#                                  .html, .png and the results table in README.md
+#   npm run bench -- --smoke       (or FERRY_BENCH_SMOKE=1) the same on tiny sizes, to check
+#                                  that every harness runs: results and report go to
+#                                  build/bench-smoke/ (README.md untouched: a copy there is
+#                                  rewritten instead). Never judges speed.
+#   npm run bench -- ARGS          ARGS (e.g. --reps 3, --target-ms 100, --quick) go to
+#                                  every benchmark run
+#
+# FERRY_BENCH_NO_BUILD=1 skips dependencies and building (a caller that just built).
+# Exits non-zero, naming each one, if any benchmark or the report failed; the other
+# benchmarks still run and the report still lists what did.
+set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
-
-step "Checking dependencies (scripts/ensure-deps.sh)"
-bash scripts/ensure-deps.sh
-
-step "Configuring the release preset (native g++ + Emscripten sub-build)"
-cmake --preset release
-
-step "Building (cmake --build --preset release, 2 jobs)"
-cmake --build --preset release
-
-native=build/release/bench/ring_bench
-wasm=build/release/wasm/bench/ring_bench.js
-rt_native=build/release/bench/runtime_bench
-rt_wasm=build/release/wasm/bench/runtime_bench.js
-for f in "$native" "$wasm" "$rt_native" "$rt_wasm"; do
-  if [[ ! -f $f ]]; then
-    echo "start.sh: $f was not built: its benchmark target (ring_bench or" >&2
-    echo "runtime_bench in bench/CMakeLists.txt) does not exist yet, so there is nothing to run." >&2
-    exit 1
-  fi
+smoke=${FERRY_BENCH_SMOKE:-0}
+args=()
+for a in "$@"; do
+  if [[ $a == --smoke ]]; then smoke=1; else args+=("$a"); fi
 done
+[[ $smoke == 1 ]] && args+=(--quick)
 
-step "Native ring benchmark: $native"
-"$native" "$@"
+step() { printf '\n==> %s\n' "$*"; }
+die() { echo "bench.sh: FAILED: $*" >&2; exit 1; }
 
-step "WebAssembly ring benchmark under Node $(node --version): node --no-experimental-fetch $wasm"
-node --no-experimental-fetch "$wasm" "$@"
+if [[ ${FERRY_BENCH_NO_BUILD:-0} != 1 ]]; then
+  step "Checking dependencies (scripts/ensure-deps.sh)"
+  bash scripts/ensure-deps.sh || die "scripts/ensure-deps.sh"
+  step "Configuring the release preset (native g++ + Emscripten sub-build)"
+  cmake --preset release >/dev/null || die "cmake --preset release"
+  step "Building (cmake --build --preset release, 2 jobs)"
+  cmake --build --preset release || die "cmake --build --preset release"
+  step "Building the web package (node web/build.mjs)"
+  node web/build.mjs || die "node web/build.mjs"
+fi
 
-step "Native runtime benchmark (streams, pool calls): $rt_native"
-"$rt_native" "$@"
+if [[ $smoke == 1 ]]; then
+  out=build/bench-smoke
+else
+  out=build/bench
+fi
+mkdir -p "$out"
+rm -f "$out"/*.json
 
-step "WebAssembly runtime benchmark under Node $(node --version): node --no-experimental-fetch $rt_wasm"
-node --no-experimental-fetch "$rt_wasm" "$@"
+failed=()
+run() {  # run NAME JSON COMMAND...: one benchmark, its JSON into $out
+  local name=$1 json=$2
+  shift 2
+  step "$name: $*"
+  "$@" --json "$json"
+  local status=$?
+  if ((status != 0)); then
+    echo "bench.sh: $name FAILED (status $status)" >&2
+    failed+=("$name")
+  elif [[ ! -s $json ]]; then
+    echo "bench.sh: $name wrote no results to $json" >&2
+    failed+=("$name")
+  fi
+}
+
+native=build/release/bench
+wasm=build/release/wasm/bench
+node_version=$(node --version)
+for b in ring runtime channel; do
+  for f in "$native/${b}_bench" "$wasm/${b}_bench.js"; do
+    [[ -f $f ]] || die "$f was not built (its target ${b}_bench is in bench/CMakeLists.txt; run cmake --build --preset release)"
+  done
+  run "native ${b}_bench" "$out/native-${b}.json" "$native/${b}_bench" "${args[@]}"
+  run "wasm ${b}_bench (Node $node_version)" "$out/wasm-${b}.json" \
+    node --no-experimental-fetch "$wasm/${b}_bench.js" "${args[@]}"
+done
+run "browser benchmarks (headless Chromium)" "$out/browser.json" node bench/browser/run.mjs "${args[@]}"
+
+step "Report (bench/report.mjs)"
+if [[ $smoke == 1 ]]; then
+  cp README.md "$out/README.md"
+  report=(node bench/report.mjs --in "$out" --out "$out/results" --readme "$out/README.md")
+else
+  report=(node bench/report.mjs --in "$out")
+fi
+"${report[@]}" || failed+=("report")
+
+if ((${#failed[@]})); then
+  printf '\nbench.sh: FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+if [[ $smoke == 1 ]]; then
+  printf '\nbench.sh: smoke run passed: every benchmark ran on tiny sizes and verified its results (%s)\n' "$out"
+fi
