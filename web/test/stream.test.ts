@@ -8,6 +8,7 @@ import {
   ClosedError,
   FerryError,
   MessageTooLargeError,
+  QueueFullError,
   TaskFailedError,
   UnknownTaskError,
   WorkerCrashedError,
@@ -119,8 +120,10 @@ describe(`streams over ${transport}`, () => {
     await reading;
     assert.equal(acked, 60);
     assert.equal(await s.done, 60);
-    // The ring holds capacity / record size items; the task holds one more.
-    const bound = Math.floor(capacity / (itemBytes + 16)) + 2;
+    // The ring holds capacity / record size items; beyond those, the task
+    // holds one it is working on, and the ack of one it finished may not
+    // have reached us yet, and one more may be past the ring in the reader.
+    const bound = Math.floor(capacity / (itemBytes + 16)) + 3;
     assert.ok(maxOutstanding <= bound, `${maxOutstanding} items were sent but not consumed (bound ${bound})`);
     assert.ok(maxOutstanding >= 3, `backpressure should have let the ring fill (${maxOutstanding})`);
   });
@@ -312,6 +315,55 @@ describe(`stream endings over ${transport}`, () => {
       assert.deepEqual(await collect(again), [7]);
       const m = pool.stats().memory;
       if (m) assert.equal(m.allocations, 4); // two slots' rings: the dead streams' rings were freed
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('a stream beyond maxInFlight waits for its worker; an AbortSignal cancels it while it waits', async () => {
+    const pool = await make({ workers: 1, maxInFlight: 1 });
+    try {
+      const busy = pool.call('later', 'x', 60);
+      const ac = new AbortController();
+      const cancelled = pool.stream('echoStream', { signal: ac.signal });
+      const opening = pool.stream<number, number, number>('echoStream');
+      assert.equal(pool.stats().queued, 2);
+      ac.abort('no longer needed');
+      await assert.rejects(cancelled, isKind(CancelledError, (e) => assert.match(e.message, /no longer needed/)));
+      assert.equal(pool.stats().queued, 1);
+      const s = await opening; // once `later` has answered
+      assert.equal(await busy, 'x');
+      await s.send(5);
+      await s.close();
+      assert.deepEqual(await collect(s), [5]);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('stream memory running out rejects stream() with QueueFullError; closed streams give it back', { skip: transport !== 'shared-memory' }, async () => {
+    const pool = await make({ workers: 1, arenaBytes: 64 * 1024, ringCapacity: 4096 });
+    try {
+      const open: Stream<number, number, number>[] = [];
+      let refused: unknown = null;
+      for (let i = 0; i < 20 && refused === null; i++) {
+        try {
+          open.push(await pool.stream<number, number, number>('echoStream', { capacity: 16384 }));
+        } catch (e) {
+          refused = e;
+        }
+      }
+      isKind(QueueFullError, (e) => assert.match(e.message, /stream memory/))(refused);
+      assert.ok(open.length >= 1);
+      for (const s of open) {
+        await s.close();
+        await collect(s);
+      }
+      await sleep(5);
+      const s = await pool.stream<number, number, number>('echoStream', { capacity: 16384 });
+      await s.send(1);
+      await s.close();
+      assert.deepEqual(await collect(s), [1]);
     } finally {
       await pool.terminate();
     }
