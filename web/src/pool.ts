@@ -46,7 +46,7 @@ import {
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
-import type { WasmBackendOptions } from './wasm-backend.js';
+import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
 import {
   RecordWriter,
   Stream,
@@ -527,6 +527,16 @@ export class WorkerPool {
     });
   }
 
+  /** Wasm pools: the module heap's numbers (bytes in use, free chunks, high-water mark), for leak checks. */
+  heap(): HeapStats {
+    const b = this.t instanceof RingTransport ? (this.t.b as Backend & { heap?: () => HeapStats }) : null;
+    if (b === null || b.kind !== 'wasm' || typeof b.heap !== 'function') {
+      throw new InvalidArgumentError('pool.heap() describes wasm memory: only a pool created with a module has it', kOrigin);
+    }
+    if (this.closed) throw terminatedError();
+    return b.heap();
+  }
+
   /**
    * Rejects every pending call and stream with ClosedError("the pool was
    * terminated"), then stops the workers. Later calls reject at once.
@@ -747,7 +757,7 @@ export class WorkerPool {
       // The output's end is the task's: its error result fails the stream.
       atEnd: () => done.then(() => undefined),
       onFinish: () => this.maybeFree(st),
-      onAbort: (reason) => this.cancelStream(st, reason),
+      // readable.cancel() is like breaking out of for await: it closes our end.
     });
     st.stream = new Stream(p.id, st.writer, st.reader, done, { cancel: (reason) => this.cancelStream(st, reason) });
     p.st = st;
