@@ -452,7 +452,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
   let crashCallback: (index: number, reason: string) => void = () => {};
   let terminating = false;
 
-  const makeSlot = (index: number, gen: number): MsgSlot => {
+  const makeSlot = (gen: number): MsgSlot => {
     let slot!: MsgSlot;
     const hub = new MessageHub((m, t) => slot.worker?.post(m, t), false);
     slot = {
@@ -464,7 +464,6 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
       gen,
       dead: false,
     };
-    void index;
     return slot;
   };
 
@@ -484,7 +483,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
   };
 
   try {
-    for (let i = 0; i < workers; i++) slots.push(makeSlot(i, 0));
+    for (let i = 0; i < workers; i++) slots.push(makeSlot(0));
     await Promise.all(slots.map((s, i) => start(i, s)));
   } catch (e) {
     terminating = true;
@@ -535,7 +534,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
       old.dead = true;
       old.hub.abortAll(ErrorKind.WorkerCrashed);
       await old.worker?.terminate().catch(() => {});
-      const s = makeSlot(index, old.gen + 1);
+      const s = makeSlot(old.gen + 1);
       slots[index] = s;
       await start(index, s);
       if (terminating) {

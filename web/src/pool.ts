@@ -729,7 +729,7 @@ export class WorkerPool {
         ch.abort(ErrorKind.Closed);
         ch.free();
       }
-      if (e instanceof FerryError && (e.kind === ErrorKind.WorkerCrashed || e.kind === ErrorKind.Closed) && !(e instanceof MessageTooLargeError)) {
+      if (e instanceof FerryError && (e.kind === ErrorKind.WorkerCrashed || e.kind === ErrorKind.Closed)) {
         // The request ring was ended under us: the worker is gone.
         this.crash(s, e.message);
       }

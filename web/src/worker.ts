@@ -334,7 +334,7 @@ class Runtime {
     }
   }
 
-  private unknownTask(name: string, wantStream: boolean): FerryError {
+  private unknownTask(name: string): FerryError {
     const def = this.tasks[name];
     if (def !== undefined && Object.prototype.hasOwnProperty.call(this.tasks, name)) {
       const isStream = typeof def === 'object' && def !== null && kStreamTask in def;
@@ -344,7 +344,6 @@ class Runtime {
       );
     }
     const names = Object.keys(this.tasks).sort();
-    void wantStream;
     return new UnknownTaskError(`no task named '${name}' in worker ${this.index} (exported: ${names.length ? names.join(', ') : 'none'})`, `worker ${this.index}`);
   }
 
@@ -364,7 +363,7 @@ class Runtime {
   private startCall(id: number, name: string, argBytes: Uint8Array): void {
     const fn = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
     if (typeof fn !== 'function') {
-      this.reply(id, this.unknownTask(name, false));
+      this.reply(id, this.unknownTask(name));
       return;
     }
     let args: unknown[];
@@ -417,7 +416,7 @@ class Runtime {
       this.schedulePublish();
     };
     if (typeof fn !== 'function') {
-      void finish(this.unknownTask(name, true));
+      void finish(this.unknownTask(name));
       return;
     }
     let args: unknown[];
