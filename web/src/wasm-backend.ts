@@ -18,6 +18,12 @@ export interface FerryModule {
   _ferry_js_heap_stats(out: number): void;
   UTF8ToString(address: number): string;
   wasmMemory: WebAssembly.Memory;
+  // Emscripten's thread bookkeeping; its Workers are Node worker_threads under Node.
+  PThread?: { unusedWorkers: NodeRefable[]; runningWorkers: NodeRefable[] };
+}
+interface NodeRefable {
+  ref?: () => void;
+  unref?: () => void;
 }
 export type ModuleFactory = (overrides?: object) => Promise<FerryModule>;
 
@@ -99,6 +105,19 @@ async function importFactory(url: string, factory: string): Promise<ModuleFactor
   return make as ModuleFactory;
 }
 
+// Under Node a module's pthread Workers would keep the process alive after
+// its last pool has stopped: they hold it only while some pool runs.
+const livePools = new Map<FerryModule, number>();
+function holdThreads(module: FerryModule, delta: 1 | -1): void {
+  const live = (livePools.get(module) ?? 0) + delta;
+  livePools.set(module, live);
+  if (live > 1 || (live === 1 && delta === -1) || !module.PThread) return;
+  for (const w of [...module.PThread.unusedWorkers, ...module.PThread.runningWorkers]) {
+    if (live === 1) w.ref?.();
+    else w.unref?.();
+  }
+}
+
 // Awaits `index` of `words` changing away from `seen`, never blocking.
 async function awaitChange(words: Int32Array, index: number, seen: number, deadline: number, what: string): Promise<number> {
   for (;;) {
@@ -150,12 +169,18 @@ export class WasmBackend implements Backend {
       );
     }
     const timeout = options.startTimeoutMs ?? 30_000;
-    const words = new Int32Array(module.wasmMemory.buffer);
-    await awaitChange(words, descriptor >> 2, 0, Date.now() + timeout, `starting ${workers} C++ workers`);
-    if (Atomics.load(words, descriptor >> 2) !== STATE_RUNNING) {
-      throw ferryError(ErrorKind.Closed, 'the wasm pool stopped while starting', ORIGIN);
+    holdThreads(module, 1);
+    try {
+      const words = new Int32Array(module.wasmMemory.buffer);
+      await awaitChange(words, descriptor >> 2, 0, Date.now() + timeout, `starting ${workers} C++ workers`);
+      if (Atomics.load(words, descriptor >> 2) !== STATE_RUNNING) {
+        throw ferryError(ErrorKind.Closed, 'the wasm pool stopped while starting', ORIGIN);
+      }
+      return new WasmBackend(module, descriptor, workers, timeout);
+    } catch (e) {
+      holdThreads(module, -1);
+      throw e;
     }
-    return new WasmBackend(module, descriptor, workers, timeout);
   }
 
   // The module's memory; a fresh object after the memory grows (rings made
@@ -213,6 +238,7 @@ export class WasmBackend implements Backend {
       await awaitChange(words, state, Atomics.load(words, state), Date.now() + this.startTimeoutMs, 'stopping the C++ workers');
     }
     this.free(this.descriptor);
+    holdThreads(this.module, -1);
   }
 
   private word(offset: number): number {

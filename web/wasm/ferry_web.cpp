@@ -9,6 +9,7 @@
 
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -104,11 +105,13 @@ FERRY_EXPORT(crash);
 
 // Sleeps on the worker's executor (never blocking it); ends early, with
 // Cancelled, when the caller cancels or times out. Answers the ms slept.
+std::atomic<std::int32_t> naps_cancelled{0};
 ferry::Task<ferry::Result<std::int32_t>> nap(std::int32_t ms, ferry::CancelToken stop) {
   auto* ex = dynamic_cast<ferry::Executor*>(ferry::Scheduler::current());
   const auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(ms)) {
     if (stop.is_cancelled()) {
+      naps_cancelled.fetch_add(1, std::memory_order_relaxed);
       co_return ferry::Error::make(ferry::ErrorKind::Cancelled, "nap saw its cancellation", "nap");
     }
     asio::steady_timer t(ex->asio(), 1ms);
@@ -118,6 +121,10 @@ ferry::Task<ferry::Result<std::int32_t>> nap(std::int32_t ms, ferry::CancelToken
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
 }
 FERRY_EXPORT(nap);
+// How many naps saw their cancellation: the proof that a JavaScript
+// AbortSignal or timeout reached the running coroutine.
+std::int32_t cancelled_naps() { return naps_cancelled.load(std::memory_order_relaxed); }
+FERRY_EXPORT(cancelled_naps);
 
 // --- buffers: copied (bytes) or in place (SharedBytes from a WasmBuffer) -----
 std::uint32_t checksum(const std::byte* p, std::size_t n) {

@@ -1,0 +1,392 @@
+// The JavaScript WorkerPool in Chromium: C++ tasks in the wasm module
+// (web/wasm/ferry_web.cpp) and plain JavaScript workers
+// (web/test-pages/js-tasks.js), driven from web/test-pages/pool.html, where
+// window.ferry is the built package. Every scenario runs in the page; the
+// spec checks what the page saw.
+import { test, expect, waitForFerryReady } from './fixtures';
+import type { Page } from '@playwright/test';
+
+const WASM = '/wasm/ferry_web.js';
+const JS_TASKS = '/test-pages/js-tasks.js';
+
+declare global {
+  interface Window {
+    ferry: any;
+  }
+}
+
+async function harness(page: Page, base = ''): Promise<void> {
+  await page.goto(`${base}/test-pages/pool.html`);
+  await waitForFerryReady(page);
+}
+
+test.beforeEach(async ({ page }) => harness(page));
+
+test('a wasm pool starts, reports its transport and stats, terminates, and refuses calls afterwards', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 2 });
+    const sum = await pool.call('add', 2, 40);
+    const stats = pool.stats();
+    await pool.terminate();
+    const after = await pool.call('add', 1, 1).then(
+      () => 'resolved',
+      (e: any) => `${e.name}: ${e.message}`,
+    );
+    return { transport: pool.transport, size: pool.size, sum, workers: stats.workers.length, completed: stats.completed, after };
+  }, WASM);
+  expect(r).toMatchObject({ transport: 'shared-memory', size: 2, sum: 42, workers: 2 });
+  expect(r.completed).toBeGreaterThanOrEqual(1);
+  expect(r.after).toMatch(/^ClosedError: /);
+});
+
+test('calls marshal every type to and from C++ by the task signatures', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const { WorkerPool, STRUCT_NAME } = window.ferry;
+    const pool = await WorkerPool.create({ module, workers: 2 });
+    const out: Record<string, unknown> = {};
+    const plain = (v: any): any =>
+      v instanceof Map ? { map: [...v].map(([k, x]) => [k, plain(x)]) }
+      : ArrayBuffer.isView(v) ? { [v.constructor.name]: Array.from(v as any, (x: any) => (typeof x === 'bigint' ? `${x}n` : x)) }
+      : typeof v === 'bigint' ? `${v}n`
+      : Array.isArray(v) ? v.map(plain)
+      : v && typeof v === 'object' ? { ...(v[STRUCT_NAME] ? { struct: v[STRUCT_NAME] } : {}), ...Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) }
+      : v;
+    const cases: [string, unknown][] = [
+      ['echo_bool', true], ['echo_i8', -128], ['echo_u8', 255], ['echo_i16', -32768], ['echo_u16', 65535],
+      ['echo_i32', -2147483648], ['echo_u32', 4294967295], ['echo_i64', -(2n ** 63n)], ['echo_u64', 2n ** 64n - 1n],
+      ['echo_f32', 1.5], ['echo_f64', 0.1], ['echo_string', 'h\u00e9llo \u{1f600}'], ['echo_bytes', new Uint8Array([0xde, 0xad, 0xbe, 0xef])],
+      ['echo_f32s', new Float32Array([1.5, -0.25])], ['echo_i32s', [1, -2, 3]], ['echo_u64s', new BigUint64Array([1n, 2n ** 64n - 1n])],
+      ['echo_strings', ['a', 'b']], ['echo_optional', null], ['echo_optional', 5], ['echo_variant', { index: 1, value: 'x' }],
+      ['echo_map', new Map([['a', 1], ['b', 2]])], ['echo_tuple', [7, 'seven']],
+      ['echo_point', { x: 1, y: -2 }],
+      ['echo_shape', { name: 'tri', points: [{ x: 0, y: 0 }, { x: 3, y: 0 }], anchor: { x: 1, y: 1 }, tags: { w: 0.5 } }],
+      ['centroid', [{ x: 0, y: 0 }, { x: 4, y: 2 }]],
+    ];
+    for (const [name, arg] of cases) out[`${name}(${JSON.stringify(plain(arg))})`] = plain(await pool.call(name, arg));
+    await pool.terminate();
+    return out;
+  }, WASM);
+  expect(r).toEqual({
+    'echo_bool(true)': true,
+    'echo_i8(-128)': -128,
+    'echo_u8(255)': 255,
+    'echo_i16(-32768)': -32768,
+    'echo_u16(65535)': 65535,
+    'echo_i32(-2147483648)': -2147483648,
+    'echo_u32(4294967295)': 4294967295,
+    'echo_i64("-9223372036854775808n")': '-9223372036854775808n',
+    'echo_u64("18446744073709551615n")': '18446744073709551615n',
+    'echo_f32(1.5)': 1.5,
+    'echo_f64(0.1)': 0.1,
+    'echo_string("héllo 😀")': 'héllo 😀',
+    'echo_bytes({"Uint8Array":[222,173,190,239]})': { Uint8Array: [222, 173, 190, 239] },
+    'echo_f32s({"Float32Array":[1.5,-0.25]})': { Float32Array: [1.5, -0.25] },
+    'echo_i32s([1,-2,3])': { Int32Array: [1, -2, 3] },
+    'echo_u64s({"BigUint64Array":["1n","18446744073709551615n"]})': { BigUint64Array: ['1n', '18446744073709551615n'] },
+    'echo_strings(["a","b"])': ['a', 'b'],
+    'echo_optional(null)': null,
+    'echo_optional(5)': 5,
+    'echo_variant({"index":1,"value":"x"})': { index: 1, value: 'x' },
+    'echo_map({"map":[["a",1],["b",2]]})': { map: [['a', 1], ['b', 2]] },
+    'echo_tuple([7,"seven"])': [7, 'seven'],
+    'echo_point({"x":1,"y":-2})': { struct: 'Point', x: 1, y: -2 },
+    'echo_shape({"name":"tri","points":[{"x":0,"y":0},{"x":3,"y":0}],"anchor":{"x":1,"y":1},"tags":{"w":0.5}})': {
+      struct: 'Shape',
+      name: 'tri',
+      points: [{ struct: 'Point', x: 0, y: 0 }, { struct: 'Point', x: 3, y: 0 }],
+      anchor: { struct: 'Point', x: 1, y: 1 },
+      tags: { map: [['w', 0.5]] },
+    },
+    'centroid([{"x":0,"y":0},{"x":4,"y":2}])': { struct: 'Point', x: 2, y: 1 },
+  });
+});
+
+test('wrong argument types are refused with TypeMismatchError before anything is sent', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 1 });
+    const seen = async (p: Promise<unknown>) =>
+      p.then(
+        (v) => ({ resolved: v }),
+        (e: any) => ({ name: e.name, isMismatch: e instanceof window.ferry.TypeMismatchError, ferry: e instanceof window.ferry.FerryError, expected: e.expected, actual: e.actual, message: e.message }),
+      );
+    const out = {
+      string: await seen(pool.call('add', 'x', 1)),
+      range: await seen(pool.call('echo_u8', 300)),
+      fraction: await seen(pool.call('echo_i32', 1.5)),
+      field: await seen(pool.call('echo_point', { x: 1 })),
+      arity: await seen(pool.call('add', 1, 2, 3)),
+      after: await pool.call('add', 1, 2),
+    };
+    await pool.terminate();
+    return out;
+  }, WASM);
+  for (const k of ['string', 'range', 'fraction', 'field', 'arity'] as const) {
+    expect(r[k], k).toMatchObject({ name: 'TypeMismatchError', isMismatch: true, ferry: true });
+  }
+  expect(r.string).toMatchObject({ expected: 'i32', actual: 'string' });
+  expect(r.field.message).toMatch(/Point\.y/);
+  expect(r.after).toBe(3);
+});
+
+test('every error kind arrives as its FerryError subclass with the C++ message and origin', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const { WorkerPool, FerryError, kindName } = window.ferry;
+    const pool = await WorkerPool.create({ module, workers: 2 });
+    const out: Record<string, unknown> = {};
+    for (let kind = 1; kind <= 14; kind++) {
+      const e: any = await pool.call('fail_with', kind, `kind ${kind} on purpose`).catch((x: unknown) => x);
+      const cls = window.ferry[`${kindName(kind)}Error`];
+      out[kindName(kind)] = { ok: e instanceof cls && e instanceof FerryError, kind: e.kind, message: e.message, origin: e.origin };
+    }
+    const thrown: any = await pool.call('fail', 'thrown in C++').catch((x: unknown) => x);
+    out.thrown = { name: thrown.name, message: thrown.message, origin: thrown.origin };
+    const unknown: any = await pool.call('no_such_task').catch((x: unknown) => x);
+    out.unknown = { name: unknown.name, message: unknown.message };
+    const value: any = await pool.call('checked_div', 1, 0).catch((x: unknown) => x);
+    out.value = { name: value.name, message: value.message, origin: value.origin };
+    await pool.terminate();
+    return out;
+  }, WASM);
+  const kinds = ['JsException', 'Serialization', 'Deserialization', 'TypeMismatch', 'Closed', 'Cancelled', 'Timeout', 'QueueFull',
+    'WorkerCrashed', 'MessageTooLarge', 'CorruptRecord', 'UnknownTask', 'TaskFailed', 'InvalidArgument'];
+  kinds.forEach((name, i) => expect(r[name], name).toEqual({ ok: true, kind: i + 1, message: `kind ${i + 1} on purpose`, origin: 'fail_with' }));
+  expect(r.thrown).toEqual({ name: 'TaskFailedError', message: 'thrown in C++', origin: expect.stringMatching(/^worker \d+: fail$/) });
+  expect(r.unknown).toMatchObject({ name: 'UnknownTaskError', message: expect.stringMatching(/no_such_task/) });
+  expect(r.value).toEqual({ name: 'InvalidArgumentError', message: 'division of 1 by zero', origin: 'checked_div' });
+});
+
+test('an AbortSignal cancels a running C++ call, a timeout times it out, and the coroutine sees both', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 1 });
+    const before = await pool.call('cancelled_naps');
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const cancelled = pool.callWith({ signal: ac.signal }, 'nap', 10_000).catch((e: any) => e.name);
+    setTimeout(() => ac.abort('enough'), 50);
+    const c = await cancelled;
+    const timedOut = await pool.callWith({ timeout: 50 }, 'nap', 10_000).catch((e: any) => e.name);
+    const elapsed = performance.now() - t0;
+    let seen = before;
+    for (let i = 0; i < 200 && seen < before + 2; i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      seen = await pool.call('cancelled_naps');
+    }
+    const preAborted = await pool.callWith({ signal: AbortSignal.abort() }, 'nap', 10_000).catch((e: any) => e.name);
+    await pool.terminate();
+    return { c, timedOut, elapsed, seen: seen - before, preAborted };
+  }, WASM);
+  expect(r).toMatchObject({ c: 'CancelledError', timedOut: 'TimeoutError', seen: 2, preAborted: 'CancelledError' });
+  expect(r.elapsed).toBeLessThan(5_000);
+});
+
+test('a crashed C++ worker fails exactly its pending calls with WorkerCrashedError and the pool recovers', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 2 });
+    const naps = [1, 2, 3].map(() => pool.callWith({ affinity: 0 }, 'nap', 5_000).catch((e: any) => e.name));
+    const other = pool.callWith({ affinity: 1 }, 'nap', 100);
+    const crash = await pool.callWith({ affinity: 0 }, 'crash', 'on purpose').catch((e: any) => ({ name: e.name, message: e.message }));
+    const lost = await Promise.all(naps);
+    const survivor = await other;
+    const again = await pool.callWith({ affinity: 0 }, 'add', 20, 22);
+    const stats = pool.stats();
+    await pool.terminate();
+    return { crash, lost, survivor, again, restarts: stats.workers.map((w: any) => w.restarts) };
+  }, WASM);
+  expect(r.crash).toMatchObject({ name: 'WorkerCrashedError', message: expect.stringMatching(/worker 0 crashed/) });
+  expect(r.lost).toEqual(['WorkerCrashedError', 'WorkerCrashedError', 'WorkerCrashedError']);
+  expect(r.survivor).toBeGreaterThanOrEqual(100);
+  expect(r.again).toBe(42);
+  expect(r.restarts).toEqual([1, 0]);
+});
+
+test('terminate with pending calls and streams rejects every one of them with ClosedError', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 2, maxInFlight: 4 });
+    const stream = await pool.stream('upper');
+    const recv = stream.recv().catch((e: any) => e.name);
+    // 8 naps run (4 per worker), the rest and one more stream wait in the queue.
+    const calls = Array.from({ length: 60 }, () => pool.call('nap', 10_000).catch((e: any) => e.name));
+    const queuedStream = pool.stream('upper').catch((e: any) => e.name);
+    const queued = pool.stats().queued;
+    const t0 = performance.now();
+    await pool.terminate();
+    const names = await Promise.all(calls);
+    return { names: [...new Set(names)], count: names.length, queued, recv: await recv, queuedStream: await queuedStream, ms: performance.now() - t0 };
+  }, WASM);
+  expect(r).toMatchObject({ names: ['ClosedError'], count: 60, recv: 'ClosedError', queuedStream: 'ClosedError' });
+  expect(r.queued).toBeGreaterThan(40);
+  expect(r.ms).toBeLessThan(5_000);
+});
+
+test('streams: for await, WHATWG adapters, and a slow reader that holds the C++ producer back with flat memory', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 2 });
+    const s = await pool.stream('upper');
+    for (const w of ['a', 'b', 'c']) await s.send(w);
+    s.close();
+    const got: string[] = [];
+    for await (const v of s) got.push(v);
+
+    const t = await pool.stream('upper');
+    const piped: string[] = [];
+    const source = new ReadableStream({ start(c) { ['x', 'y', 'z'].forEach((v) => c.enqueue(v)); c.close(); } });
+    await Promise.all([
+      source.pipeTo(t.writable),
+      t.readable.pipeTo(new WritableStream({ write(v) { piped.push(v); } })),
+    ]);
+
+    // count_up sends 1e6 numbers as fast as its ring lets it; read 100, then pause.
+    const heap0 = pool.heap().inUse;
+    const c = await pool.stream('count_up', { args: [1_000_000], capacity: 4096 });
+    for (let i = 0; i < 100; i++) if ((await c.recv()).value !== i) throw new Error(`out of order at ${i}`);
+    await new Promise((res) => setTimeout(res, 300));
+    let buffered = 0;
+    while (c.tryRecv()) buffered++;
+    const heap1 = pool.heap().inUse;
+    c.cancel();
+    await pool.terminate();
+    return { got, piped, buffered, heapGrowth: heap1 - heap0 };
+  }, WASM);
+  expect(r.got).toEqual(['A', 'B', 'C']);
+  expect(r.piped).toEqual(['X', 'Y', 'Z']);
+  // A 4 KiB ring holds at most 4096 / 16 u32 records: the producer waited.
+  expect(r.buffered).toBeGreaterThan(0);
+  expect(r.buffered).toBeLessThanOrEqual(4096 / 16);
+  // Only the stream's own rings (2 x 4 KiB + headers) and its frame were added.
+  expect(r.heapGrowth).toBeLessThan(64 * 1024);
+});
+
+test('a writer waits for ring space: writer.ready stays pending while the C++ side is not reading', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 1 });
+    // running_sum answers every input with a running total; nobody reads the
+    // answers, so the task stops reading once its output ring is full.
+    const s = await pool.stream('running_sum', { capacity: 4096 });
+    const writer = s.writable.getWriter();
+    const chunk = new Uint8Array(256).fill(1);
+    let written = 0;
+    const deadline = performance.now() + 2000;
+    while (performance.now() < deadline) {
+      const ready = await Promise.race([writer.ready.then(() => true), new Promise((res) => setTimeout(() => res(false), 200))]);
+      if (!ready) break;
+      writer.write(chunk).catch(() => {}); // rejected with Cancelled when the stream is cancelled below
+      written++;
+    }
+    const blocked = performance.now() < deadline;
+    const first = (await s.recv()).value;
+    s.cancel();
+    await pool.terminate();
+    return { written, blocked, first: String(first) };
+  }, WASM);
+  expect(r.blocked).toBe(true);
+  expect(r.written).toBeGreaterThan(0);
+  expect(r.written).toBeLessThan(200);
+  expect(r.first).toBe('256');
+});
+
+test('10,000 calls leave the wasm heap where it was after warm-up', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 2 });
+    const batch = async (n: number) => {
+      for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => pool.call('echo_string', `call ${i + j}`)));
+    };
+    await batch(1000);
+    const before = pool.heap();
+    const t0 = performance.now();
+    await batch(10_000);
+    const ms = performance.now() - t0;
+    const after = pool.heap();
+    await pool.terminate();
+    return { before, after, ms };
+  }, WASM);
+  test.info().annotations.push({ type: 'heap', description: JSON.stringify(r) });
+  expect(r.after.inUse).toBe(r.before.inUse);
+  expect(r.after.highWater).toBe(r.before.highWater);
+});
+
+test('WasmBuffer: a leased view the C++ task reads and writes in place, released explicitly', async ({ page }) => {
+  const r = await page.evaluate(async (module) => {
+    const { WorkerPool, InvalidArgumentError } = window.ferry;
+    const pool = await WorkerPool.create({ module, workers: 1 });
+    const buf = pool.alloc(1 << 20);
+    for (let i = 0; i < buf.size; i++) buf.bytes[i] = i * 7;
+    let h = 2166136261;
+    for (const c of buf.bytes) h = Math.imul(h ^ c, 16777619) >>> 0;
+    const inPlace = await pool.call('checksum_shared', buf);
+    const copied = await pool.call('checksum_bytes', buf.bytes);
+    await pool.call('fill_shared', buf, 9);
+    const filled = buf.bytes.every((c: number) => c === 9);
+    buf.release();
+    const afterRelease = (() => { try { return buf.bytes.length; } catch (e) { return e instanceof InvalidArgumentError; } })();
+    const passReleased = await pool.call('checksum_shared', buf).then(() => 'resolved', (e: any) => e.name);
+    await pool.terminate();
+    return { expected: h, inPlace, copied, filled, afterRelease, passReleased };
+  }, WASM);
+  expect(r.inPlace).toBe(r.expected);
+  expect(r.copied).toBe(r.expected);
+  expect(r.filled).toBe(true);
+  expect(r.afterRelease).toBe(true);
+  expect(r.passReleased).toBe('InvalidArgumentError');
+});
+
+test('JavaScript workers: calls, errors, cancellation, streams and crash recovery over shared memory', async ({ page }) => {
+  const r = await page.evaluate(async (script) => {
+    const pool = await window.ferry.WorkerPool.create({ script, workers: 2 });
+    const sum = await pool.call('add', 2, 40);
+    const echo = await pool.call('echo', { a: [1, 'two', null], b: new Uint8Array([1, 2]) });
+    const failed = await pool.call('fail', 'thrown in JS').catch((e: any) => ({ name: e.name, message: e.message }));
+    const unknown = await pool.call('nope').catch((e: any) => e.name);
+    const timedOut = await pool.callWith({ timeout: 30 }, 'nap', 10_000).catch((e: any) => e.name);
+    await new Promise((res) => setTimeout(res, 50));
+    const saw = await pool.callWith({ affinity: 0 }, 'cancelled_naps') + await pool.callWith({ affinity: 1 }, 'cancelled_naps');
+    const s = await pool.stream('upper');
+    await s.send('hi');
+    s.close();
+    const up: string[] = [];
+    for await (const v of s) up.push(v);
+    const pending = pool.callWith({ affinity: 0 }, 'nap', 10_000).catch((e: any) => e.name);
+    const crash = await pool.callWith({ affinity: 0 }, 'crash').catch((e: any) => e.name);
+    const lost = await pending;
+    const again = await pool.callWith({ affinity: 0 }, 'add', 1, 1);
+    const restarts = pool.stats().workers[0].restarts;
+    await pool.terminate();
+    return { transport: pool.transport, sum, echo: { a: echo.a, b: Array.from(echo.b) }, failed, unknown, timedOut, saw, up, crash, lost, again, restarts };
+  }, JS_TASKS);
+  expect(r).toEqual({
+    transport: 'shared-memory',
+    sum: 42,
+    echo: { a: [1, 'two', null], b: [1, 2] },
+    failed: { name: 'TaskFailedError', message: 'thrown in JS' },
+    unknown: 'UnknownTaskError',
+    timedOut: 'TimeoutError',
+    saw: 1,
+    up: ['HI'],
+    crash: 'WorkerCrashedError',
+    lost: 'WorkerCrashedError',
+    again: 2,
+    restarts: 1,
+  });
+});
+
+test('without cross-origin isolation the same API runs over postMessage with backpressure', async ({ page, plainURL }) => {
+  await harness(page, plainURL);
+  const r = await page.evaluate(async (script) => {
+    const pool = await window.ferry.WorkerPool.create({ script, workers: 2 });
+    const sum = await pool.call('add', 2, 40);
+    const failed = await pool.call('fail', 'no isolation').catch((e: any) => e.name);
+    const c = await pool.stream('count_up', { args: [100_000], capacity: 4096 });
+    for (let i = 0; i < 10; i++) await c.recv();
+    await new Promise((res) => setTimeout(res, 200));
+    let buffered = 0;
+    while (c.tryRecv()) buffered++;
+    c.cancel();
+    const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.call('add', i, 1)));
+    await pool.terminate();
+    return { isolated: crossOriginIsolated, transport: pool.transport, sum, failed, buffered, manyOk: many.every((v: number, i: number) => v === i + 1) };
+  }, JS_TASKS);
+  expect(r).toMatchObject({ isolated: false, transport: 'postMessage', sum: 42, failed: 'TaskFailedError', manyOk: true });
+  // Credits (in bytes, like the ring they stand in for) bound what the worker
+  // sends ahead of the reader: at most 4096 / 16 records of one u32.
+  expect(r.buffered).toBeGreaterThan(0);
+  expect(r.buffered).toBeLessThanOrEqual(4096 / 16);
+});
