@@ -96,3 +96,30 @@ test('a crashed C++ worker aborts its response ring with WorkerCrashed and the s
     await backend.terminate();
   }
 });
+
+test('the WorkerPool over the wasm module in Node: typed calls, streams, errors, crash and terminate', async () => {
+  const { WorkerPool, TypeMismatchError, WorkerCrashedError, ClosedError } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 2 });
+  try {
+    assert.equal(pool.transport, 'shared-memory');
+    assert.equal(await pool.call('add', 2, 40), 42);
+    assert.deepEqual(await pool.call('echo_tuple', [7, 'seven']), [7, 'seven']);
+    await assert.rejects(pool.call('add', 'x', 1), TypeMismatchError);
+    const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => pool.call('add', i, 1)));
+    assert.ok(answers.every((v, i) => v === i + 1), 'every call answered with its own result');
+    const s = await pool.stream('upper');
+    for (const w of ['a', 'b']) await s.send(w);
+    await s.close();
+    const got: unknown[] = [];
+    for await (const v of s) got.push(v);
+    assert.deepEqual(got, ['A', 'B']);
+    const pending = pool.callWith({ affinity: 1 }, 'nap', 5000);
+    await assert.rejects(pool.callWith({ affinity: 1 }, 'crash', 'in Node'), WorkerCrashedError);
+    await assert.rejects(pending, WorkerCrashedError);
+    assert.equal(await pool.callWith({ affinity: 1 }, 'add', 1, 1), 2);
+    assert.equal(pool.stats().workers[1].restarts, 1);
+  } finally {
+    await pool.terminate();
+  }
+  await assert.rejects(pool.call('add', 1, 1), ClosedError);
+});
