@@ -5,6 +5,8 @@
 // ports once per worker (isolated origin = baseURL, plain origin = plainURL).
 // Never downloads a browser: the executable is /usr/bin/chromium.
 import { defineConfig } from '@playwright/test';
+// @ts-ignore: plain JavaScript module without types
+import { chromiumLaunchOptions } from './scripts/chromium.mjs';
 
 export default defineConfig({
   testDir: 'tests/browser',
@@ -30,18 +32,7 @@ export default defineConfig({
       name: 'chromium',
       use: {
         browserName: 'chromium',
-        launchOptions: {
-          executablePath: '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-            '--disable-quic',
-          ],
-        },
+        launchOptions: chromiumLaunchOptions(),
       },
     },
   ],

@@ -17,17 +17,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../web/server.mjs';
+import { chromiumLaunchOptions } from './chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const launchArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 function parseArgs(argv) {
   const o = { seconds: 10, workers: null, mode: null, mock: false, js: false };
@@ -53,7 +45,7 @@ const server = await startServer({ port: 0 });
 let browser;
 let code = 0;
 try {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: launchArgs });
+  browser = await chromium.launch({ ...chromiumLaunchOptions(), headless: true });
   const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.stack || e.message}`));
   page.on('console', (m) => {
