@@ -1412,14 +1412,18 @@ int main(int argc, char** argv) {
     AsioPair io;
     std::map<std::string, std::vector<BpResult>> runs;
     const std::string stream = "ferry stream", ring = "ferry ring";
+    const std::vector<std::pair<std::string, std::function<BpResult()>>> contenders{
+        {kAlone, [&] { return bp_alone(work, n); }},
+        {stream, [&] { return bp_stream(a, b, work, n); }},
+        {ring, [&] { return bp_ring(work, n); }},
+        {kBoost, [&] { return bp_boost(work, n); }},
+        {kRwq, [&] { return bp_rwq(work, n); }},
+        {kCq, [&] { return bp_cq(work, n); }},
+        {kAsio, [&] { return bp_asio(io, work, n); }}};
     for (int r = 0; r < reps; ++r) {
-      runs[kAlone].push_back(bp_alone(work, n));
-      runs[stream].push_back(bp_stream(a, b, work, n));
-      runs[ring].push_back(bp_ring(work, n));
-      runs[kBoost].push_back(bp_boost(work, n));
-      runs[kRwq].push_back(bp_rwq(work, n));
-      runs[kCq].push_back(bp_cq(work, n));
-      runs[kAsio].push_back(bp_asio(io, work, n));
+      for (const auto& [impl, fn] : contenders) {
+        if (fb::selected(o, "backpressure", impl)) runs[impl].push_back(fn());
+      }
     }
     Measured rate, peak, cpu;
     for (const auto& [impl, rs] : runs) {

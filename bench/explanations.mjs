@@ -4,24 +4,136 @@
 // behind: target ('native', 'wasm (Node)', 'browser (Chromium)'), benchmark,
 // case (the row's name) and baseline. Keep the reasons to what a profile or
 // the code shows; say "not yet explained" rather than guess.
+const STREAMS = {
+  title: 'Streams: coroutine sends and receives park on a futex, the baselines spin',
+  case: /stream/,
+  why:
+    'A ferry stream is a typed, awaitable channel: every value is encoded with the codec (a tag byte plus the ' +
+    'payload, so an 8-byte value takes a 24-byte record against 16 for the raw ring), each send/recv goes ' +
+    'through an awaiter on an executor (operation state, stats counters, flush on handler return), and when a ' +
+    'side catches up with the other its executor spins only 128 pauses (core/wait.hpp kSpinsBeforePark, a few ' +
+    'µs) before parking on its doorbell. The spinning baselines never sleep, so they win on raw rate and on ' +
+    'round-trip latency, at the price of two busy cores; Asio’s channel, which also suspends, is the ' +
+    'like-for-like comparison (its column).',
+  fix:
+    'An adaptive spin before parking (spin about as long as a park/wake pair costs, ~5–15 µs here), decoding ' +
+    'recv_batch into a reused buffer instead of a new vector per batch, and a fixed-size fast path for ' +
+    'trivially copyable T that skips the per-value codec tag.',
+};
+
+const POOL_CALLS = {
+  title: 'Pool calls: three threads and three wake-ups per call',
+  case: /pool call/,
+  why:
+    'A call goes caller → worker (request ring; the worker’s executor wakes) → client executor (response ring; ' +
+    'it wakes and completes the call) → caller (get() spins 128 pauses, then futex-waits). Each hop finds its ' +
+    'thread parked, because 128 pauses (a few µs) are shorter than the hop before it: perf stat on 5,000 ' +
+    'sequential calls natively shows 3 context switches per call and 0.72 CPUs busy, i.e. the ~50 µs per call ' +
+    'is three futex wake-ups on this VM, not work. The ping-pong baselines are two spinning threads that never ' +
+    'park. Under Node (wasm) each wake-up is an Atomics.notify into another worker and costs more. For bulk ' +
+    'data the call also copies its argument into the request ring, with 4 calls in flight at most.',
+  fix:
+    'Take the client executor out of the path (the caller that waits in get() can read the response ring ' +
+    'itself), spin adaptively before parking (as long as a park/wake pair costs, ~10–20 µs here) so a busy ' +
+    'conversation never parks, and pass bulk arguments as shared-memory leases (like the browser’s WasmBuffer) ' +
+    'instead of copies.',
+};
+
 export const explanations = [
+  // --- browser ---------------------------------------------------------------
+  {
+    title: 'Browser call latency: a shared-memory call still waits for one event per direction',
+    target: /browser/,
+    case: /^p(50|99) · /,
+    why:
+      'The main thread may never block, so after a short spin it waits for the response ring with ' +
+      'Atomics.waitAsync, whose wake-up is delivered as a task like a message event; the worker side waits the ' +
+      'same way. A sequential call therefore costs two cross-thread wake-ups, as postMessage and Comlink do, plus ' +
+      'ferry’s own work (encoding into the ring, publishing at the end of the microtask so that calls made ' +
+      'together share one wake-up). Where Comlink and workerpool are ahead, the difference has not been broken ' +
+      'down by a profile yet. Streams, where no call waits for its answer, are 2–30x faster than every baseline.',
+    fix:
+      'Profile a sequential call in Chromium (where the 15–25 µs over Comlink go); spin a little longer on the ' +
+      'worker side before Atomics.waitAsync while calls keep coming; publish a lone call at once instead of at ' +
+      'the end of the microtask.',
+  },
+  {
+    title: 'Browser buffers: the C++ task copies its argument again',
+    target: /browser/,
+    case: /checksum_bytes/,
+    why:
+      'checksum_bytes (web/wasm/ferry_web.cpp) takes std::vector<std::uint8_t> by value, so after the bytes are ' +
+      'copied into the request ring the C++ side decodes them into a freshly allocated vector: two copies and a ' +
+      'malloc per call, against one structured clone. The WasmBuffer row (checksum_shared: no copy but the ' +
+      'page’s own bytes.set()) is 1.7–2x faster than structured clone and even with transferring the ArrayBuffer.',
+    fix:
+      'Take std::span<const std::uint8_t> in byte-reading tasks (the codec decodes it as a zero-copy view into ' +
+      'the ring), or pass a WasmBuffer.',
+  },
+  {
+    title: 'Browser buffers: a copy through the ring against a transfer',
+    target: /browser/,
+    case: /ferry JS workers, call/,
+    why:
+      'A JavaScript worker’s call copies the buffer into the shared request ring (and the worker reads it there), ' +
+      'while a transferred ArrayBuffer moves without any copy; against structured clone (one copy too) ferry is ' +
+      'even.',
+    fix: 'A WasmBuffer-like lease of shared memory for JavaScript pools, so a big argument is written once, in place.',
+  },
+  {
+    title: 'Marshalling in the page: ferry’s codec is JavaScript, JSON is a V8 builtin',
+    target: /browser/,
+    case: /encode \+ decode/,
+    why:
+      'JSON.stringify and JSON.parse are C++ inside V8 with fast paths for plain objects; ferry’s codec runs in ' +
+      'JavaScript and writes a self-describing value (a tag per value, the struct and field names of every ' +
+      'object). It is ahead of structuredClone, and across a worker boundary (the echo rows) it is about twice ' +
+      'as fast as structured clone, Comlink and workerpool.',
+    fix:
+      'Schema-directed encoding for known types (names written once per type, not per object), and caching the ' +
+      'field lists of repeated object shapes.',
+  },
+  {
+    title: 'Browser backpressure: the worker pays per message to read from the ring',
+    target: /browser/,
+    case: /^delivered/,
+    why:
+      'The slow consumer is a JavaScript worker: for each value its for-await loop resolves a promise, decodes ' +
+      'the 4 KiB record, and when it drains the ring it waits with Atomics.waitAsync for the producer, which in ' +
+      'turn waits for room. Those per-message costs come on top of the consumer’s 80 µs of work; how they split ' +
+      'has not been profiled. What the row shows as intended: peak memory stays at the ring’s capacity while ' +
+      'the others queue every message.',
+    fix: 'Profile the worker’s read loop; batch reads (a recv of many values per wake-up) in StreamReader.',
+  },
+  {
+    title: 'JS heap after 10,000 calls: the pool’s caches warm up',
+    target: /browser/,
+    case: /JS heap growth/,
+    why:
+      'The growth does not scale with the calls (300 calls: ~25–30 KiB, 10,000: ~40 KiB), so it is what the ' +
+      'pool keeps once warmed (encoders, name caches, the pending-call queue’s storage), not memory per call; ' +
+      'Comlink keeps almost nothing between calls. Not yet broken down with a heap snapshot.',
+    fix: 'Take a heap snapshot diff and trim what the pool keeps per task name and per worker.',
+  },
+  // --- native and wasm ------------------------------------------------------------
   {
     title: 'Backpressure: the delivered rate is below the consumer’s own rate',
     case: /^delivered/,
     why:
-      'The row compares the rate delivered through the queue with the slow consumer running alone on ready data. ' +
-      'On a 2-core machine the producer, the consumer and (in wasm) Node’s main thread share two cores: a producer ' +
-      'that spins on a full queue (ring, boost, RWQ) takes the consumer’s core whenever the scheduler moves it, and ' +
-      'a suspending one (ferry stream, Asio) costs a futex wake-up per quarter ring released. Other builds on the ' +
-      'same machine add to both.',
+      'The stream’s receiver hands room back every quarter ring and rings the sender’s doorbell when the sender ' +
+      'is parked, and the sender parks each time the ring fills: strace of the native stream case counts one ' +
+      'futex wake-up and one membarrier (the ring’s asymmetric barrier, which interrupts every core running ' +
+      'the process) per ~16 messages of 4 KiB. The wake-up syscall runs on the consumer’s thread and the ' +
+      'membarrier interrupts its core, ~8–10 µs per ~27 µs of consumer work: the ~30% the stream row loses. ' +
+      'Spinning producers (ring, boost, RWQ) lose more or less depending on how the scheduler shares the two ' +
+      'cores. Memory stays at the ring’s capacity throughout, as intended.',
     fix:
-      'Nothing in the queue itself: the stream’s sender already sleeps while the ring is full and memory stays at ' +
-      'the ring’s capacity. Releasing in smaller batches near the full mark, or pinning producer and consumer to ' +
-      'their own cores, narrows the gap.',
+      'Wake a parked sender only once the ring is half empty (hysteresis), let the sender spin briefly before ' +
+      'parking, and use plain fences instead of membarrier on a side that parks often.',
   },
   {
     title: 'Spinning round trips: p99 set by preemption on an oversubscribed machine',
-    case: /round trip p99 · ring/,
+    case: /round trip p99 · ring|round trip 8 B p99/,
     why:
       'Both sides of a spinning ping-pong need a core each; when another process (or the other benchmark thread) ' +
       'takes one, a round trip waits for a time slice (hundreds of µs). Which queue is hit more often in a given ' +
@@ -53,6 +165,17 @@ export const explanations = [
       'producer can outrun its consumer.',
   },
   {
+    title: 'Spinning round trips in wasm: the ring’s publish and read cost more than bare index stores',
+    target: /wasm/,
+    case: /round trip p50 · ring|round trip 8 B/,
+    why:
+      'In wasm a ring round trip runs try_write + publish (release store, then a check of the consumer’s parked ' +
+      'flag behind a fence) and try_read + release, while boost’s push/pop are a bare index load and store each; ' +
+      'natively the same code is ahead of boost, so the wasm difference is in how these atomics and fences ' +
+      'compile. Not yet profiled.',
+    fix: 'Look at the wasm of publish()/try_read() (a seq_cst fence becomes atomic.fence) and keep it off the no-waiter path.',
+  },
+  {
     title: '4 KiB messages: the copies dominate',
     case: /^4 KiB · ring/,
     why:
@@ -61,43 +184,29 @@ export const explanations = [
     fix: 'Nothing specific; the zero-copy path (reserve and build the message in the ring) removes one copy.',
   },
   {
-    title: 'Streams: coroutine sends and receives park on a futex, the baselines spin',
-    case: /stream/,
+    title: 'Bulk streams: encoding copies in, and the two sides park while the other copies',
+    case: /KiB · stream|MiB · stream/,
     why:
-      'A ferry stream is a typed, awaitable channel: every value is encoded with the codec (a tag byte plus the ' +
-      'payload, so an 8-byte value takes a 24-byte record against 16 for the raw ring), each send/recv goes ' +
-      'through an awaiter on an executor (operation state, stats counters, flush on handler return), and when a ' +
-      'side catches up with the other its executor spins only 128 pauses (core/wait.hpp kSpinsBeforePark, a few ' +
-      'µs) before parking on its doorbell. The spinning baselines never sleep, so they win on raw rate and on ' +
-      'round-trip latency, at the price of two busy cores; Asio’s channel, which also suspends, is the ' +
-      'like-for-like comparison for throughput, and ferry’s stream moves more messages per second than it.',
-    fix:
-      'An adaptive spin before parking (spin about as long as a park/wake pair costs, ~5–15 µs here), decoding ' +
-      'recv_batch into a reused buffer instead of a new vector per batch, and a fixed-size fast path for ' +
-      'trivially copyable T that skips the per-value codec tag.',
+      'The stream’s sender encodes each buffer into the ring (one copy, as the queues’ push), and when sender and ' +
+      'receiver catch up with each other they park on futexes instead of spinning; a 64 KiB copy takes a few µs, ' +
+      'less than a park/wake pair, so a stall costs more than it does for the spinning queues.',
+    fix: 'Adaptive spinning before parking; a reserve/commit API on Sender for building large values in the ring.',
   },
-  {
-    title: 'Pool calls: three threads and up to three wake-ups per call',
-    case: /pool call/,
-    why:
-      'A call goes caller → worker (request ring, worker executor wakes) → client executor (response ring, it ' +
-      'wakes and completes the call) → caller (get() spins 128 pauses, then futex-waits). With a pool of one ' +
-      'worker that is three threads on two cores, and each hop that finds its thread parked costs a futex ' +
-      'wake-up; the ping-pong baselines are two spinning threads and no parking. For bulk data the call also ' +
-      'copies its argument into the request ring, and only 4 calls are in flight (PoolOptions.max_in_flight).',
-    fix:
-      'Complete calls on the caller’s side without the client-executor hop (the caller can read its response ring ' +
-      'directly when it waits in get()), spin adaptively before parking, and let bulk arguments be passed as ' +
-      'shared-memory leases (like the browser’s WasmBuffer) instead of copies.',
-  },
+  STREAMS,
+  { ...STREAMS, benchmark: /runtime_bench/, case: /send/,
+    title: 'runtime_bench: a stream against ferry’s own raw ring (what the stream layer costs)' },
+  POOL_CALLS,
+  { ...POOL_CALLS, benchmark: /runtime_bench/, case: /get\(\)|co_await/,
+    title: 'runtime_bench: a pool call against a ping-pong over ferry’s own raw rings' },
   {
     title: 'Small messages on the raw ring: a header per record',
-    case: /^8 B · ring/,
+    case: /^8 B · ring|^(8|64) B (one-by-one|batched)/,
     why:
       'Every ring record carries an 8-byte header (length, tag) and is padded to 8 bytes, so an 8-byte message ' +
       'moves 16 bytes, and try_write checks room, the skip marker and returns a Result<bool>; boost::spsc_queue’s ' +
       'slots are bare T. At 8 bytes the header doubles the memory traffic; from 64 bytes on the ring’s batched ' +
-      'publish wins.',
+      'publish wins in channel_bench. ring_bench’s batched baseline is stronger: boost pushes and pops ranges of ' +
+      '64 values with one index update per range on each side.',
     fix: 'A packed-record batch API (one header for many same-tag fixed-size values) for tiny messages.',
   },
   {

@@ -198,6 +198,7 @@ export function fmt(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
   const a = Math.abs(v);
   if (a >= 1e6) return v.toExponential(2);
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
   if (a >= 1000) return Math.round(v).toLocaleString('en-US');
   if (a >= 100) return v.toFixed(1);
   if (a >= 10) return v.toFixed(2);
@@ -241,7 +242,7 @@ export function ratioChart(table) {
   let lx = 4;
   base.forEach((b, i) => {
     parts.push(`<rect x="${lx}" y="4" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/><text x="${lx + 14}" y="13">${esc(b)}</text>`);
-    lx += 24 + b.length * 6.2;
+    lx += 30 + b.length * 7;
   });
   // grid
   for (let k = -maxLog; k <= maxLog; k += 2) {
@@ -378,6 +379,8 @@ export function renderHtml(merged, runs, behind, seeds, missing) {
   const body = [];
   body.push(`<h1>ferry benchmark report — ${esc(merged.date)}</h1>`);
   body.push(`<p>Every figure was measured side by side with its baselines in the same run. Ratios: &gt; 1 means ferry is better (throughput: ferry / baseline; latency, bytes, CPU: baseline / ferry). Generated ${esc(merged.generated_at)} by bench/report.mjs.</p>`);
+  body.push(`<p>On a machine of ${esc(merged.machine.cores)} cores shared with other work, absolute numbers move a lot between runs (2–3x for the spinning cases); ` +
+            'the contenders of a case are interleaved within one run, so compare ratios, and read ± (half the spread of the repetitions) before trusting a small gap.</p>');
   if (quick) body.push('<p class="warn">Some runs used --quick / smoke sizes: their numbers show that the harness runs, not how fast anything is.</p>');
   body.push('<h2>Machine</h2>' + machineHtml(merged.machine, runs));
   body.push(seedSection(seeds));
@@ -398,13 +401,15 @@ export function renderHtml(merged, runs, behind, seeds, missing) {
 
 // --- README table ------------------------------------------------------------------
 
+// One line per seed metric and target: the metric's rows of that run joined
+// with <br>, each with the baseline ferry does worst and best against.
 export function readmeTable(runs, seeds, date, htmlName) {
   const quick = runs.some(isQuick);
   const lines = [
     `Results of \`npm run bench\` on ${date}, ${runs[0]?.env?.cores ?? '?'} cores` +
       (quick ? ' — **quick/smoke sizes: these numbers only show that the harness runs**' : '') +
-      ` (full report with every case and its baselines: \`bench/results/${htmlName}\`). ` +
-      'Ratio > 1: ferry is better; each row names the baseline ferry does worst and best against.',
+      ` (every case with its baselines and the machine: \`bench/results/${htmlName}\`). ` +
+      'Ratio > 1: ferry is better; each case names the baseline ferry does worst and best against.',
     '',
     '| metric | where | case | ferry | toughest baseline | easiest baseline |',
     '| --- | --- | --- | ---: | --- | --- |',
@@ -415,13 +420,35 @@ export function readmeTable(runs, seeds, date, htmlName) {
       lines.push(`| ${m.title} | – | not measured in this run | – | – | – |`);
       continue;
     }
-    for (const { run, table, row } of items) {
-      const bs = table.baselines.filter((b) => Number.isFinite(row.ratios?.[b]));
-      const byRatio = [...bs].sort((a, b) => row.ratios[a] - row.ratios[b]);
-      const show = (b) => (b ? `${b}: ${fmt(median(row, b))} ${row.unit} (${fmtRatio(row.ratios[b])})` : '–');
-      const f = median(row, table.reference);
-      lines.push(`| ${m.title} | ${run.target} | ${caseName(row)} | ${fmt(f)} ${row.unit} | ${show(byRatio[0])} | ` +
-                 `${byRatio.length > 1 ? show(byRatio[byRatio.length - 1]) : '–'} |`);
+    const byTarget = new Map();
+    for (const it of items) {
+      if (!byTarget.has(it.run.target)) byTarget.set(it.run.target, []);
+      byTarget.get(it.run.target).push(it);
+    }
+    for (const [target, all] of byTarget) {
+      const cols = [[], [], [], []];
+      // Rows with no baseline (e.g. the wasm heap's own statistics) share one entry.
+      const alone = all.filter(({ table, row }) => !table.baselines.some((b) => Number.isFinite(row.ratios?.[b])));
+      const its = all.filter((it) => !alone.includes(it));
+      if (alone.length) {
+        const names = alone.map(({ row }) => caseName(row));
+        const suffix = names.every((n) => n.includes(' · ') && n.split(' · ').pop() === names[0].split(' · ').pop())
+          ? ` · ${names[0].split(' · ').pop()}` : '';
+        cols[0].push(names.map((n) => (suffix ? n.slice(0, n.lastIndexOf(' · ')) : n)).join(' / ') + suffix);
+        cols[1].push(alone.map(({ table, row }) => `${fmt(median(row, table.reference))} ${row.unit}`).join(' / '));
+        cols[2].push('–');
+        cols[3].push('–');
+      }
+      for (const { table, row } of its) {
+        const bs = table.baselines.filter((b) => Number.isFinite(row.ratios?.[b]));
+        const byRatio = [...bs].sort((a, b) => row.ratios[a] - row.ratios[b]);
+        const show = (b) => (b ? `${b}: ${fmt(median(row, b))} ${row.unit} (${fmtRatio(row.ratios[b])})` : '–');
+        cols[0].push(caseName(row));
+        cols[1].push(`${fmt(median(row, table.reference))} ${row.unit}`);
+        cols[2].push(show(byRatio[0]));
+        cols[3].push(byRatio.length > 1 ? show(byRatio[byRatio.length - 1]) : '–');
+      }
+      lines.push(`| ${m.title} | ${target} | ${cols.map((c) => c.join('<br>')).join(' | ')} |`);
     }
   }
   return lines.join('\n');

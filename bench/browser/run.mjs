@@ -28,13 +28,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-export const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--no-first-run',
-         // gc() and unrounded performance.memory, for the memory case
-         '--js-flags=--expose-gc', '--enable-precise-memory-info'],
-};
+import { CHROMIUM as BASE } from '../report.mjs';
+
+// The report's launch options, plus gc() and unrounded performance.memory for the memory case.
+const CHROMIUM = { ...BASE, args: [...BASE.args, '--js-flags=--expose-gc', '--enable-precise-memory-info'] };
 
 function parseArgs(argv) {
   const o = { quick: false, json: null, only: null, serve: false };
