@@ -50,8 +50,8 @@ inline double seconds_since(Clock::time_point t0) {
 using ferry::detail::cpu_relax;  // the pause the ring itself spins with (core/wait.hpp)
 
 // Busy-wait step for every queue alike: pause, and after a long run of
-// failures yield, so that a benchmark sharing two cores with other work (or
-// the test suite running in parallel) still makes progress.
+// failures yield (wasm: sleep 20 µs), so that a benchmark sharing two cores
+// with other work (or the test suite running in parallel) still makes progress.
 class Spinner {
  public:
   void spin() noexcept {
@@ -59,7 +59,14 @@ class Spinner {
       cpu_relax();
     } else {
       n_ = 0;
+#if defined(__EMSCRIPTEN__)
+      // In wasm sched_yield does not yield (it only runs queued calls), so a
+      // spinner whose partner was preempted would spin out its whole time
+      // slice: wait for real instead (an Atomics.wait with a timeout).
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+#else
       std::this_thread::yield();
+#endif
     }
   }
 

@@ -562,7 +562,8 @@ inline std::uint32_t bulk_ring_bytes(std::size_t block) { return block <= 64 * 1
 inline std::size_t bulk_slots(std::size_t block) { return bulk_ring_bytes(block) / ferry::ring_record_bytes(block); }
 
 RunResult memcpy_bulk(const Source& src, std::uint64_t n) {
-  std::unique_ptr<std::byte, void (*)(void*)> dst(static_cast<std::byte*>(std::aligned_alloc(64, src.bytes)), std::free);
+  std::unique_ptr<std::byte, void (*)(void*)> dst(static_cast<std::byte*>(std::aligned_alloc(64, src.bytes)),
+                                                  std::free);
   std::memset(dst.get(), 0, src.bytes);
   BulkSeen seen;
   const auto t0 = fb::Clock::now();
@@ -1237,7 +1238,9 @@ void progress(const std::string& what) {
 void usage(std::FILE* out) {
   std::fprintf(out, "usage: channel_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]\n");
   fb::print_common_options(out);
-  std::fprintf(out, "  filter labels: \"<case>/<implementation>\", e.g. \"8 B/boost::spsc\", \"64 KiB/ferry pool call\"\n");
+  std::fprintf(out,
+               "  filter labels: \"<case>/<implementation>\", e.g. \"8 B/boost::spsc\", \"64 KiB/ferry pool call\",\n"
+               "               \"backpressure/ferry stream\"\n");
 }
 
 double mb_per_s_of(std::size_t bytes, std::uint64_t n, double s) {
@@ -1295,7 +1298,9 @@ void message_case(const fb::Options& o, fb::Table& t, fb::Running& a, fb::Runnin
                             {kAsio, [&](std::uint64_t n) { return asio_tp<N>(io, n); }, n0 / 4}},
                            fb::mmsg_per_s);
   add_variant_rows(t, label, "Mmsg/s", true, m,
-                   {{ring, "ring, publish per 64"}, {s1, "stream send/recv"}, {sb, "stream send_batch(" + std::to_string(kStreamBatch<N>) + ")"}},
+                   {{ring, "ring, publish per 64"},
+                    {s1, "stream send/recv"},
+                    {sb, "stream send_batch(" + std::to_string(kStreamBatch<N>) + ")"}},
                    "every queue holds " + std::to_string(slots_for<N>()) + " msgs (ring " +
                        std::to_string(ring_capacity_for<N>() >> 10) + " KiB)");
 }
@@ -1392,7 +1397,9 @@ int main(int argc, char** argv) {
                              fb::ns_per_op);
     for (const auto& [p, pname] : {std::pair{50.0, "p50"}, std::pair{99.0, "p99"}}) {
       Measured q;
-      for (const auto& [impl, pool_ns] : m.batch_ns) q.stats[impl] = fb::single_value(fb::percentile(pool_ns, p), pool_ns.size());
+      for (const auto& [impl, pool_ns] : m.batch_ns) {
+        q.stats[impl] = fb::single_value(fb::percentile(pool_ns, p), pool_ns.size());
+      }
       add_variant_rows(lat, std::string("round trip ") + pname, "ns", false, q,
                        {{ring, "ring (spins)"},
                         {stream, "stream (suspends)"},
@@ -1405,7 +1412,8 @@ int main(int argc, char** argv) {
     progress("backpressure");
     const double prod_ns = producer_ns_per_message();
     const double work_ns = std::max(10 * prod_ns, 500.0);
-    const auto work = std::chrono::duration_cast<fb::Clock::duration>(std::chrono::duration<double, std::nano>(work_ns));
+    const auto work =
+        std::chrono::duration_cast<fb::Clock::duration>(std::chrono::duration<double, std::nano>(work_ns));
     const std::uint64_t n = o.quick ? 2'000 : static_cast<std::uint64_t>(0.4e9 / work_ns);
     const int reps = o.quick ? 1 : std::min(o.reps, 3);
     fb::Running a, b;

@@ -25,7 +25,7 @@ args=()
 for a in "$@"; do
   if [[ $a == --smoke ]]; then smoke=1; else args+=("$a"); fi
 done
-[[ $smoke == 1 ]] && args+=(--quick)
+[[ $smoke == 1 ]] && args+=(--quick --reps 1)
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { echo "bench.sh: FAILED: $*" >&2; exit 1; }
