@@ -121,10 +121,11 @@ export const explanations = [
     case: /^delivered/,
     why:
       'The stream’s receiver hands room back every quarter ring and rings the sender’s doorbell when the sender ' +
-      'is parked, and the sender parks each time the ring fills: strace of the native stream case counts one ' +
-      'futex wake-up and one membarrier (the ring’s asymmetric barrier, which interrupts every core running ' +
-      'the process) per ~16 messages of 4 KiB. The wake-up syscall runs on the consumer’s thread and the ' +
-      'membarrier interrupts its core, ~8–10 µs per ~27 µs of consumer work: the ~30% the stream row loses. ' +
+      'is parked, and the sender gets ready to park each time the ring fills: strace of the native stream case ' +
+      '(235,000 messages of 4 KiB) counts one membarrier (the ring’s asymmetric barrier, which interrupts every ' +
+      'core running the process) per ~17 messages and a futex wait/wake pair per ~30. The wake-ups run on the ' +
+      'consumer’s thread and the membarriers interrupt its core: several µs per ~30 µs of consumer work, about ' +
+      'the ~30% the stream row loses. ' +
       'Spinning producers (ring, boost, RWQ) lose more or less depending on how the scheduler shares the two ' +
       'cores. Memory stays at the ring’s capacity throughout, as intended.',
     fix:
@@ -152,6 +153,20 @@ export const explanations = [
       'An adaptive spin before parking (about as long as a park/wake pair costs, ~5–15 µs here) would turn most ' +
       'of these round trips into spinning ones while a conversation is active; profile the wake path against ' +
       'Asio’s scheduler.',
+  },
+  {
+    title: 'Backpressure: the stream’s sender spends its CPU on parking',
+    case: /producer CPU · stream/,
+    why:
+      'The sender does suspend while the ring is full, but the receiver hands room back a quarter ring at a ' +
+      'time (~16 of the 63 messages), so the sender gets ready to park about every 17 messages and sleeps ' +
+      'about every 30 (strace, native); each attempt costs 128 pauses of spinning and a membarrier syscall (the ' +
+      'ring’s asymmetric barrier: ~12 µs per call in strace here, and it interrupts every core running the ' +
+      'process). Per ~30 µs of the consumer’s work that is a large share of the sender’s time. Asio’s channel ' +
+      'wakes its producer through the io_context and uses less.',
+    fix:
+      'Hysteresis (wake the sender only when half the ring is free, so it parks less often) and plain fences ' +
+      'instead of membarrier for a side that parks often.',
   },
   {
     title: 'The raw ring’s producer spins while the ring is full',

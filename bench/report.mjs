@@ -214,7 +214,8 @@ function inWords(item) {
   const unit = row.unit;
   const lat = !row.higher_is_better;
   const parts = against.map(({ baseline, ratio, other, overlap }) =>
-    `${baseline} ${fmt(other)} ${unit} (${lat ? `ferry takes ${fmtRatio(1 / ratio)} as long` : `ferry reaches ${fmtRatio(ratio)} of it`}` +
+    `${baseline} ${fmt(other)} ${unit} (${!lat ? `ferry reaches ${fmtRatio(ratio)} of it`
+      : /^(ns|µs|ms|s)$/.test(unit) ? `ferry takes ${fmtRatio(1 / ratio)} as long` : `ferry uses ${fmtRatio(1 / ratio)} as much`}` +
     `${overlap ? '; the repetitions overlap, so this gap is within the run’s noise' : ''})`);
   return `${run.target}, ${run.benchmark}${isQuick(run) ? ' (quick sizes)' : ''} — “${caseName(row)}”: ferry ${fmt(ferry)} ${unit}. ` +
     `Ferry is behind ${parts.join('; ')}.`;
