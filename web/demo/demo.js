@@ -646,24 +646,15 @@ function ringBytes(stats) {
 }
 
 // The memory the pool's workers live in, as { heapBytes, inUse, highWater }:
-// pool.heap() when the pool has it, else stats().memory, else (a stopgap)
-// the wasm backend's own heap(). Any of the shapes web/src reports.
+// the wasm heap (pool.heap()) for C++ workers, the stream arena
+// (stats().memory) for JavaScript workers; a stand-in pool may have neither.
 async function readHeap() {
-  const source =
-    typeof pool.heap === 'function'
-      ? () => pool.heap()
-      : demo.poolStats && demo.poolStats.memory
-        ? () => demo.poolStats.memory
-        : typeof pool.t?.b?.heap === 'function'
-          ? () => pool.t.b.heap()
-          : null;
-  if (!source) return null;
-  const h = await source();
-  if (!h) return null;
-  const n = (v) => (v === undefined || v === null ? null : Number(v));
-  const inUse = n(h.inUse ?? h.used);
-  const size = n(h.heapBytes ?? h.memoryBytes ?? h.bytes) ?? (inUse !== null && h.free !== undefined ? inUse + Number(h.free) : null);
-  return { heapBytes: size, inUse, highWater: n(h.highWater ?? h.peak) };
+  if (!scriptURL && typeof pool.heap === 'function') {
+    const h = await pool.heap();
+    return { heapBytes: h.memoryBytes, inUse: h.inUse, highWater: h.highWater };
+  }
+  const m = demo.poolStats && demo.poolStats.memory;
+  return m ? { heapBytes: m.bytes, inUse: m.used, highWater: m.peak } : null;
 }
 
 function tick() {
