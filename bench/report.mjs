@@ -24,6 +24,7 @@ import os from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { explanations } from './explanations.mjs';
+import { chromiumLaunchOptions } from '../scripts/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
@@ -464,15 +465,9 @@ export function replaceBetweenMarkers(text, table) {
 
 // --- Screenshot -----------------------------------------------------------------------
 
-export const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--no-first-run'],
-};
-
 async function screenshot(htmlPath, pngPath) {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ ...CHROMIUM, headless: true });
+  const browser = await chromium.launch({ ...chromiumLaunchOptions(), headless: true });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(pathToFileURL(htmlPath).href);

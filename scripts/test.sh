@@ -8,6 +8,7 @@
 #   fuzz    each libFuzzer target for FERRY_FUZZ_SECONDS (15)     preset fuzz
 #   web     the TypeScript package's Node tests                   node --test
 #   browser the Playwright suite in Debian's Chromium             npx playwright test
+#   bench   every benchmark harness on tiny sizes                 scripts/bench.sh --smoke
 #
 # Build trees stay under build/<preset> between runs, so a second run only
 # rebuilds what changed. Logs of each ctest run go to build/logs/.
@@ -166,6 +167,15 @@ if node web/build.mjs; then
   run_js browser browser npx playwright test
 else
   record web 0 1 0 "node web/build.mjs failed"
+fi
+
+# --- bench: every benchmark harness on tiny sizes (never judges speed) ----------
+t0=$SECONDS
+note "[bench] FERRY_BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke"
+if FERRY_BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke 2>&1 | tee "$LOG_DIR/bench.log"; then
+  record bench 1 0 $((SECONDS - t0)) "every harness ran and verified its results"
+else
+  record bench 0 1 $((SECONDS - t0)) "a benchmark harness broke (see $LOG_DIR/bench.log)"
 fi
 
 note "Summary ($((SECONDS - t_all)) s in all; logs in $LOG_DIR/)"

@@ -24,14 +24,15 @@
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumLaunchOptions } from '../../scripts/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-import { CHROMIUM as BASE } from '../report.mjs';
 
-// The report's launch options, plus gc() and unrounded performance.memory for the memory case.
-const CHROMIUM = { ...BASE, args: [...BASE.args, '--js-flags=--expose-gc', '--enable-precise-memory-info'] };
+// Chromium as every headless run launches it, plus gc() and unrounded
+// performance.memory for the memory case.
+const CHROMIUM = chromiumLaunchOptions(['--js-flags=--expose-gc', '--enable-precise-memory-info']);
 
 function parseArgs(argv) {
   const o = { quick: false, json: null, only: null, serve: false };

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -132,7 +133,8 @@ std::uint32_t checksum(const std::byte* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<std::uint32_t>(p[i])) * 16777619u;
   return h;
 }
-std::uint32_t checksum_bytes(std::vector<std::uint8_t> b) { return checksum(reinterpret_cast<const std::byte*>(b.data()), b.size()); }
+// A span decodes as a view into the request record: no copy of its own.
+std::uint32_t checksum_bytes(std::span<const std::uint8_t> b) { return checksum(reinterpret_cast<const std::byte*>(b.data()), b.size()); }
 FERRY_EXPORT(checksum_bytes);
 std::uint32_t checksum_shared(ferry::SharedBytes b) { return checksum(b.view().data(), b.size); }
 FERRY_EXPORT(checksum_shared);
