@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as C from '../dist/codec.js';
 import * as E from '../dist/errors.js';
+import { fromHex, toHex } from './helpers.js';
 
 const goldenPath = fileURLToPath(new URL('../../tests/golden/codec.txt', import.meta.url));
 
@@ -15,17 +16,6 @@ interface Vector {
   bytes: Uint8Array;
 }
 
-function fromHex(hex: string): Uint8Array {
-  const clean = hex.replace(/\s+/g, '');
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
 
 function loadGolden(): Vector[] {
   const out: Vector[] = [];

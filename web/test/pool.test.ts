@@ -28,19 +28,10 @@ import {
   u64,
   variant,
 } from '../dist/index.js';
+import { transport, script, make, until } from './helpers.js';
 import { Arena } from '../dist/js-backend.js';
 
-const transport: 'shared-memory' | 'postMessage' = (globalThis as { FERRY_TRANSPORT?: 'postMessage' }).FERRY_TRANSPORT ?? 'shared-memory';
-const script = new URL('./workers/basic.js', import.meta.url);
-const make = (options: Record<string, unknown> = {}) => WorkerPool.create({ script, workers: 2, transport, ...options });
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function isKind<T extends FerryError>(C: new (...a: never[]) => T, check?: (e: T) => void) {
   return (e: unknown) => {

@@ -7,18 +7,8 @@ import { fileURLToPath } from 'node:url';
 import * as C from '../dist/codec.js';
 import * as E from '../dist/errors.js';
 import * as S from '../dist/schema.js';
+import { fromHex, toHex } from './helpers.js';
 
-function fromHex(hex: string): Uint8Array {
-  const clean = hex.replace(/\s+/g, '');
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
 const golden = new Map<string, string>();
 for (const raw of readFileSync(fileURLToPath(new URL('../../tests/golden/codec.txt', import.meta.url)), 'utf8').split('\n')) {
   const line = raw.trim();

@@ -15,19 +15,9 @@ import {
   WorkerPool,
   type Stream,
 } from '../dist/index.js';
+import { transport, script, make, until, sleep } from './helpers.js';
 
-const transport: 'shared-memory' | 'postMessage' = (globalThis as { FERRY_TRANSPORT?: 'postMessage' }).FERRY_TRANSPORT ?? 'shared-memory';
-const script = new URL('./workers/basic.js', import.meta.url);
-const make = (options: Record<string, unknown> = {}) => WorkerPool.create({ script, workers: 2, transport, ...options });
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function isKind<T extends FerryError>(C: new (...a: never[]) => T, check?: (e: T) => void) {
   return (e: unknown) => {

@@ -1,0 +1,32 @@
+// Helpers shared by the Node tests of web/ (not a test file itself).
+import { WorkerPool } from '../dist/index.js';
+
+export function fromHex(hex: string): Uint8Array {
+  const clean = hex.replace(/\s+/g, '');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+// The pool tests run once per transport: fallback.test.ts sets
+// FERRY_TRANSPORT before it imports pool.test.ts and stream.test.ts.
+export const transport: 'shared-memory' | 'postMessage' =
+  (globalThis as { FERRY_TRANSPORT?: 'postMessage' }).FERRY_TRANSPORT ?? 'shared-memory';
+export const script = new URL('./workers/basic.js', import.meta.url);
+export const make = (options: Record<string, unknown> = {}) => WorkerPool.create({ script, workers: 2, transport, ...options });
+
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
