@@ -32,7 +32,8 @@ export default defineConfig({
       name: 'chromium',
       use: {
         browserName: 'chromium',
-        launchOptions: chromiumLaunchOptions(),
+        // gc() for the WasmBuffer leak backstop test (pool.spec.ts).
+        launchOptions: chromiumLaunchOptions(['--js-flags=--expose-gc']),
       },
     },
   ],

@@ -395,11 +395,57 @@ test('without cross-origin isolation the same API runs over postMessage with bac
     c.cancel();
     const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.call('add', i, 1)));
     await pool.terminate();
-    return { isolated: crossOriginIsolated, transport: pool.transport, sum, failed, buffered, manyOk: many.every((v: number, i: number) => v === i + 1) };
+    const wasm = await window.ferry.WorkerPool.create({ module: '/wasm/ferry_web.js' }).then(() => 'created', (e: any) => `${e.name}: ${e.message}`);
+    return { isolated: crossOriginIsolated, transport: pool.transport, sum, failed, buffered, manyOk: many.every((v: number, i: number) => v === i + 1), wasm };
   }, JS_TASKS);
   expect(r).toMatchObject({ isolated: false, transport: 'postMessage', sum: 42, failed: 'TaskFailedError', manyOk: true });
+  expect(r.wasm).toMatch(/^InvalidArgumentError: wasm workers \(pthreads\) need SharedArrayBuffer/);
   // Credits (in bytes, like the ring they stand in for) bound what the worker
   // sends ahead of the reader: at most 4096 / 16 records of one u32.
   expect(r.buffered).toBeGreaterThan(0);
   expect(r.buffered).toBeLessThanOrEqual(4096 / 16);
+});
+
+test('a WasmBuffer garbage-collected without release() is freed and reported', async ({ page }) => {
+  const warnings: string[] = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 1 });
+    const before = pool.heap().inUse;
+    (() => {
+      const lost = pool.alloc(256 * 1024);
+      lost.bytes.fill(1);
+    })();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) throw new Error('gc() is missing: the browser suite launches Chromium with --js-flags=--expose-gc');
+    for (let i = 0; i < 100 && pool.stats().leakedBuffers === 0; i++) {
+      gc();
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const out = { leaked: pool.stats().leakedBuffers, heapBack: pool.heap().inUse - before };
+    await pool.terminate();
+    return out;
+  }, WASM);
+  expect(r.leaked).toBe(1);
+  expect(r.heapBack).toBeLessThan(4096);
+  expect(warnings.join('\n')).toMatch(/WasmBuffer of 262144 bytes was garbage-collected without release/);
+});
+
+test('a blocking wait on the browser main thread fails with InvalidArgumentError instead of hanging', async ({ page }) => {
+  const r = await page.evaluate(async () => {
+    const ring = await import('/dist/ring.js' as string);
+    const buf = new SharedArrayBuffer(ring.ringBytes(4096));
+    ring.ringInit(buf, 0, 4096);
+    const rx = ring.RingConsumer.attach(buf, 0);
+    const t0 = performance.now();
+    try {
+      rx.waitForDataSync(5_000);
+      return { threw: 'nothing' };
+    } catch (e: any) {
+      return { threw: e.name, message: e.message, ms: performance.now() - t0 };
+    }
+  });
+  expect(r.threw).toBe('InvalidArgumentError');
+  expect(r.message).toMatch(/waitForData\(\)/);
+  expect(r.ms).toBeLessThan(100);
 });

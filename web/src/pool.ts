@@ -434,6 +434,12 @@ export class WorkerPool {
     if (options.module !== undefined) {
       if (options.script !== undefined) throw new InvalidArgumentError('pass either script or module, not both', kOrigin);
       if (want === 'postMessage') throw new InvalidArgumentError('wasm workers need shared memory; transport postMessage is for script workers', kOrigin);
+      if (!sharedMemoryAvailable()) {
+        throw new InvalidArgumentError(
+          'wasm workers (pthreads) need SharedArrayBuffer: serve the page cross-origin isolated (COOP/COEP headers); only script workers fall back to postMessage',
+          kOrigin,
+        );
+      }
       const { createWasmBackend } = await import('./wasm-backend.js');
       t = new RingTransport(
         await createWasmBackend({
