@@ -443,7 +443,7 @@ async function backpressure(run) {
     ['consumer alone', PM, COMLINK, WP],
     `producer posts a 4 KiB message in ${prodUs.toFixed(1)} µs; the consumer spins ${work} µs per message; ${n} ` +
     `messages per rep; in flight = sent − acknowledged (the consumer acknowledges every ${ack}); ferry: ` +
-    `pool.stream('slow_sink') with its default 64 KiB rings, send() waits while the ring is full; postMessage, ` +
+    `pool.stream('slow_sink') (JavaScript, and C++ in wasm) with its default 64 KiB rings, send() waits while the ring is full; postMessage, ` +
     'Comlink and workerpool have no backpressure: every message is posted (or called) at once');
   const runs = {
     'ferry JS': c.ferryJs && (async () => {
@@ -462,6 +462,23 @@ async function backpressure(run) {
       await reader;
       check('slow_sink count', acked, n);
       check('slow_sink result', await s.done, n);
+      return { seconds: (performance.now() - start) / 1000, peak };
+    }),
+    'ferry wasm': c.ferryWasm && (async () => {
+      const s = await c.ferryWasm.stream('slow_sink', { args: [work, ack] });
+      let acked = 0, peak = 0, sent = 0;
+      const start = performance.now();
+      const reader = (async () => {
+        for await (const v of s) acked = v;
+      })();
+      for (let i = 0; i < n; i++) {
+        if (!s.trySend(msg)) await s.send(msg);
+        sent++;
+        peak = Math.max(peak, sent - acked);
+      }
+      await s.close();
+      await reader;
+      check('C++ slow_sink count', acked, n);
       return { seconds: (performance.now() - start) / 1000, peak };
     }),
     [PM]: async () => {
@@ -520,8 +537,12 @@ async function backpressure(run) {
   addRow(t, 'peak in flight · ferry JS stream', 'KiB', false, peak('ferry JS'),
     { [PM]: peak(PM), [COMLINK]: peak(COMLINK), [WP]: peak(WP) },
     'bounded by the stream’s ring for ferry; everything sent, for the others', 'stream throughput under backpressure');
-  run.skipped.push('backpressure with C++ workers in the browser: web/wasm/ferry_web.cpp has no slow-consumer stream task ' +
-                   '(the native and Node wasm runs of channel_bench cover C++ streams under backpressure)');
+  addRow(t, 'delivered · ferry wasm stream (C++ slow_sink)', 'k msg/s', true, rate('ferry wasm'),
+    { 'consumer alone': rate('consumer alone'), [PM]: rate(PM), [COMLINK]: rate(COMLINK), [WP]: rate(WP) },
+    'should equal the consumer alone', 'stream throughput under backpressure');
+  addRow(t, 'peak in flight · ferry wasm stream (C++ slow_sink)', 'KiB', false, peak('ferry wasm'),
+    { [PM]: peak(PM), [COMLINK]: peak(COMLINK), [WP]: peak(WP) },
+    'bounded by the stream’s ring for ferry; everything sent, for the others', 'stream throughput under backpressure');
   run.tables.push(t);
 }
 

@@ -176,6 +176,21 @@ ferry::Task<void> running_sum(ferry::Receiver<std::vector<std::uint8_t>> in, fer
 }
 FERRY_EXPORT_STREAM(running_sum);
 
+// A consumer slower than its producer: spins work_us per message (bytes
+// viewed in place), reports its count every `ack` messages and at the end.
+// The caller's send() waits while the ring is full (bench/browser).
+ferry::Task<void> slow_sink(ferry::Receiver<std::span<const std::uint8_t>> in, ferry::Sender<std::uint32_t> out,
+                            std::uint32_t work_us, std::uint32_t ack) {
+  std::uint32_t n = 0;
+  while (auto m = co_await in.recv()) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(work_us);
+    while (std::chrono::steady_clock::now() < until) {}
+    if (++n % ack == 0 && !co_await out.send(n)) co_return;
+  }
+  (void)co_await out.send(n);
+}
+FERRY_EXPORT_STREAM(slow_sink);
+
 // --- the demo: Mandelbrot tiles ----------------------------------------------
 struct TileRequest {
   std::uint32_t x = 0, y = 0, w = 0, h = 0, max_iter = 0;
