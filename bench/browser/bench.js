@@ -445,42 +445,30 @@ async function backpressure(run) {
     `messages per rep; in flight = sent − acknowledged (the consumer acknowledges every ${ack}); ferry: ` +
     `pool.stream('slow_sink') (JavaScript, and C++ in wasm) with its default 64 KiB rings, send() waits while the ring is full; postMessage, ` +
     'Comlink and workerpool have no backpressure: every message is posted (or called) at once');
+  // One ferry contender: stream n messages to slow_sink (JavaScript or C++),
+  // reading its acknowledgements while sending; send() waits on the ring.
+  const ferrySink = async (pool, label) => {
+    const s = await pool.stream('slow_sink', { args: [work, ack] });
+    let acked = 0, peak = 0, sent = 0;
+    const start = performance.now();
+    const reader = (async () => {
+      for await (const v of s) acked = v;
+    })();
+    for (let i = 0; i < n; i++) {
+      if (!s.trySend(msg)) await s.send(msg);
+      sent++;
+      peak = Math.max(peak, sent - acked);
+    }
+    await s.close();
+    await reader;
+    check(`${label} count`, acked, n);
+    // The JavaScript task returns its count; a C++ stream task returns unit.
+    if (pool === c.ferryJs) check(`${label} result`, await s.done, n);
+    return { seconds: (performance.now() - start) / 1000, peak };
+  };
   const runs = {
-    'ferry JS': c.ferryJs && (async () => {
-      const s = await c.ferryJs.stream('slow_sink', { args: [work, ack] });
-      let acked = 0, peak = 0, sent = 0;
-      const start = performance.now();
-      const reader = (async () => {
-        for await (const v of s) acked = v;
-      })();
-      for (let i = 0; i < n; i++) {
-        if (!s.trySend(msg)) await s.send(msg);
-        sent++;
-        peak = Math.max(peak, sent - acked);
-      }
-      await s.close();
-      await reader;
-      check('slow_sink count', acked, n);
-      check('slow_sink result', await s.done, n);
-      return { seconds: (performance.now() - start) / 1000, peak };
-    }),
-    'ferry wasm': c.ferryWasm && (async () => {
-      const s = await c.ferryWasm.stream('slow_sink', { args: [work, ack] });
-      let acked = 0, peak = 0, sent = 0;
-      const start = performance.now();
-      const reader = (async () => {
-        for await (const v of s) acked = v;
-      })();
-      for (let i = 0; i < n; i++) {
-        if (!s.trySend(msg)) await s.send(msg);
-        sent++;
-        peak = Math.max(peak, sent - acked);
-      }
-      await s.close();
-      await reader;
-      check('C++ slow_sink count', acked, n);
-      return { seconds: (performance.now() - start) / 1000, peak };
-    }),
+    'ferry JS': c.ferryJs && (() => ferrySink(c.ferryJs, 'slow_sink')),
+    'ferry wasm': c.ferryWasm && (() => ferrySink(c.ferryWasm, 'C++ slow_sink')),
     [PM]: async () => {
       await c.plain.call({ op: 'sink-start' });
       let acked = 0;
