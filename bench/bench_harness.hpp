@@ -47,6 +47,30 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// One line on stderr saying which part is running.
+inline void progress(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", bench_name().c_str(), what.c_str());
+  std::fflush(stderr);
+}
+
+// Every run checks what it moved against a known sequence: an FNV-style
+// fold of one digest per message.
+inline constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
+inline constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
+inline std::uint64_t fold(std::uint64_t h, std::uint64_t v) { return (h ^ v) * kFnvPrime; }
+
+// The fold of digest_of(i) for i < n, memoised per Message type (and call
+// site): the checksum a consumer of n messages must have seen. Main thread only.
+template <class Message, class DigestOf>
+std::uint64_t expected_checksum(std::uint64_t n, DigestOf digest_of) {
+  static std::map<std::uint64_t, std::uint64_t> memo;
+  if (auto it = memo.find(n); it != memo.end()) return it->second;
+  std::uint64_t h = kFnvBasis;
+  for (std::uint64_t i = 0; i < n; ++i) h = fold(h, digest_of(i));
+  memo[n] = h;
+  return h;
+}
+
 using ferry::detail::cpu_relax;  // the pause the ring itself spins with (core/wait.hpp)
 
 // Busy-wait step for every queue alike: pause, and after a long run of

@@ -97,9 +97,8 @@ constexpr bool kNative = true;
 
 // --- Values, the known sequence and its check -----------------------------------
 
-constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
-constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
-inline std::uint64_t fold(std::uint64_t h, std::uint64_t v) { return (h ^ v) * kFnvPrime; }
+using fb::fold;
+using fb::kFnvBasis;
 
 template <std::size_t N>
 struct Msg {
@@ -143,12 +142,7 @@ inline std::uint64_t digest(const Msg<N>& m) {
 
 template <std::size_t N>
 std::uint64_t expected_checksum(std::uint64_t n) {
-  static std::map<std::uint64_t, std::uint64_t> memo;  // main thread only
-  if (auto it = memo.find(n); it != memo.end()) return it->second;
-  std::uint64_t h = kFnvBasis;
-  for (std::uint64_t i = 0; i < n; ++i) h = fold(h, digest(make<N>(i)));
-  memo[n] = h;
-  return h;
+  return fb::expected_checksum<Msg<N>>(n, [](std::uint64_t i) { return digest(make<N>(i)); });
 }
 
 struct Seen {
@@ -1230,10 +1224,7 @@ double producer_ns_per_message() {
 
 // --- Driver --------------------------------------------------------------------
 
-void progress(const std::string& what) {
-  std::fprintf(stderr, "channel_bench: %s\n", what.c_str());
-  std::fflush(stderr);
-}
+using fb::progress;
 
 void usage(std::FILE* out) {
   std::fprintf(out, "usage: channel_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]\n");

@@ -52,10 +52,9 @@ const std::string kMemcpy = "memcpy (1 thread)";
 
 // --- The known sequence ------------------------------------------------------
 
-constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
-constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
-
-inline std::uint64_t fold(std::uint64_t h, std::uint64_t v) { return (h ^ v) * kFnvPrime; }
+using fb::fold;
+using fb::kFnvBasis;
+using fb::progress;
 
 struct Msg64 {
   std::uint64_t w[8];
@@ -80,12 +79,7 @@ inline std::uint64_t digest(const Msg64& m) {
 
 template <class T>
 std::uint64_t expected_checksum(std::uint64_t n) {
-  static std::map<std::uint64_t, std::uint64_t> memo;  // main thread only
-  if (auto it = memo.find(n); it != memo.end()) return it->second;
-  std::uint64_t h = kFnvBasis;
-  for (std::uint64_t i = 0; i < n; ++i) h = fold(h, digest(make<T>(i)));
-  memo[n] = h;
-  return h;
+  return fb::expected_checksum<T>(n, [](std::uint64_t i) { return digest(make<T>(i)); });
 }
 
 // What a consumer saw; check() fails the program if it is not the sequence.
@@ -587,11 +581,6 @@ Measured measure_cases(const fb::Options& o, const std::string& name, std::vecto
 }
 
 double mb_per_s(std::uint64_t n, double s) { return static_cast<double>(n) * kBlockBytes / s / 1e6; }
-
-void progress(const std::string& what) {
-  std::fprintf(stderr, "ring_bench: %s\n", what.c_str());
-  std::fflush(stderr);
-}
 
 void usage(std::FILE* out) {
   std::fprintf(out, "usage: ring_bench [--quick] [--json FILE] [--reps N] [--target-ms MS] [--filter TEXT]\n");

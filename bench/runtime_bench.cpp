@@ -269,10 +269,7 @@ std::vector<double> ring_rtt_run(std::uint64_t n) {
 
 // --- Driver ------------------------------------------------------------------------
 
-void progress(const std::string& what) {
-  std::fprintf(stderr, "runtime_bench: %s\n", what.c_str());
-  std::fflush(stderr);
-}
+using fb::progress;
 
 void usage(std::FILE* out) {
   std::fprintf(out, "usage: runtime_bench [--quick] [--json FILE] [--reps N]\n");
