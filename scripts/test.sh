@@ -28,11 +28,29 @@ LOG_DIR=build/logs
 mkdir -p "$LOG_DIR"
 
 summary=()
+failures=()
 total_passed=0
 total_failed=0
 t_all=$SECONDS
 
 note() { printf '\n==> %s\n' "$*"; }
+
+# failed_names SUITE LOG: the names of the failed tests in LOG, so the summary
+# at the end (often all a CI page shows) says which tests failed, not only how
+# many. ctest lists them after "The following tests FAILED:", Node's TAP
+# reporter prints "not ok N - name", tests/browser/summary-reporter.ts prints
+# "browser FAILED: file:line > title: first line of the error".
+failed_names() {
+  local suite=$1 log=$2 line
+  while IFS= read -r line; do
+    failures+=("  $suite: $line")
+  done < <({
+    sed -n '/^The following tests FAILED:/,/^Errors while running/p' "$log" |
+      grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+//'
+    grep -E '^[[:space:]]*not ok [0-9]+ - ' "$log" | sed -E 's/^[[:space:]]*//'
+    grep -E '^browser FAILED: ' "$log" | sed -E 's/^browser FAILED: //'
+  } | head -n 40)
+}
 
 # record SUITE PASSED FAILED SECONDS [REMARK]
 record() {
@@ -62,6 +80,7 @@ run_ctest() {
   note "[$suite] ctest --preset $preset $*"
   ctest --preset "$preset" "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
+  failed_names "$suite" "$log"
   local line
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
   if [[ -n $line ]]; then
@@ -143,6 +162,7 @@ run_js() {
   note "[$suite] $*"
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]} passed failed
+  failed_names "$suite" "$log"
   passed=$(grep -E '^# pass [0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+$')
   failed=$(grep -E '^# fail [0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+$')
   if [[ -z $passed ]]; then
@@ -180,5 +200,9 @@ fi
 
 note "Summary ($((SECONDS - t_all)) s in all; logs in $LOG_DIR/)"
 printf '%s\n' "${summary[@]}"
+if ((${#failures[@]})); then
+  echo "Failed tests:"
+  printf '%s\n' "${failures[@]}"
+fi
 echo "$total_passed passed, $total_failed failed"
 ((total_failed == 0))
