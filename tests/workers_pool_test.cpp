@@ -539,6 +539,12 @@ TEST(PoolExternal, ACrashAbortsTheWorkersRingsAndAnnouncesTheReplacement) {
     auto rx = RingConsumer::attach(old.response);
     ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(1, "crash", encode(std::tuple<std::string>{"boom"}).value())));
     tx->publish();
+    // The dying worker's last record says why (web/PROTOCOL.md), then the ring ends.
+    auto why = rx->read(std::chrono::seconds(10));
+    ASSERT_TRUE(why.ok()) << why.error().message;
+    EXPECT_EQ(why->tag, detail::kCrashTag);
+    EXPECT_EQ(decode<std::string>(why->payload).value(), "boom");
+    rx->release();
     auto rec = rx->read(std::chrono::seconds(10));
     ASSERT_FALSE(rec.ok());
     EXPECT_EQ(rec.error().kind, ErrorKind::WorkerCrashed);

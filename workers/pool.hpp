@@ -159,6 +159,7 @@ inline constexpr std::uint32_t kCallTag = 1;    // u64 id, u16 name length, name
 inline constexpr std::uint32_t kCancelTag = 2;  // u64 id
 inline constexpr std::uint32_t kStreamTag = 3;  // u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 name length, name, args
 inline constexpr std::uint32_t kResultTag = 1;  // response ring: u64 id, encoded Result
+inline constexpr std::uint32_t kCrashTag = 2;   // response ring, external mode only: the reason, one codec string
 
 // Ring memory of one pool stream, shared by both ends.
 struct StreamMemory {
@@ -618,7 +619,17 @@ inline void WorkerPool::worker_died(detail::Worker& w, const std::string& reason
     }
   }
   // JavaScript learns it from its response ring and fails what it sent here.
+  // A last record says why (web/PROTOCOL.md): this thread is the ring's only
+  // producer, and between two records (no reservation open), so it may
+  // still write; if the ring is full the reason is lost and only the abort
+  // tells. Publishing first also shows the answers already written.
   if (options_.external) {
+    if (w.response_tx) {
+      std::vector<std::byte> why;
+      Writer writer(why);
+      if (encode(writer, reason)) (void)w.response_tx->try_write(detail::kCrashTag, why);
+      w.response_tx->publish();
+    }
     ring_abort(w.request_mem, ErrorKind::WorkerCrashed);
     ring_abort(w.response_mem, ErrorKind::WorkerCrashed);
   }

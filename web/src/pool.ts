@@ -249,6 +249,7 @@ const TAG_CALL = 1;
 const TAG_CANCEL = 2;
 const TAG_STREAM = 3;
 const TAG_RESULT = 1;
+const TAG_CRASH = 2; // response ring: a dying C++ worker's reason (web/PROTOCOL.md)
 const kOrigin = 'pool';
 
 const enum State {
@@ -930,6 +931,10 @@ export class WorkerPool {
   }
 
   private onRecord(s: Slot, tag: number, payload: Uint8Array): void {
+    if (tag === TAG_CRASH) {
+      this.crash(s, crashReason(payload));
+      return;
+    }
     if (tag !== TAG_RESULT || payload.length < 8) return;
     const id = getU64(payload, 0);
     const p = s.pending.get(id);
@@ -1057,12 +1062,14 @@ export class WorkerPool {
       const err = make();
       st.resultIn = true;
       st.writer.fail(err);
-      st.reader.fail(err);
       try {
         st.ch.abort(abortKind); // wakes whatever waits on the channels
       } catch {
         // the memory is gone with the worker
       }
+      // A crashed worker's output that it had published is still read.
+      if (abortKind === ErrorKind.WorkerCrashed) st.reader.failAfterDrain(err);
+      else st.reader.fail(err);
       if (!st.doneSettled) {
         st.doneSettled = true;
         st.rejectDone(err);
@@ -1081,9 +1088,12 @@ export class WorkerPool {
   // The worker of slot s died: fail what it held, then replace it.
   private crash(s: Slot, reason: string): void {
     if (!s.alive || this.closed) return;
-    // Results it published before dying still count.
+    // Results it published before dying still count; its last record may say why.
     try {
-      for (let rec = s.response!.tryRead(); rec !== null; rec = s.response!.tryRead()) this.onRecord(s, rec.tag, rec.payload);
+      for (let rec = s.response!.tryRead(); rec !== null; rec = s.response!.tryRead()) {
+        if (rec.tag === TAG_CRASH) reason = crashReason(rec.payload);
+        else this.onRecord(s, rec.tag, rec.payload);
+      }
     } catch {
       // the end of what it wrote
     }
@@ -1127,6 +1137,17 @@ export class WorkerPool {
 }
 
 const kPlainCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
+
+// The reason in a crash record: one codec string, as crash_worker() got it.
+function crashReason(payload: Uint8Array): string {
+  try {
+    const v = decode(payload);
+    if (typeof v === 'string') return v;
+  } catch {
+    // not a string: say so below
+  }
+  return 'its rings were aborted (with an unreadable reason)';
+}
 
 // Codecs that encode with a task's published signature (wasm workers), so
 // that a JavaScript number becomes the i32 the C++ task takes; they encode

@@ -16,6 +16,8 @@
 // - recv() resolves with {done: false, value}, or {done: true} once the other
 //   side closed and everything was read; it rejects with the error that ended
 //   the stream (a task failure, WorkerCrashed, Cancelled, Closed by terminate).
+//   When the task's worker crashes, what it had published is still read,
+//   in order, before recv() rejects with WorkerCrashed.
 // - Nothing here blocks the thread: waits are the channel's async waits.
 // - readable / writable are WHATWG adapters whose only buffer is the channel
 //   (highWaterMark 0 for the readable, 1 for the writable).
@@ -437,6 +439,7 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
   private wake: (() => void) | null = null;
   private readableStream: ReadableStream<T> | null = null;
   private peeked: { tag: number; payload: Uint8Array } | null = null; // read, not yet handed out
+  private drainError: unknown = null; // failAfterDrain(): the error once the channel is empty
 
   constructor(
     private readonly c: RecordConsumer,
@@ -511,6 +514,24 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
     this.end(error);
   }
 
+  /**
+   * @internal The sender died (its worker crashed) and the channel was
+   * aborted: what it had published is still read, in order, then recv()
+   * rejects with `error` instead of the channel's own abort error.
+   */
+  failAfterDrain(error: unknown): void {
+    if (this.ended) return;
+    this.drainError = error;
+    this.wake?.(); // a waiting recv() reads the rest, then fails
+    if (this.active === 0 && this.peeked === null) {
+      try {
+        this.peeked = this.c.tryRead();
+      } catch {
+        this.fail(error); // nothing was left
+      }
+    }
+  }
+
   /** True once the end was seen, or the reader was closed or failed. */
   get isEnded(): boolean {
     return this.ended;
@@ -581,7 +602,13 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
       this.peeked = null;
       return p;
     }
-    return this.c.tryRead();
+    try {
+      return this.c.tryRead();
+    } catch (e) {
+      // The aborted channel is empty now: the owner's error, not the ring's.
+      if (this.drainError !== null && !(e instanceof FerryError && e.kind === ErrorKind.CorruptRecord)) throw this.drainError;
+      throw e;
+    }
   }
 
   private take(rec: { tag: number; payload: Uint8Array }): IteratorResult<T, undefined> {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { WasmBackend } from '../dist/wasm-backend.js';
 import { decode, encode, i32, u8, f32, i64, u64, struct, STRUCT_NAME } from '../dist/codec.js';
 import { ErrorKind, FerryError } from '../dist/errors.js';
+import { until } from './helpers.js';
 
 export const wasmModule =
   process.env.FERRY_WASM_MODULE ?? fileURLToPath(new URL('../../build/release/wasm/web/wasm/ferry_web.js', import.meta.url));
@@ -83,12 +84,20 @@ test('a crashed C++ worker aborts its response ring with WorkerCrashed and the s
     const { request, response } = backend.slot(0);
     assert.ok(request.tryWrite(1, callRecord(1, 'crash', encode(['on purpose']))));
     request.publish();
+    // Its last record says why (web/PROTOCOL.md, tag 2), then the ring ends.
+    const reasons: unknown[] = [];
     await assert.rejects(async () => {
       for (;;) {
-        if (response.tryRead()) assert.fail('a crashed worker answered');
+        const rec = response.tryRead();
+        if (rec) {
+          if (rec.tag !== 2) assert.fail(`a crashed worker answered (tag ${rec.tag})`);
+          reasons.push(decode(rec.payload));
+          continue;
+        }
         await response.waitForData(10_000);
       }
     }, (e: unknown) => e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed);
+    assert.deepEqual(reasons, ['on purpose']);
     await backend.replace(0);
     assert.notEqual(backend.slot(0).response, response);
     assert.equal(await rawCall(backend, 2, 'add', [i32(1), i32(1)]), 2);
@@ -114,10 +123,20 @@ test('the WorkerPool over the wasm module in Node: typed calls, streams, errors,
     for await (const v of s) got.push(v);
     assert.deepEqual(got, ['A', 'B']);
     const pending = pool.callWith({ affinity: 1 }, 'nap', 5000);
-    await assert.rejects(pool.callWith({ affinity: 1 }, 'crash', 'in Node'), WorkerCrashedError);
+    await assert.rejects(pool.callWith({ affinity: 1 }, 'crash', 'in Node'), (e: unknown) => e instanceof WorkerCrashedError && /^worker 1 crashed: in Node$/.test(e.message));
     await assert.rejects(pending, WorkerCrashedError);
     assert.equal(await pool.callWith({ affinity: 1 }, 'add', 1, 1), 2);
     assert.equal(pool.stats().workers[1].restarts, 1);
+    // A stream task that publishes five values and dies: all five are read, then the crash.
+    const doomed = await pool.stream('crash_after', { args: [5], affinity: 0 });
+    await until(() => pool.stats().workers[0].restarts === 1, 'the crash of worker 0');
+    const before: unknown[] = [];
+    await assert.rejects(async () => {
+      for await (const v of doomed) before.push(v);
+    }, (e: unknown) => e instanceof WorkerCrashedError && /^worker 0 crashed: crash_after sent 5$/.test(e.message));
+    assert.deepEqual(before, [0, 1, 2, 3, 4]);
+    await assert.rejects(doomed.done, WorkerCrashedError);
+    assert.equal(await pool.callWith({ affinity: 0 }, 'add', 2, 2), 4);
   } finally {
     await pool.terminate();
   }

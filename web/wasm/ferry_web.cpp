@@ -191,6 +191,18 @@ ferry::Task<void> slow_sink(ferry::Receiver<std::span<const std::uint8_t>> in, f
 }
 FERRY_EXPORT_STREAM(slow_sink);
 
+// Sends 0 .. count-1, publishes them, then dies: the caller still reads
+// every one of them before its recv() rejects with WorkerCrashed.
+ferry::Task<void> crash_after(ferry::Receiver<std::monostate> in, ferry::Sender<std::uint32_t> out, std::uint32_t count) {
+  (void)in;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (!co_await out.send(i)) co_return;
+  }
+  out.flush();  // a batch not yet published would die with the worker
+  ferry::crash_worker("crash_after sent " + std::to_string(count));
+}
+FERRY_EXPORT_STREAM(crash_after);
+
 // --- the demo: Mandelbrot tiles ----------------------------------------------
 struct TileRequest {
   std::uint32_t x = 0, y = 0, w = 0, h = 0, max_iter = 0;

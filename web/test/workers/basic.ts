@@ -157,12 +157,16 @@ expose({
       void input.recv().catch(() => {});
     });
   }),
+  // Sends 'before', waits for one input, sends two last values, then dies
+  // from a timer (after those two were published).
   crashStream: streamTask(async (input, output) => {
     await output.send('before');
     await input.recv();
+    await output.send('last 1');
+    await output.send('last 2');
     setTimeout(() => {
       throw new Error('stream boom');
-    });
+    }, 30);
     return new Promise(() => {});
   }),
 });
