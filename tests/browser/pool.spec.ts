@@ -447,6 +447,38 @@ test('a WasmBuffer garbage-collected without release() is freed and reported', a
   expect(warnings.join('\n')).toMatch(/WasmBuffer of 262144 bytes was garbage-collected without release/);
 });
 
+test('a Stream dropped while open is closed once garbage-collected: its C++ task ends and its rings are freed', async ({ page }) => {
+  const warnings: string[] = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  const r = await page.evaluate(async (module) => {
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 1 });
+    await pool.call('add', 1, 2);
+    const before = pool.heap().inUse;
+    // upper runs until its input ends; nobody closes it here. Its two
+    // 64 KiB rings are what must come back.
+    await (async () => {
+      const s = await pool.stream('upper');
+      await s.send('a');
+      if ((await s.recv()).value !== 'A') throw new Error('upper did not answer');
+    })();
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    for (let i = 0; i < 100 && pool.stats().leakedStreams === 0; i++) {
+      gc();
+      await sleep(20);
+    }
+    const leaked = pool.stats().leakedStreams;
+    for (let i = 0; i < 200 && (pool.stats().workers[0].inFlight !== 0 || pool.heap().inUse - before >= 16 * 1024); i++) await sleep(10);
+    const out = { leaked, inFlight: pool.stats().workers[0].inFlight, failed: pool.stats().failed, heapBack: pool.heap().inUse - before };
+    await pool.terminate();
+    return out;
+  }, WASM);
+  // The task saw its input end and returned normally; the rings went back.
+  expect(r).toMatchObject({ leaked: 1, inFlight: 0, failed: 0 });
+  expect(r.heapBack).toBeLessThan(16 * 1024);
+  expect(warnings.join('\n')).toMatch(/stream \d+ \('upper'\) was garbage-collected while still open; closing it/);
+});
+
 test('a blocking wait on the browser main thread fails with InvalidArgumentError instead of hanging', async ({ page }) => {
   const r = await page.evaluate(async () => {
     const ring = await import('/dist/ring.js' as string);

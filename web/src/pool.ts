@@ -134,6 +134,8 @@ export interface PoolStats {
   /** WasmBuffers that were garbage-collected without release() (freed by a backstop), and their bytes. */
   leakedBuffers: number;
   leakedBufferBytes: number;
+  /** Streams garbage-collected while still open (cancelled by a backstop, which also warns). */
+  leakedStreams: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -266,7 +268,6 @@ interface StreamState {
   ch: StreamChannels;
   writer: StreamWriter;
   reader: StreamReader;
-  stream: Stream;
   resolveDone: (v: unknown) => void;
   rejectDone: (e: unknown) => void;
   doneSettled: boolean;
@@ -379,6 +380,9 @@ export class WorkerPool {
   private failedCount = 0;
   private nextId = 1;
   private leakedBuffers = 0;
+  private leakedStreams = 0;
+  private readonly streamBackstop =
+    typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<StreamState>((st) => this.streamCollected(st)) : null;
   private leakedBufferBytes = 0;
   private rr = 0;
   private closed = false;
@@ -511,6 +515,7 @@ export class WorkerPool {
       failed: this.failedCount,
       leakedBuffers: this.leakedBuffers,
       leakedBufferBytes: this.leakedBufferBytes,
+      leakedStreams: this.leakedStreams,
     };
     const m = this.t.memory?.();
     if (m !== undefined) s.memory = m;
@@ -766,9 +771,27 @@ export class WorkerPool {
       onFinish: () => this.maybeFree(st),
       // readable.cancel() is like breaking out of for await: it closes our end.
     });
-    st.stream = new Stream(p.id, st.writer, st.reader, done, { cancel: (reason) => this.cancelStream(st, reason) });
+    const stream = new Stream(p.id, st.writer, st.reader, done, { cancel: (reason) => this.cancelStream(st, reason) });
     p.st = st;
-    p.resolve(st.stream);
+    p.resolve(stream);
+    // Nothing of ours may keep the Stream alive (st does not point to it; the
+    // resolved promise's resolvers are dropped), so that the backstop below
+    // sees it go when the caller drops it.
+    p.resolve = p.reject = ignore;
+    this.streamBackstop?.register(stream, st);
+  }
+
+  // The caller dropped a Stream with a direction still open (input not
+  // closed, or output not read to its end): its task could wait forever and
+  // its rings would stay. Close what is open, as a C++ endpoint's destructor
+  // does: the task's input ends after what was sent, and its further sends
+  // fail with Closed. Then the task ends and the memory is freed. Say so.
+  private streamCollected(st: StreamState): void {
+    if (this.closed || (st.writer.isClosed && st.reader.isEnded)) return;
+    this.leakedStreams++;
+    console.warn(`ferry: stream ${st.id} ('${st.name}') was garbage-collected while still open; closing it (read it to the end, or close() or cancel() it, before dropping it)`);
+    st.writer.close().catch(ignore);
+    st.reader.close();
   }
 
   // Writes head[0, headLen) + body as one record, copying once when it fits now.
@@ -1135,6 +1158,8 @@ export class WorkerPool {
     })();
   }
 }
+
+const ignore = (): void => {};
 
 const kPlainCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
 

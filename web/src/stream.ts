@@ -319,18 +319,25 @@ export class StreamWriter<T = unknown> {
 
   /** A WHATWG WritableStream over this end: writer.ready resolves when the channel took the last value. */
   get writable(): WritableStream<T> {
-    this.writableStream ??= new WritableStream<T>(
-      {
-        write: (chunk) => this.send(chunk),
-        close: () => this.close(),
-        abort: (reason) => {
-          if (this.hooks.onAbort) this.hooks.onAbort(reason);
-          else this.fail(new ClosedError(`the writable was aborted: ${String(reason)}`, kOrigin));
-        },
-      },
-      new CountQueuingStrategy({ highWaterMark: 1 }),
-    );
+    this.writableStream ??= this.makeWritable(null);
     return this.writableStream;
+  }
+
+  /**
+   * @internal A new WritableStream over this end whose sink holds `owner`:
+   * the pool's Stream stays alive while its writable is used.
+   */
+  makeWritable(owner: object | null): WritableStream<T> {
+    const sink: UnderlyingSink<T> & { owner: object | null } = {
+      owner,
+      write: (chunk) => this.send(chunk),
+      close: () => this.close(),
+      abort: (reason) => {
+        if (this.hooks.onAbort) this.hooks.onAbort(reason);
+        else this.fail(new ClosedError(`the writable was aborted: ${String(reason)}`, kOrigin));
+      },
+    };
+    return new WritableStream<T>(sink, new CountQueuingStrategy({ highWaterMark: 1 }));
   }
 
   private checkOpen(): void {
@@ -548,7 +555,13 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    return this.makeIterator(null);
+  }
+
+  /** @internal An iterator over this end that holds `owner` (see makeWritable). */
+  makeIterator(owner: object | null): AsyncIterator<T, undefined> & { owner: object | null } {
     return {
+      owner,
       next: () => this.recv(),
       return: () => {
         this.close();
@@ -559,21 +572,25 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
 
   /** A WHATWG ReadableStream over this end (highWaterMark 0: it reads only when asked). */
   get readable(): ReadableStream<T> {
-    this.readableStream ??= new ReadableStream<T>(
-      {
-        pull: async (controller) => {
-          const r = await this.recv();
-          if (r.done) controller.close();
-          else controller.enqueue(r.value);
-        },
-        cancel: (reason) => {
-          if (this.hooks.onAbort) this.hooks.onAbort(reason);
-          else this.close();
-        },
-      },
-      new CountQueuingStrategy({ highWaterMark: 0 }),
-    );
+    this.readableStream ??= this.makeReadable(null);
     return this.readableStream;
+  }
+
+  /** @internal A new ReadableStream over this end whose source holds `owner` (see makeWritable). */
+  makeReadable(owner: object | null): ReadableStream<T> {
+    const source: UnderlyingDefaultSource<T> & { owner: object | null } = {
+      owner,
+      pull: async (controller) => {
+        const r = await this.recv();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      cancel: (reason) => {
+        if (this.hooks.onAbort) this.hooks.onAbort(reason);
+        else this.close();
+      },
+    };
+    return new ReadableStream<T>(source, new CountQueuingStrategy({ highWaterMark: 0 }));
   }
 
   /**
@@ -717,6 +734,10 @@ export interface StreamControl {
  *   the task's AbortSignal fires.
  * - The stream's memory is freed when the task's result has arrived and our
  *   reading end is finished (read to the end, closed or cancelled).
+ * - A Stream dropped with a direction still open is closed once it is
+ *   garbage-collected (its iterator, readable and writable keep it alive),
+ *   with a console warning and pool.stats().leakedStreams. Hold the Stream
+ *   while you await `done`.
  */
 export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIterable<Out> {
   /** The task's result; rejects with its error (or WorkerCrashed, Cancelled, Closed). */
@@ -758,15 +779,21 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   cancel(reason?: unknown): void {
     this.control.cancel(reason);
   }
+  // The iterator and the adapters hold this Stream, so that it lives as long
+  // as any of them is used (the pool's garbage backstop watches it).
   [Symbol.asyncIterator](): AsyncIterator<Out, undefined> {
-    return this.reader[Symbol.asyncIterator]();
+    return this.reader.makeIterator(this);
   }
   /** The task's output as a WHATWG ReadableStream (pulls from the channel). */
   get readable(): ReadableStream<Out> {
-    return this.reader.readable;
+    this.readableStream ??= this.reader.makeReadable(this);
+    return this.readableStream;
   }
   /** The task's input as a WHATWG WritableStream (ready when the channel has room). */
   get writable(): WritableStream<In> {
-    return this.writer.writable;
+    this.writableStream ??= this.writer.makeWritable(this);
+    return this.writableStream;
   }
+  private readableStream: ReadableStream<Out> | null = null;
+  private writableStream: WritableStream<In> | null = null;
 }

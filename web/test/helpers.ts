@@ -30,3 +30,15 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// A full garbage collection, in a test run without --expose-gc.
+let gcFn: (() => void) | null = null;
+export async function collectGarbage(): Promise<void> {
+  if (gcFn === null) {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    gcFn = vm.runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}

@@ -15,7 +15,7 @@ import {
   WorkerPool,
   type Stream,
 } from '../dist/index.js';
-import { transport, script, make, until, sleep } from './helpers.js';
+import { transport, script, make, until, sleep, collectGarbage } from './helpers.js';
 
 
 
@@ -293,6 +293,60 @@ describe(`streams over ${transport}`, () => {
 });
 
 describe(`stream endings over ${transport}`, () => {
+  test('a Stream dropped while open is closed once garbage-collected: its task ends and its memory is freed', async () => {
+    const pool = await make();
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => void warnings.push(a.join(' '));
+    try {
+      const before = pool.stats().memory;
+      // echoStream runs until its input ends; nobody closes it here.
+      await (async () => {
+        const s = await pool.stream<number, number, number>('echoStream', { affinity: 0 });
+        await s.send(1);
+        assert.deepEqual(await s.recv(), { done: false, value: 1 });
+      })();
+      for (let i = 0; i < 100 && pool.stats().leakedStreams === 0; i++) {
+        await collectGarbage();
+        await sleep(10);
+      }
+      assert.equal(pool.stats().leakedStreams, 1);
+      assert.match(warnings.join('\n'), /stream \d+ \('echoStream'\) was garbage-collected while still open; closing it/);
+      await until(() => pool.stats().workers[0]!.inFlight === 0, 'the task to end');
+      if (before) await until(() => pool.stats().memory!.allocations === before.allocations, 'the stream memory to be freed');
+      assert.equal(pool.stats().failed, 0, 'the task ended normally: its input was closed');
+    } finally {
+      console.warn = warn;
+      await pool.terminate();
+    }
+  });
+
+  test('a Stream kept only by its for-await loop or its readable is not collected', async () => {
+    const pool = await make();
+    try {
+      // The loops below hold no other reference to their Streams.
+      const viaLoop = (async () => {
+        const got: number[] = [];
+        for await (const v of await pool.stream<never, Uint8Array, number>('flood', { args: [30, 8], affinity: 0 })) {
+          got.push(v[0]!);
+          await collectGarbage();
+          await sleep(2);
+        }
+        return got.length;
+      })();
+      const viaReadable = (async () => {
+        const readable = (await pool.stream<never, Uint8Array, number>('flood', { args: [30, 8], affinity: 1 })).readable;
+        let n = 0;
+        await readable.pipeTo(new WritableStream({ write: async () => { n++; await collectGarbage(); await sleep(2); } }));
+        return n;
+      })();
+      assert.deepEqual(await Promise.all([viaLoop, viaReadable]), [30, 30]);
+      assert.equal(pool.stats().leakedStreams, 0);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   test('a worker crash ends a stream\'s both directions with WorkerCrashedError, after what it had published', async () => {
     const pool = await make();
     try {
