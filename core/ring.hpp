@@ -166,6 +166,11 @@ class alignas(64) RingProducer {
   void close();
   // True once the consumer has closed its end.
   bool consumer_closed() const noexcept;
+  // True if the consumer is parked waiting for data. A hint only, possibly
+  // stale either way: a batching producer may publish at once rather than
+  // let an idle consumer wait for the batch. publish() itself does the
+  // fenced check that decides whether to wake it.
+  bool consumer_parked() const noexcept;
   // Raises the producer-parked flag (see consumer's release) and returns the
   // space bell key to wait on; for executors that park on their own doorbell.
   std::uint32_t prepare_wait_for_space() noexcept;
@@ -575,6 +580,11 @@ inline bool RingProducer::consumer_closed() const noexcept {
   // acquire: pairs with the consumer's release in close().
   return (detail::ring_word(base_, ring_layout::kFlagsOffset).load(std::memory_order_acquire) &
           ring_layout::kConsumerClosed) != 0;
+}
+
+inline bool RingProducer::consumer_parked() const noexcept {
+  // relaxed: a hint for when to publish, never what a wake depends on.
+  return detail::ring_word(base_, ring_layout::kConsumerParkedOffset).load(std::memory_order_relaxed) != 0;
 }
 
 inline Result<std::byte*> RingProducer::try_reserve(std::size_t len, std::uint32_t tag) {

@@ -14,7 +14,9 @@
 // - Flush: a send commits into the ring's batch; the batch is published when
 //   the sending handler of the scheduler returns (the coroutine suspends,
 //   finishes or the executor goes idle), when it reaches kBatchRecords records
-//   or a quarter of the ring, before suspending on a full ring, on close and
+//   or a quarter of the ring, at once while the receiver is parked waiting
+//   for data (stream/STREAMS.md, "Flush policy"), before suspending on a
+//   full ring, on close and
 //   in the destructor. Off a scheduler every send publishes at once. So no
 //   value is ever stranded in an unpublished batch.
 // - Nothing here allocates per value, except what encoding T itself needs

@@ -196,8 +196,15 @@ class SenderCore final : public EndCore {
     ++batch_records;
     batch_bytes += static_cast<std::uint32_t>(ring_record_bytes(payload));
     // A batch operation publishes only per quarter ring; single sends also
-    // every kBatchRecords, so a receiver on another core starts early.
-    if (batch_bytes >= batch_bytes_limit || (!in_batch_op && batch_records >= kBatchRecords)) publish();
+    // every kBatchRecords, so a receiver on another core starts early. And
+    // at once when the receiver is parked: batching only helps a receiver
+    // that is busy; an idle one would wait for the handler to end, which
+    // for a coroutine that never suspends (its input is never empty) may
+    // be long. One such publish per park: the wake clears the flag.
+    if (batch_bytes >= batch_bytes_limit || (!in_batch_op && batch_records >= kBatchRecords) ||
+        producer.consumer_parked()) {
+      publish();
+    }
   }
   // The operation is over: publish at the latest when this handler of the
   // scheduler returns, or now when no scheduler runs this thread.
