@@ -22,21 +22,22 @@ const STREAMS = {
 };
 
 const POOL_CALLS = {
-  title: 'Pool calls: three threads and three wake-ups per call',
+  title: 'Pool calls: three threads, two of them parked, per call',
   case: /pool call/,
   why:
     'A call goes caller → worker (request ring; the worker’s executor wakes) → client executor (response ring; ' +
-    'it wakes and completes the call) → caller (get() spins 128 pauses, then futex-waits). Each hop finds its ' +
-    'thread parked, because 128 pauses (a few µs) are shorter than the hop before it: perf stat on 5,000 ' +
-    'sequential calls natively shows 3 context switches per call and 0.72 CPUs busy, i.e. the ~50 µs per call ' +
-    'is three futex wake-ups on this VM, not work. The ping-pong baselines are two spinning threads that never ' +
-    'park. Under Node (wasm) each wake-up is an Atomics.notify into another worker and costs more. For bulk ' +
-    'data the call also copies its argument into the request ring, with 4 calls in flight at most.',
+    'it wakes and completes the call) → caller. The worker and the client executor spin only 128 pauses (a few ' +
+    'µs) before parking, shorter than the hop before them, so each of those two hops is a futex wake-up on this ' +
+    'VM, not work (perf stat on 5,000 sequential calls: 3 context switches per call before get() spun longer). ' +
+    'get() now spins up to 50 µs (workers/pool.hpp kCallSpin), which covers the answer’s ~40 µs, so the caller ' +
+    'no longer pays a third wake; spinning the executors longer made calls slower here (3 spinning threads on ' +
+    '2 cores). The ping-pong baselines are two spinning threads that never park. Under Node (wasm) each wake-up ' +
+    'is an Atomics.notify into another worker and costs more. For bulk data the call also copies its argument ' +
+    'into the request ring, with 4 calls in flight at most.',
   fix:
     'Take the client executor out of the path (the caller that waits in get() can read the response ring ' +
-    'itself), spin adaptively before parking (as long as a park/wake pair costs, ~10–20 µs here) so a busy ' +
-    'conversation never parks, and pass bulk arguments as shared-memory leases (like the browser’s WasmBuffer) ' +
-    'instead of copies.',
+    'itself), so a call costs one wake-up, and pass bulk arguments as shared-memory leases (like the browser’s ' +
+    'WasmBuffer) instead of copies.',
 };
 
 export const explanations = [
