@@ -194,15 +194,30 @@ export interface EndHooks {
   onAbort?: (reason: unknown) => void;
 }
 
+// What both ends share: the channel wait in progress, if any, which the pool
+// awaits before it frees the channel's memory.
+abstract class ChannelEnd {
+  protected waitP: Promise<unknown> | null = null;
+
+  /** Resolves when no channel wait is in progress (the memory may be reused then). */
+  idle(): Promise<void> {
+    return this.waitP === null ? RESOLVED : this.waitP.then(() => this.idle());
+  }
+
+  /** True while a channel wait is in progress. */
+  get waiting(): boolean {
+    return this.waitP !== null;
+  }
+}
+
 /**
  * The sending end of a stream. One channel producer; sends publish once per
  * microtask (many sends in one turn become one batch).
  */
-export class StreamWriter<T = unknown> {
+export class StreamWriter<T = unknown> extends ChannelEnd {
   private readonly queue: QueuedSend[] = [];
   private qHead = 0;
   private pumping = false;
-  private waitP: Promise<unknown> | null = null;
   private error: FerryError | null = null;
   private closing = false;
   private closed = false;
@@ -215,7 +230,9 @@ export class StreamWriter<T = unknown> {
     private readonly p: RecordProducer,
     private readonly codec: ValueCodec = plainCodec,
     private readonly hooks: EndHooks = {},
-  ) {}
+  ) {
+    super();
+  }
 
   /** Largest encoded value one record carries. */
   get maxValueBytes(): number {
@@ -305,16 +322,6 @@ export class StreamWriter<T = unknown> {
   /** True once closed or failed. */
   get isClosed(): boolean {
     return this.closing;
-  }
-
-  /** Resolves when no channel wait is in progress (the memory may be reused then). */
-  idle(): Promise<void> {
-    return this.waitP === null ? RESOLVED : this.waitP.then(() => this.idle());
-  }
-
-  /** True while a channel wait is in progress. */
-  get waiting(): boolean {
-    return this.waitP !== null;
   }
 
   /** A WHATWG WritableStream over this end: writer.ready resolves when the channel took the last value. */
@@ -436,13 +443,12 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * The receiving end of a stream: recv(), for await, or readable. Values are
  * decoded (copied) out of the channel, which is released after each one.
  */
-export class StreamReader<T = unknown> implements AsyncIterable<T> {
+export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterable<T> {
   private error: unknown = null;
   private ended = false; // saw the end, was closed, or failed
   private finished = false; // onFinish ran
   private busy: Promise<unknown> = RESOLVED; // serialises recv() calls
   private active = 0; // recv() calls not yet settled
-  private waitP: Promise<unknown> | null = null;
   private wake: (() => void) | null = null;
   private readableStream: ReadableStream<T> | null = null;
   private peeked: { tag: number; payload: Uint8Array } | null = null; // read, not yet handed out
@@ -452,7 +458,9 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
     private readonly c: RecordConsumer,
     private readonly codec: ValueCodec = plainCodec,
     private readonly hooks: EndHooks = {},
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * The next value if one is there now: {done: false, value}; {done: true} at
@@ -542,16 +550,6 @@ export class StreamReader<T = unknown> implements AsyncIterable<T> {
   /** True once the end was seen, or the reader was closed or failed. */
   get isEnded(): boolean {
     return this.ended;
-  }
-
-  /** Resolves when no channel wait is in progress. */
-  idle(): Promise<void> {
-    return this.waitP === null ? RESOLVED : this.waitP.then(() => this.idle());
-  }
-
-  /** True while a channel wait is in progress. */
-  get waiting(): boolean {
-    return this.waitP !== null;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T, undefined> {

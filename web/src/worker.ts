@@ -39,6 +39,7 @@
 
 import { decode } from './codec.js';
 import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
+import type { SetupMessage } from './js-backend.js';
 import { MessageHub } from './message-backend.js';
 import { RingConsumer, RingProducer, ringAbort } from './ring.js';
 import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
@@ -157,23 +158,13 @@ interface Env {
   attachStream(inWire: number, outWire: number): StreamEnds;
 }
 
-interface Setup {
-  ferry: 'setup';
-  transport: 'shared-memory' | 'postMessage';
-  index: number;
-  buffer?: SharedArrayBuffer;
-  request?: number;
-  response?: number;
-  capacity?: number;
-}
-
 async function start(tasks: Tasks): Promise<void> {
   const port = await hostPort();
   let hub: MessageHub | null = null;
   let started = false;
   port.listen((m) => {
     if (hub !== null && hub.deliver(m)) return;
-    const setup = m as Setup | null;
+    const setup = m as SetupMessage | null;
     if (started || setup === null || typeof setup !== 'object' || setup.ferry !== 'setup') return;
     started = true;
     let env: Env;
