@@ -604,6 +604,58 @@ inline bool ring_read_u64(ferry::RingConsumer& c, std::uint32_t tag, std::uint64
   }
 }
 
+// The consumer of a spinning throughput run: reads until `count` records
+// were handed to on_record (a view: copy out what you keep), releasing every
+// `batch` of them (1: each) and whenever the ring runs dry, so the producer
+// sees the room before this side waits.
+template <class OnRecord>
+void ring_read_spinning(ferry::RingConsumer& c, std::uint64_t count, std::uint64_t batch, OnRecord&& on_record) {
+  std::uint64_t since_release = 0;
+  Spinner s;
+  for (std::uint64_t got = 0; got < count;) {
+    auto r = c.try_read();
+    if (!r) fail("ferry try_read: " + r.error().describe());
+    if (*r) {
+      on_record(**r);
+      ++got;
+      if (++since_release == batch) {
+        c.release();
+        since_release = 0;
+      }
+      s = Spinner{};
+    } else {
+      c.release();  // drained: hand the room back before waiting
+      since_release = 0;
+      s.spin();
+    }
+  }
+  c.release();
+}
+
+// Its producer: writes make(0) .. make(count - 1), each as one record of its
+// bytes, publishing every `batch` records (1: each), whenever the ring is
+// full (the consumer can only free what it can see), and at the end.
+template <class Make>
+void ring_write_spinning(ferry::RingProducer& p, std::uint32_t tag, std::uint64_t count, std::uint64_t batch, Make&& make) {
+  std::uint64_t unpublished = 0;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto m = make(i);
+    const auto bytes = std::as_bytes(std::span<const decltype(m), 1>(&m, 1));
+    for (Spinner s;;) {
+      auto r = p.try_write(tag, bytes);
+      if (!r) fail("ferry try_write: " + r.error().describe());
+      if (*r) break;
+      p.publish();
+      s.spin();
+    }
+    if (++unpublished == batch) {
+      p.publish();
+      unpublished = 0;
+    }
+  }
+  p.publish();
+}
+
 // Spins until the 8-byte record fits, then publishes it.
 inline void ring_write_u64(ferry::RingProducer& p, std::uint32_t tag, std::uint64_t v) {
   for (Spinner s;;) {

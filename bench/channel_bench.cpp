@@ -262,49 +262,16 @@ RunResult ring_tp(std::uint64_t n) {
   fb::run_pair(
       [n, cons = std::move(cons), &out, &seen]() mutable {
         Seen local;
-        std::uint64_t since_release = 0;
-        Spinner s;
         const auto t0 = fb::Clock::now();
-        while (local.count < n) {
-          auto r = cons.try_read();
-          if (!r) fail("ferry try_read: " + r.error().describe());
-          if (*r) {
-            const ferry::RingRecord& rec = **r;
-            if (rec.tag != kTag || rec.payload.size() != N) ++local.bad;
-            local.add(digest_bytes(rec.payload.data(), N));  // in place: the ring hands out a view
-            if (++since_release == kBatch) {
-              cons.release();
-              since_release = 0;
-            }
-            s = Spinner{};
-          } else {
-            cons.release();  // drained: hand the room back before waiting
-            since_release = 0;
-            s.spin();
-          }
-        }
-        cons.release();
+        fb::ring_read_spinning(cons, n, kBatch, [&](const ferry::RingRecord& rec) {
+          if (rec.tag != kTag || rec.payload.size() != N) ++local.bad;
+          local.add(digest_bytes(rec.payload.data(), N));  // in place: the ring hands out a view
+        });
         out.seconds = fb::seconds_since(t0);
         seen = local;
       },
       [n, prod = std::move(prod)]() mutable {
-        std::uint64_t unpublished = 0;
-        for (std::uint64_t i = 0; i < n; ++i) {
-          const Msg<N> m = make<N>(i);
-          const auto bytes = std::as_bytes(std::span<const Msg<N>, 1>(&m, 1));
-          for (Spinner s;;) {
-            auto r = prod.try_write(kTag, bytes);
-            if (!r) fail("ferry try_write: " + r.error().describe());
-            if (*r) break;
-            prod.publish();  // full: the consumer can only free what it can see
-            s.spin();
-          }
-          if (++unpublished == kBatch) {
-            prod.publish();
-            unpublished = 0;
-          }
-        }
-        prod.publish();
+        fb::ring_write_spinning(prod, kTag, n, kBatch, [](std::uint64_t i) { return make<N>(i); });
       });
   check_seq<N>("ferry ring", seen, n);
   return out;

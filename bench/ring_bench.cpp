@@ -122,55 +122,22 @@ RunResult ferry_throughput(std::uint64_t n, bool batched) {
   fb::run_pair(
       [n, batched, cons = std::move(cons), &out, &seen]() mutable {
         Seen local;
-        std::uint64_t since_release = 0;
-        Spinner s;
         const auto t0 = fb::Clock::now();
-        while (local.count < n) {
-          auto r = cons.try_read();
-          if (!r) fail("ferry try_read: " + r.error().describe());
-          if (*r) {
-            const ferry::RingRecord& rec = **r;
-            if (rec.tag != kTag || rec.payload.size() != sizeof(T)) {
-              ++local.bad;
-            } else {
-              T m;
-              std::memcpy(&m, rec.payload.data(), sizeof m);
-              local.checksum = fold(local.checksum, digest(m));
-            }
-            ++local.count;
-            if (!batched || ++since_release == kBatch) {
-              cons.release();
-              since_release = 0;
-            }
-            s = Spinner{};
+        fb::ring_read_spinning(cons, n, batched ? kBatch : 1, [&](const ferry::RingRecord& rec) {
+          if (rec.tag != kTag || rec.payload.size() != sizeof(T)) {
+            ++local.bad;
           } else {
-            cons.release();  // drained: hand the room back before waiting
-            since_release = 0;
-            s.spin();
+            T m;
+            std::memcpy(&m, rec.payload.data(), sizeof m);
+            local.checksum = fold(local.checksum, digest(m));
           }
-        }
-        cons.release();
+          ++local.count;
+        });
         out.seconds = fb::seconds_since(t0);
         seen = local;
       },
       [n, batched, prod = std::move(prod)]() mutable {
-        std::uint64_t unpublished = 0;
-        for (std::uint64_t i = 0; i < n; ++i) {
-          const T m = make<T>(i);
-          const auto bytes = std::as_bytes(std::span<const T, 1>(&m, 1));
-          for (Spinner s;;) {
-            auto r = prod.try_write(kTag, bytes);
-            if (!r) fail("ferry try_write: " + r.error().describe());
-            if (*r) break;
-            prod.publish();  // full: the consumer can only free what it can see
-            s.spin();
-          }
-          if (!batched || ++unpublished == kBatch) {
-            prod.publish();
-            unpublished = 0;
-          }
-        }
-        prod.publish();
+        fb::ring_write_spinning(prod, kTag, n, batched ? kBatch : 1, [](std::uint64_t i) { return make<T>(i); });
       });
   check("ferry", seen, n, expected_checksum<T>(n));
   return out;

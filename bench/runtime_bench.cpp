@@ -147,51 +147,19 @@ double ring_run(std::uint64_t n) {
   fb::run_pair(
       [n, cons = std::move(cons), &seconds, &seen]() mutable {
         Sum local;
-        std::uint64_t since_release = 0;
-        Spinner s;
         const auto t0 = fb::Clock::now();
-        while (local.count < n) {
-          auto r = cons.try_read();
-          if (!r) fail("ring try_read: " + r.error().describe());
-          if (*r) {
-            const ferry::RingRecord& rec = **r;
-            std::uint64_t v = 0;
-            if (rec.tag != kTag || rec.payload.size() != sizeof v) fail("ring: malformed record");
-            std::memcpy(&v, rec.payload.data(), sizeof v);
-            local.sum += v;
-            ++local.count;
-            if (++since_release == kRingBatch) {
-              cons.release();
-              since_release = 0;
-            }
-            s = Spinner{};
-          } else {
-            cons.release();  // drained: hand the room back before waiting
-            since_release = 0;
-            s.spin();
-          }
-        }
-        cons.release();
+        fb::ring_read_spinning(cons, n, kRingBatch, [&](const ferry::RingRecord& rec) {
+          std::uint64_t v = 0;
+          if (rec.tag != kTag || rec.payload.size() != sizeof v) fail("ring: malformed record");
+          std::memcpy(&v, rec.payload.data(), sizeof v);
+          local.sum += v;
+          ++local.count;
+        });
         seconds = fb::seconds_since(t0);
         seen = local;
       },
       [n, prod = std::move(prod)]() mutable {
-        std::uint64_t unpublished = 0;
-        for (std::uint64_t i = 0; i < n; ++i) {
-          const std::uint64_t v = value_of(i);
-          for (Spinner s;;) {
-            auto r = prod.try_write(kTag, std::as_bytes(std::span<const std::uint64_t, 1>(&v, 1)));
-            if (!r) fail("ring try_write: " + r.error().describe());
-            if (*r) break;
-            prod.publish();  // full: the consumer can only free what it can see
-            s.spin();
-          }
-          if (++unpublished == kRingBatch) {
-            prod.publish();
-            unpublished = 0;
-          }
-        }
-        prod.publish();
+        fb::ring_write_spinning(prod, kTag, n, kRingBatch, [](std::uint64_t i) { return value_of(i); });
       });
   check_sum("raw ring", seen.count, seen.sum, n);
   return seconds;
