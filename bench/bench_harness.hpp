@@ -543,6 +543,30 @@ inline Measured measure(const Options& o, const std::string& name, std::vector<C
 inline double mmsg_per_s(std::uint64_t n, double s) { return static_cast<double>(n) / s / 1e6; }
 inline double ns_per_op(std::uint64_t n, double s) { return s * 1e9 / static_cast<double>(n); }
 
+// What a consumer saw of a known sequence of messages; check_seen() fails
+// the program unless it is the whole sequence.
+struct Seen {
+  std::uint64_t count = 0;
+  std::uint64_t checksum = kFnvBasis;
+  std::uint64_t bad = 0;  // records of the wrong size or tag, wrong echoes
+  void add(std::uint64_t d) {
+    checksum = fold(checksum, d);
+    ++count;
+  }
+};
+
+inline void check_seen(const std::string& what, const Seen& s, std::uint64_t n, std::uint64_t expected) {
+  if (s.count != n || s.bad != 0 || s.checksum != expected) {
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "%s: consumer saw %llu of %llu messages, %llu malformed, checksum %016llx (expected %016llx)",
+                  what.c_str(), static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(n),
+                  static_cast<unsigned long long>(s.bad), static_cast<unsigned long long>(s.checksum),
+                  static_cast<unsigned long long>(expected));
+    fail(buf);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Raw ferry rings, shared by the benchmarks that use one as a baseline
 

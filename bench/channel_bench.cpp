@@ -59,6 +59,7 @@ using fb::Measured;
 using fb::RunResult;
 using fb::Spinner;
 using fb::fail;
+using fb::Seen;
 using fb::must;
 
 // Tasks for the pool cases.
@@ -145,31 +146,10 @@ std::uint64_t expected_checksum(std::uint64_t n) {
   return fb::expected_checksum<Msg<N>>(n, [](std::uint64_t i) { return digest(make<N>(i)); });
 }
 
-struct Seen {
-  std::uint64_t count = 0;
-  std::uint64_t checksum = kFnvBasis;
-  std::uint64_t bad = 0;  // records of the wrong size or tag, wrong echoes
-  void add(std::uint64_t d) {
-    checksum = fold(checksum, d);
-    ++count;
-  }
-};
-
-void check(const std::string& what, const Seen& s, std::uint64_t n, std::uint64_t expected) {
-  if (s.count != n || s.bad != 0 || s.checksum != expected) {
-    char buf[320];
-    std::snprintf(buf, sizeof buf,
-                  "%s: consumer saw %llu of %llu messages, %llu malformed, checksum %016llx (expected %016llx)",
-                  what.c_str(), static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(n),
-                  static_cast<unsigned long long>(s.bad), static_cast<unsigned long long>(s.checksum),
-                  static_cast<unsigned long long>(expected));
-    fail(buf);
-  }
-}
 
 template <std::size_t N>
 void check_seq(const std::string& what, const Seen& s, std::uint64_t n) {
-  check(what, s, n, expected_checksum<N>(n));
+  fb::check_seen(what, s, n, expected_checksum<N>(n));
 }
 
 // Every contender holds as many messages as the ferry ring of the case does:

@@ -28,6 +28,7 @@
 namespace fb = ferry::bench;
 using fb::Spinner;
 using fb::fail;
+using fb::Seen;
 using fb::attach;
 using fb::ring_memory;
 using fb::RunResult;
@@ -82,24 +83,6 @@ std::uint64_t expected_checksum(std::uint64_t n) {
   return fb::expected_checksum<T>(n, [](std::uint64_t i) { return digest(make<T>(i)); });
 }
 
-// What a consumer saw; check() fails the program if it is not the sequence.
-struct Seen {
-  std::uint64_t count = 0;
-  std::uint64_t checksum = kFnvBasis;
-  std::uint64_t bad = 0;  // records with the wrong tag or length, wrong echoes
-};
-
-void check(const std::string& what, const Seen& s, std::uint64_t n, std::uint64_t expected) {
-  if (s.count != n || s.bad != 0 || s.checksum != expected) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "%s: consumer saw %llu of %llu messages, %llu malformed, checksum %016llx (expected %016llx)",
-                  what.c_str(), static_cast<unsigned long long>(s.count), static_cast<unsigned long long>(n),
-                  static_cast<unsigned long long>(s.bad), static_cast<unsigned long long>(s.checksum),
-                  static_cast<unsigned long long>(expected));
-    fail(buf);
-  }
-}
 
 // Smallest power-of-two capacity holding kInFlight records of T.
 template <class T>
@@ -139,7 +122,7 @@ RunResult ferry_throughput(std::uint64_t n, bool batched) {
       [n, batched, prod = std::move(prod)]() mutable {
         fb::ring_write_spinning(prod, kTag, n, batched ? kBatch : 1, [](std::uint64_t i) { return make<T>(i); });
       });
-  check("ferry", seen, n, expected_checksum<T>(n));
+  fb::check_seen("ferry", seen, n, expected_checksum<T>(n));
   return out;
 }
 
@@ -194,7 +177,7 @@ RunResult boost_throughput(std::uint64_t n, bool batched) {
           }
         }
       });
-  check("boost::spsc", seen, n, expected_checksum<T>(n));
+  fb::check_seen("boost::spsc", seen, n, expected_checksum<T>(n));
   return out;
 }
 
@@ -226,7 +209,7 @@ RunResult rwq_throughput(std::uint64_t n) {
           for (Spinner s; !q->try_enqueue(m);) s.spin();
         }
       });
-  check("moodycamel::RWQ", seen, n, expected_checksum<T>(n));
+  fb::check_seen("moodycamel::RWQ", seen, n, expected_checksum<T>(n));
   return out;
 }
 
@@ -282,7 +265,7 @@ RunResult ferry_latency(std::uint64_t n) {
           rx.release();
         }
       });
-  check("ferry round trip", seen, n, expected_checksum<std::uint64_t>(n));
+  fb::check_seen("ferry round trip", seen, n, expected_checksum<std::uint64_t>(n));
   return out;
 }
 
@@ -312,7 +295,7 @@ RunResult queue_latency(const char* what, std::uint64_t n, Push push, Pop pop) {
           for (Spinner s; !push(*pong, v);) s.spin();
         }
       });
-  check(what, seen, n, expected_checksum<std::uint64_t>(n));
+  fb::check_seen(what, seen, n, expected_checksum<std::uint64_t>(n));
   return out;
 }
 
@@ -413,7 +396,7 @@ struct BulkBuffers {
   void verify(const char* what, Consume how, const Seen& seen, std::uint64_t n) const {
     std::uint64_t h = kFnvBasis;
     for (std::uint64_t i = 0; i < n; ++i) h = fold(h, how == Consume::CopyOut ? stamp(i % blocks) : sums[i % blocks]);
-    check(what, seen, n, h);
+    fb::check_seen(what, seen, n, h);
     const std::size_t written = static_cast<std::size_t>(std::min<std::uint64_t>(n, blocks));
     if (how == Consume::CopyOut && std::memcmp(dst.get(), src.get(), written * sizeof(Block)) != 0) {
       fail(std::string(what) + ": destination bytes differ from the source after " + std::to_string(n) + " records");
