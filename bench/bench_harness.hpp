@@ -680,6 +680,25 @@ void ring_write_spinning(ferry::RingProducer& p, std::uint32_t tag, std::uint64_
   p.publish();
 }
 
+// The producer of a bulk run: `count` records of `bytes` each, reserved in
+// the ring, filled with memcpy from block_of(i) and published one by one.
+template <class BlockOf>
+void ring_copy_in(ferry::RingProducer& p, std::uint32_t tag, std::uint64_t count, std::size_t bytes, BlockOf&& block_of) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    for (Spinner s;;) {
+      auto r = p.try_reserve(bytes, tag);
+      if (!r) fail("ferry try_reserve: " + r.error().describe());
+      if (*r) {
+        std::memcpy(*r, block_of(i), bytes);
+        p.commit(bytes);
+        p.publish();
+        break;
+      }
+      s.spin();
+    }
+  }
+}
+
 // Spins until the 8-byte record fits, then publishes it.
 inline void ring_write_u64(ferry::RingProducer& p, std::uint32_t tag, std::uint64_t v) {
   for (Spinner s;;) {

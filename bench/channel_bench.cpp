@@ -525,34 +525,15 @@ RunResult ring_bulk(const Source& src, std::uint64_t n) {
   fb::run_pair(
       [n, &src, cons = std::move(cons), &out, &seen]() mutable {
         BulkSeen local;
-        Spinner s;
         const auto t0 = fb::Clock::now();
-        while (local.count < n) {
-          auto r = cons.try_read();
-          if (!r) fail("ferry try_read: " + r.error().describe());
-          if (!*r) { s.spin(); continue; }
-          const ferry::RingRecord& rec = **r;
+        fb::ring_read_spinning(cons, n, 1, [&](const ferry::RingRecord& rec) {
           local.add(src, rec.payload.data(), rec.tag == kTag ? rec.payload.size() : 0);
-          cons.release();
-          s = Spinner{};
-        }
+        });
         out.seconds = fb::seconds_since(t0);
         seen = local;
       },
       [n, &src, prod = std::move(prod)]() mutable {
-        for (std::uint64_t i = 0; i < n; ++i) {
-          for (Spinner s;;) {
-            auto r = prod.try_reserve(src.bytes, kTag);
-            if (!r) fail("ferry try_reserve: " + r.error().describe());
-            if (*r) {
-              std::memcpy(*r, src.block(i), src.bytes);
-              prod.commit(src.bytes);
-              prod.publish();
-              break;
-            }
-            s.spin();
-          }
-        }
+        fb::ring_copy_in(prod, kTag, n, src.bytes, [&](std::uint64_t i) { return src.block(i); });
       });
   check_bulk("ferry ring", seen, n);
   return out;

@@ -437,39 +437,20 @@ RunResult ferry_bulk(std::uint64_t n, Consume how) {
   fb::run_pair(
       [n, how, b = view, cons = std::move(cons), &out, &seen]() mutable {
         Seen local;
-        Spinner s;
         const auto t0 = fb::Clock::now();
-        while (local.count < n) {
-          auto r = cons.try_read();
-          if (!r) fail("ferry try_read: " + r.error().describe());
-          if (!*r) { s.spin(); continue; }
-          const ferry::RingRecord& rec = **r;
+        fb::ring_read_spinning(cons, n, 1, [&](const ferry::RingRecord& rec) {
           if (rec.tag != kTag || rec.payload.size() != kBlockBytes) {
             ++local.bad;
             ++local.count;
           } else {
             b.consume(how, local, local.count, rec.payload.data());
           }
-          cons.release();
-          s = Spinner{};
-        }
+        });
         out.seconds = fb::seconds_since(t0);
         seen = local;
       },
       [n, b = view, prod = std::move(prod)]() mutable {
-        for (std::uint64_t i = 0; i < n; ++i) {
-          for (Spinner s;;) {
-            auto r = prod.try_reserve(kBlockBytes, kTag);
-            if (!r) fail("ferry try_reserve: " + r.error().describe());
-            if (*r) {
-              std::memcpy(*r, b.src_block(i), kBlockBytes);
-              prod.commit(kBlockBytes);
-              prod.publish();
-              break;
-            }
-            s.spin();
-          }
-        }
+        fb::ring_copy_in(prod, kTag, n, kBlockBytes, [&](std::uint64_t i) { return b.src_block(i); });
       });
   g_bulk->verify("ferry 64 KiB", how, seen, n);
   return out;
