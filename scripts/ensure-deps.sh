@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 #   tests and benchmarks: googletest libgtest-dev libbenchmark-dev libboost-dev
 #   workers: libasio-dev libconcurrentqueue-dev libreaderwriterqueue-dev
 #   WebAssembly: emscripten (brings node-acorn, which em++ needs)
-#   browser tests (the Playwright suite of later issues): chromium
+#   browser tests (the Playwright suite, tests/browser): chromium
 APT_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
   googletest libgtest-dev libbenchmark-dev libboost-dev
