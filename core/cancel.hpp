@@ -31,6 +31,13 @@ struct CancelState {
   std::mutex mutex;
   std::atomic<bool> cancelled{false};
   CancelNode* head = nullptr;
+  // Optional: how is_cancelled() learns of a cancellation that can only be
+  // seen from one thread (a worker whose cancel requests arrive through a
+  // ring it alone reads). Set before the token is handed out; called only
+  // on poll_thread, and only while not cancelled yet.
+  // Other threads read only poll_thread (atomic), never poll itself.
+  std::function<void()> poll;
+  std::atomic<std::thread::id> poll_thread{};
 
   // Returns false if already cancelled (the caller then runs fn itself).
   bool add(CancelNode* n) {
@@ -81,9 +88,14 @@ class CancelToken {
  public:
   CancelToken() = default;  // a token that is never cancelled
   bool can_be_cancelled() const noexcept { return state_ != nullptr; }
-  bool is_cancelled() const noexcept {
+  bool is_cancelled() const {
+    if (!state_) return false;
     // acquire: pairs with the release in CancelSource::cancel().
-    return state_ && state_->cancelled.load(std::memory_order_acquire);
+    if (state_->cancelled.load(std::memory_order_acquire)) return true;
+    // relaxed: only the thread named here reads or writes poll.
+    if (state_->poll_thread.load(std::memory_order_relaxed) != std::this_thread::get_id() || !state_->poll) return false;
+    state_->poll();
+    return state_->cancelled.load(std::memory_order_acquire);
   }
 
  private:
@@ -101,6 +113,15 @@ class CancelSource {
   // Returns false if it was cancelled already.
   bool cancel() { return state_->cancel(); }
   bool is_cancelled() const noexcept { return state_->cancelled.load(std::memory_order_acquire); }
+  // Lets tokens of this source ask `poll` whether a cancellation arrived
+  // (poll cancels the source if it did), when is_cancelled() is called on
+  // the calling thread, which must be the only one that ever sets a poller
+  // on this source. set_poller({}) removes it.
+  void set_poller(std::function<void()> poll) {
+    state_->poll_thread.store(std::thread::id{}, std::memory_order_relaxed);
+    state_->poll = std::move(poll);
+    if (state_->poll) state_->poll_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
 
  private:
   std::shared_ptr<detail::CancelState> state_;

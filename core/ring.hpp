@@ -119,6 +119,11 @@ Result<void> ring_set_bells(void* ring, std::atomic<std::uint32_t>* data_bell,
 // kind `reason` (say WorkerCrashed) where a normal close gives Closed.
 void ring_abort(void* ring, ErrorKind reason) noexcept;
 
+// Says why the ring will end, before either endpoint closes it normally: the
+// close then reports an error of kind `reason` instead of Closed (a stream
+// task that failed). Does nothing if the ring has a reason already.
+void ring_set_close_reason(void* ring, ErrorKind reason) noexcept;
+
 // One record as the consumer sees it: a view into the ring, valid until the
 // consumer's next release().
 struct RingRecord {
@@ -485,6 +490,14 @@ inline void ring_abort(void* ring, ErrorKind reason) noexcept {
   detail::ring_word(base, kFlagsOffset).fetch_or(kProducerClosed | kConsumerClosed, std::memory_order_release);
   detail::ring_wake(base, kDataBellOffset);
   detail::ring_wake(base, kSpaceBellOffset);
+}
+
+inline void ring_set_close_reason(void* ring, ErrorKind reason) noexcept {
+  auto expected = std::uint32_t{0};
+  // relaxed: the close that follows (a release on the flags, on this thread
+  // or after it) publishes it to whoever sees the ring closed.
+  detail::ring_word(static_cast<std::byte*>(ring), ring_layout::kCloseReasonOffset)
+      .compare_exchange_strong(expected, static_cast<std::uint32_t>(reason), std::memory_order_relaxed);
 }
 
 namespace detail {

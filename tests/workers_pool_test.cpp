@@ -76,7 +76,9 @@ FERRY_EXPORT(later);
 // Holds its worker's slot until the gate opens or the call is cancelled.
 std::atomic<bool> gate{false};
 std::atomic<int> saw_cancel{0};
+std::atomic<int> started{0};
 Task<int> hold(int v, CancelToken stop) {
+  started.fetch_add(1);
   auto* ex = dynamic_cast<Executor*>(Scheduler::current());
   while (!gate.load()) {
     if (stop.is_cancelled()) {
@@ -104,7 +106,7 @@ bool eventually(Pred pred) {
   return false;
 }
 struct GateReset {
-  GateReset() { gate = false; saw_cancel = 0; }
+  GateReset() { gate = false; saw_cancel = 0; started = 0; }
   ~GateReset() { gate = true; }
 };
 }  // namespace
@@ -185,11 +187,29 @@ TEST(Pool, CancellingACallEndsItAndTheRunningCoroutineSeesIt) {
   WorkerPool pool({.workers = 1});
   CancelSource cancel;
   auto call = pool.call_with<int>({.cancel = cancel.token()}, "hold", 5);
+  ASSERT_TRUE(eventually([] { return started.load() == 1; }));
   cancel.cancel();
   auto r = call.get(10s);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::Cancelled);
   EXPECT_TRUE(eventually([] { return saw_cancel.load() == 1; })) << "the task never saw the cancellation";
+}
+
+TEST(Pool, ACallCancelledBeforeItStartsNeverRuns) {
+  GateReset reset;
+  WorkerPool pool({.workers = 1, .max_in_flight = 1});
+  auto first = pool.call<int>("hold", 1);  // holds the only slot
+  ASSERT_TRUE(eventually([] { return started.load() == 1; }));
+  CancelSource cancel;
+  auto queued = pool.call_with<int>({.cancel = cancel.token()}, "hold", 2);
+  cancel.cancel();
+  auto r = queued.get(10s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::Cancelled);
+  gate = true;
+  EXPECT_EQ(*first.get(10s), 1);
+  EXPECT_EQ(*pool.call<int>("add", 1, 2).get(10s), 3);  // the worker went past it
+  EXPECT_EQ(started.load(), 1) << "the cancelled call ran anyway";
 }
 
 TEST(Pool, ATimedOutCallEndsWithTimeoutAndIsCancelledOnTheWorker) {
@@ -510,8 +530,8 @@ TEST(PoolExternal, RingsWrittenByAnotherProducerAreServedAndAnswered) {
   auto tx = RingProducer::attach(peer.rings[1].request);
   auto rx = RingConsumer::attach(peer.rings[1].response);
   ASSERT_TRUE(tx.ok() && rx.ok());
-  ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(7, "add", encode(std::tuple<int, int>{2, 40}).value())));
-  ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(8, "nope", encode(std::tuple<>{}).value())));
+  ASSERT_TRUE(*tx->try_write(protocol::kCallTag, call_record(7, "add", encode(std::tuple<int, int>{2, 40}).value())));
+  ASSERT_TRUE(*tx->try_write(protocol::kCallTag, call_record(8, "nope", encode(std::tuple<>{}).value())));
   tx->publish();
   auto [id, value] = read_answer(*rx);
   EXPECT_EQ(id, 7u);
@@ -537,12 +557,12 @@ TEST(PoolExternal, ACrashAbortsTheWorkersRingsAndAnnouncesTheReplacement) {
   {
     auto tx = RingProducer::attach(old.request);
     auto rx = RingConsumer::attach(old.response);
-    ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(1, "crash", encode(std::tuple<std::string>{"boom"}).value())));
+    ASSERT_TRUE(*tx->try_write(protocol::kCallTag, call_record(1, "crash", encode(std::tuple<std::string>{"boom"}).value())));
     tx->publish();
     // The dying worker's last record says why (web/PROTOCOL.md), then the ring ends.
     auto why = rx->read(std::chrono::seconds(10));
     ASSERT_TRUE(why.ok()) << why.error().message;
-    EXPECT_EQ(why->tag, detail::kCrashTag);
+    EXPECT_EQ(why->tag, protocol::kCrashTag);
     EXPECT_EQ(decode<std::string>(why->payload).value(), "boom");
     rx->release();
     auto rec = rx->read(std::chrono::seconds(10));
@@ -558,7 +578,7 @@ TEST(PoolExternal, ACrashAbortsTheWorkersRingsAndAnnouncesTheReplacement) {
   EXPECT_NE(fresh.request, old.request);
   auto tx = RingProducer::attach(fresh.request);
   auto rx = RingConsumer::attach(fresh.response);
-  ASSERT_TRUE(*tx->try_write(detail::kCallTag, call_record(2, "add", encode(std::tuple<int, int>{1, 1}).value())));
+  ASSERT_TRUE(*tx->try_write(protocol::kCallTag, call_record(2, "add", encode(std::tuple<int, int>{1, 1}).value())));
   tx->publish();
   auto [id, value] = read_answer(*rx);
   EXPECT_EQ(id, 2u);

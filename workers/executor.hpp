@@ -26,8 +26,10 @@
 #include "core/arena.hpp"
 #include "core/coro.hpp"
 #include "core/error.hpp"
+#include "core/spin.hpp"
 #include "core/wait.hpp"
 #include "stream/scheduler.hpp"
+#include "workers/crash.hpp"
 #include "workers/task.hpp"
 
 #include <asio/execution.hpp>
@@ -104,13 +106,33 @@ class Executor final : public Scheduler {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Runs the loop on the calling thread until stop(). Destroying the
-  // executor fails what is still parked with Cancelled and lets those
-  // coroutines run, then destroys any task still suspended.
+  // Runs the loop on the calling thread until stop() or crash(). Before it
+  // sleeps it spins for a budget learned from how soon work came recently
+  // (core/spin.hpp).
   void run();
   // Any thread: makes run() return.
   void stop();
+  // Loop thread: a task called crash_worker(); run() returns at once, and
+  // nothing else this executor holds will run (see discard()).
+  void crash() noexcept;
+  bool crashed() const noexcept { return crashed_.load(std::memory_order_acquire); }
+  // After run() returned, on the thread that ran it: fails what is still
+  // parked with Cancelled and lets those coroutines run, then destroys any
+  // task still suspended. The destructor does it if nobody did.
+  void close();
+  // After a crash: destroys every suspended task without running any more of
+  // it (a crashed worker's code does not get to continue).
+  void discard();
   bool running_in_this_thread() const noexcept;
+  // Any thread: wakes the loop if it is parked (one notify), so that it
+  // looks again at whatever the caller changed (a queue it polls); true if
+  // it was parked.
+  bool wake() noexcept;
+  // Loop thread: true if handlers are queued to run (a long-running handler
+  // may yield to them).
+  bool has_ready_work() const noexcept {
+    return !local_.empty() || remote_count_.load(std::memory_order_relaxed) != 0;
+  }
 
   void post(std::function<void()> fn) override;
   void dispatch(std::function<void()> fn);
@@ -145,7 +167,6 @@ class Executor final : public Scheduler {
 
  private:
   friend struct detail::SpawnFrame;
-  void wake() noexcept;
   bool run_ready();
   bool poll_waits();
   bool fire_timers();
@@ -157,7 +178,10 @@ class Executor final : public Scheduler {
   std::atomic<std::uint32_t> sleeping_{0};
   std::atomic<std::uint64_t> remote_count_{0};  // functions queued from other threads
   std::atomic<bool> stop_{false};
+  std::atomic<bool> crashed_{false};
+  bool closed_ = false;
   std::atomic<std::thread::id> thread_{};
+  AdaptiveSpin spin_;
 
   std::mutex remote_mutex_;
   std::vector<std::function<void()>> remote_;  // guarded by remote_mutex_
@@ -202,9 +226,9 @@ struct SpawnFrame {
     coro::suspend_always initial_suspend() noexcept { return {}; }
     coro::suspend_never final_suspend() noexcept { return {}; }
     void return_void() noexcept {}
-    // catch_errors catches everything but WorkerCrash, which must end the
-    // thread: rethrown, it leaves the executor's loop.
-    void unhandled_exception() { throw; }
+    // spawn_frame catches WorkerCrash itself and catch_errors everything
+    // else: nothing can escape the frame.
+    void unhandled_exception() noexcept { std::terminate(); }
   };
   // Publishes what the finished task batched (Flushable), before done() hands
   // its outcome to whoever may then read those streams or destroy them.
@@ -214,9 +238,16 @@ struct SpawnFrame {
 
 template <class T, class Done>
 SpawnFrame spawn_frame(Executor* ex, Task<T> task, Done done, std::string origin) {
-  auto outcome = co_await catch_errors(std::move(task), std::move(origin));
+  std::optional<typename TaskOutcome<T>::type> outcome;
+  try {
+    outcome.emplace(co_await catch_errors(std::move(task), std::move(origin)));
+  } catch (const WorkerCrash&) {
+    // The hook reported it (workers/crash.hpp); this thread's work ends here.
+    ex->crash();
+    co_return;
+  }
   SpawnFrame::flush(ex);
-  done(std::move(outcome));
+  done(std::move(*outcome));
 }
 }  // namespace detail
 
@@ -275,6 +306,17 @@ inline Executor::Executor()
     : doorbell_(detail::DoorbellPool::take()), asio_context_(std::make_unique<detail::AsioContext>()) {}
 
 inline Executor::~Executor() {
+  if (crashed()) {
+    discard();
+  } else {
+    close();
+  }
+  detail::DoorbellPool::give_back(doorbell_);
+}
+
+inline void Executor::close() {
+  if (closed_) return;
+  closed_ = true;
   // Asio's services stop first (their internal thread posts into us); they
   // are destroyed last, after the frames whose Asio objects refer to them.
   // Asio 1.22 shuts services down newest first, i.e. the reactor before the
@@ -289,7 +331,7 @@ inline Executor::~Executor() {
   cur = this;
   thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   // Parked operations end with Cancelled; their coroutines get to run.
-  for (int round = 0; round < 1000 && (!waits_.empty() || !local_.empty() || remote_count_.load() != 0); ++round) {
+  for (int round = 0; round < 1000 && !crashed() && (!waits_.empty() || !local_.empty() || remote_count_.load() != 0); ++round) {
     std::vector<std::uint64_t> ids;
     for (auto& [id, w] : waits_) ids.push_back(id);
     for (auto id : ids) cancel(id, Error::make(ErrorKind::Cancelled, "executor destroyed", "workers/executor"));
@@ -300,8 +342,40 @@ inline Executor::~Executor() {
   roots_.clear();
   for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
   asio_context_.reset();
+  thread_.store(std::thread::id{}, std::memory_order_relaxed);
   cur = saved;
-  detail::DoorbellPool::give_back(doorbell_);
+}
+
+inline void Executor::discard() {
+  if (closed_) return;
+  closed_ = true;
+  if (asio::has_service<asio::detail::scheduler>(*asio_context_)) {
+    asio::use_service<asio::detail::scheduler>(*asio_context_).shutdown();
+  }
+  asio_context_->shutdown();
+  Scheduler*& cur = current_ref();
+  Scheduler* saved = cur;
+  cur = this;
+  // Nothing runs: queued handlers, parked waits and timers are dropped, and
+  // suspended frames are destroyed where they stand.
+  local_.clear();
+  {
+    std::lock_guard lock(remote_mutex_);
+    remote_.clear();
+  }
+  waits_.clear();
+  timers_.clear();
+  flushes_.clear();
+  auto roots = std::move(roots_);
+  roots_.clear();
+  for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
+  asio_context_.reset();
+  cur = saved;
+}
+
+inline void Executor::crash() noexcept {
+  crashed_.store(true, std::memory_order_release);
+  stop_.store(true, std::memory_order_release);
 }
 
 inline bool Executor::running_in_this_thread() const noexcept {
@@ -336,14 +410,14 @@ inline void Executor::stop() {
   wake();
 }
 
-inline void Executor::wake() noexcept {
+inline bool Executor::wake() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // relaxed: the fence orders it; exchange makes one notify per sleep.
-  if (sleeping_.load(std::memory_order_relaxed) != 0 && sleeping_.exchange(0, std::memory_order_relaxed) != 0) {
-    // release: a woken loop that reads the new value sees the queued work.
-    doorbell_->fetch_add(1, std::memory_order_release);
-    notify_word(*doorbell_);
-  }
+  if (sleeping_.load(std::memory_order_relaxed) == 0 || sleeping_.exchange(0, std::memory_order_relaxed) == 0) return false;
+  // release: a woken loop that reads the new value sees the queued work.
+  doorbell_->fetch_add(1, std::memory_order_release);
+  notify_word(*doorbell_);
+  return true;
 }
 
 inline void Executor::run_one(std::function<void()>& fn) {
@@ -463,12 +537,20 @@ inline void Executor::flush_all() {
 }
 
 inline void Executor::sleep() {
-  // A short spin first: work often arrives within microseconds, and a park
-  // and its wake cost two syscalls.
-  for (int i = 0; i < detail::kSpinsBeforePark; ++i) {
-    if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed)) return;
-    if ((i & 15) == 15 && (poll_waits() || fire_timers())) return;
-    detail::cpu_relax();
+  // Spin first, for a budget learned from how soon work came after the
+  // last few idle moments (core/spin.hpp): a park and its wake cost two
+  // syscalls, and work often arrives within microseconds.
+  const auto t0 = Clock::now();
+  std::uint32_t looks = 0;
+  const bool ready = spin_.spin(
+      [&] {
+        if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed)) return true;
+        return (++looks & 15) == 0 && (poll_waits() || fire_timers());
+      },
+      t0);
+  if (ready) {
+    spin_.learn(Clock::now() - t0);
+    return;
   }
   // Eventcount: read the doorbell, say we sleep, re-check, then wait on the
   // value read. Any notifier that misses our flag has work we see below.
@@ -478,27 +560,29 @@ inline void Executor::sleep() {
   // seq_cst: orders the flag stores before the re-checks (pairs with wake()
   // and with the rings' fence before they look at their parked flags).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed)) {
+  if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed) || poll_waits()) {
+    // Work came (or a ring moved) meanwhile: resume instead of sleeping.
     sleeping_.store(0, std::memory_order_relaxed);
-    return;
-  }
-  if (poll_waits()) {  // a ring moved meanwhile: resume instead of sleeping
-    sleeping_.store(0, std::memory_order_relaxed);
+    spin_.learn(Clock::now() - t0);
     return;
   }
   auto deadline = Clock::time_point::max();
   if (!timers_.empty()) deadline = timers_.begin()->first;
   for (auto& [id, w] : waits_) deadline = std::min(deadline, w->deadline);
   WaitNanos timeout = kWaitForever;
-  const auto t0 = Clock::now();
+  const auto t1 = Clock::now();
   if (deadline != Clock::time_point::max()) {
-    timeout = std::max(WaitNanos{0}, std::chrono::duration_cast<WaitNanos>(deadline - t0));
+    timeout = std::max(WaitNanos{0}, std::chrono::duration_cast<WaitNanos>(deadline - t1));
   }
   parks_.fetch_add(1, std::memory_order_relaxed);
-  if (wait_word(*doorbell_, key, timeout) != WaitStatus::TimedOut) wakes_.fetch_add(1, std::memory_order_relaxed);
-  parked_ns_.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count()),
+  const bool woken = wait_word(*doorbell_, key, timeout) != WaitStatus::TimedOut;
+  if (woken) wakes_.fetch_add(1, std::memory_order_relaxed);
+  const auto t2 = Clock::now();
+  parked_ns_.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count()),
                        std::memory_order_relaxed);
   sleeping_.store(0, std::memory_order_relaxed);
+  // A timer deadline is no news about how soon work comes: learn only from wakes.
+  if (woken) spin_.learn(t2 - t0);
 }
 
 inline void Executor::run() {

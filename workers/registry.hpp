@@ -37,6 +37,10 @@ namespace ferry {
 
 // Runs one call: decodes `args`, runs the function, encodes its result.
 using TaskInvoker = std::function<Task<Result<std::vector<std::byte>>>(std::span<const std::byte> args, CancelToken)>;
+// The same for a plain (not coroutine) function, run inline by the worker:
+// no coroutine frame, and the arguments are decoded straight from the ring.
+// Exceptions pass through (the worker turns them into TaskFailed).
+using SyncInvoker = std::function<Result<std::vector<std::byte>>(std::span<const std::byte> args, CancelToken)>;
 
 // Runs one streaming task over two rings made by the caller: it receives on
 // `in` and sends on `out`; `keepalive` owns the ring memory.
@@ -50,8 +54,9 @@ using StreamInvoker =
 
 struct TaskEntry {
   std::string name;
-  TaskInvoker invoke;           // set for FERRY_EXPORT
-  StreamInvoker invoke_stream;  // set for FERRY_EXPORT_STREAM
+  SyncInvoker invoke_sync;      // FERRY_EXPORT of a plain function
+  TaskInvoker invoke;           // FERRY_EXPORT of a coroutine (returns Task<T>)
+  StreamInvoker invoke_stream;  // FERRY_EXPORT_STREAM
   // Wire types (core/CODEC.md "Schemas"): "(i32,i32) -> i32" for a call,
   // "(ARGS) IN -> OUT" for a stream; what a JavaScript caller encodes by.
   std::string signature;
@@ -63,12 +68,17 @@ class TaskRegistry {
     static TaskRegistry registry;
     return registry;
   }
+  // A second task under a name already taken is not registered; the name is
+  // remembered, and duplicates() names it, so that a pool refuses to start
+  // instead of one of the two silently winning.
   bool add(TaskEntry entry) {
     auto name = entry.name;
-    return entries_.emplace(std::move(name), std::move(entry)).second;
+    if (entries_.emplace(name, std::move(entry)).second) return true;
+    duplicates_.push_back(std::move(name));
+    return false;
   }
   const TaskEntry* find(std::string_view name) const {
-    auto it = entries_.find(std::string(name));
+    auto it = entries_.find(name);
     return it == entries_.end() ? nullptr : &it->second;
   }
   std::vector<std::string> names() const {
@@ -76,9 +86,17 @@ class TaskRegistry {
     for (auto& [name, entry] : entries_) out.push_back(name);
     return out;
   }
+  // Names exported more than once ("" when there are none): the error a
+  // pool starts with.
+  std::string duplicates() const {
+    std::string out;
+    for (const auto& name : duplicates_) out += (out.empty() ? "" : ", ") + ("\"" + name + "\"");
+    return out;
+  }
 
  private:
-  std::map<std::string, TaskEntry> entries_;
+  std::map<std::string, TaskEntry, std::less<>> entries_;  // transparent: find() allocates nothing
+  std::vector<std::string> duplicates_;
 };
 
 namespace detail {
@@ -122,55 +140,89 @@ template <class T>
 struct AnswerOf<Task<T>> : AnswerOf<T> {};
 
 template <class R, class... Args>
-TaskInvoker make_invoker(R (*fn)(Args...), std::string name) {
-  constexpr bool kCancel = last_is_cancel<Args...>();
-  using Marshalled = MarshalledArgs<Args...>;
-
-  return [fn, name](std::span<const std::byte> bytes, CancelToken cancel) -> Task<Result<std::vector<std::byte>>> {
-    auto args = decode<Marshalled>(bytes);
-    if (!args) {
-      Error e = std::move(args).error();
-      e.message = "arguments of " + name + ": " + e.message;
-      co_return e;
-    }
-    auto call = [&](auto&&... a) -> R {
-      if constexpr (kCancel) {
-        return fn(std::move(a)..., cancel);
-      } else {
-        (void)cancel;
-        return fn(std::move(a)...);
-      }
-    };
-    // encode() turns a Result holding an error into an error value (0x14),
-    // which the caller decodes back into the same Error.
-    if constexpr (std::is_same_v<R, void>) {
-      std::apply(call, std::move(*args));
-      co_return encode(std::monostate{});
-    } else if constexpr (std::is_same_v<R, Task<void>>) {
-      co_await std::apply(call, std::move(*args));
-      co_return encode(std::monostate{});
-    } else if constexpr (!IsTask<R>::value) {
-      co_return encode(std::apply(call, std::move(*args)));
-    } else {
-      co_return encode(co_await std::apply(call, std::move(*args)));
-    }
-  };
-}
-
-inline bool register_task(std::string name, TaskInvoker invoker, std::string signature) {
-  return TaskRegistry::instance().add(TaskEntry{name, std::move(invoker), {}, std::move(signature)});
-}
-inline bool register_stream_task(std::string name, StreamInvoker invoker, std::string signature) {
-  return TaskRegistry::instance().add(TaskEntry{name, {}, std::move(invoker), std::move(signature)});
-}
-
-template <class R, class... Args>
 std::string signature_of(R (*)(Args...)) {
   return schema_of<MarshalledArgs<Args...>>() + " -> " + schema_of<typename AnswerOf<R>::type>();
 }
 template <class R, class In, class Out, class... Args>
 std::string signature_of(R (*)(Receiver<In>, Sender<Out>, Args...)) {
   return schema_of<MarshalledArgs<Args...>>() + " " + schema_of<In>() + " -> " + schema_of<Out>();
+}
+
+// Decodes the arguments of `name` from `bytes` and calls fn with them (and
+// the token, if fn takes one last); an Error if the arguments do not decode.
+template <class R, class... Args>
+auto call_with_args(R (*fn)(Args...), const std::string& name, std::span<const std::byte> bytes, CancelToken& cancel)
+    -> Result<std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>>> {
+  using Marshalled = MarshalledArgs<Args...>;
+  auto args = decode<Marshalled>(bytes);
+  if (!args) {
+    Error e = std::move(args).error();
+    e.message = "arguments of " + name + ": " + e.message;
+    return e;
+  }
+  auto call = [&](auto&&... a) -> R {
+    if constexpr (last_is_cancel<Args...>()) {
+      return fn(std::move(a)..., cancel);
+    } else {
+      return fn(std::move(a)...);
+    }
+  };
+  if constexpr (std::is_void_v<R>) {
+    std::apply(call, std::move(*args));
+    return std::optional<std::monostate>(std::monostate{});
+  } else {
+    return std::optional<R>(std::apply(call, std::move(*args)));
+  }
+}
+
+// A plain function: runs inline on the worker (see SyncInvoker).
+template <class R, class... Args>
+SyncInvoker make_sync_invoker(R (*fn)(Args...), std::string name) {
+  return [fn, name](std::span<const std::byte> bytes, CancelToken cancel) -> Result<std::vector<std::byte>> {
+    auto out = call_with_args(fn, name, bytes, cancel);
+    if (!out) return std::move(out).error();
+    // encode() turns a Result holding an error into an error value (0x14),
+    // which the caller decodes back into the same Error.
+    return encode(std::move(**out));
+  };
+}
+
+// A coroutine: the worker spawns it on its executor.
+template <class R, class... Args>
+TaskInvoker make_invoker(R (*fn)(Args...), std::string name) {
+  static_assert(IsTask<R>::value);
+  return [fn, name](std::span<const std::byte> bytes, CancelToken cancel) -> Task<Result<std::vector<std::byte>>> {
+    auto task = call_with_args(fn, name, bytes, cancel);
+    if (!task) co_return std::move(task).error();
+    if constexpr (std::is_same_v<R, Task<void>>) {
+      co_await std::move(**task);
+      co_return encode(std::monostate{});
+    } else {
+      co_return encode(co_await std::move(**task));
+    }
+  };
+}
+
+template <class R, class... Args>
+TaskEntry task_entry(R (*fn)(Args...), std::string name) {
+  TaskEntry e;
+  e.name = name;
+  e.signature = signature_of(fn);
+  if constexpr (IsTask<R>::value) {
+    e.invoke = make_invoker(fn, std::move(name));
+  } else {
+    e.invoke_sync = make_sync_invoker(fn, std::move(name));
+  }
+  return e;
+}
+
+inline bool register_task(TaskEntry entry) { return TaskRegistry::instance().add(std::move(entry)); }
+inline bool register_stream_task(std::string name, StreamInvoker invoker, std::string signature) {
+  TaskEntry e;
+  e.name = std::move(name);
+  e.invoke_stream = std::move(invoker);
+  e.signature = std::move(signature);
+  return TaskRegistry::instance().add(std::move(e));
 }
 
 // A streaming task: Task<void> or Task<Result<void>> fn(Receiver<In>, Sender<Out>, args...[, CancelToken]).
@@ -201,12 +253,32 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
         return fn(std::move(*rx), std::move(*tx), std::move(a)...);
       }
     };
-    if constexpr (std::is_same_v<R, Task<void>>) {
-      co_await std::apply(call, std::move(*args));
-      co_return encode(std::monostate{});
-    } else {
-      co_return encode(co_await std::apply(call, std::move(*args)));
+    // `task` owns the coroutine's frame, and so the task's Receiver and
+    // Sender: they close their rings when it is destroyed, after this
+    // function has seen how the task ended.
+    R task = std::apply(call, std::move(*args));
+    std::optional<Error> failed;
+    try {
+      if constexpr (std::is_same_v<R, Task<void>>) {
+        co_await std::move(task);
+      } else if (auto r = co_await std::move(task); !r) {
+        failed = std::move(r).error();
+      }
+    } catch (const WorkerCrash&) {
+      throw;
+    } catch (const Error& e) {
+      failed = e;
+    } catch (const std::exception& e) {
+      failed = Error::make(ErrorKind::TaskFailed, e.what(), name);
+    } catch (...) {
+      failed = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", name);
     }
+    if (!failed) co_return encode(std::monostate{});
+    // A failed task's rings end with its error's kind, not a plain Closed,
+    // so the caller's recv() and send() tell failure from a normal end.
+    ring_set_close_reason(rings.in, failed->kind);
+    ring_set_close_reason(rings.out, failed->kind);
+    co_return std::move(*failed);
   };
 }
 
@@ -220,6 +292,6 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
                                             ::ferry::detail::signature_of(&fn))
 
 // Exports a free function under its own name (see the top of this file).
-#define FERRY_EXPORT(fn)                                                                    \
-  [[maybe_unused]] static const bool ferry_exported_##fn =                                  \
-      ::ferry::detail::register_task(#fn, ::ferry::detail::make_invoker(&fn, #fn), ::ferry::detail::signature_of(&fn))
+#define FERRY_EXPORT(fn)                                   \
+  [[maybe_unused]] static const bool ferry_exported_##fn = \
+      ::ferry::detail::register_task(::ferry::detail::task_entry(&fn, #fn))

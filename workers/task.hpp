@@ -9,13 +9,11 @@
 
 #include "core/coro.hpp"
 #include "core/error.hpp"
+#include "workers/crash.hpp"
 
 #include <cassert>
 #include <exception>
 #include <optional>
-#if defined(__EMSCRIPTEN__)
-#include <pthread.h>
-#endif
 #include <string>
 #include <utility>
 
@@ -120,33 +118,6 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
   return Task<void>(coro::coroutine_handle<TaskPromise<void>>::from_promise(*this));
 }
 }  // namespace detail
-
-// Kills the calling worker thread in a controlled way (tests, fatal
-// corruption): the pool fails the calls it held with WorkerCrashed, ends its
-// streams with WorkerCrashed, and replaces it. The thread first reports its
-// death through the hook its owner installed. Natively it then throws
-// WorkerCrash, which is not a std::exception and which catch_errors lets
-// pass, so it unwinds out of the executor's loop. Under Emscripten,
-// unwinding a C++ exception through tail-called coroutine resumptions is not
-// reliable, so the thread ends with pthread_exit, as abruptly as a trapped
-// Web Worker would.
-struct WorkerCrash {
-  std::string reason;
-};
-namespace detail {
-inline thread_local void (*crash_hook)(void* owner, const std::string& reason) = nullptr;
-inline thread_local void* crash_owner = nullptr;
-}  // namespace detail
-[[noreturn]] inline void crash_worker(std::string reason) {
-  // Report first, before anything unwinds and closes streams normally.
-  if (detail::crash_hook != nullptr) {
-    detail::crash_hook(detail::crash_owner, reason);
-#if defined(__EMSCRIPTEN__)
-    pthread_exit(nullptr);
-#endif
-  }
-  throw WorkerCrash{std::move(reason)};
-}
 
 // Runs `task` to completion and turns the outcome into a Result: an exception
 // becomes TaskFailed (or the Error itself if an Error was thrown), and a

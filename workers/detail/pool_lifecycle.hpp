@@ -1,0 +1,406 @@
+// ferry workers (internal): how pool workers start, die and stop, and the
+// WorkerPool facade's non-template members. Included by pool_core.hpp.
+//
+// Death and shutdown, and why they cannot race:
+// - A dying worker (crash_worker(), an escaped exception) marks itself dead
+//   under its submit mutex (no caller writes to it after that), ends its
+//   streams, and posts its burial to the monitor. Its thread then destroys
+//   what it ran without running any more of it, and ends.
+// - The monitor buries it: joins the thread, fails every call it held with
+//   WorkerCrashed, and — under the lifecycle mutex, unless shutdown has
+//   begun — starts its replacement.
+// - shutdown() decides to stop under the same mutex, so no replacement
+//   starts after it; it stops the monitor before it stops the workers, so
+//   no burial runs while it joins them.
+#pragma once
+
+#include "workers/detail/pool_core.hpp"
+
+#include <cstdio>
+
+namespace ferry::detail {
+
+inline PoolCore::PoolCore(PoolOptions options, const WorkerPool& facade) : options_(std::move(options)), facade_(facade) {
+  if (options_.workers == 0) options_.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (auto dup = TaskRegistry::instance().duplicates(); !dup.empty()) {
+    throw Error::make(ErrorKind::InvalidArgument,
+                      "tasks exported more than once under the same name: " + dup +
+                          " (one of each pair would silently win; use FERRY_EXPORT_AS to give one another name)",
+                      "workers/pool");
+  }
+}
+
+inline PoolCore::~PoolCore() {
+  for (void* mem : retired_rings_) shared_free(mem);
+}
+
+inline void PoolCore::start() {
+  for (unsigned i = 0; i < options_.workers; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->owner = make_worker(static_cast<int>(i));
+    slot->worker.store(slot->owner.get(), std::memory_order_release);
+    slots_.push_back(std::move(slot));
+  }
+  // Threads start once every slot exists: a worker looks at all of them.
+  for (auto& slot : slots_) {
+    auto w = slot->owner;
+    w->thread = std::thread([self = shared_from_this(), w] { self->run_worker(w); });
+    if (options_.on_worker_started) options_.on_worker_started(facade_, static_cast<unsigned>(w->index));
+  }
+}
+
+inline std::shared_ptr<Worker> PoolCore::make_worker(int index) {
+  auto w = std::make_shared<Worker>();
+  w->index = index;
+  w->ex = std::make_unique<Executor>();
+  w->doorbell = &w->ex->doorbell();
+  const auto bytes = ring_bytes(options_.ring_capacity);
+  auto check = [](auto r) {
+    if (!r) throw r.error();
+    return std::move(r).value();
+  };
+  w->request_mem = check(shared_alloc(bytes));
+  check(ring_init(w->request_mem, options_.ring_capacity));
+  // Requests wake the worker; it never waits for room in the request ring.
+  check(ring_set_bells(w->request_mem, w->doorbell, nullptr));
+  w->request_rx.emplace(check(RingConsumer::attach(w->request_mem)));
+  if (options_.external) {
+    // JavaScript sleeps on the response ring's own bell; a full response
+    // ring parks the worker until JavaScript releases.
+    w->response_mem = check(shared_alloc(bytes));
+    check(ring_init(w->response_mem, options_.ring_capacity));
+    check(ring_set_bells(w->response_mem, nullptr, w->doorbell));
+    w->response_tx.emplace(check(RingProducer::attach(w->response_mem)));
+    w->response_flush.tx = &*w->response_tx;
+  } else {
+    w->request_tx.emplace(check(RingProducer::attach(w->request_mem)));
+  }
+  w->ex->spawn(serve(*w));
+  return w;
+}
+
+inline void PoolCore::run_worker(const std::shared_ptr<Worker>& w) {
+  current_pool = this;
+  current_worker = w.get();
+  struct Owner {
+    PoolCore* core;
+    Worker* worker;
+  } owner{this, w.get()};
+  crash_hook = {[](void* o, const std::string& reason) {
+                  auto* self = static_cast<Owner*>(o);
+                  self->core->worker_died(*self->worker, reason);
+                },
+                &owner};
+  bool died = false;
+  try {
+    w->ex->run();
+    died = w->ex->crashed();  // crash_worker() reported it through the hook
+  } catch (const WorkerCrash&) {
+    died = true;  // from a posted function; reported through the hook
+  } catch (const std::exception& e) {
+    worker_died(*w, e.what());
+    died = true;
+  } catch (...) {
+    worker_died(*w, "unknown exception");
+    died = true;
+  }
+  crash_hook = {};
+  if (died) {
+    w->ex->crash();
+    w->ex->discard();  // nothing of a crashed worker runs any more
+  } else {
+    w->ex->close();  // stopped: what is parked ends with Cancelled and finishes here
+  }
+  current_pool = nullptr;
+  current_worker = nullptr;
+  // release: whoever sees 1 sees everything this thread did.
+  w->exited.store(1, std::memory_order_release);
+  notify_word(w->exited);
+}
+
+inline void PoolCore::worker_died(Worker& w, const std::string& reason) {
+  {
+    // Under the submit lock: a caller either wrote before this (and its
+    // call is held, so it fails when the worker is buried) or sees it dead.
+    std::lock_guard lock(w.submit_mutex);
+    w.alive.store(false, std::memory_order_release);
+  }
+  {
+    // Its streams end now, before anything unwinds and closes them normally:
+    // the callers' ends drain, then get WorkerCrashed.
+    std::lock_guard lock(w.streams_mutex);
+    for (auto& weak : w.streams) {
+      if (auto mem = weak.lock()) {
+        ring_abort(mem->in, ErrorKind::WorkerCrashed);
+        ring_abort(mem->out, ErrorKind::WorkerCrashed);
+      }
+    }
+  }
+  if (options_.external) {
+    // JavaScript learns it from its response ring and fails what it sent
+    // here. A last record says why (web/PROTOCOL.md): this thread is the
+    // ring's only producer, and between two records, so it may still write;
+    // if the ring is full the reason is lost and only the abort tells.
+    // Publishing first also shows the answers already written.
+    std::vector<std::byte> why;
+    Writer writer(why);
+    if (encode(writer, reason)) (void)w.response_tx->try_write(protocol::kCrashTag, why);
+    w.response_tx->publish();
+    ring_abort(w.request_mem, ErrorKind::WorkerCrashed);
+    ring_abort(w.response_mem, ErrorKind::WorkerCrashed);
+  }
+  monitor_.post([self = shared_from_this(), index = w.index, reason] { self->bury(index, reason); });
+}
+
+inline void PoolCore::bury(int index, std::string reason) {
+  auto& slot = *slots_[static_cast<std::size_t>(index)];
+  std::shared_ptr<Worker> dead;
+  {
+    std::lock_guard lock(lifecycle_);
+    dead = slot.owner;
+  }
+  {
+    std::lock_guard lock(dead->join_mutex);
+    if (dead->thread.joinable()) dead->thread.join();
+  }
+  // What it answered is answered; everything else it held fails.
+  const Error crashed = Error::make(ErrorKind::WorkerCrashed, "worker " + std::to_string(index) + " crashed: " + reason,
+                                    "worker " + std::to_string(index));
+  for (auto& st : dead->held.take_all()) settle(*st, {}, crashed);
+  if (!options_.external) {
+    // Streams it never started: their keepalives travelled in its ring.
+    while (auto rec = dead->request_rx->try_read()) {
+      if (!*rec) break;
+      if ((*rec)->tag != protocol::kStreamTag) continue;
+      if (auto req = protocol::parse_stream((*rec)->payload); req && req->keepalive != 0) {
+        delete reinterpret_cast<std::shared_ptr<void>*>(static_cast<std::uintptr_t>(req->keepalive));
+      }
+    }
+    // Nobody writes to a dead worker (callers check `alive` under this
+    // lock) and its thread is gone: its ring can go now.
+    std::lock_guard lock(dead->submit_mutex);
+    dead->request_tx.reset();
+    dead->request_rx.reset();
+    shared_free(std::exchange(dead->request_mem, nullptr));
+  }
+  std::shared_ptr<Worker> fresh;
+  {
+    std::lock_guard lock(lifecycle_);
+    if (stopped_.load(std::memory_order_acquire)) return;  // shutdown takes it from here
+    fresh = make_worker(index);
+    {
+      // Calls pinned to this worker move to its replacement (see enqueue).
+      std::scoped_lock queues(dead->pinned_mutex, fresh->pinned_mutex);
+      fresh->pinned.swap(dead->pinned);
+      fresh->pinned_count.store(static_cast<std::uint32_t>(fresh->pinned.size()), std::memory_order_relaxed);
+      dead->pinned_count.store(0, std::memory_order_relaxed);
+    }
+    slot.owner = fresh;
+    slot.worker.store(fresh.get(), std::memory_order_release);
+    slot.restarts.fetch_add(1, std::memory_order_relaxed);
+    fresh->thread = std::thread([self = shared_from_this(), fresh] { self->run_worker(fresh); });
+    if (options_.external) {
+      // JavaScript may still look at the dead worker's rings.
+      retired_rings_.push_back(std::exchange(dead->request_mem, nullptr));
+      retired_rings_.push_back(std::exchange(dead->response_mem, nullptr));
+    }
+    retired_.push_back(std::move(dead));
+  }
+  if (options_.on_worker_started) options_.on_worker_started(facade_, static_cast<unsigned>(index));
+}
+
+inline ShutdownReport PoolCore::shutdown(ShutdownMode mode, WaitNanos timeout) {
+  ShutdownReport report;
+  {
+    std::lock_guard lock(lifecycle_);
+    if (stopped_.exchange(true)) return report;
+  }
+  accepting_.store(false, std::memory_order_seq_cst);
+  while (active_callers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();  // callers never block
+  const auto start = Clock::now();
+  const auto deadline = timeout.count() < 0 ? Clock::time_point::max() : start + timeout;
+  const auto before = outstanding_.load(std::memory_order_acquire);
+  if (mode == ShutdownMode::Drain) wait_idle(deadline);  // the monitor still runs timeouts meanwhile
+  report.finished = before - outstanding_.load(std::memory_order_acquire);
+  monitor_.stop();
+
+  // Whatever is still pending ends now.
+  const Error why = Error::make(ErrorKind::Cancelled, "the pool was shut down", "workers/pool");
+  std::deque<QueuedCall> queued;
+  {
+    std::lock_guard lock(queue_mutex_);
+    queued.swap(queue_);
+  }
+  for (auto& q : queued) report.cancelled += settle(*q.st, {}, why) ? 1 : 0;
+  std::vector<std::shared_ptr<Worker>> workers;
+  {
+    std::lock_guard lock(lifecycle_);
+    for (auto& slot : slots_) workers.push_back(slot->owner);
+    workers.insert(workers.end(), retired_.begin(), retired_.end());
+  }
+  for (auto& w : workers) report.cancelled += cancel_pending(*w, why);
+  for (auto& w : workers) w->ex->stop();
+  const auto grace = Clock::now() + options_.stop_grace;
+  for (auto& w : workers) join_or_leave(*w, grace, report);
+  return report;
+}
+
+// Waits until no call or stream is pending, or the deadline.
+inline void PoolCore::wait_idle(Clock::time_point deadline) {
+  draining_.store(true, std::memory_order_seq_cst);
+  for (std::uint32_t n; (n = outstanding_.load(std::memory_order_seq_cst)) != 0;) {
+    WaitNanos left = kWaitForever;
+    if (deadline != Clock::time_point::max()) {
+      left = std::chrono::duration_cast<WaitNanos>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+    }
+    wait_word(outstanding_, n, left);
+  }
+  draining_.store(false, std::memory_order_relaxed);
+}
+
+// Ends what worker w holds or has queued: calls with `why`, their tasks'
+// tokens cancelled, streams' rings ended. Returns how many it ended.
+inline std::uint32_t PoolCore::cancel_pending(Worker& w, const Error& why) {
+  std::uint32_t ended = 0;
+  std::deque<QueuedCall> pinned;
+  {
+    std::lock_guard lock(w.pinned_mutex);
+    pinned.swap(w.pinned);
+    w.pinned_count.store(0, std::memory_order_relaxed);
+  }
+  for (auto& q : pinned) ended += settle(*q.st, {}, why) ? 1 : 0;
+  for (auto& st : w.held.snapshot()) {
+    ended += settle(*st, {}, why) ? 1 : 0;
+    st->cancel.cancel();
+    if (auto mem = st->stream.lock()) {
+      ring_abort(mem->in, ErrorKind::Cancelled);
+      ring_abort(mem->out, ErrorKind::Cancelled);
+    }
+  }
+  return ended;
+}
+
+// Joins w's thread if it ends by `deadline`; otherwise leaves it running
+// (it holds the core and the worker: both outlive it) and says so.
+inline void PoolCore::join_or_leave(Worker& w, Clock::time_point deadline, ShutdownReport& report) {
+  std::lock_guard lock(w.join_mutex);
+  if (!w.thread.joinable()) return;
+  while (w.exited.load(std::memory_order_acquire) == 0) {
+    const auto left = std::chrono::duration_cast<WaitNanos>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    wait_word(w.exited, 0, left);
+  }
+  if (w.exited.load(std::memory_order_acquire) != 0) {
+    w.thread.join();
+    return;
+  }
+  std::string what = "worker " + std::to_string(w.index) + ":";
+  for (auto& st : w.held.snapshot()) {
+    const std::string* task = st->task.load(std::memory_order_relaxed);
+    what += " \"" + (task ? *task : std::string("?")) + "\" (call " + std::to_string(st->id) + ")";
+  }
+  report.abandoned.push_back(what + " still running " + std::to_string(options_.stop_grace.count()) +
+                             " ms after it was told to stop; its thread was left to end by itself");
+  w.thread.detach();
+}
+
+inline PoolStats PoolCore::stats() const {
+  PoolStats s;
+  for (auto& slot : slots_) {
+    const Worker* w = slot->worker.load(std::memory_order_acquire);
+    WorkerStats ws;
+    ws.alive = w->alive.load(std::memory_order_relaxed);
+    ws.in_flight = w->held.size();
+    ws.calls_completed = w->completed.load(std::memory_order_relaxed);
+    ws.executor = w->ex->stats();
+    ws.restarts = slot->restarts.load(std::memory_order_relaxed);
+    s.workers.push_back(ws);
+  }
+  s.calls_submitted = submitted_.load(std::memory_order_relaxed);
+  s.calls_failed = failed_.load(std::memory_order_relaxed);
+  s.queued = queued_.load(std::memory_order_relaxed);
+  s.queued_high_water = queued_high_water_.load(std::memory_order_relaxed);
+  return s;
+}
+
+inline WorkerPool::WorkerRings PoolCore::worker_rings(unsigned index) const {
+  const Worker* w = slots_[index]->worker.load(std::memory_order_acquire);
+  return {w->request_mem, w->response_mem, w->doorbell};
+}
+
+// Blocks until the call ends: spins for the learned budget, then sleeps on
+// its done word (a Dekker handshake with CallState::complete()).
+inline std::optional<Error> wait_for_call(CallState& st, WaitNanos timeout) {
+  if (Scheduler::current() != nullptr) {
+    return Error::make(ErrorKind::InvalidArgument,
+                       "Call::get() would block this thread's executor (a pool worker's, or another ferry Executor) "
+                       "until call " + std::to_string(st.id) + " ends; co_await the call instead",
+                       "workers/pool");
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto& spin = caller_spin();
+  if (spin.spin([&] { return st.is_done(); }, start)) {
+    spin.learn(Clock::now() - start);
+    return std::nullopt;
+  }
+  while (!st.is_done()) {
+    WaitNanos left = kWaitForever;
+    if (timeout.count() >= 0) {
+      left = timeout - std::chrono::duration_cast<WaitNanos>(Clock::now() - start);
+      if (left.count() <= 0) {
+        spin.learn(Clock::now() - start);
+        return Error::make(ErrorKind::Timeout, "waiting for call " + std::to_string(st.id), "workers/pool");
+      }
+    }
+    // seq_cst: announce the sleep before the last look at done (Dekker with complete()).
+    st.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    const auto status = st.done.load(std::memory_order_seq_cst) == 0 ? wait_word(st.done, 0, left) : WaitStatus::NotEqual;
+    st.sleepers.fetch_sub(1, std::memory_order_relaxed);
+    if (status == WaitStatus::NotAllowed) {
+      return Error::make(ErrorKind::InvalidArgument,
+                         "Call::get() would block the browser main thread; co_await the call instead", "workers/pool");
+    }
+  }
+  spin.learn(Clock::now() - start);
+  return std::nullopt;
+}
+
+}  // namespace ferry::detail
+
+namespace ferry {
+
+inline WorkerPool::WorkerPool(PoolOptions options) : core_(std::make_shared<detail::PoolCore>(std::move(options), *this)) {
+  core_->start();
+}
+
+inline WorkerPool::~WorkerPool() {
+  const auto report = core_->shutdown(ShutdownMode::Cancel, kWaitForever);
+  for (const auto& line : report.abandoned) std::fprintf(stderr, "ferry: WorkerPool destroyed with %s\n", line.c_str());
+}
+
+inline Call<void> WorkerPool::refused(Error e) {
+  auto st = detail::CallRef::make();
+  core_->refuse(*st, std::move(e));
+  return Call<void>(std::move(st));
+}
+
+inline void WorkerPool::submit(const detail::CallRef& st, std::vector<std::byte>& record, const CallOptions& options) {
+  core_->submit(st, record, options);
+}
+
+inline Result<detail::StreamPlan> WorkerPool::plan_stream(std::string_view name, const StreamOpenOptions& options) {
+  return core_->plan_stream(name, options);
+}
+
+inline Result<void> WorkerPool::send_stream(const detail::StreamPlan& plan, const detail::CallRef& st, std::vector<std::byte>& record) {
+  return core_->send_stream(plan, st, record);
+}
+
+inline ShutdownReport WorkerPool::shutdown(ShutdownMode mode, WaitNanos timeout) { return core_->shutdown(mode, timeout); }
+inline unsigned WorkerPool::size() const noexcept { return core_->size(); }
+inline PoolStats WorkerPool::stats() const { return core_->stats(); }
+inline WorkerPool::WorkerRings WorkerPool::worker_rings(unsigned index) const { return core_->worker_rings(index); }
+
+}  // namespace ferry

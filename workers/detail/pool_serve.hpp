@@ -1,0 +1,344 @@
+// ferry workers (internal): what a pool worker does — its serving loop, the
+// tasks it runs and how it answers. Included by pool_core.hpp.
+//
+// The loop, one coroutine per worker on the worker's executor, reads every
+// request its ring holds, then takes queued calls while it has room, then
+// parks until the ring or the queue has more. A plain exported function
+// runs right there, its arguments decoded straight from the ring record; a
+// coroutine is spawned and answers when it ends. An answer goes to the
+// caller's call state directly (C++ callers) or into the response ring,
+// published once per executor handler (JavaScript callers).
+#pragma once
+
+#include "workers/detail/pool_core.hpp"
+
+namespace ferry::detail {
+
+// A coroutine-side wait for a ring condition, parked on the current executor.
+template <class Ready, class Arm>
+class RingCondition final : public RingWait {
+ public:
+  RingCondition(Ready ready, Arm arm) : ready_(std::move(ready)), arm_(std::move(arm)) {}
+  bool await_ready() { return ready_(); }
+  void await_suspend(coro::coroutine_handle<> h) {
+    handle = h;
+    Scheduler::current()->park(*this);
+  }
+  // false: the executor is going away (the wait was cancelled).
+  bool await_resume() const noexcept { return !failed_; }
+  bool poll() override { return ready_(); }
+  std::atomic<std::uint32_t>* arm() override { return arm_(); }
+  void fail(Error) override { failed_ = true; }
+
+ private:
+  Ready ready_;
+  Arm arm_;
+  bool failed_ = false;
+};
+template <class Ready, class Arm>
+RingCondition(Ready, Arm) -> RingCondition<Ready, Arm>;
+
+// Lets the handlers queued behind a long-running loop run first.
+struct YieldTo {
+  Executor& ex;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(coro::coroutine_handle<> h) { ex.post([h]() mutable { h.resume(); }); }
+  void await_resume() const noexcept {}
+};
+
+inline Task<void> PoolCore::serve(Worker& w) {
+  Executor& ex = *w.ex;
+  auto& rx = *w.request_rx;
+  for (;;) {
+    if (!w.unsent.empty() && !co_await send_unsent(w)) co_return;
+    const bool ok = co_await RingCondition([&] { return has_work(w); },
+                                           [&] {
+                                             rx.prepare_wait_for_data();
+                                             return w.doorbell;
+                                           });
+    if (!ok || ex.crashed()) co_return;
+    if (take_requests(w) != Step::Ok) co_return;
+    if (run_queued(w) != Step::Ok) co_return;
+    if (ex.has_ready_work()) co_await YieldTo{ex};
+  }
+}
+
+// Something to do: a request, a queued call it has room for, an answer to send.
+inline bool PoolCore::has_work(Worker& w) {
+  auto& rx = *w.request_rx;
+  if (rx.has_data() || rx.producer_closed() || !w.backlog.empty() || !w.unsent.empty()) return true;
+  if (options_.external || w.held.size() >= options_.max_in_flight) return false;
+  return w.pinned_count.load(std::memory_order_relaxed) != 0 || queue_count_.load(std::memory_order_relaxed) != 0;
+}
+
+// Handles every request readable now: first those read early (backlog),
+// then the ring's. Releases ring space after each synchronous task, so
+// callers can write while it runs... and at the end.
+inline PoolCore::Step PoolCore::take_requests(Worker& w) {
+  auto& rx = *w.request_rx;
+  while (!w.backlog.empty()) {
+    auto [tag, bytes] = std::move(w.backlog.front());
+    w.backlog.pop_front();
+    if (handle(w, tag, bytes) == Step::Crashed) return Step::Crashed;
+  }
+  for (;;) {
+    auto rec = rx.try_read();
+    if (!rec) {
+      if (rec.error().kind == ErrorKind::CorruptRecord) {
+        crash_worker("its request ring is corrupt: " + rec.error().message);  // caught by the executor
+      }
+      return Step::Closed;  // JavaScript closed it, or the pool is stopping
+    }
+    if (!*rec) break;
+    const auto& r = **rec;
+    const Step step = handle(w, r.tag, r.payload);
+    if (step != Step::Ok) return step;
+  }
+  rx.release();
+  return Step::Ok;
+}
+
+inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<const std::byte> payload) {
+  const bool js = options_.external;
+  if (tag == protocol::kCallTag || tag == protocol::kStreamTag) {
+    auto req = tag == protocol::kCallTag ? protocol::parse_call(payload) : protocol::parse_stream(payload);
+    CallState* st;
+    if (!js) {
+      if (!req) crash_worker("a malformed request from this process: " + req.error().message);
+      st = reinterpret_cast<CallState*>(static_cast<std::uintptr_t>(req->id));  // held: alive
+    } else {
+      // A JavaScript call: a state of its own, so it runs, is cancelled and
+      // ends like any other; a malformed one is answered with the error.
+      auto id = protocol::parse_id(payload, tag == protocol::kCallTag ? "call" : "stream");
+      if (!id) return Step::Ok;  // nothing to answer to
+      CallRef ref = CallRef::make();
+      st = ref.get();
+      st->id = *id;
+      outstanding_.fetch_add(1, std::memory_order_relaxed);  // settle() counts it down
+      st->worker.store(w.index, std::memory_order_relaxed);
+      w.held.add(std::move(ref));
+      w.by_id[*id] = st;
+      if (!req) {
+        finish(w, *st, std::move(req).error());
+        return Step::Ok;
+      }
+    }
+    if (tag == protocol::kStreamTag) {
+      start_stream(w, *st, *req);
+      return Step::Ok;
+    }
+    const Step step = run(w, *st, req->name, req->args);
+    if (step == Step::Ok) w.request_rx->release();  // its record is done with: room for callers
+    return step;
+  }
+  if (tag == protocol::kCancelTag && js) {
+    auto id = protocol::parse_id(payload, "cancel");
+    if (!id) return Step::Ok;
+    if (auto it = w.by_id.find(*id); it != w.by_id.end()) it->second->cancel.cancel();
+  }
+  return Step::Ok;  // an unknown tag: nothing to answer to (web/PROTOCOL.md)
+}
+
+// Runs one call: inline if it is a plain function, spawned if a coroutine.
+inline PoolCore::Step PoolCore::run(Worker& w, CallState& st, std::string_view name, std::span<const std::byte> args) {
+  if (st.is_done()) {  // timed out or cancelled before it started: it never runs
+    finish(w, st, Error::make(ErrorKind::Cancelled, "ended before it started", origin(w)));
+    return Step::Ok;
+  }
+  const TaskEntry* entry = TaskRegistry::instance().find(name);
+  if (entry == nullptr) {
+    finish(w, st, Error::make(ErrorKind::UnknownTask, "no task named \"" + std::string(name) + "\" is exported", origin(w)));
+    return Step::Ok;
+  }
+  if (entry->invoke_stream) {
+    finish(w, st, Error::make(ErrorKind::InvalidArgument,
+                              "\"" + std::string(name) + "\" is a streaming task: open it with pool.stream()", origin(w)));
+    return Step::Ok;
+  }
+  st.task.store(&entry->name, std::memory_order_relaxed);
+  if (entry->invoke_sync) return run_sync(w, st, *entry, args);
+  w.ex->spawn(run_task(w, st, *entry, std::vector<std::byte>(args.begin(), args.end())));
+  return Step::Ok;
+}
+
+inline PoolCore::Step PoolCore::run_sync(Worker& w, CallState& st, const TaskEntry& entry, std::span<const std::byte> args) {
+  // A JavaScript caller's cancel arrives through the request ring, which
+  // only this thread reads: the token looks there when the task asks.
+  if (options_.external) st.cancel.set_poller([this, &w] { poll_cancels(w); });
+  Result<std::vector<std::byte>> out = std::vector<std::byte>{};
+  try {
+    out = entry.invoke_sync(args, st.cancel.token());
+  } catch (const WorkerCrash&) {
+    w.ex->crash();  // the hook reported it (workers/crash.hpp)
+    return Step::Crashed;
+  } catch (const Error& e) {
+    out = e;
+  } catch (const std::exception& e) {
+    out = Error::make(ErrorKind::TaskFailed, e.what(), origin(w) + ": " + entry.name);
+  } catch (...) {
+    out = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", origin(w) + ": " + entry.name);
+  }
+  if (options_.external) st.cancel.set_poller({});
+  finish(w, st, std::move(out));
+  return Step::Ok;
+}
+
+inline Task<void> PoolCore::run_task(Worker& w, CallState& st, const TaskEntry& entry, std::vector<std::byte> args) {
+  // WorkerCrash passes catch_errors and ends the executor (spawn_frame).
+  auto out = co_await catch_errors(entry.invoke(args, st.cancel.token()), origin(w) + ": " + entry.name);
+  finish(w, st, std::move(out));
+}
+
+inline void PoolCore::start_stream(Worker& w, CallState& st, const protocol::Request& req) {
+  // keepalive is 0 from JavaScript, which owns its stream rings (web/PROTOCOL.md).
+  std::unique_ptr<std::shared_ptr<void>> owner(reinterpret_cast<std::shared_ptr<void>*>(static_cast<std::uintptr_t>(req.keepalive)));
+  StreamRings rings{reinterpret_cast<void*>(static_cast<std::uintptr_t>(req.in)),
+                    reinterpret_cast<void*>(static_cast<std::uintptr_t>(req.out)), owner ? std::move(*owner) : nullptr};
+  const TaskEntry* entry = TaskRegistry::instance().find(req.name);
+  std::optional<Error> refused;
+  if (st.is_done()) {
+    refused = Error::make(ErrorKind::Cancelled, "ended before it started", origin(w));
+  } else if (entry == nullptr || !entry->invoke_stream) {
+    refused = Error::make(entry ? ErrorKind::InvalidArgument : ErrorKind::UnknownTask,
+                          entry ? "\"" + std::string(req.name) + "\" is not a streaming task: call it with pool.call()"
+                                : "no streaming task named \"" + std::string(req.name) + "\" is exported",
+                          origin(w));
+  }
+  if (refused) {
+    // The caller's ends must not wait for a task that never runs.
+    ring_abort(rings.in, refused->kind);
+    ring_abort(rings.out, refused->kind);
+    finish(w, st, *refused);
+    return;
+  }
+  st.task.store(&entry->name, std::memory_order_relaxed);
+  w.ex->spawn(run_stream(w, st, *entry, std::move(rings), std::vector<std::byte>(req.args.begin(), req.args.end())));
+}
+
+inline Task<void> PoolCore::run_stream(Worker& w, CallState& st, const TaskEntry& entry, StreamRings rings,
+                                       std::vector<std::byte> args) {
+  auto out = co_await catch_errors(entry.invoke_stream(std::move(rings), args, st.cancel.token()), origin(w) + ": " + entry.name);
+  finish(w, st, std::move(out));
+}
+
+// Takes queued calls while this worker has room, and runs them straight
+// from their records (a queued call never passes through a ring).
+inline PoolCore::Step PoolCore::run_queued(Worker& w) {
+  if (options_.external) return Step::Ok;
+  QueuedCall q;
+  while (w.held.size() < options_.max_in_flight && take_queued(w, q)) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    CallState& st = *q.st;
+    st.worker.store(w.index, std::memory_order_relaxed);
+    w.held.add(std::move(q.st));
+    auto req = protocol::parse_call(q.record);  // made by submit(): well formed
+    if (run(w, st, req->name, req->args) != Step::Ok) return Step::Crashed;
+  }
+  return Step::Ok;
+}
+
+// The next call pinned to this worker, or else the next queued for anyone.
+inline bool PoolCore::take_queued(Worker& w, QueuedCall& out) {
+  if (w.pinned_count.load(std::memory_order_relaxed) != 0) {
+    std::lock_guard lock(w.pinned_mutex);
+    if (!w.pinned.empty()) {
+      out = std::move(w.pinned.front());
+      w.pinned.pop_front();
+      w.pinned_count.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  if (queue_count_.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard lock(queue_mutex_);
+  if (queue_.empty()) return false;
+  out = std::move(queue_.front());
+  queue_.pop_front();
+  queue_count_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+// The call's answer: to its C++ caller directly, or to JavaScript through
+// the response ring. Counted first, so a caller that has its answer sees
+// the worker's counters include it.
+inline void PoolCore::finish(Worker& w, CallState& st, Result<std::vector<std::byte>> out) {
+  CallRef ref = w.held.remove(&st);  // empty if shutdown took it already
+  w.completed.fetch_add(1, std::memory_order_relaxed);
+  if (options_.external) {
+    w.by_id.erase(st.id);
+    respond(w, st.id, out);
+  }
+  settle(st, std::move(out));
+}
+
+inline void PoolCore::respond(Worker& w, std::uint64_t id, const Result<std::vector<std::byte>>& out) {
+  std::vector<std::byte> payload;
+  protocol::begin_result(payload, id);
+  if (out) {
+    payload.insert(payload.end(), out->begin(), out->end());
+  } else {
+    Writer writer(payload);
+    (void)encode(writer, Result<void>(out.error()));
+  }
+  auto& tx = *w.response_tx;
+  if (w.unsent.empty()) {
+    auto wrote = tx.try_write(protocol::kResultTag, payload);
+    if (!wrote) {  // too large for the ring (or closed): answer with that error instead
+      Error e = std::move(wrote).error();
+      protocol::begin_result(payload, id);
+      Writer writer(payload);
+      (void)encode(writer, Result<void>(std::move(e)));
+      wrote = tx.try_write(protocol::kResultTag, payload);
+    }
+    if (!wrote || *wrote) {
+      w.ex->defer_flush(w.response_flush);  // published once this handler is done
+      return;
+    }
+  }
+  w.unsent.push_back(std::move(payload));  // the ring is full: serve() sends it when there is room
+}
+
+// Writes the answers that found the response ring full, waiting for room;
+// false if the executor is going away.
+inline Task<bool> PoolCore::send_unsent(Worker& w) {
+  auto& tx = *w.response_tx;
+  while (!w.unsent.empty()) {
+    auto wrote = tx.try_write(protocol::kResultTag, w.unsent.front());
+    if (!wrote || *wrote) {  // written, or it can never be (closed): either way it is done with
+      w.unsent.pop_front();
+      continue;
+    }
+    tx.publish();  // JavaScript can only free room it can see
+    const bool ok = co_await RingCondition(
+        [&] {
+          auto wrote = tx.try_write(protocol::kResultTag, w.unsent.front());
+          return !wrote || *wrote;  // written, or never will be
+        },
+        [&] {
+          tx.prepare_wait_for_space();
+          return w.doorbell;
+        });
+    if (!ok) co_return false;
+    w.unsent.pop_front();  // the condition wrote it
+  }
+  tx.publish();
+  co_return true;
+}
+
+// While a synchronous JavaScript-called task runs: reads the requests that
+// came meanwhile, applies cancel records at once and keeps the rest for
+// later (copied: ring space is released as tasks finish).
+inline void PoolCore::poll_cancels(Worker& w) {
+  auto& rx = *w.request_rx;
+  for (;;) {
+    auto rec = rx.try_read();
+    if (!rec || !*rec) return;
+    const auto& r = **rec;
+    if (r.tag == protocol::kCancelTag) {
+      handle(w, r.tag, r.payload);
+    } else {
+      w.backlog.emplace_back(r.tag, std::vector<std::byte>(r.payload.begin(), r.payload.end()));
+    }
+  }
+}
+
+}  // namespace ferry::detail
