@@ -16,8 +16,9 @@
 //   - a spin that lost its core (the clock jumped by more than the budget
 //     between two looks) halves the budget too: the machine is
 //     oversubscribed.
-// Natively the spin yields its core now and then (sched_yield), so a waiter
-// sharing a core with the thread it waits for lets that thread run.
+//
+// At most as many threads spin at once, process-wide, as there are cores;
+// the others park at once.
 //
 // The budget is one relaxed atomic shared by every thread that waits for the
 // same kind of event (a pool's callers, one executor's loop); concurrent
@@ -30,10 +31,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
-#if !defined(__EMSCRIPTEN__)
-#include <sched.h>
-#endif
 
 namespace ferry {
 
@@ -53,6 +52,10 @@ class AdaptiveSpin {
   bool spin(Ready&& ready, Clock::time_point since) noexcept {
     const auto budget = std::chrono::nanoseconds(budget_ns_.load(std::memory_order_relaxed));
     if (budget.count() == 0) return ready();
+    // More spinners than cores only take cores from the threads that would
+    // end their waits.
+    Spinner spinner;
+    if (!spinner.admitted) return ready();
     auto last = since;
     for (std::uint32_t i = 1;; ++i) {
       if (ready()) return true;
@@ -64,9 +67,6 @@ class AdaptiveSpin {
         }
         if (now - since >= budget) return ready();
         last = now;
-#if !defined(__EMSCRIPTEN__)
-        if ((i & 255) == 0) sched_yield();
-#endif
       }
       detail::cpu_relax();
     }
@@ -91,6 +91,22 @@ class AdaptiveSpin {
   }
 
  private:
+  // One of at most hardware_concurrency() threads spinning at once, process-wide.
+  struct Spinner {
+    static std::atomic<int>& count() noexcept {
+      static std::atomic<int> n{0};
+      return n;
+    }
+    static int limit() noexcept {
+      static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      return cores;
+    }
+    // relaxed: a headcount, ordering nothing else.
+    Spinner() noexcept : admitted(count().fetch_add(1, std::memory_order_relaxed) < limit()) {}
+    ~Spinner() { count().fetch_sub(1, std::memory_order_relaxed); }
+    const bool admitted;
+  };
+
   void shrink() noexcept {
     budget_ns_.store(budget_ns_.load(std::memory_order_relaxed) / 2, std::memory_order_relaxed);
   }
