@@ -1,6 +1,7 @@
 // Test that the header is self-contained: it comes first.
 #include "workers/pool.hpp"
 
+#include "tests/pool_fixture.hpp"
 #include "tests/ring_fixture.hpp"
 #include "workers/asio_interop.hpp"
 
@@ -95,16 +96,12 @@ FERRY_EXPORT(hold);
 }  // namespace pool_test
 
 using namespace pool_test;
+using ferry::test::eventually;
+using ferry::test::ExternalPeer;
+using ferry::test::call_record;
+using ferry::test::read_answer;
 
 namespace {
-template <class Pred>
-bool eventually(Pred pred) {
-  for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
 struct GateReset {
   GateReset() { gate = false; saw_cancel = 0; started = 0; }
   ~GateReset() { gate = true; }
@@ -484,43 +481,8 @@ TEST(PoolStress, AMillionMessagesThroughAPipelineAcrossEveryWorker) {
 }
 
 // External mode: another producer (in the browser, JavaScript) drives the
-// rings through web/PROTOCOL.md; here a test thread plays that part.
-namespace {
-struct ExternalPeer {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<WorkerPool::WorkerRings> rings;
-  unsigned announcements = 0;
-  void on_started(const WorkerPool& pool, unsigned i) {
-    std::lock_guard lock(mutex);
-    if (rings.size() <= i) rings.resize(i + 1);
-    rings[i] = pool.worker_rings(i);
-    ++announcements;
-    changed.notify_all();
-  }
-};
-
-std::vector<std::byte> call_record(std::uint64_t id, std::string_view name, std::vector<std::byte> args) {
-  std::vector<std::byte> rec(10 + name.size());
-  std::memcpy(rec.data(), &id, 8);
-  const auto n = static_cast<std::uint16_t>(name.size());
-  std::memcpy(rec.data() + 8, &n, 2);
-  std::memcpy(rec.data() + 10, name.data(), name.size());
-  rec.insert(rec.end(), args.begin(), args.end());
-  return rec;
-}
-
-// Reads one answer: (id, encoded Result).
-std::pair<std::uint64_t, std::vector<std::byte>> read_answer(RingConsumer& rx) {
-  auto rec = rx.read(std::chrono::seconds(10));
-  EXPECT_TRUE(rec.ok()) << rec.error().describe();
-  std::uint64_t id = 0;
-  std::memcpy(&id, rec->payload.data(), 8);
-  std::vector<std::byte> value(rec->payload.begin() + 8, rec->payload.end());
-  rx.release();
-  return {id, value};
-}
-}  // namespace
+// rings through web/PROTOCOL.md; here a test thread plays that part
+// (tests/pool_fixture.hpp).
 
 TEST(PoolExternal, RingsWrittenByAnotherProducerAreServedAndAnswered) {
   ExternalPeer peer;
@@ -571,10 +533,7 @@ TEST(PoolExternal, ACrashAbortsTheWorkersRingsAndAnnouncesTheReplacement) {
     // The old endpoints are dropped without detaching: the memory stays valid
     // until the pool is destroyed, so this is safe either way.
   }
-  std::unique_lock lock(peer.mutex);
-  ASSERT_TRUE(peer.changed.wait_for(lock, 10s, [&] { return peer.announcements == 2; }));
-  auto fresh = peer.rings[0];
-  lock.unlock();
+  auto fresh = peer.await(2, 0);
   EXPECT_NE(fresh.request, old.request);
   auto tx = RingProducer::attach(fresh.request);
   auto rx = RingConsumer::attach(fresh.response);

@@ -155,6 +155,13 @@ Result<R> call_result(CallState& st) {
   return std::move(*r);
 }
 
+// A string literal or C string argument travels as a string.
+template <class T>
+const T& as_argument(const T& v) noexcept {
+  return v;
+}
+inline std::string_view as_argument(const char* s) noexcept { return s; }
+
 // Appends the arguments as one array value (core/CODEC.md, tag 0x0E),
 // encoding each in place rather than copying them into a tuple first.
 template <class... Args>
@@ -165,7 +172,7 @@ Result<void> append_args(std::vector<std::byte>& record, const Args&... args) {
   std::memcpy(record.data() + record.size() - 4, &count, 4);
   Writer writer(record);
   Result<void> encoded;
-  ((encoded ? (void)(encoded = encode(writer, args)) : (void)0), ...);
+  ((encoded ? (void)(encoded = encode(writer, as_argument(args))) : (void)0), ...);
   return encoded;
 }
 

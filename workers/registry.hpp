@@ -6,6 +6,7 @@
 //   FERRY_EXPORT(slow_echo);
 //   ferry::Task<void> upper(ferry::Receiver<std::string> in, ferry::Sender<std::string> out);
 //   FERRY_EXPORT_STREAM(upper);   // opened with pool.stream<std::string, std::string>("upper")
+//   FERRY_EXPORT_AS("images.scale", images::scale);   // an explicit name (see below)
 //
 // An exported function may return a value, a Result<T>, a Task<T> or a
 // Task<Result<T>>; its arguments and result are marshalled by the codec
@@ -284,6 +285,23 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
 
 }  // namespace detail
 }  // namespace ferry
+
+#define FERRY_DETAIL_CAT2(a, b) a##b
+#define FERRY_DETAIL_CAT(a, b) FERRY_DETAIL_CAT2(a, b)
+
+// Exports a function under an explicit name: a qualified name, one overload
+// (cast it: static_cast<int (*)(int)>(&scale)) or a lambda without captures.
+//   FERRY_EXPORT_AS("images.scale", images::scale);
+//   FERRY_EXPORT_AS("twice", [](int v) { return 2 * v; });
+#define FERRY_EXPORT_AS(name, fn)                                                           \
+  [[maybe_unused]] static const bool FERRY_DETAIL_CAT(ferry_exported_as_, __COUNTER__) =   \
+      ::ferry::detail::register_task(::ferry::detail::task_entry(+(fn), name))
+
+// The same for a streaming task.
+#define FERRY_EXPORT_STREAM_AS(name, fn)                                                            \
+  [[maybe_unused]] static const bool FERRY_DETAIL_CAT(ferry_exported_stream_as_, __COUNTER__) =    \
+      ::ferry::detail::register_stream_task(name, ::ferry::detail::make_stream_invoker(+(fn), name), \
+                                            ::ferry::detail::signature_of(+(fn)))
 
 // Exports a streaming task (see the top of this file).
 #define FERRY_EXPORT_STREAM(fn)                                                             \

@@ -239,8 +239,15 @@ inline ShutdownReport PoolCore::shutdown(ShutdownMode mode, WaitNanos timeout) {
     workers.insert(workers.end(), retired_.begin(), retired_.end());
   }
   for (auto& w : workers) report.cancelled += cancel_pending(*w, why);
-  for (auto& w : workers) w->ex->stop();
+  // Told to stop, running tasks get the grace period to return (their
+  // executors keep running them); then the loops stop.
   const auto grace = Clock::now() + options_.stop_grace;
+  auto busy = [&] {
+    return std::any_of(workers.begin(), workers.end(),
+                       [](auto& w) { return w->held.size() != 0 && w->exited.load(std::memory_order_acquire) == 0; });
+  };
+  while (busy() && Clock::now() < grace) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (auto& w : workers) w->ex->stop();
   for (auto& w : workers) join_or_leave(*w, grace, report);
   return report;
 }

@@ -274,7 +274,8 @@ inline void PoolCore::respond(Worker& w, std::uint64_t id, const Result<std::vec
   std::vector<std::byte> payload;
   protocol::begin_result(payload, id);
   if (out) {
-    payload.insert(payload.end(), out->begin(), out->end());
+    payload.resize(8 + out->size());
+    if (!out->empty()) std::memcpy(payload.data() + 8, out->data(), out->size());
   } else {
     Writer writer(payload);
     (void)encode(writer, Result<void>(out.error()));
