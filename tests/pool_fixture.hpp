@@ -7,6 +7,7 @@
 #include "workers/protocol.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -28,6 +29,27 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::second
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return false;
+}
+
+// co_await sleep_on(ex, d): suspends a coroutine on executor `ex` for `d`
+// without blocking its thread (a timer of the executor resumes it).
+struct sleep_on {
+  Executor& ex;
+  std::chrono::nanoseconds d;
+  bool await_ready() const noexcept { return d.count() <= 0; }
+  void await_suspend(coro::coroutine_handle<> h) {
+    ex.schedule_at(Executor::Clock::now() + d, [h]() mutable { h.resume(); });
+  }
+  void await_resume() const noexcept {}
+};
+
+// Bytes the C heap has handed out and not taken back (leak checks).
+inline std::size_t heap_in_use() {
+#if defined(__GLIBC__) && !defined(__EMSCRIPTEN__)
+  return mallinfo2().uordblks;
+#else
+  return static_cast<std::size_t>(mallinfo().uordblks);
+#endif
 }
 
 // Learns each worker's rings as the pool announces them (on_worker_started).

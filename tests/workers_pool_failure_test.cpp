@@ -60,17 +60,7 @@ std::atomic<int> coro_started{0};
 Task<int> wait_for_cancel(CancelToken stop) {
   coro_started.fetch_add(1);
   auto* ex = dynamic_cast<Executor*>(Scheduler::current());
-  while (!stop.is_cancelled()) {
-    struct Sleep {
-      Executor* ex;
-      bool await_ready() { return false; }
-      void await_suspend(coro::coroutine_handle<> h) {
-        ex->schedule_at(Executor::Clock::now() + 1ms, [h]() mutable { h.resume(); });
-      }
-      void await_resume() {}
-    };
-    co_await Sleep{ex};
-  }
+  while (!stop.is_cancelled()) co_await ferry::test::sleep_on{*ex, 1ms};
   coro_saw_cancel.fetch_add(1);
   co_return -1;
 }

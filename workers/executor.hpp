@@ -116,6 +116,8 @@ class Executor final : public Scheduler {
   // nothing else this executor holds will run (see discard()).
   void crash() noexcept;
   bool crashed() const noexcept { return crashed_.load(std::memory_order_acquire); }
+  // True once stop() or crash() was called: a long-running loop should end.
+  bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
   // After run() returned, on the thread that ran it: fails what is still
   // parked with Cancelled and lets those coroutines run, then destroys any
   // task still suspended. The destructor does it if nobody did.
@@ -423,7 +425,7 @@ inline bool Executor::wake() noexcept {
 inline void Executor::run_one(std::function<void()>& fn) {
   fn();
   handlers_run_.fetch_add(1, std::memory_order_relaxed);
-  flush_all();  // the handler is done: publish whatever it batched
+  if (!crashed()) flush_all();  // the handler is done: publish whatever it batched
 }
 
 inline bool Executor::run_ready() {
@@ -438,7 +440,8 @@ inline bool Executor::run_ready() {
     for (auto& fn : batch) local_.push_back(std::move(fn));
   }
   // Run what is queued now; what those functions post runs next round.
-  for (std::size_t n = local_.size(); n > 0; --n) {
+  // After a crash nothing more runs, not even what was queued with it.
+  for (std::size_t n = local_.size(); n > 0 && !crashed(); --n) {
     auto fn = std::move(local_.front());
     local_.pop_front();
     run_one(fn);

@@ -343,14 +343,7 @@ inline Result<void> PoolCore::send_stream(const StreamPlan& plan, const CallRef&
   Error refused = Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool");
   if (accepting_.load(std::memory_order_seq_cst)) {
     Worker* w = slots_[static_cast<std::size_t>(plan.worker)]->worker.load(std::memory_order_acquire);
-    if (w->doorbell == plan.task_bell) {
-      {
-        std::lock_guard lock(w->streams_mutex);
-        std::erase_if(w->streams, [](auto& weak) { return weak.expired(); });
-        w->streams.push_back(plan.memory);
-      }
-      if (send(*w, st, protocol::kStreamTag, record)) return {};
-    }
+    if (w->doorbell == plan.task_bell && send(*w, st, protocol::kStreamTag, record)) return {};
     refused = Error::make(ErrorKind::QueueFull,
                           "worker " + std::to_string(plan.worker) + " cannot take a stream now (its request ring is full or it died)",
                           "workers/pool");

@@ -125,15 +125,13 @@ inline void PoolCore::worker_died(Worker& w, const std::string& reason) {
     std::lock_guard lock(w.submit_mutex);
     w.alive.store(false, std::memory_order_release);
   }
-  {
-    // Its streams end now, before anything unwinds and closes them normally:
-    // the callers' ends drain, then get WorkerCrashed.
-    std::lock_guard lock(w.streams_mutex);
-    for (auto& weak : w.streams) {
-      if (auto mem = weak.lock()) {
-        ring_abort(mem->in, ErrorKind::WorkerCrashed);
-        ring_abort(mem->out, ErrorKind::WorkerCrashed);
-      }
+  // Its running streams end now, before anything unwinds and closes them
+  // normally: the callers' ends drain, then get WorkerCrashed. (A stream
+  // whose task had finished is no longer held: its end stays Closed.)
+  for (auto& st : w.held.snapshot()) {
+    if (auto mem = st->stream.lock()) {
+      ring_abort(mem->in, ErrorKind::WorkerCrashed);
+      ring_abort(mem->out, ErrorKind::WorkerCrashed);
     }
   }
   if (options_.external) {
@@ -230,6 +228,7 @@ inline ShutdownReport PoolCore::shutdown(ShutdownMode mode, WaitNanos timeout) {
   {
     std::lock_guard lock(queue_mutex_);
     queued.swap(queue_);
+    queue_count_.store(0, std::memory_order_relaxed);
   }
   for (auto& q : queued) report.cancelled += settle(*q.st, {}, why) ? 1 : 0;
   std::vector<std::shared_ptr<Worker>> workers;

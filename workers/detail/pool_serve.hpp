@@ -56,7 +56,7 @@ inline Task<void> PoolCore::serve(Worker& w) {
                                              rx.prepare_wait_for_data();
                                              return w.doorbell;
                                            });
-    if (!ok || ex.crashed()) co_return;
+    if (!ok || ex.stopping()) co_return;
     if (take_requests(w) != Step::Ok) co_return;
     if (run_queued(w) != Step::Ok) co_return;
     if (ex.has_ready_work()) co_await YieldTo{ex};

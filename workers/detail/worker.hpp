@@ -114,8 +114,6 @@ struct Worker {
   std::mutex pinned_mutex;
   std::deque<QueuedCall> pinned;                   // calls with this worker's affinity, waiting for room
   std::atomic<std::uint32_t> pinned_count{0};
-  std::mutex streams_mutex;
-  std::vector<std::weak_ptr<StreamMemory>> streams;  // aborted if the worker dies
   // Worker thread only: calls from JavaScript by id (external mode), and
   // answers that found the response ring full, in order.
   std::unordered_map<std::uint64_t, CallState*> by_id;
