@@ -23,6 +23,8 @@ const MISSING = 'emulation.setMediaFeaturesOverride';
 // matchMedia); Playwright sends null (no override) or leaves the feature out
 // when nothing was asked for.
 const NATIVE_SCHEMES = new Set([undefined, null, 'light']);
+// Playwright's own BiDi socket takes messages up to this size (screenshots).
+const MAX_MESSAGE = 256 * 1024 * 1024;
 
 const child = spawn(firefox, process.argv.slice(2), { stdio: ['ignore', 'inherit', 'pipe'] });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
@@ -41,11 +43,11 @@ createInterface({ input: child.stderr }).on('line', (line) => {
     return;
   }
   const upstream = m[1];
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_MESSAGE });
   server.on('listening', () => {
     process.stderr.write(`WebDriver BiDi listening on ws://127.0.0.1:${server.address().port}\n`);
   });
-  server.on('connection', (client, req) => relay(client, new WebSocket(upstream + req.url)));
+  server.on('connection', (client, req) => relay(client, new WebSocket(upstream + req.url, { maxPayload: MAX_MESSAGE })));
 });
 
 // The local answer to a message of Playwright's, or null to forward it.
