@@ -33,6 +33,8 @@ export default class SummaryReporter implements Reporter {
   }
 
   onEnd(result: FullResult): void {
+    const lines: string[] = [];
+    let anyFailed = false;
     for (const [name, engine] of this.engines) {
       const suite = `browser-${name}`;
       const counts = { passed: 0, failed: 0, skipped: 0, flaky: 0 };
@@ -50,10 +52,14 @@ export default class SummaryReporter implements Reporter {
           console.log(`${suite} FAILED: ${where}: ${this.errors.get(t.id)}`);
         }
       }
+      anyFailed ||= counts.failed > 0;
       const secs = ((engine.last - engine.first) / 1000).toFixed(1);
-      const extra = result.status === 'passed' || counts.failed ? '' : ` [run ${result.status}]`;
-      console.log(`${suite}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.flaky} flaky (${secs} s)${extra}`);
+      lines.push(`${suite}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.flaky} flaky (${secs} s)`);
     }
+    // A run that did not pass although no test failed (interrupted, timed out,
+    // a setup error) says so on every engine's line.
+    const extra = result.status === 'passed' || anyFailed ? '' : ` [run ${result.status}]`;
+    for (const line of lines) console.log(line + extra);
   }
 
   printsToStdio(): boolean {
