@@ -261,10 +261,13 @@ test('streams: for await, WHATWG adapters, and a slow reader that holds the C++ 
   }, WASM);
   expect(r.got).toEqual(['A', 'B', 'C']);
   expect(r.piped).toEqual(['X', 'Y', 'Z']);
-  // A 4 KiB ring holds at most 4096 / 16 u32 records, and the reader had a
-  // few in hand already: the producer waited instead of sending a million.
+  // A 4 KiB ring holds at most 4096 / 16 u32 records: the producer waited
+  // instead of sending a million. The drain races the producer, which refills
+  // what each tryRecv() frees: Chromium's drain usually wins within two
+  // ringfuls, Firefox wakes the worker sooner (1,765 values seen under load).
+  // A hidden queue on either side would hold most of the million by now.
   expect(r.buffered).toBeGreaterThan(0);
-  expect(r.buffered).toBeLessThan(2 * (4096 / 16));
+  expect(r.buffered).toBeLessThan(16 * (4096 / 16));
   // Only the stream's own rings (2 x 4 KiB + headers) and its frame were added.
   expect(r.heapGrowth).toBeLessThan(64 * 1024);
 });
