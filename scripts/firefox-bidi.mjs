@@ -8,16 +8,18 @@
 // newPage() fails with "unknown command". This launcher runs Firefox with
 // Playwright's arguments and stands between the two on the BiDi WebSocket.
 // It answers that one command itself when it asks for what Firefox already
-// renders (nothing, no override, or 'light') and refuses any other colour scheme with
-// an error that says why; every other message passes through unchanged, in
-// order. Everything else Firefox prints goes to Playwright as it is.
+// renders (nothing, no override, or 'light') and refuses any other colour
+// scheme with an error that says why; every other message passes through
+// unchanged, in order. Everything else Firefox prints goes to Playwright as
+// it is.
 //
-// FERRY_FIREFOX names another Firefox binary (default /usr/bin/firefox-esr).
+// FERRY_FIREFOX names another Firefox binary (default: firefoxPath).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import WebSocket, { WebSocketServer } from 'ws';
+import { firefoxPath } from './firefox.mjs';
 
-const firefox = process.env.FERRY_FIREFOX || '/usr/bin/firefox-esr';
+const firefox = process.env.FERRY_FIREFOX || firefoxPath;
 const MISSING = 'emulation.setMediaFeaturesOverride';
 // Headless Firefox renders prefers-color-scheme: light (checked with
 // matchMedia); Playwright sends null (no override) or leaves the feature out

@@ -15,7 +15,6 @@ export function firefoxLaunchOptions(extraPrefs = {}) {
   return {
     channel: 'moz-firefox',
     executablePath: firefoxLauncher,
-    env: { ...process.env, FERRY_FIREFOX: firefoxPath },
     firefoxUserPrefs: extraPrefs,
   };
 }

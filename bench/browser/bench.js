@@ -229,8 +229,10 @@ class WakeLane {
     Atomics.notify(this.w, 0);
   }
   async waitAsync(i) {
-    while (Atomics.load(this.w, 1) !== i) {
-      const r = Atomics.waitAsync(this.w, 1, Atomics.load(this.w, 1), 5000);
+    // Waits on the value it saw: if the answer lands in between, waitAsync
+    // returns 'not-equal' at once instead of waiting for a second change.
+    for (let seen; (seen = Atomics.load(this.w, 1)) !== i; ) {
+      const r = Atomics.waitAsync(this.w, 1, seen, 5000);
       if (r.async && (await r.value) === 'timed-out') throw new Error(`no answer to request ${i} within 5 s`);
     }
   }
