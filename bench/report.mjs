@@ -15,8 +15,11 @@
 // A ratio > 1 means ferry is better (throughput: ferry / baseline; latency,
 // bytes, CPU: baseline / ferry).
 //
-// Rows tagged with `seed` feed the seed-metrics section. Where ferry is behind
-// a baseline the report says so in words and quotes the explanation recorded
+// Rows tagged with `seed` feed the seed-metrics section. The browser runs (one
+// per engine: Chromium, Firefox) are also set side by side, each engine with
+// its own baselines, with the engine's own wake-up and copy costs (tables
+// whose reference is a platform mechanism, not ferry: those never count as
+// ferry being behind). Where ferry is behind a baseline the report says so in words and quotes the explanation recorded
 // in bench/explanations.mjs (or says that none is recorded).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -106,16 +109,23 @@ export function machineInfo() {
     emcc: firstLine('emcc', ['--version'], { NODE_PATH: '/usr/share/nodejs' }),
     node: process.version,
     chromium: firstLine('/usr/bin/chromium', ['--version']),
+    firefox: firstLine('/usr/bin/firefox-esr', ['--version']),
   };
 }
 
 // --- Reading runs ----------------------------------------------------------------
+
+const TARGETS = ['native', 'wasm (Node)', 'browser (Chromium)', 'browser (Firefox)'];
+const isBrowser = (run) => run.target.startsWith('browser (');
+// A table of the engine's own costs (bench.js engineCosts): no ferry in it.
+const isPlatform = (table) => table.reference !== 'ferry';
 
 function targetOf(env) {
   const p = env?.platform ?? '';
   if (p.startsWith('native')) return 'native';
   if (/under Node/.test(p)) return 'wasm (Node)';
   if (/chrom/i.test(p)) return 'browser (Chromium)';
+  if (/firefox/i.test(p)) return 'browser (Firefox)';
   return p || 'unknown';
 }
 
@@ -133,8 +143,7 @@ function loadRuns(files) {
                 env: j.env ?? {}, settings: j.settings ?? {}, tables: j.tables,
                 problems: [...(j.problems ?? []), ...(j.skipped ?? []).map((s) => `not measured: ${s}`)] });
   }
-  const order = ['native', 'wasm (Node)', 'browser (Chromium)'];
-  runs.sort((a, b) => (order.indexOf(a.target) - order.indexOf(b.target)) || a.benchmark.localeCompare(b.benchmark));
+  runs.sort((a, b) => (TARGETS.indexOf(a.target) - TARGETS.indexOf(b.target)) || a.benchmark.localeCompare(b.benchmark));
   return runs;
 }
 
@@ -167,6 +176,7 @@ function behindList(runs) {
   const out = [];
   for (const run of runs) {
     for (const t of run.tables) {
+      if (isPlatform(t)) continue;
       for (const r of t.rows) {
         const against = [];
         for (const b of t.baselines) {
@@ -350,7 +360,7 @@ function behindSection(behind) {
 function machineHtml(m, runs) {
   const rows = [
     ['cores (os.availableParallelism())', m.cores], ['CPU', m.cpu], ['memory', `${m.memory_gib} GiB`], ['OS', m.os],
-    ['g++', m.gxx], ['emcc', m.emcc], ['Node', m.node], ['Chromium', m.chromium],
+    ['g++', m.gxx], ['emcc', m.emcc], ['Node', m.node], ['Chromium', m.chromium], ['Firefox', m.firefox],
   ];
   const envs = runs.map((r) => `<tr><td>${esc(r.target)} · ${esc(r.benchmark)}</td><td>${esc(r.env.platform)}</td><td>${esc(r.env.compiler)}</td><td class="num">${esc(r.env.cores)}</td><td>${esc(r.env.build_type ?? '')}${isQuick(r) ? ' <b class="behind">quick/smoke sizes</b>' : ''}</td></tr>`);
   return `<table class="machine"><tbody>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v ?? 'not found')}</td></tr>`).join('')}</tbody></table>
@@ -386,6 +396,7 @@ export function renderHtml(merged, runs, behind, seeds, missing) {
   if (quick) body.push('<p class="warn">Some runs used --quick / smoke sizes: their numbers show that the harness runs, not how fast anything is.</p>');
   body.push('<h2>Machine</h2>' + machineHtml(merged.machine, runs));
   body.push(seedSection(seeds));
+  body.push(enginesHtml(runs));
   body.push(behindSection(behind));
   body.push(problemsHtml(runs, missing));
   body.push('<h2>All results</h2>');
@@ -401,10 +412,67 @@ export function renderHtml(merged, runs, behind, seeds, missing) {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ferry benchmarks ${esc(merged.date)}</title><style>${CSS}</style></head><body>${body.join('\n')}</body></html>\n`;
 }
 
+// --- Browser engines side by side ------------------------------------------------------
+
+// One line per browser case that matters for choosing between engines (the
+// seed-metric rows, then the engine's own wake-up and copy costs), with one
+// cell per engine: its value and that engine's own baselines.
+export function engineRows(runs) {
+  const browsers = runs.filter(isBrowser);
+  const engines = [...new Set(browsers.map((r) => r.target))];
+  const lines = new Map();
+  for (const run of browsers) {
+    for (const t of run.tables) {
+      for (const r of t.rows) {
+        const metric = isPlatform(t) ? 'engine costs' : SEED_METRICS.find((m) => m.id === r.seed)?.title;
+        if (!metric) continue;
+        const key = `${t.title}\u0000${r.case}`;
+        if (!lines.has(key)) lines.set(key, { metric, table: t.title, case: r.case, cells: {} });
+        lines.get(key).cells[run.target] = engineCell(t, r);
+      }
+    }
+  }
+  const rank = (l) => (l.metric === 'engine costs' ? SEED_METRICS.length : SEED_METRICS.findIndex((m) => m.title === l.metric));
+  return { engines, lines: [...lines.values()].sort((a, b) => rank(a) - rank(b)) };
+}
+
+// "ferry 327 µs; postMessage 148.8 µs (0.46×); ..." with the reference first,
+// then each baseline, the toughest first.
+function engineCell(table, row) {
+  const bs = table.baselines.filter((b) => median(row, b) !== null);
+  const byRatio = [...bs].sort((a, b) => (row.ratios?.[a] ?? Infinity) - (row.ratios?.[b] ?? Infinity));
+  const ref = `${table.reference} ${fmt(median(row, table.reference))} ${row.unit}`;
+  return [ref, ...byRatio.map((b) => `${b} ${fmt(median(row, b))}${Number.isFinite(row.ratios?.[b]) ? ` (${fmtRatio(row.ratios[b])})` : ''}`)].join('; ');
+}
+
+function enginesMarkdown(runs) {
+  const { engines, lines } = engineRows(runs);
+  if (!lines.length) return [];
+  return [
+    '',
+    'The browser cases side by side, each engine with its own baselines (ratios against the first value of the ' +
+      'cell; for ferry > 1 means ferry is better, for the engine costs > 1 means the first mechanism is):',
+    '',
+    `| metric | case | ${engines.join(' | ')} |`,
+    `| --- | --- | ${engines.map(() => '---').join(' | ')} |`,
+    ...lines.map((l) => `| ${l.metric} | ${caseName(l)} | ${engines.map((e) => l.cells[e] ?? 'not measured').join(' | ')} |`),
+  ];
+}
+
+function enginesHtml(runs) {
+  const { engines, lines } = engineRows(runs);
+  if (!lines.length) return '';
+  return `<section id="engines"><h2>Browser engines side by side</h2><p>Each engine measured with its own baselines in its own run; ratios are against the first value of each cell (for ferry &gt; 1 means ferry is better; for the engine costs &gt; 1 means the first mechanism is).</p>
+<table><thead><tr><th>metric</th><th>table</th><th>case</th>${engines.map((e) => `<th>${esc(e)}</th>`).join('')}</tr></thead><tbody>
+${lines.map((l) => `<tr><td>${esc(l.metric)}</td><td class="note">${esc(l.table)}</td><td>${esc(l.case)}</td>${engines.map((e) => `<td>${esc(l.cells[e] ?? 'not measured')}</td>`).join('')}</tr>`).join('\n')}
+</tbody></table></section>`;
+}
+
 // --- README table ------------------------------------------------------------------
 
-// One line per seed metric and target: the metric's rows of that run joined
-// with <br>, each with the baseline ferry does worst and best against.
+// One line per seed metric and native/wasm target: the metric's rows of that
+// run joined with <br>, each with the baseline ferry does worst and best
+// against; then the browser engines side by side (enginesMarkdown).
 export function readmeTable(runs, seeds, date, htmlName) {
   const quick = runs.some(isQuick);
   const lines = [
@@ -423,7 +491,7 @@ export function readmeTable(runs, seeds, date, htmlName) {
       continue;
     }
     const byTarget = new Map();
-    for (const it of items) {
+    for (const it of items.filter((i) => !isBrowser(i.run))) {
       if (!byTarget.has(it.run.target)) byTarget.set(it.run.target, []);
       byTarget.get(it.run.target).push(it);
     }
@@ -453,7 +521,7 @@ export function readmeTable(runs, seeds, date, htmlName) {
       lines.push(`| ${m.title} | ${target} | ${cols.map((c) => c.join('<br>')).join(' | ')} |`);
     }
   }
-  return lines.join('\n');
+  return [...lines, ...enginesMarkdown(runs)].join('\n');
 }
 
 export function replaceBetweenMarkers(text, table) {
@@ -494,7 +562,7 @@ async function main() {
   const seeds = seedRows(runs);
   const behind = behindList(runs);
   const missing = [];
-  for (const t of ['native', 'wasm (Node)', 'browser (Chromium)']) {
+  for (const t of TARGETS) {
     if (!runs.some((r) => r.target === t)) missing.push(`no ${t} benchmark results were found in this run`);
   }
   const merged = {

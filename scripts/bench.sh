@@ -5,7 +5,8 @@
 #                                  (native g++ and Emscripten) and the web package, runs
 #                                  ring_bench, runtime_bench and channel_bench natively and
 #                                  under Node (wasm), the browser benchmarks in headless
-#                                  Chromium, then bench/report.mjs: bench/results/<date>.json,
+#                                  Chromium and headless Firefox ESR (each engine with its
+#                                  own baselines), then bench/report.mjs: bench/results/<date>.json,
 #                                  .html, .png and the results table in README.md
 #   npm run bench -- --smoke       (or FERRY_BENCH_SMOKE=1) the same on tiny sizes, to check
 #                                  that every harness runs: results and report go to
@@ -76,7 +77,10 @@ for b in ring runtime channel; do
   run "wasm ${b}_bench (Node $node_version)" "$out/wasm-${b}.json" \
     node --no-experimental-fetch "$wasm/${b}_bench.js" "${args[@]}"
 done
-run "browser benchmarks (headless Chromium)" "$out/browser.json" node bench/browser/run.mjs "${args[@]}"
+for engine in chromium firefox; do
+  run "browser benchmarks (headless $engine)" "$out/browser-$engine.json" \
+    node bench/browser/run.mjs --browser "$engine" "${args[@]}"
+done
 
 step "Report (bench/report.mjs)"
 if [[ $smoke == 1 ]]; then

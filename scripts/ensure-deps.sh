@@ -12,12 +12,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 #   tests and benchmarks: googletest libgtest-dev libbenchmark-dev libboost-dev
 #   workers: libasio-dev libconcurrentqueue-dev libreaderwriterqueue-dev
 #   WebAssembly: emscripten (brings node-acorn, which em++ needs)
-#   browser tests (the Playwright suite, tests/browser): chromium
+#   browser tests (the Playwright suite, tests/browser) and the browser
+#   benchmarks (bench/browser), one per engine: chromium firefox-esr
 APT_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
   googletest libgtest-dev libbenchmark-dev libboost-dev
   libasio-dev libconcurrentqueue-dev libreaderwriterqueue-dev
-  emscripten chromium
+  emscripten chromium firefox-esr
 )
 
 missing=()

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # npm test: every suite ferry has, then one summary.
 #
-#   native  release build (g++ -O2), GoogleTest cases           preset release
-#   wasm    the same suites built with Emscripten, under Node     preset release
-#   asan    debug build with AddressSanitizer + UBSan             preset asan
-#   tsan    ThreadSanitizer build                                 preset tsan
-#   fuzz    each libFuzzer target for FERRY_FUZZ_SECONDS (15)     preset fuzz
-#   web     the TypeScript package's Node tests                   node --test
-#   browser the Playwright suite in Debian's Chromium             npx playwright test
-#   bench   every benchmark harness on tiny sizes                 scripts/bench.sh --smoke
+#   native            release build (g++ -O2), GoogleTest cases          preset release
+#   wasm              the same suites built with Emscripten, under Node  preset release
+#   asan              debug build with AddressSanitizer + UBSan          preset asan
+#   tsan              ThreadSanitizer build                              preset tsan
+#   fuzz              each libFuzzer target for FERRY_FUZZ_SECONDS (15)  preset fuzz
+#   web               the TypeScript package's Node tests                node --test
+#   browser-chromium  the Playwright suite in Debian's Chromium          playwright --project=chromium
+#   browser-firefox   the same specs in Debian's Firefox ESR (BiDi)      playwright --project=firefox
+#   bench             every benchmark harness on tiny sizes              scripts/bench.sh --smoke
 #
 # Build trees stay under build/<preset> between runs, so a second run only
 # rebuilds what changed. Logs of each ctest run go to build/logs/.
@@ -39,7 +40,7 @@ note() { printf '\n==> %s\n' "$*"; }
 # at the end (often all a CI page shows) says which tests failed, not only how
 # many. ctest lists them after "The following tests FAILED:", Node's TAP
 # reporter prints "not ok N - name", tests/browser/summary-reporter.ts prints
-# "browser FAILED: file:line > title: first line of the error".
+# "browser-<engine> FAILED: file:line > title: first line of the error".
 failed_names() {
   local suite=$1 log=$2 line
   while IFS= read -r line; do
@@ -48,13 +49,23 @@ failed_names() {
     sed -n '/^The following tests FAILED:/,/^Errors while running/p' "$log" |
       grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+//'
     grep -E '^[[:space:]]*not ok [0-9]+ - ' "$log" | sed -E 's/^[[:space:]]*//'
-    grep -E '^browser FAILED: ' "$log" | sed -E 's/^browser FAILED: //'
+    grep -E '^browser-[a-z]+ FAILED: ' "$log" | sed -E 's/^browser-[a-z]+ FAILED: //'
   } | head -n 40)
+}
+
+# skipped_names SUITE LOG: the skipped browser tests and their reasons
+# ("browser-<engine> SKIPPED: file:line > title: reason"), for the summary.
+skipped=()
+skipped_names() {
+  local suite=$1 log=$2 line
+  while IFS= read -r line; do
+    skipped+=("  $suite: $line")
+  done < <(grep -E '^browser-[a-z]+ SKIPPED: ' "$log" | sed -E 's/^browser-[a-z]+ SKIPPED: //' | head -n 40)
 }
 
 # record SUITE PASSED FAILED SECONDS [REMARK]
 record() {
-  summary+=("$(printf '  %-13s %5d passed, %3d failed  %5ss  %s' "$1" "$2" "$3" "$4" "${5:-}")")
+  summary+=("$(printf '  %-16s %5d passed, %3d failed  %5ss  %s' "$1" "$2" "$3" "$4" "${5:-}")")
   total_passed=$((total_passed + $2))
   total_failed=$((total_failed + $3))
 }
@@ -154,27 +165,37 @@ fi
 
 # --- JavaScript suites ----------------------------------------------------------
 # run_js SUITE LOG COMMAND...: runs a JavaScript test command, records the
-# counts its reporter printed (Node's "# pass N" / "# fail N", Playwright's
-# "N passed" / "N failed"), or one failure if it printed none and failed.
+# counts its reporter printed (Node's "# pass N" / "# fail N", the browser
+# summary line "SUITE: N passed, N failed, N skipped, N flaky", else
+# Playwright's "N passed" / "N failed"), or one failure if it printed none and
+# failed. Skipped tests are counted in the remark and listed at the end.
 run_js() {
   local suite=$1 log=$LOG_DIR/$2.log t0=$SECONDS
   shift 2
   note "[$suite] $*"
   "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]} passed failed
+  local rc=${PIPESTATUS[0]} passed failed skips=0 counts remark=
   failed_names "$suite" "$log"
+  skipped_names "$suite" "$log"
   passed=$(grep -E '^# pass [0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+$')
   failed=$(grep -E '^# fail [0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+$')
-  if [[ -z $passed ]]; then
+  counts=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped, [0-9]+ flaky" "$log" | tail -n 1 |
+    sed -E 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped, ([0-9]+) flaky.*/\1 \2 \3 \4/')
+  if [[ -z $passed && -n $counts ]]; then
+    local flaky
+    read -r passed failed skips flaky <<<"$counts"
+    failed=$((failed + flaky))
+  elif [[ -z $passed ]]; then
     passed=$(grep -E '^ +[0-9]+ passed' "$log" | tail -n 1 | grep -oE '[0-9]+' | head -n 1)
     failed=$(grep -E '^ +[0-9]+ (failed|flaky|interrupted|did not run)' "$log" | awk '{ n += $1 } END { print n + 0 }')
   fi
   passed=${passed:-0}
   failed=${failed:-0}
+  ((skips > 0)) && remark="$skips skipped (listed below)"
   if ((rc != 0 && failed == 0)); then
-    record "$suite" "$passed" 1 $((SECONDS - t0)) "exited $rc (see $log)"
+    record "$suite" "$passed" 1 $((SECONDS - t0)) "exited $rc (see $log)${remark:+; $remark}"
   else
-    record "$suite" "$passed" "$failed" $((SECONDS - t0))
+    record "$suite" "$passed" "$failed" $((SECONDS - t0)) "$remark"
   fi
 }
 
@@ -183,8 +204,11 @@ run_js() {
 # above (build/release/wasm/web/wasm), in Node.
 if node web/build.mjs; then
   run_js web web node --test --test-concurrency=1 web/dist-test/
-  # The browser suite: Playwright with Debian's Chromium (playwright.config.ts).
-  run_js browser browser npx playwright test
+  # The browser suite once per engine (playwright.config.ts): Debian's
+  # Chromium, then Debian's Firefox ESR over WebDriver BiDi.
+  for engine in chromium firefox; do
+    run_js "browser-$engine" "browser-$engine" npx playwright test "--project=$engine"
+  done
 else
   record web 0 1 0 "node web/build.mjs failed"
 fi
@@ -200,6 +224,10 @@ fi
 
 note "Summary ($((SECONDS - t_all)) s in all; logs in $LOG_DIR/)"
 printf '%s\n' "${summary[@]}"
+if ((${#skipped[@]})); then
+  echo "Skipped tests:"
+  printf '%s\n' "${skipped[@]}"
+fi
 if ((${#failures[@]})); then
   echo "Failed tests:"
   printf '%s\n' "${failures[@]}"

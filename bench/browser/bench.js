@@ -1,13 +1,15 @@
 // ferry browser benchmarks: ferry's WorkerPool (JavaScript workers and C++
 // workers in the wasm module) against raw postMessage (structured clone and
 // transferred ArrayBuffers), Comlink and workerpool, on the same work, in one
-// page run. bench/browser/run.mjs loads this page in headless Chromium and
-// calls runBench(); the result has the shape of bench_harness.hpp's JSON
-// (tables of rows with results and ratios) so bench/report.mjs merges it with
-// the native runs.
+// page run, and first what this engine charges for the things ferry chooses
+// between (waking the page, copying bytes to a worker). bench/browser/run.mjs
+// loads this page in headless Chromium or Firefox and calls runBench(); the
+// result has the shape of bench_harness.hpp's JSON (tables of rows with
+// results and ratios) so bench/report.mjs merges it with the native runs.
 //
-// Timing: performance.now() has 5 µs granularity in a cross-origin isolated
-// page, so latencies are timed over batches of calls and divided.
+// Timing: performance.now() has 5 µs (Chromium) or 20 µs (Firefox)
+// granularity in a cross-origin isolated page, so latencies are timed over
+// batches of calls and divided.
 // Every result is checked (sums, checksums, echoes, counts); a wrong one is a
 // problem the runner reports (and fails on with --smoke).
 import * as Comlink from '/vendor/comlink/comlink.mjs';
@@ -47,17 +49,18 @@ function single(v, n = 0) {
   return { median: v, min: v, max: v, ops_per_rep: n, samples: [] };
 }
 
-function table(title, baselines, notes) {
-  return { title, reference: FERRY, notes, baselines, rows: [] };
+function table(title, baselines, notes, reference = FERRY) {
+  return { title, reference, notes, baselines, rows: [] };
 }
-// One row: `ferry` is the ferry variant's result, `others` the baselines'.
+// One row: `ferry` is the reference's result (ferry's, except in the engine
+// case's tables), `others` the baselines'.
 function addRow(t, name, unit, higher, ferry, others, note = '', seed = '') {
   const results = {};
-  if (ferry) results[FERRY] = ferry;
+  if (ferry) results[t.reference] = ferry;
   for (const [k, v] of Object.entries(others)) if (v) results[k] = v;
   const ratios = {};
   for (const b of t.baselines) {
-    const f = results[FERRY]?.median, o = results[b]?.median;
+    const f = results[t.reference]?.median, o = results[b]?.median;
     ratios[b] = f > 0 && o > 0 && Number.isFinite(f) && Number.isFinite(o) ? (higher ? f / o : o / f) : null;
   }
   const row = { case: `${name} (${unit})`, unit, higher_is_better: higher, note, results, ratios };
@@ -107,9 +110,14 @@ function check(what, got, want) {
   if (got !== want) throw new Error(`${what}: got ${String(got)}, expected ${String(want)}`);
 }
 
+// A full garbage collection where the engine lets the page ask for one
+// (Chromium's gc(), Firefox's TestUtils.gc(): run.mjs turns both on), then the
+// JS heap in use where the engine says (Chromium's performance.memory; NaN in
+// Firefox, which has no such counter).
 async function gcAndHeap() {
   for (let i = 0; i < 3; i++) {
-    globalThis.gc?.();
+    if (globalThis.gc) globalThis.gc();
+    else await globalThis.TestUtils?.gc();
     await new Promise((r) => setTimeout(r, 20));
   }
   return performance.memory?.usedJSHeapSize ?? NaN;
@@ -195,6 +203,138 @@ async function interleaved(run, contenders, reps, fn) {
   return out;
 }
 
+// --- 0. What this engine charges: waking the page, copying bytes ---------------------------
+
+// A SharedArrayBuffer ping-pong with wake-worker.js: the page writes request i
+// and wakes the worker (parked in Atomics.wait); `wait(i)` resolves once the
+// answer word holds i, however this mode waits for it.
+class WakeLane {
+  constructor(doorbell) {
+    this.sab = new SharedArrayBuffer(64);
+    this.w = new Int32Array(this.sab);
+    this.worker = new Worker('/bench/wake-worker.js');
+    this.bell = null;
+    // The first message says the worker is in its loop: a page that spins
+    // before then could starve the worker's start-up (seen in Chromium).
+    this.ready = new Promise((res) => {
+      this.worker.onmessage = () => {
+        this.worker.onmessage = () => this.bell?.();
+        res();
+      };
+    });
+    this.worker.postMessage({ sab: this.sab, doorbell });
+  }
+  request(i) {
+    Atomics.store(this.w, 0, i);
+    Atomics.notify(this.w, 0);
+  }
+  async waitAsync(i) {
+    // Waits on the value it saw: if the answer lands in between, waitAsync
+    // returns 'not-equal' at once instead of waiting for a second change.
+    for (let seen; (seen = Atomics.load(this.w, 1)) !== i; ) {
+      const r = Atomics.waitAsync(this.w, 1, seen, 5000);
+      if (r.async && (await r.value) === 'timed-out') throw new Error(`no answer to request ${i} within 5 s`);
+    }
+  }
+  async doorbell(i) {
+    while (Atomics.load(this.w, 1) !== i) {
+      await new Promise((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`no doorbell for request ${i} within 5 s`)), 5000);
+        this.bell = () => { clearTimeout(t); res(); };
+      });
+    }
+  }
+  // The floor: the page burns its thread re-reading the answer word.
+  spin(i) {
+    const end = performance.now() + 5000;
+    for (let k = 0; Atomics.load(this.w, 1) !== i; k++) {
+      if ((k & 1023) === 0 && performance.now() > end) throw new Error(`no answer to request ${i} within 5 s`);
+    }
+  }
+  stop() {
+    this.request(-1);
+    setTimeout(() => this.worker.terminate(), 100);
+  }
+}
+
+async function engineCosts(run) {
+  log('engine: wake-up and copy costs');
+  const { c } = run;
+  const WAIT_ASYNC = 'SAB + Atomics.waitAsync', DOORBELL = 'SAB + postMessage doorbell', SPIN = 'SAB + spin';
+  const lanes = { [WAIT_ASYNC]: new WakeLane(false), [DOORBELL]: new WakeLane(true), [SPIN]: new WakeLane(false) };
+  await Promise.all(Object.values(lanes).map((l) => l.ready));
+  let next = 0;
+  const trip = {
+    [WAIT_ASYNC]: (i) => { lanes[WAIT_ASYNC].request(i); return lanes[WAIT_ASYNC].waitAsync(i); },
+    [DOORBELL]: (i) => { lanes[DOORBELL].request(i); return lanes[DOORBELL].doorbell(i); },
+    [SPIN]: (i) => { lanes[SPIN].request(i); lanes[SPIN].spin(i); },
+    [PM]: (i) => c.plain.call({ op: 'add', a: i, b: 0 }).then((m) => check('postMessage round trip', m.r, i)),
+  };
+  const batch = run.quick ? 10 : 50;
+  const batches = run.quick ? 8 : 120;
+  const rounds = run.quick ? 1 : 4;
+  try {
+    const per = await interleaved(run, trip, rounds + 1, async (name, f, r) => {
+      const out = [];
+      for (let b = 0; b < (r === 0 ? 2 : batches / rounds); b++) {
+        const t0 = performance.now();
+        for (let k = 0; k < batch; k++) await f(++next);
+        out.push(((performance.now() - t0) * 1000) / batch);
+      }
+      return r === 0 ? [] : out;  // round 0 warms up
+    });
+    const t = table('waking the page: a worker answers a request, the page waits for it (µs per round trip)',
+      [PM, DOORBELL, SPIN],
+      `timed in batches of ${batch} sequential round trips, p50/p99 over ${batches} batches, modes interleaved in ` +
+      `${rounds} rounds; SAB modes: the page writes a request word and notifies the worker parked in Atomics.wait; ` +
+      'the worker writes the answer word and wakes the page by Atomics.notify (the page parks in Atomics.waitAsync, or ' +
+      'spins on the word: the floor, which holds the page’s thread) or by a postMessage doorbell; postMessage: both ways; ' +
+      'ratio = other / waitAsync: > 1 means waitAsync is faster', WAIT_ASYNC);
+    const p = (name, q) => (per[name] ? single(percentile(per[name].flat(), q), per[name].flat().length) : null);
+    for (const q of [50, 99]) {
+      addRow(t, `round trip p${q}`, 'µs', false, p(WAIT_ASYNC, q), { [PM]: p(PM, q), [DOORBELL]: p(DOORBELL, q), [SPIN]: p(SPIN, q) });
+    }
+    run.tables.push(t);
+  } finally {
+    for (const lane of Object.values(lanes)) lane.stop();
+  }
+
+  const SAB_COPY = 'copy into a SharedArrayBuffer';
+  const t = table('bytes to a worker: what each way of moving them costs (MB/s)', [PM_CLONE, PM_TRANSFER, 'structuredClone'],
+    'postMessage (clone): the worker gets a clone and answers its length; postMessage (transfer): the buffer moves to ' +
+    'the worker and back; structuredClone: a clone in the page, nothing sent; copy into a SharedArrayBuffer: ' +
+    'Uint8Array.set() into shared memory, the copy ferry’s ring makes on a call (the worker then reads it in place, ' +
+    'nothing sent); MB/s of the buffer’s size per operation', SAB_COPY);
+  for (const size of [64 * 1024, 1 << 20]) {
+    const label = size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
+    const data = new Uint8Array(size).map((_, i) => i * 31);
+    const shared = new Uint8Array(new SharedArrayBuffer(size));
+    let moving = data.slice().buffer;
+    const ops = run.quick ? 4 : size >= 1 << 20 ? 40 : 400;
+    const move = {
+      [SAB_COPY]: () => {
+        shared.set(data);
+        check('shared copy', shared[size - 1], data[size - 1]);
+      },
+      [PM_CLONE]: async () => check('clone size', (await c.plain.call({ op: 'size', v: data })).r, size),
+      [PM_TRANSFER]: async () => {
+        const m = await c.plain.call({ op: 'bounce', buf: moving }, [moving]);
+        moving = m.buf;
+        check('transferred size', m.r, size);
+      },
+      structuredClone: () => check('structuredClone size', structuredClone(data).length, size),
+    };
+    const res = await interleaved(run, move, run.reps + 1, async (name, f, r) => {
+      const t0 = performance.now();
+      for (let k = 0; k < ops; k++) await f();
+      return r === 0 ? undefined : (ops * size) / ((performance.now() - t0) / 1000) / 1e6;
+    });
+    const st = (name) => (res[name] ? stat(res[name].filter((v) => v !== undefined), ops) : null);
+    addRow(t, label, 'MB/s', true, st(SAB_COPY), { [PM_CLONE]: st(PM_CLONE), [PM_TRANSFER]: st(PM_TRANSFER), structuredClone: st('structuredClone') });
+  }
+  run.tables.push(t);
+}
+
 // --- 1. Call latency ------------------------------------------------------------------
 
 async function callLatency(run) {
@@ -231,7 +371,7 @@ async function callLatency(run) {
     return out;
   });
   const t = table('call latency: sequential await of add(i, 1) on a worker (µs per call)', [PM, COMLINK, WP],
-    `timed in batches of ${batch} sequential calls (performance.now() has 5 µs granularity here); p50/p99 over ` +
+    `timed in batches of ${batch} sequential calls (performance.now() ticks at 5 µs in Chromium, 20 µs in Firefox); p50/p99 over ` +
     `${batches} batches per contender, contenders interleaved in ${rounds} rounds; ferry pools have 2 workers ` +
     '(a sequential caller uses one), workerpool maxWorkers 2, postMessage and Comlink one worker');
   const p = (name, q) => (per[name] ? single(percentile(per[name].flat(), q), per[name].flat().length) : null);
@@ -545,7 +685,7 @@ async function memory(run) {
   const t = table(`memory after ${ops.toLocaleString('en-US')} calls (echo of 64 B–16 KiB byte arrays, sizes cycled)`,
     [PM, COMLINK, WP],
     'JS heap: performance.memory.usedJSHeapSize after gc() (Chromium runs with --expose-gc and ' +
-    '--enable-precise-memory-info), after the calls minus before; wasm heap (dlmalloc via pool.heap()): the ' +
+    '--enable-precise-memory-info; Firefox has no such counter: –), after the calls minus before; wasm heap (dlmalloc via pool.heap()): the ' +
     `calls go to echo_bytes and, when pool.alloc() exists, each also leases and releases a WasmBuffer of 3x its size`);
   const calls = {
     'ferry JS': c.ferryJs && ((p) => c.ferryJs.call('echo', p)),
@@ -601,11 +741,14 @@ async function memory(run) {
 
 // --- Entry point -------------------------------------------------------------------------------
 
-function environment() {
+function environment(opts) {
   const ua = navigator.userAgent;
-  const m = /(?:Headless)?Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
+  const firefox = /Firefox\/([\d.]+)/.exec(ua);
+  const chromium = /Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
+  const [name, version] = firefox ? ['Firefox', firefox[1]] : ['Chromium', chromium?.[1] ?? '?'];
+  const headless = opts.headless || /Headless/.test(ua);
   return {
-    platform: `Chromium ${m ? m[1] : '?'} (${/Headless/.test(ua) ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
+    platform: `${name} ${version} (${headless ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
     compiler: 'ferry web package (/dist) and ferry_web.wasm (em++); Comlink, workerpool from node_modules',
     cores: navigator.hardwareConcurrency,
     build_type: 'Release',
@@ -619,7 +762,7 @@ export async function runBench(opts = {}) {
   if (!globalThis.crossOriginIsolated) run.problems.push('the page is not cross-origin isolated: SharedArrayBuffer and Atomics.waitAsync are missing');
   const ringCapacity = opts.quick ? 1 << 20 : 32 << 20;  // 16 MiB buffers through the ring need 32 MiB rings
   await setUp(run, { ringCapacity });
-  const cases = { latency: callLatency, streams: streamThroughput, buffers, marshalling, backpressure, memory };
+  const cases = { engine: engineCosts, latency: callLatency, streams: streamThroughput, buffers, marshalling, backpressure, memory };
   for (const [name, fn] of Object.entries(cases)) {
     if (opts.only && !opts.only.includes(name)) continue;
     await run.guard(`case ${name}`, () => fn(run));
@@ -627,7 +770,7 @@ export async function runBench(opts = {}) {
   await run.guard('tear down', () => tearDown(run));
   return {
     benchmark: 'browser_bench',
-    env: environment(),
+    env: environment(opts),
     settings: { quick: run.quick ? 'true' : 'false', reps: String(run.reps), ring_capacity: String(ringCapacity),
                 total_seconds: ((performance.now() - t0) / 1000).toFixed(2) },
     tables: run.tables,

@@ -1,6 +1,6 @@
 // Raw postMessage worker (structured clone, or transferred ArrayBuffers): each
 // request is {id, op, ...}; each answer {id, r} (plus the buffer back, moved,
-// for op 'checksum-transfer').
+// for ops 'checksum-transfer' and 'bounce').
 importScripts('/bench/tasks.js');
 const t = self.benchTasks;
 let sunk = 0;
@@ -10,6 +10,8 @@ self.onmessage = ({ data: m }) => {
     case 'echo': postMessage({ id: m.id, r: m.v }); break;
     case 'upper': postMessage({ id: m.id, r: t.upper(m.v) }); break;
     case 'checksum': postMessage({ id: m.id, r: t.checksum(m.v) }); break;
+    case 'size': postMessage({ id: m.id, r: m.v.byteLength }); break;
+    case 'bounce': postMessage({ id: m.id, r: m.buf.byteLength, buf: m.buf }, [m.buf]); break;
     case 'checksum-transfer': {
       const r = t.checksum(new Uint8Array(m.buf));
       postMessage({ id: m.id, r, buf: m.buf }, [m.buf]);

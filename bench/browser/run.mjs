@@ -1,14 +1,19 @@
 // ferry browser benchmark runner: serves bench/browser/index.html with the
 // project's dev server (web/server.mjs: COOP/COEP, so the page is
-// cross-origin isolated) and runs it in headless Chromium (playwright-core,
-// Debian's /usr/bin/chromium), then prints the tables and writes the JSON.
+// cross-origin isolated) and runs it in one headless engine through
+// playwright-core: Debian's /usr/bin/chromium (scripts/chromium.mjs) or
+// Debian's /usr/bin/firefox-esr over WebDriver BiDi (scripts/firefox.mjs),
+// then prints the tables and writes the JSON. scripts/bench.sh runs it once
+// per engine; each run measures its own baselines in that engine.
 //
-//   node bench/browser/run.mjs [--quick | --smoke] [--json FILE] [--only CASES] [--serve]
+//   node bench/browser/run.mjs [--browser chromium|firefox] [--quick | --smoke] [--json FILE]
+//                              [--only CASES] [--serve]
 //
+//   --browser NAME     the engine (default chromium)
 //   --quick / --smoke  tiny sizes: checks every case runs and verifies, not speed
 //   --json FILE        write the results (bench_harness.hpp's JSON shape) to FILE
-//   --only a,b         run only these cases: latency, streams, buffers, marshalling,
-//                      backpressure, memory
+//   --only a,b         run only these cases: engine, latency, streams, buffers,
+//                      marshalling, backpressure, memory
 //   --serve            only serve the page and print its URL (open it, call runBench())
 //
 // What is served: the dev server's startServer({ webRoot }) over a staging
@@ -25,25 +30,33 @@ import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs';
+import { firefoxLaunchOptions } from '../../scripts/firefox.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-
-// Chromium as every headless run launches it, plus gc() and unrounded
-// performance.memory for the memory case.
-const CHROMIUM = chromiumLaunchOptions(['--js-flags=--expose-gc', '--enable-precise-memory-info']);
+// Each engine as every headless run launches it, plus a way for the memory
+// case to force a garbage collection: gc() and unrounded performance.memory
+// in Chromium, TestUtils.gc() in Firefox (which has no performance.memory).
+const ENGINES = {
+  chromium: { launch: chromiumLaunchOptions(['--js-flags=--expose-gc', '--enable-precise-memory-info']), name: 'Chromium' },
+  firefox: { launch: firefoxLaunchOptions({ 'dom.testing.testutils.enabled': true }), name: 'Firefox' },
+};
 
 function parseArgs(argv) {
-  const o = { quick: false, json: null, only: null, serve: false };
+  const o = { browser: 'chromium', quick: false, json: null, only: null, serve: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick' || a === '--smoke') o.quick = true;
     else if (a === '--json') o.json = argv[++i];
+    else if (a === '--browser') {
+      o.browser = argv[++i];
+      if (!ENGINES[o.browser]) throw new Error(`--browser ${o.browser}: expected one of ${Object.keys(ENGINES).join(', ')}`);
+    }
     else if (a === '--only') o.only = argv[++i].split(',');
     else if (a === '--serve') o.serve = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/browser/run.mjs [--quick | --smoke] [--json FILE] [--only CASES] [--serve]');
+      console.log('usage: node bench/browser/run.mjs [--browser chromium|firefox] [--quick | --smoke] [--json FILE] [--only CASES] [--serve]');
       process.exit(0);
     } else if (['--reps', '--target-ms', '--filter'].includes(a)) {
       i++;  // the native benchmarks' options: accepted, not used here
@@ -120,8 +133,9 @@ async function main() {
     console.log(`browser benchmarks served at ${url} (Ctrl-C stops)`);
     return;
   }
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ ...CHROMIUM, headless: true });
+  const engine = ENGINES[o.browser];
+  const playwright = await import('playwright-core');
+  const browser = await playwright[o.browser].launch({ ...engine.launch, headless: true });
   const pageErrors = [];
   let result;
   try {
@@ -142,7 +156,7 @@ async function main() {
     let timer;
     try {
       result = await Promise.race([
-        page.evaluate((opts) => globalThis.runBench(opts), { quick: o.quick, only: o.only }),
+        page.evaluate((opts) => globalThis.runBench(opts), { quick: o.quick, only: o.only, headless: true }),
         new Promise((_, ko) => {
           timer = setTimeout(() => ko(new Error(`the page did not finish within ${limitMs / 1000} s`)), limitMs);
         }),
@@ -151,7 +165,7 @@ async function main() {
       clearTimeout(timer);
     }
     // navigator.userAgent hides the minor versions; the browser process knows them.
-    result.env.platform = result.env.platform.replace(/^Chromium [\d.?]+/, `Chromium ${browser.version()}`);
+    result.env.platform = result.env.platform.replace(/^(Chromium|Firefox) [\d.?]+/, `$1 ${browser.version()}`);
   } finally {
     await browser.close();
     await server.close();

@@ -1,5 +1,5 @@
-// The JavaScript WorkerPool in Chromium: C++ tasks in the wasm module
-// (web/wasm/ferry_web.cpp) and plain JavaScript workers
+// The JavaScript WorkerPool in Chromium and Firefox: C++ tasks in the wasm
+// module (web/wasm/ferry_web.cpp) and plain JavaScript workers
 // (web/test-pages/js-tasks.js), driven from web/test-pages/pool.html, where
 // window.ferry is the built package. Every scenario runs in the page; the
 // spec checks what the page saw.
@@ -12,6 +12,7 @@ const JS_TASKS = '/test-pages/js-tasks.js';
 declare global {
   interface Window {
     ferry: any;
+    collectGarbage(): Promise<void>;
   }
 }
 
@@ -260,10 +261,14 @@ test('streams: for await, WHATWG adapters, and a slow reader that holds the C++ 
   }, WASM);
   expect(r.got).toEqual(['A', 'B', 'C']);
   expect(r.piped).toEqual(['X', 'Y', 'Z']);
-  // A 4 KiB ring holds at most 4096 / 16 u32 records, and the reader had a
-  // few in hand already: the producer waited instead of sending a million.
+  // A 4 KiB ring holds at most 4096 / 16 u32 records: the producer waited
+  // instead of sending a million. The drain races the producer, which refills
+  // what each tryRecv() frees: in Chromium the drain has always won within
+  // two ringfuls, in Firefox the producer kept up longer (1,765 values seen
+  // on a loaded machine).
+  // A hidden queue on either side would hold most of the million by now.
   expect(r.buffered).toBeGreaterThan(0);
-  expect(r.buffered).toBeLessThan(2 * (4096 / 16));
+  expect(r.buffered).toBeLessThan(16 * (4096 / 16));
   // Only the stream's own rings (2 x 4 KiB + headers) and its frame were added.
   expect(r.heapGrowth).toBeLessThan(64 * 1024);
 });
@@ -431,10 +436,8 @@ test('a WasmBuffer garbage-collected without release() is freed and reported', a
       const lost = pool.alloc(256 * 1024);
       lost.bytes.fill(1);
     })();
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (!gc) throw new Error('gc() is missing: the browser suite launches Chromium with --js-flags=--expose-gc');
     for (let i = 0; i < 100 && pool.stats().leakedBuffers === 0; i++) {
-      gc();
+      await window.collectGarbage();
       await new Promise((res) => setTimeout(res, 20));
     }
     const out = { leaked: pool.stats().leakedBuffers, heapBack: pool.heap().inUse - before };
@@ -462,9 +465,8 @@ test('a Stream dropped while open is closed once garbage-collected: its C++ task
       await s.send('a');
       if ((await s.recv()).value !== 'A') throw new Error('upper did not answer');
     })();
-    const gc = (globalThis as { gc?: () => void }).gc!;
     for (let i = 0; i < 100 && pool.stats().leakedStreams === 0; i++) {
-      gc();
+      await window.collectGarbage();
       await sleep(20);
     }
     const leaked = pool.stats().leakedStreams;

@@ -1,17 +1,31 @@
-// Ends the run with one line a script can parse, as scripts/test.sh does for
-// every suite: "browser: N passed, N failed, N skipped, N flaky (S s)".
-// Before it, one "browser FAILED: file:line > title: error" line per test that
-// did not pass, which scripts/test.sh repeats in its summary. The list
-// reporter before it prints each test.
+// Ends the run with one line per engine (Playwright project) that a script can
+// parse, as scripts/test.sh does for every suite:
+//   "browser-chromium: N passed, N failed, N skipped, N flaky (S s)"
+// Before each, one "browser-<engine> FAILED: file:line > title: error" line per
+// test that did not pass and one "browser-<engine> SKIPPED: file:line > title:
+// reason" line per skipped test, which scripts/test.sh repeats in its summary.
+// The list reporter before it prints each test.
 import type { FullResult, Reporter, TestCase, TestResult } from '@playwright/test/reporter';
 
+interface Engine {
+  tests: Map<string, TestCase>;
+  first: number;
+  last: number;
+}
+
 export default class SummaryReporter implements Reporter {
-  private final = new Map<string, TestCase>();
+  private engines = new Map<string, Engine>();
   private errors = new Map<string, string>();
-  private start = Date.now();
+
+  onTestBegin(test: TestCase): void {
+    const name = test.parent.project()?.name ?? 'unknown';
+    if (!this.engines.has(name)) this.engines.set(name, { tests: new Map(), first: Date.now(), last: Date.now() });
+  }
 
   onTestEnd(test: TestCase, result: TestResult): void {
-    this.final.set(test.id, test);
+    const engine = this.engines.get(test.parent.project()?.name ?? 'unknown')!;
+    engine.tests.set(test.id, test);
+    engine.last = Date.now();
     const error = result.errors[0]?.message ?? (result.status === 'timedOut' ? 'timed out' : result.status);
     // Escape codes off, the first three lines only: the list output has it all.
     const lines = error.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter(Boolean);
@@ -19,24 +33,33 @@ export default class SummaryReporter implements Reporter {
   }
 
   onEnd(result: FullResult): void {
-    let passed = 0;
-    let failed = 0;
-    let skipped = 0;
-    let flaky = 0;
-    for (const t of this.final.values()) {
-      const o = t.outcome();
-      if (o === 'expected') passed++;
-      else if (o === 'skipped') skipped++;
-      else if (o === 'flaky') flaky++;
-      else {
-        failed++;
-        const where = `${t.location.file.replace(/^.*tests\/browser\//, '')}:${t.location.line}`;
-        console.log(`browser FAILED: ${where} > ${t.titlePath().slice(3).join(' > ')}: ${this.errors.get(t.id)}`);
+    const lines: string[] = [];
+    let anyFailed = false;
+    for (const [name, engine] of this.engines) {
+      const suite = `browser-${name}`;
+      const counts = { passed: 0, failed: 0, skipped: 0, flaky: 0 };
+      for (const t of engine.tests.values()) {
+        const o = t.outcome();
+        const where = `${t.location.file.replace(/^.*tests\/browser\//, '')}:${t.location.line} > ${t.titlePath().slice(3).join(' > ')}`;
+        if (o === 'expected') counts.passed++;
+        else if (o === 'flaky') counts.flaky++;
+        else if (o === 'skipped') {
+          counts.skipped++;
+          const reason = t.annotations.find((a) => a.type === 'skip' || a.type === 'fixme')?.description ?? 'no reason given';
+          console.log(`${suite} SKIPPED: ${where}: ${reason}`);
+        } else {
+          counts.failed++;
+          console.log(`${suite} FAILED: ${where}: ${this.errors.get(t.id)}`);
+        }
       }
+      anyFailed ||= counts.failed > 0;
+      const secs = ((engine.last - engine.first) / 1000).toFixed(1);
+      lines.push(`${suite}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.flaky} flaky (${secs} s)`);
     }
-    const secs = ((Date.now() - this.start) / 1000).toFixed(1);
-    const extra = result.status === 'passed' || failed ? '' : ` [run ${result.status}]`;
-    console.log(`browser: ${passed} passed, ${failed} failed, ${skipped} skipped, ${flaky} flaky (${secs} s)${extra}`);
+    // A run that did not pass although no test failed (interrupted, timed out,
+    // a setup error) says so on every engine's line.
+    const extra = result.status === 'passed' || anyFailed ? '' : ` [run ${result.status}]`;
+    for (const line of lines) console.log(line + extra);
   }
 
   printsToStdio(): boolean {

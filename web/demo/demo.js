@@ -67,6 +67,10 @@ const demo = {
 };
 window.__ferryDemo = demo;
 window.__ferryReady = false;
+// When each send() still waiting began: a tick counts the time they have
+// waited so far, not only the sends that finished within it (a send that
+// waits longer than a tick would otherwise leave its ticks at 0%).
+const sendsWaiting = new Set();
 
 function setStatus(text) {
   $('status').textContent = text;
@@ -419,12 +423,14 @@ async function producer(r, st) {
       q.push(entry);
       st.sent++;
       demo.producer.waiting++;
-      const t0 = now();
+      const wait = { t0: now() };
+      sendsWaiting.add(wait);
       try {
         await st.s.send(req);
       } finally {
         demo.producer.waiting--;
-        demo.producer.sendWaitMs += now() - t0;
+        sendsWaiting.delete(wait);
+        demo.producer.sendWaitMs += now() - wait.t0;
       }
       entry.t = now(); // latency counts from the moment the ring took the request
     }
@@ -659,15 +665,17 @@ async function readHeap() {
 
 function tick() {
   const t = now();
-  if (!last) last = { t, tiles: demo.tilesDone, bytes: demo.bytesDone, wait: demo.producer.sendWaitMs };
+  let wait = demo.producer.sendWaitMs;
+  for (const w of sendsWaiting) wait += t - w.t0;
+  if (!last) last = { t, tiles: demo.tilesDone, bytes: demo.bytesDone, wait };
   const dt = (t - last.t) / 1000;
   if (dt > 0) {
     demo.tilesPerSec = (demo.tilesDone - last.tiles) / dt;
     demo.mbPerSec = (demo.bytesDone - last.bytes) / dt / 1e6;
     const producers = run && run.kind === 'stream' ? Math.max(1, run.streams.length) : 1;
-    demo.producer.waitRatio = Math.min(1, (demo.producer.sendWaitMs - last.wait) / (dt * 1000 * producers));
+    demo.producer.waitRatio = Math.min(1, (wait - last.wait) / (dt * 1000 * producers));
   }
-  last = { t, tiles: demo.tilesDone, bytes: demo.bytesDone, wait: demo.producer.sendWaitMs };
+  last = { t, tiles: demo.tilesDone, bytes: demo.bytesDone, wait };
 
   const n = Math.min(latencyCount, LATENCY_WINDOW);
   const sorted = Array.from(latencies.subarray(0, n)).sort((a, b) => a - b);
