@@ -5,6 +5,8 @@
 #   wasm              the same suites built with Emscripten, under Node  preset release
 #   asan              debug build with AddressSanitizer + UBSan          preset asan
 #   tsan              ThreadSanitizer build                              preset tsan
+#   clang             release build with clang++                         preset clang
+#   clang-asan        clang++ debug build with AddressSanitizer + UBSan  preset clang-asan
 #   fuzz              each libFuzzer target for FERRY_FUZZ_SECONDS (15)  preset fuzz
 #   web               the TypeScript package's Node tests                node --test
 #   browser-chromium  the Playwright suite in Debian's Chromium          playwright --project=chromium
@@ -139,8 +141,8 @@ else
 fi
 rm -f "$stamp_ref"
 
-# --- sanitizers ---------------------------------------------------------------
-for preset in asan tsan; do
+# --- sanitizers, and the second compiler ---------------------------------------
+for preset in asan tsan clang clang-asan; do
   t0=$SECONDS
   build "$preset"
   status=$?
