@@ -41,9 +41,9 @@ TEST(Registry, ExportsUnderExplicitNamesQualifiedOverloadedAndLambdas) {
   }
   // They run: the square of 7 through the sync invoker.
   const TaskEntry* sq = r.find("square");
-  auto out = sq->invoke_sync(encode(std::tuple<int>{7}).value(), CancelToken{});
-  ASSERT_TRUE(out.ok());
-  EXPECT_EQ(decode<int>(*out).value(), 49);
+  std::vector<std::byte> out;
+  ASSERT_TRUE(sq->invoke_sync(encode(std::tuple<int>{7}).value(), CancelToken{}, out).ok());
+  EXPECT_EQ(decode<int>(out).value(), 49);
 }
 
 TEST(Registry, FindsATaskByNameWithoutAllocating) {

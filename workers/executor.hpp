@@ -255,8 +255,17 @@ SpawnFrame spawn_frame(Executor* ex, Task<T> task, Done done, std::string origin
 
 template <class T, class Done>
 void Executor::spawn(Task<T> task, Done done, std::string origin) {
-  auto h = detail::spawn_frame(this, std::move(task), std::move(done), std::move(origin)).handle;
-  post([this, h]() mutable {
+  // The frame is the posted function's until it first runs: dropped unrun
+  // (a crashed executor discards its queue), it is destroyed with it.
+  struct NotStarted {
+    coro::coroutine_handle<detail::SpawnFrame::promise_type> h;
+    ~NotStarted() {
+      if (h) h.destroy();
+    }
+  };
+  auto start = std::make_shared<NotStarted>(detail::spawn_frame(this, std::move(task), std::move(done), std::move(origin)).handle);
+  post([this, start] {
+    auto h = std::exchange(start->h, {});
     roots_.insert(h.address());
     h.resume();
   });

@@ -39,9 +39,12 @@ namespace ferry {
 // Runs one call: decodes `args`, runs the function, encodes its result.
 using TaskInvoker = std::function<Task<Result<std::vector<std::byte>>>(std::span<const std::byte> args, CancelToken)>;
 // The same for a plain (not coroutine) function, run inline by the worker:
-// no coroutine frame, and the arguments are decoded straight from the ring.
-// Exceptions pass through (the worker turns them into TaskFailed).
-using SyncInvoker = std::function<Result<std::vector<std::byte>>(std::span<const std::byte> args, CancelToken)>;
+// no coroutine frame, the arguments are decoded straight from the ring and
+// the result is encoded into `out` (replacing what it held; a reused buffer,
+// so a call allocates nothing). Exceptions pass through (the worker turns
+// them into TaskFailed).
+using SyncInvoker =
+    std::function<Result<void>(std::span<const std::byte> args, CancelToken, std::vector<std::byte>& out)>;
 
 // Runs one streaming task over two rings made by the caller: it receives on
 // `in` and sends on `out`; `keepalive` owns the ring memory.
@@ -55,6 +58,7 @@ using StreamInvoker =
 
 struct TaskEntry {
   std::string name;
+  bool takes_token = false;     // its last parameter is a CancelToken
   SyncInvoker invoke_sync;      // FERRY_EXPORT of a plain function
   TaskInvoker invoke;           // FERRY_EXPORT of a coroutine (returns Task<T>)
   StreamInvoker invoke_stream;  // FERRY_EXPORT_STREAM
@@ -179,12 +183,14 @@ auto call_with_args(R (*fn)(Args...), const std::string& name, std::span<const s
 // A plain function: runs inline on the worker (see SyncInvoker).
 template <class R, class... Args>
 SyncInvoker make_sync_invoker(R (*fn)(Args...), std::string name) {
-  return [fn, name](std::span<const std::byte> bytes, CancelToken cancel) -> Result<std::vector<std::byte>> {
-    auto out = call_with_args(fn, name, bytes, cancel);
-    if (!out) return std::move(out).error();
+  return [fn, name](std::span<const std::byte> bytes, CancelToken cancel, std::vector<std::byte>& out) -> Result<void> {
+    auto value = call_with_args(fn, name, bytes, cancel);
+    if (!value) return std::move(value).error();
     // encode() turns a Result holding an error into an error value (0x14),
     // which the caller decodes back into the same Error.
-    return encode(std::move(**out));
+    out.clear();
+    Writer writer(out);
+    return encode(writer, **value);
   };
 }
 
@@ -209,6 +215,7 @@ TaskEntry task_entry(R (*fn)(Args...), std::string name) {
   TaskEntry e;
   e.name = name;
   e.signature = signature_of(fn);
+  e.takes_token = last_is_cancel<Args...>();
   if constexpr (IsTask<R>::value) {
     e.invoke = make_invoker(fn, std::move(name));
   } else {

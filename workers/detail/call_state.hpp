@@ -14,9 +14,12 @@
 //   Call<R>, the worker's `held` list and the pool's timer each own one
 //   reference. A C++ caller sends the state's address as the call's id, so
 //   the worker needs no lookup.
-// - The task's CancelToken comes from `cancel`, which the pool (a timeout, a
-//   CancelToken of the caller, shutdown) cancels directly from its own
-//   thread: a task sees it while it runs, even a synchronous one.
+// - The task's CancelToken comes from token(), and the pool (a timeout, the
+//   caller's CancelToken, shutdown) cancels it directly from its own thread
+//   with cancel_task(): a task sees it while it runs, even a synchronous one.
+// - Reused: a finished state goes to a cache on the thread that released it
+//   last, and the value buffer travels between the worker and the state by
+//   swapping; in steady state a call allocates nothing.
 #pragma once
 
 #include "core/arena.hpp"
@@ -27,6 +30,7 @@
 #include "stream/scheduler.hpp"
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -47,51 +51,61 @@ struct StreamMemory {
   }
 };
 
-struct CallState {
+class CallState {
+ public:
   std::uint64_t id = 0;  // for messages ("call 17 timed out"); C++ callers' wire id is the address
   std::atomic<std::uint32_t> refs{1};
 
   // The outcome.
   std::atomic<std::uint32_t> done{0};      // futex word: 1 once completed
   std::atomic<std::uint32_t> sleepers{0};  // threads blocked in get(): only then notify
-  std::mutex mutex;                        // guards what follows, up to `cancel`
+  std::mutex mutex;                        // guards the waiter, the outcome and the task's cancel source
   coro::coroutine_handle<> waiter;
   Scheduler* waiter_scheduler = nullptr;
   std::vector<std::byte> value;            // encoded Result, or
   std::optional<Error> error;              // the error it ended with
 
   // The task's side.
-  CancelSource cancel;                          // the running task's token
-  std::atomic<int> worker{-1};                  // holding worker (-1: queued or never sent)
+  std::atomic<int> worker{-1};                    // holding worker (-1: queued or never sent)
   std::atomic<const std::string*> task{nullptr};  // its name, once a worker started it (reports)
-  std::weak_ptr<StreamMemory> stream;           // a stream's rings, ended with it at shutdown
+  std::weak_ptr<StreamMemory> stream;             // a stream's rings, ended with it at shutdown
+  std::vector<std::byte> request;                 // a queued call's request record, while it waits
   // Links of the holding worker's `held` list (guarded by that list's mutex).
   CallState* prev = nullptr;
   CallState* next = nullptr;
   const void* held_by = nullptr;
 
   // Set before the call is sent, read by whoever ends it.
-  std::uint64_t timer = 0;                      // the pool monitor's timeout timer, or 0
+  std::uint64_t timer = 0;  // the pool monitor's timeout timer, or 0
   // The caller's own CancelToken, watched while the call is pending.
   // Declared last: destroyed first, it waits out a callback that is running.
   std::unique_ptr<CancelCallback> on_cancel;
 
-  void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  // A fresh state: from this thread's cache of finished ones, or new.
+  static CallState* make();
+  void add_ref() noexcept {
+    [[maybe_unused]] const auto old = refs.fetch_add(1, std::memory_order_relaxed);
+    assert(old != 0 && "a reference to a call state that was released");
+  }
   void release() noexcept {
-    // acq_rel: the last owner sees every other owner's writes before deleting.
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    // acq_rel: the last owner sees every other owner's writes before reuse.
+    const auto old = refs.fetch_sub(1, std::memory_order_acq_rel);
+    assert(old != 0 && "a call state released more often than referenced");
+    if (old == 1) recycle(this);
   }
 
   bool is_done() const noexcept { return done.load(std::memory_order_acquire) != 0; }
 
-  // Stores the outcome and wakes whoever waits; false if it ended already.
-  bool complete(std::vector<std::byte> v, std::optional<Error> e) {
+  // Ends the call with the encoded value in `*v` (swapped in: `*v` gets the
+  // state's old buffer back, to reuse) or with `e`; wakes whoever waits.
+  // False if it had ended already.
+  bool complete(std::vector<std::byte>* v, std::optional<Error> e) {
     coro::coroutine_handle<> h;
     Scheduler* s = nullptr;
     {
       std::lock_guard lock(mutex);
       if (done.load(std::memory_order_relaxed) != 0) return false;
-      value = std::move(v);
+      if (v != nullptr) value.swap(*v);
       error = std::move(e);
       // seq_cst: the outcome above is visible to whoever sees done == 1, and
       // the store is ordered before the sleepers load below (Dekker with get()).
@@ -103,15 +117,91 @@ struct CallState {
     if (h) s->post([h]() mutable { h.resume(); });
     return true;
   }
-  bool fail(Error e) { return complete({}, std::move(e)); }
+
+  // The running task's CancelToken. Made only for a task that takes one.
+  CancelToken token() {
+    std::unique_lock lock(mutex);
+    if (!cancel_) cancel_.emplace();
+    CancelSource source = *cancel_;
+    const bool now = cancel_requested_;
+    lock.unlock();
+    if (now) source.cancel();
+    return source.token();
+  }
+  // The source behind token() (made if need be), to attach a poller to.
+  CancelSource cancel_source() {
+    std::lock_guard lock(mutex);
+    if (!cancel_) cancel_.emplace();
+    return *cancel_;
+  }
+  // Any thread: cancels the task's token, now or as soon as it is made.
+  void cancel_task() {
+    std::unique_lock lock(mutex);
+    cancel_requested_ = true;
+    if (!cancel_) return;
+    CancelSource source = *cancel_;
+    lock.unlock();
+    source.cancel();  // runs the token's callbacks: never under our lock
+  }
+
+ private:
+  static void recycle(CallState* st) noexcept;
+  std::optional<CancelSource> cancel_;  // guarded by mutex
+  bool cancel_requested_ = false;       // guarded by mutex
 };
+
+// Finished states, per thread, to be reused (bounded).
+struct CallStateCache {
+  static constexpr std::size_t kMax = 256;
+  std::vector<CallState*> free;
+  ~CallStateCache() {
+    for (CallState* st : free) delete st;
+  }
+};
+inline thread_local CallStateCache call_state_cache;
+
+inline CallState* CallState::make() {
+  auto& cache = call_state_cache.free;
+  if (cache.empty()) return new CallState;
+  CallState* st = cache.back();
+  cache.pop_back();
+  st->refs.store(1, std::memory_order_relaxed);
+  return st;
+}
+
+inline void CallState::recycle(CallState* st) noexcept {
+  // First: this waits out a cancel callback still running on another thread.
+  st->on_cancel.reset();
+  auto& cache = call_state_cache.free;
+  if (cache.size() >= CallStateCache::kMax) {
+    delete st;
+    return;
+  }
+  st->id = 0;
+  st->done.store(0, std::memory_order_relaxed);
+  st->sleepers.store(0, std::memory_order_relaxed);
+  st->waiter = {};
+  st->waiter_scheduler = nullptr;
+  st->value.clear();
+  st->error.reset();
+  st->worker.store(-1, std::memory_order_relaxed);
+  st->task.store(nullptr, std::memory_order_relaxed);
+  st->stream.reset();
+  st->request.clear();
+  st->prev = st->next = nullptr;
+  st->held_by = nullptr;
+  st->timer = 0;
+  st->cancel_.reset();
+  st->cancel_requested_ = false;
+  cache.push_back(st);
+}
 
 // An owning pointer to a CallState (one reference).
 class CallRef {
  public:
   CallRef() = default;
-  static CallRef make() { return CallRef(new CallState); }
-  // Takes over a reference that was counted already (an id read off a ring).
+  static CallRef make() { return CallRef(CallState::make()); }
+  // Takes over a reference that was counted already.
   static CallRef adopt(CallState* s) noexcept { return CallRef(s); }
   CallRef(const CallRef& o) noexcept : s_(o.s_) {
     if (s_) s_->add_ref();

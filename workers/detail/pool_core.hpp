@@ -80,8 +80,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   enum class Step { Ok, Crashed, Closed };
 
   // Caller side (this file).
-  bool settle(CallState& st, std::vector<std::byte> value, std::optional<Error> error);
-  bool settle(CallState& st, Result<std::vector<std::byte>> out);
+  bool settle(CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
+  bool fail(CallState& st, Error e) { return settle(st, nullptr, std::move(e)); }
   void end_early(CallState& st, Error e);
   void watch(const CallRef& st, const CallOptions& options);
   int least_loaded(bool avoid_own) const;
@@ -100,9 +100,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void start_stream(Worker& w, CallState& st, const protocol::Request& req);
   Task<void> run_stream(Worker& w, CallState& st, const TaskEntry& entry, StreamRings rings, std::vector<std::byte> args);
   Step run_queued(Worker& w);
-  bool take_queued(Worker& w, QueuedCall& out);
-  void finish(Worker& w, CallState& st, Result<std::vector<std::byte>> out);
-  void respond(Worker& w, std::uint64_t id, const Result<std::vector<std::byte>>& out);
+  CallRef take_queued(Worker& w);
+  void finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
+  void finish(Worker& w, CallState& st, Error error) { finish(w, st, nullptr, std::move(error)); }
+  void respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value, const std::optional<Error>& error);
   Task<bool> send_unsent(Worker& w);
   void poll_cancels(Worker& w);
   std::string origin(const Worker& w) const { return "worker " + std::to_string(w.index); }
@@ -132,7 +133,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::atomic<std::uint64_t> next_id_{1};
 
   std::mutex queue_mutex_;
-  std::deque<QueuedCall> queue_;               // calls waiting for any worker
+  std::deque<CallRef> queue_;                  // calls waiting for any worker (record in `request`)
   std::atomic<std::uint32_t> queue_count_{0};  // queue_.size(), for idle workers to poll
   std::atomic<std::uint32_t> queued_{0};       // in queue_ and every pinned queue
   std::atomic<std::uint32_t> queued_high_water_{0};
@@ -147,13 +148,14 @@ inline void PoolCore::refuse(CallState& st, Error e) {
   st.id = next_id_.fetch_add(1, std::memory_order_relaxed);
   submitted_.fetch_add(1, std::memory_order_relaxed);
   outstanding_.fetch_add(1, std::memory_order_relaxed);
-  settle(st, {}, std::move(e));
+  fail(st, std::move(e));
 }
 
-// Ends `st` with its outcome (the one place calls end); false if it had ended.
-inline bool PoolCore::settle(CallState& st, std::vector<std::byte> value, std::optional<Error> error) {
+// Ends `st` with its outcome (the one place calls end): the encoded value
+// in *value (swapped in) or the error. False if it had ended already.
+inline bool PoolCore::settle(CallState& st, std::vector<std::byte>* value, std::optional<Error> error) {
   const bool failed = error.has_value();
-  if (!st.complete(std::move(value), std::move(error))) return false;
+  if (!st.complete(value, std::move(error))) return false;
   if (failed) failed_.fetch_add(1, std::memory_order_relaxed);
   if (st.timer != 0) monitor_.cancel_timer(st.timer);
   // seq_cst: Dekker with wait_idle(): it sees the count drop, or we see it waiting.
@@ -163,15 +165,10 @@ inline bool PoolCore::settle(CallState& st, std::vector<std::byte> value, std::o
   return true;
 }
 
-inline bool PoolCore::settle(CallState& st, Result<std::vector<std::byte>> out) {
-  if (out) return settle(st, std::move(*out), std::nullopt);
-  return settle(st, {}, std::move(out).error());
-}
-
 // A timeout or a cancel: the call ends now, and its task is told (its
 // CancelToken fires, even while a synchronous task runs).
 inline void PoolCore::end_early(CallState& st, Error e) {
-  if (settle(st, {}, std::move(e))) st.cancel.cancel();
+  if (fail(st, std::move(e))) st.cancel_task();
 }
 
 // Arms the call's timeout and the caller's CancelToken, before the call is
@@ -203,11 +200,11 @@ inline void PoolCore::submit(const CallRef& st, std::vector<std::byte>& record, 
   outstanding_.fetch_add(1, std::memory_order_relaxed);
   Entering entering(active_callers_);
   if (!accepting_.load(std::memory_order_seq_cst)) {
-    settle(*st, {}, Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool"));
+    fail(*st, Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool"));
     return;
   }
   if (options_.external) {
-    settle(*st, {}, Error::make(ErrorKind::InvalidArgument, "this pool's rings are driven by JavaScript", "workers/pool"));
+    fail(*st, Error::make(ErrorKind::InvalidArgument, "this pool's rings are driven by JavaScript", "workers/pool"));
     return;
   }
   watch(st, options);
@@ -224,7 +221,7 @@ inline void PoolCore::submit(const CallRef& st, std::vector<std::byte>& record, 
     for (int i = 0; i < n; ++i) {
       if (send(*slots_[static_cast<std::size_t>(i)]->worker.load(std::memory_order_acquire), st, protocol::kCallTag, record)) return;
     }
-    settle(*st, {}, Error::make(ErrorKind::QueueFull, "a nested call found every worker's request ring full", "workers/pool"));
+    fail(*st, Error::make(ErrorKind::QueueFull, "a nested call found every worker's request ring full", "workers/pool"));
     return;
   }
   enqueue(st, record, options.affinity ? std::optional<int>(target) : std::nullopt);
@@ -268,7 +265,7 @@ inline void PoolCore::enqueue(const CallRef& st, std::vector<std::byte>& record,
   const auto queued = queued_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (queued > options_.max_queued) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    settle(*st, {}, Error::make(ErrorKind::QueueFull,
+    fail(*st, Error::make(ErrorKind::QueueFull,
                                 "call queue is full: " + std::to_string(options_.max_queued) +
                                     " calls already wait for a worker",
                                 "workers/pool"));
@@ -276,7 +273,8 @@ inline void PoolCore::enqueue(const CallRef& st, std::vector<std::byte>& record,
   }
   auto hw = queued_high_water_.load(std::memory_order_relaxed);
   while (queued > hw && !queued_high_water_.compare_exchange_weak(hw, queued, std::memory_order_relaxed)) {}
-  QueuedCall q{st, std::vector<std::byte>(record)};
+  st->request.assign(record.begin(), record.end());  // its buffer is reused with the state
+  CallRef q = st;
   if (pinned_to) {
     // A slot's worker may be replaced meanwhile: push only to a live one
     // (bury() moves a dead worker's pinned calls under the same mutexes).
@@ -289,7 +287,7 @@ inline void PoolCore::enqueue(const CallRef& st, std::vector<std::byte>& record,
           w->pinned_count.fetch_add(1, std::memory_order_seq_cst);  // before wake(): Dekker with its sleep
         }
       }
-      if (!q.st) {
+      if (!q) {
         w->ex->wake();
         return;
       }
@@ -351,7 +349,7 @@ inline Result<void> PoolCore::send_stream(const StreamPlan& plan, const CallRef&
   // Nothing will run on these rings: end them so the caller's ends do not wait.
   ring_abort(plan.memory->in, refused.kind);
   ring_abort(plan.memory->out, refused.kind);
-  settle(*st, {}, refused);
+  fail(*st, refused);
   return refused;
 }
 

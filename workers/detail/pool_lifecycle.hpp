@@ -164,7 +164,7 @@ inline void PoolCore::bury(int index, std::string reason) {
   // What it answered is answered; everything else it held fails.
   const Error crashed = Error::make(ErrorKind::WorkerCrashed, "worker " + std::to_string(index) + " crashed: " + reason,
                                     "worker " + std::to_string(index));
-  for (auto& st : dead->held.take_all()) settle(*st, {}, crashed);
+  for (auto& st : dead->held.take_all()) fail(*st, crashed);
   if (!options_.external) {
     // Streams it never started: their keepalives travelled in its ring.
     while (auto rec = dead->request_rx->try_read()) {
@@ -224,13 +224,13 @@ inline ShutdownReport PoolCore::shutdown(ShutdownMode mode, WaitNanos timeout) {
 
   // Whatever is still pending ends now.
   const Error why = Error::make(ErrorKind::Cancelled, "the pool was shut down", "workers/pool");
-  std::deque<QueuedCall> queued;
+  std::deque<CallRef> queued;
   {
     std::lock_guard lock(queue_mutex_);
     queued.swap(queue_);
     queue_count_.store(0, std::memory_order_relaxed);
   }
-  for (auto& q : queued) report.cancelled += settle(*q.st, {}, why) ? 1 : 0;
+  for (auto& st : queued) report.cancelled += fail(*st, why) ? 1 : 0;
   std::vector<std::shared_ptr<Worker>> workers;
   {
     std::lock_guard lock(lifecycle_);
@@ -269,16 +269,16 @@ inline void PoolCore::wait_idle(Clock::time_point deadline) {
 // tokens cancelled, streams' rings ended. Returns how many it ended.
 inline std::uint32_t PoolCore::cancel_pending(Worker& w, const Error& why) {
   std::uint32_t ended = 0;
-  std::deque<QueuedCall> pinned;
+  std::deque<CallRef> pinned;
   {
     std::lock_guard lock(w.pinned_mutex);
     pinned.swap(w.pinned);
     w.pinned_count.store(0, std::memory_order_relaxed);
   }
-  for (auto& q : pinned) ended += settle(*q.st, {}, why) ? 1 : 0;
+  for (auto& st : pinned) ended += fail(*st, why) ? 1 : 0;
   for (auto& st : w.held.snapshot()) {
-    ended += settle(*st, {}, why) ? 1 : 0;
-    st->cancel.cancel();
+    ended += fail(*st, why) ? 1 : 0;
+    st->cancel_task();
     if (auto mem = st->stream.lock()) {
       ring_abort(mem->in, ErrorKind::Cancelled);
       ring_abort(mem->out, ErrorKind::Cancelled);

@@ -134,7 +134,7 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
   if (tag == protocol::kCancelTag && js) {
     auto id = protocol::parse_id(payload, "cancel");
     if (!id) return Step::Ok;
-    if (auto it = w.by_id.find(*id); it != w.by_id.end()) it->second->cancel.cancel();
+    if (auto it = w.by_id.find(*id); it != w.by_id.end()) it->second->cancel_task();
   }
   return Step::Ok;  // an unknown tag: nothing to answer to (web/PROTOCOL.md)
 }
@@ -164,29 +164,43 @@ inline PoolCore::Step PoolCore::run(Worker& w, CallState& st, std::string_view n
 inline PoolCore::Step PoolCore::run_sync(Worker& w, CallState& st, const TaskEntry& entry, std::span<const std::byte> args) {
   // A JavaScript caller's cancel arrives through the request ring, which
   // only this thread reads: the token looks there when the task asks.
-  if (options_.external) st.cancel.set_poller([this, &w] { poll_cancels(w); });
-  Result<std::vector<std::byte>> out = std::vector<std::byte>{};
+  CancelToken token;
+  if (entry.takes_token) {
+    if (options_.external) st.cancel_source().set_poller([this, &w] { poll_cancels(w); });
+    token = st.token();
+  }
+  std::optional<Error> failed;
   try {
-    out = entry.invoke_sync(args, st.cancel.token());
+    if (auto ok = entry.invoke_sync(args, std::move(token), w.answer); !ok) failed = std::move(ok).error();
   } catch (const WorkerCrash&) {
     w.ex->crash();  // the hook reported it (workers/crash.hpp)
     return Step::Crashed;
   } catch (const Error& e) {
-    out = e;
+    failed = e;
   } catch (const std::exception& e) {
-    out = Error::make(ErrorKind::TaskFailed, e.what(), origin(w) + ": " + entry.name);
+    failed = Error::make(ErrorKind::TaskFailed, e.what(), origin(w) + ": " + entry.name);
   } catch (...) {
-    out = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", origin(w) + ": " + entry.name);
+    failed = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", origin(w) + ": " + entry.name);
   }
-  if (options_.external) st.cancel.set_poller({});
-  finish(w, st, std::move(out));
+  if (entry.takes_token && options_.external) st.cancel_source().set_poller({});
+  finish(w, st, failed ? nullptr : &w.answer, std::move(failed));
   return Step::Ok;
 }
 
 inline Task<void> PoolCore::run_task(Worker& w, CallState& st, const TaskEntry& entry, std::vector<std::byte> args) {
   // WorkerCrash passes catch_errors and ends the executor (spawn_frame).
-  auto out = co_await catch_errors(entry.invoke(args, st.cancel.token()), origin(w) + ": " + entry.name);
-  finish(w, st, std::move(out));
+  // Named, not temporaries of the co_await expression: g++ 12 destroys a
+  // temporary made by ?: there twice (GCC bug 100611).
+  CancelToken token;
+  if (entry.takes_token) token = st.token();
+  Task<Result<std::vector<std::byte>>> task = entry.invoke(args, std::move(token));
+  std::string where = origin(w) + ": " + entry.name;
+  auto out = co_await catch_errors(std::move(task), std::move(where));
+  if (out) {
+    finish(w, st, &*out, std::nullopt);
+  } else {
+    finish(w, st, std::move(out).error());
+  }
 }
 
 inline void PoolCore::start_stream(Worker& w, CallState& st, const protocol::Request& req) {
@@ -217,68 +231,79 @@ inline void PoolCore::start_stream(Worker& w, CallState& st, const protocol::Req
 
 inline Task<void> PoolCore::run_stream(Worker& w, CallState& st, const TaskEntry& entry, StreamRings rings,
                                        std::vector<std::byte> args) {
-  auto out = co_await catch_errors(entry.invoke_stream(std::move(rings), args, st.cancel.token()), origin(w) + ": " + entry.name);
-  finish(w, st, std::move(out));
+  CancelToken token;  // named: see run_task
+  if (entry.takes_token) token = st.token();
+  Task<Result<std::vector<std::byte>>> task = entry.invoke_stream(std::move(rings), args, std::move(token));
+  std::string where = origin(w) + ": " + entry.name;
+  auto out = co_await catch_errors(std::move(task), std::move(where));
+  if (out) {
+    finish(w, st, &*out, std::nullopt);
+  } else {
+    finish(w, st, std::move(out).error());
+  }
 }
 
 // Takes queued calls while this worker has room, and runs them straight
 // from their records (a queued call never passes through a ring).
 inline PoolCore::Step PoolCore::run_queued(Worker& w) {
   if (options_.external) return Step::Ok;
-  QueuedCall q;
-  while (w.held.size() < options_.max_in_flight && take_queued(w, q)) {
+  while (w.held.size() < options_.max_in_flight) {
+    CallRef q = take_queued(w);
+    if (!q) break;
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    CallState& st = *q.st;
+    CallState& st = *q;
     st.worker.store(w.index, std::memory_order_relaxed);
-    w.held.add(std::move(q.st));
-    auto req = protocol::parse_call(q.record);  // made by submit(): well formed
+    w.held.add(std::move(q));
+    auto req = protocol::parse_call(st.request);  // made by submit(): well formed
     if (run(w, st, req->name, req->args) != Step::Ok) return Step::Crashed;
   }
   return Step::Ok;
 }
 
 // The next call pinned to this worker, or else the next queued for anyone.
-inline bool PoolCore::take_queued(Worker& w, QueuedCall& out) {
+inline CallRef PoolCore::take_queued(Worker& w) {
+  CallRef out;
   if (w.pinned_count.load(std::memory_order_relaxed) != 0) {
     std::lock_guard lock(w.pinned_mutex);
     if (!w.pinned.empty()) {
       out = std::move(w.pinned.front());
       w.pinned.pop_front();
       w.pinned_count.fetch_sub(1, std::memory_order_relaxed);
-      return true;
+      return out;
     }
   }
-  if (queue_count_.load(std::memory_order_relaxed) == 0) return false;
+  if (queue_count_.load(std::memory_order_relaxed) == 0) return out;
   std::lock_guard lock(queue_mutex_);
-  if (queue_.empty()) return false;
+  if (queue_.empty()) return out;
   out = std::move(queue_.front());
   queue_.pop_front();
   queue_count_.fetch_sub(1, std::memory_order_relaxed);
-  return true;
+  return out;
 }
 
 // The call's answer: to its C++ caller directly, or to JavaScript through
 // the response ring. Counted first, so a caller that has its answer sees
 // the worker's counters include it.
-inline void PoolCore::finish(Worker& w, CallState& st, Result<std::vector<std::byte>> out) {
+inline void PoolCore::finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error) {
   CallRef ref = w.held.remove(&st);  // empty if shutdown took it already
   w.completed.fetch_add(1, std::memory_order_relaxed);
   if (options_.external) {
     w.by_id.erase(st.id);
-    respond(w, st.id, out);
+    respond(w, st.id, value, error);
   }
-  settle(st, std::move(out));
+  settle(st, value, std::move(error));
 }
 
-inline void PoolCore::respond(Worker& w, std::uint64_t id, const Result<std::vector<std::byte>>& out) {
+inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value,
+                              const std::optional<Error>& error) {
   std::vector<std::byte> payload;
   protocol::begin_result(payload, id);
-  if (out) {
-    payload.resize(8 + out->size());
-    if (!out->empty()) std::memcpy(payload.data() + 8, out->data(), out->size());
+  if (!error) {
+    payload.resize(8 + value->size());
+    if (!value->empty()) std::memcpy(payload.data() + 8, value->data(), value->size());
   } else {
     Writer writer(payload);
-    (void)encode(writer, Result<void>(out.error()));
+    (void)encode(writer, Result<void>(*error));
   }
   auto& tx = *w.response_tx;
   if (w.unsent.empty()) {

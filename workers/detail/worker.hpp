@@ -25,12 +25,6 @@
 
 namespace ferry::detail {
 
-// A call that waits for a worker: its state and its request record.
-struct QueuedCall {
-  CallRef st;
-  std::vector<std::byte> record;
-};
-
 // The calls and streams a worker holds — sent to its request ring, or
 // running — as an intrusive list, each with one reference. A caller adds a
 // call before it writes the request; the worker removes it once it has
@@ -112,12 +106,13 @@ struct Worker {
   HeldCalls held;
   std::atomic<std::uint64_t> completed{0};
   std::mutex pinned_mutex;
-  std::deque<QueuedCall> pinned;                   // calls with this worker's affinity, waiting for room
+  std::deque<CallRef> pinned;                      // calls with this worker's affinity, waiting for room
   std::atomic<std::uint32_t> pinned_count{0};
   // Worker thread only: calls from JavaScript by id (external mode), and
   // answers that found the response ring full, in order.
   std::unordered_map<std::uint64_t, CallState*> by_id;
   std::deque<std::vector<std::byte>> unsent;
+  std::vector<std::byte> answer;                   // worker thread: a synchronous task's encoded result
   // Worker thread only: records taken off the request ring early, while a
   // running synchronous task looked for its cancel record.
   std::deque<std::pair<std::uint32_t, std::vector<std::byte>>> backlog;
