@@ -257,7 +257,9 @@ inline bool PoolCore::send(Worker& w, const CallRef& st, std::uint32_t tag, std:
     st->worker.store(-1, std::memory_order_relaxed);
     return false;
   }
-  w.request_tx->publish();  // one release store; a notify only if the worker is parked
+  // One release store and a fence; a notify only if the worker is parked.
+  // Fenced: the worker parks often, and so skips the heavy barrier.
+  w.request_tx->publish_fenced();
   return true;
 }
 

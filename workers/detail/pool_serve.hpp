@@ -53,7 +53,9 @@ inline Task<void> PoolCore::serve(Worker& w) {
     if (!w.unsent.empty() && !co_await send_unsent(w)) co_return;
     const bool ok = co_await RingCondition([&] { return has_work(w); },
                                            [&] {
-                                             rx.prepare_wait_for_data();
+                                             // Every producer fences: callers publish_fenced(),
+                                             // JavaScript's Atomics are seq_cst.
+                                             rx.prepare_wait_for_data(true);
                                              return w.doorbell;
                                            });
     if (!ok || ex.stopping()) co_return;
