@@ -286,6 +286,22 @@ export class MsgConsumer implements RecordConsumer {
     return waitUntil(this, () => this.closedByUs || this.buffered() || this.producerClosed(), timeoutMs);
   }
 
+  hasData(): boolean {
+    return this.closedByUs || this.buffered() || this.producerClosed();
+  }
+
+  /** Resolves on the next arrival (records, the end, an abort), or null when something is there now (RingConsumer.park's twin). */
+  park(): Promise<unknown> | null {
+    if (this.readBytes !== 0 && !this.closedByUs) this.grantNow();
+    if (this.hasData()) return null;
+    return new Promise<void>((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** Nothing to lower: a message wakes no one but this end. */
+  unpark(): void {}
+
   /** @internal records arrived. */
   data(chunk: ArrayBuffer): void {
     if (this.closedByUs) return;

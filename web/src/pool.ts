@@ -44,6 +44,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
+import { SpinBudget, nowUs } from './spin.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
 import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
@@ -253,6 +254,9 @@ const TAG_STREAM = 3;
 const TAG_RESULT = 1;
 const TAG_CRASH = 2; // response ring: a dying C++ worker's reason (web/PROTOCOL.md)
 const kOrigin = 'pool';
+// The longest the main thread spins for an answer before it parks (µs):
+// about what a park and wake-up of the page costs (web/README.md, "Waiting").
+const kSpinCapUs = 100;
 
 const enum State {
   Queued,
@@ -307,7 +311,8 @@ interface Slot {
   outbox: Deque<{ tag: number; bytes: Uint8Array }>;
   draining: Promise<void> | null;
   dirty: boolean;
-  loop: Promise<void> | null;
+  calls: number; // of inFlight, the calls (not streams): the answers worth spinning for
+  parked: Promise<void> | null; // a wake-up armed on the response ring
   pinned: Deque<Pending>;
 }
 
@@ -388,7 +393,10 @@ export class WorkerPool {
   private closed = false;
   private terminated: Promise<void> | null = null;
   private readonly dirty: Slot[] = [];
-  private flushQueued = false;
+  private serviceQueued = false;
+  private readonly serviceFn = () => this.service();
+  // How long to spin for answers before parking (learned).
+  private readonly spin: SpinBudget;
   private readonly records = new RecordWriter();
   private head = new Uint8Array(256);
   private readonly names = new Map<string, Uint8Array>();
@@ -401,6 +409,8 @@ export class WorkerPool {
     private readonly maxQueued: number,
   ) {
     this.transport = t.name;
+    // Over postMessage an answer arrives as an event: spinning cannot see it.
+    this.spin = new SpinBudget(t.name === 'shared-memory' ? kSpinCapUs : 0);
     for (let i = 0; i < t.size; i++) {
       const s: Slot = {
         index: i,
@@ -416,7 +426,8 @@ export class WorkerPool {
         outbox: new Deque(),
         draining: null,
         dirty: false,
-        loop: null,
+        calls: 0,
+        parked: null,
         pinned: new Deque(),
       };
       this.slots.push(s);
@@ -560,11 +571,12 @@ export class WorkerPool {
       for (const p of s.pending.values()) this.endPending(p, terminatedError, ErrorKind.Closed);
       s.pending.clear();
       s.inFlight = 0;
+      s.calls = 0;
       for (const p of s.pinned.clear()) this.endPending(p, terminatedError, ErrorKind.Closed);
       s.outbox.clear();
       if (s.alive) {
         try {
-          this.t.abortSlot(s.index, ErrorKind.Closed); // wakes this slot's loops
+          this.t.abortSlot(s.index, ErrorKind.Closed); // wakes this slot's waits
         } catch {
           // a slot between workers has no rings to wake
         }
@@ -753,6 +765,7 @@ export class WorkerPool {
     p.slot = s;
     s.pending.set(p.id, p);
     s.inFlight++;
+    if (!p.stream) s.calls++;
     if (ch !== null) this.openStream(s, p, ch, codecs);
   }
 
@@ -852,14 +865,11 @@ export class WorkerPool {
     if (s.dirty) return;
     s.dirty = true;
     this.dirty.push(s);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => this.flush());
+    this.schedule();
   }
 
-  // One publish per worker for everything written in this microtask.
+  // One publish per worker for everything written since the last one.
   private flush(): void {
-    this.flushQueued = false;
     for (const s of this.dirty) {
       s.dirty = false;
       if (s.alive && s.request !== null) {
@@ -871,6 +881,110 @@ export class WorkerPool {
       }
     }
     this.dirty.length = 0;
+  }
+
+  // -------------------------------------------------------------------------
+  // The main thread's side of a call: publish, spin, park, drain
+
+  private schedule(): void {
+    if (this.serviceQueued) return;
+    this.serviceQueued = true;
+    queueMicrotask(this.serviceFn);
+  }
+
+  // Everything the main thread does for calls in one pass, run once per
+  // microtask turn that made calls and once per wake-up: publish what was
+  // written (one store per worker), read every answer that is there (every
+  // worker), and when calls are out but no answer is, spin for the learned
+  // budget (spin.ts) re-checking, then park every response ring that has
+  // no wake-up armed yet. Answers resolve their promises; the callers'
+  // continuations run after this returns, and a new pass is queued behind
+  // them so that the calls they make go out together.
+  private service(): void {
+    this.serviceQueued = false;
+    if (this.closed) return;
+    this.flush();
+    let n = this.drainAll();
+    if (n === 0 && this.callsOut > 0) {
+        const budget = this.spin.next();
+      if (budget > 0) {
+        const start = nowUs();
+        const end = start + budget;
+        let now = start;
+        while (!this.anyAnswer() && (now = nowUs()) < end);
+        n = this.drainAll();
+        if (n > 0) this.spin.spun(now - start);
+        else this.spin.parked(budget);
+      }
+    }
+    if (n > 0) {
+      this.schedule();
+      return;
+    }
+    this.park();
+  }
+
+  // Reads every answer every live worker has published; returns how many.
+  private drainAll(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.alive && s.response !== null) n += this.readAnswers(s);
+    return n;
+  }
+
+  private get callsOut(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.alive) n += s.calls;
+    return n;
+  }
+
+  private anyAnswer(): boolean {
+    for (const s of this.slots) {
+      if (s.alive && s.inFlight > 0 && s.response!.hasData()) return true;
+    }
+    return false;
+  }
+
+  // One slot's records, then one release; a broken ring means a dead worker.
+  private readAnswers(s: Slot): number {
+    const resp = s.response!;
+    const gen = s.gen;
+    let n = 0;
+    try {
+      for (let rec = resp.tryRead(); rec !== null; rec = resp.tryRead()) {
+        this.onRecord(s, rec.tag, rec.payload);
+        n++;
+        if (s.gen !== gen) return n; // it crashed
+      }
+      resp.release();
+    } catch (e) {
+      if (s.gen === gen && !this.closed) this.crash(s, e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed ? 'its rings were aborted' : String((e as Error).message ?? e));
+      return n;
+    }
+    if (n > 0) this.pump(s);
+    return n;
+  }
+
+  // Arms a wake-up on every live response ring that has none: the worker
+  // rings the bell only while its ring says we are parked (eventcount), and
+  // the wake runs a service pass. An idle pool stays parked like this, so
+  // that a C++ worker's crash record (or an aborted ring) is seen at once.
+  private park(): void {
+    for (const s of this.slots) {
+      if (!s.alive || s.response === null || s.parked !== null) continue;
+      const gen = s.gen;
+      const resp = s.response;
+      const p = resp.park();
+      if (p === null) {
+        this.schedule();
+        continue;
+      }
+      s.parked = p.then(() => {
+        if (s.gen !== gen) return;
+        s.parked = null;
+        resp.unpark();
+        if (!this.closed) this.service();
+      });
+    }
   }
 
   private nameBytes(name: string): Uint8Array {
@@ -928,29 +1042,8 @@ export class WorkerPool {
     const rings = this.t.slot(s.index);
     s.request = rings.request;
     s.response = rings.response;
-    s.loop = this.responseLoop(s, s.gen);
-  }
-
-  // One loop per worker: drain every result, release once, then wait.
-  private async responseLoop(s: Slot, gen: number): Promise<void> {
-    const resp = s.response!;
-    for (;;) {
-      let n = 0;
-      try {
-        for (let rec = resp.tryRead(); rec !== null; rec = resp.tryRead()) {
-          this.onRecord(s, rec.tag, rec.payload);
-          n++;
-        }
-        resp.release();
-      } catch (e) {
-        if (s.gen === gen && !this.closed) this.crash(s, e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed ? 'its rings were aborted' : String((e as Error).message ?? e));
-        return;
-      }
-      if (n > 0) this.pump(s);
-      if (s.gen !== gen || this.closed) return;
-      await resp.waitForData();
-      if (s.gen !== gen || this.closed) return;
-    }
+    s.parked = null;
+    this.schedule();
   }
 
   private onRecord(s: Slot, tag: number, payload: Uint8Array): void {
@@ -964,6 +1057,7 @@ export class WorkerPool {
     if (p === undefined) return; // a result for nothing we wait for
     s.pending.delete(id);
     s.inFlight--;
+    if (p.st === null) s.calls--;
     let value: unknown;
     let error: unknown;
     try {
@@ -1124,7 +1218,7 @@ export class WorkerPool {
     s.restarts++;
     s.gen++;
     try {
-      this.t.abortSlot(s.index, ErrorKind.WorkerCrashed); // wakes our loops on its rings
+      this.t.abortSlot(s.index, ErrorKind.WorkerCrashed); // wakes our waits on its rings
     } catch {
       // already gone
     }
@@ -1132,14 +1226,16 @@ export class WorkerPool {
     const held = [...s.pending.values()];
     s.pending.clear();
     s.inFlight = 0;
+    s.calls = 0;
     s.outbox.clear();
     for (const p of held) this.endPending(p, make, ErrorKind.WorkerCrashed);
-    const oldLoop = s.loop;
+    // The abort above rang the old rings' bells: their wake-ups settle.
+    const oldPark = s.parked;
     const oldDrain = s.draining;
-    s.loop = null;
+    s.parked = null;
     s.draining = null;
     void (async () => {
-      await Promise.all([oldLoop, oldDrain]);
+      await Promise.all([oldPark, oldDrain]);
       if (this.closed) return;
       try {
         await this.t.replace(s.index);

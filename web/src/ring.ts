@@ -226,8 +226,8 @@ function deadlineOf(timeoutMs: number | undefined): number {
 }
 
 let blockingAllowed: boolean | undefined;
-// Whether this thread may Atomics.wait (not on a browser's main thread).
-function canBlock(): boolean {
+/** Whether this thread may Atomics.wait (not on a browser's main thread). */
+export function canBlock(): boolean {
   if (blockingAllowed === undefined) {
     try {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // "not-equal" at once
@@ -240,6 +240,7 @@ function canBlock(): boolean {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const RESOLVED: Promise<void> = Promise.resolve();
 
 interface Waiter {
   w: Int32Array;
@@ -700,11 +701,17 @@ export class RingConsumer {
   private tailCache: number; // local copy of the producer's tail
   private corrupt: Error | null = null; // sticky: the ring is unusable
   private state = State.Open;
+  /** The last record nextRecord() returned: its payload's byte offset in the buffer, and length. */
+  recordOffset = 0;
+  recordLength = 0;
+  /** The whole buffer as bytes (the view nextRecord()'s offsets index). */
+  readonly bytes: Uint8Array;
 
   private constructor(buffer: RingBuffer, byteOffset: number, capacity: number, dataBell: number, spaceBell: number) {
     this.buffer = buffer;
     this.byteOffset = byteOffset;
     this.capacity = capacity;
+    this.bytes = bytesOf(buffer);
     this.w = wordsOf(buffer);
     this.base = byteOffset >>> 2;
     this.data = byteOffset + RING.HEADER_BYTES;
@@ -733,6 +740,17 @@ export class RingConsumer {
    * CorruptRecord for a header that cannot be right (from then on, always).
    */
   tryRead(): RingRecord | null {
+    const tag = this.nextRecord();
+    return tag < 0 ? null : { tag, payload: new Uint8Array(this.buffer, this.recordOffset, this.recordLength) };
+  }
+
+  /**
+   * tryRead() without allocating: the next record's tag (a u32), or -1 when
+   * none is published yet; its payload is `recordLength` bytes at byte
+   * `recordOffset` of the buffer (see `bytes`), valid until release().
+   * Throws as tryRead() does.
+   */
+  nextRecord(): number {
     if (this.corrupt !== null) throw this.corrupt;
     if (this.state !== State.Open) {
       if (this.state === State.Detached) throw invalid('the ring consumer is detached');
@@ -740,7 +758,7 @@ export class RingConsumer {
     }
     for (;;) {
       if (this.read === this.tailCache && !this.refreshTail()) {
-        if (!this.producerClosed()) return null;
+        if (!this.producerClosed()) return -1;
         // The producer publishes before it closes: one more look at tail.
         if (!this.refreshTail()) throw closedError(this.w, this.base, 'the producer closed the ring');
       }
@@ -763,7 +781,9 @@ export class RingConsumer {
         throw this.fail(`record at offset ${pos} claims ${length} payload bytes, but only ${Math.min(avail, toEnd)} bytes are published there`);
       }
       this.read = (this.read + span) >>> 0;
-      return { tag, payload: new Uint8Array(this.buffer, this.data + pos + RING.RECORD_HEADER_BYTES, length) };
+      this.recordOffset = this.data + pos + RING.RECORD_HEADER_BYTES;
+      this.recordLength = length;
+      return tag;
     }
   }
 
@@ -836,6 +856,36 @@ export class RingConsumer {
     const deadline = deadlineOf(timeoutMs);
     this.release();
     return waitUntilSync(this.waiter, deadline, () => this.dataReady(), 'ring data', 'waitForData()');
+  }
+
+  /**
+   * The waiting half of the eventcount for a caller that runs its own spin
+   * and parks many rings at once (the pool's response rings): releases, raises
+   * the parked flag, re-checks. null: a record is there (or tryRead() would
+   * throw) and the flag is down again. Otherwise a promise that settles once
+   * the producer rings the data bell (its next publish or close, or an
+   * abort), or at once if it rang since; without Atomics.waitAsync, after a
+   * 1 ms poll delay. Awake, call unpark() before parking again.
+   */
+  park(): Promise<unknown> | null {
+    this.release();
+    const { w, parked, bell, shared } = this.waiter;
+    // seq_cst: as in waitUntil (the key first, then the flag, then the re-check).
+    const key = Atomics.load(w, bell);
+    Atomics.store(w, parked, 1);
+    if (this.dataReady()) {
+      Atomics.store(w, parked, 0);
+      return null;
+    }
+    const waitAsync = (Atomics as { waitAsync?: typeof Atomics.waitAsync }).waitAsync;
+    if (!shared || typeof waitAsync !== 'function') return sleep(1);
+    const r = waitAsync(w, bell, key);
+    return r.async ? r.value : RESOLVED;
+  }
+
+  /** Lowers the parked flag that park() raised (the producer stops ringing). */
+  unpark(): void {
+    Atomics.store(this.w, this.waiter.parked, 0);
   }
 
   // The wait condition. hasData() may step over a lone skip record; release

@@ -49,8 +49,17 @@ export interface RecordConsumer {
   release(): void;
   close(): void;
   producerClosed(): boolean;
+  /** True when tryRead() would return a record or throw. */
+  hasData(): boolean;
   /** Releases, then resolves once tryRead() would return a record or throw. */
   waitForData(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Releases and arms a wake-up without waiting: null when tryRead() has
+   * something now, else a promise that settles once the producer wrote (or
+   * ended the channel). unpark() afterwards (RingConsumer.park).
+   */
+  park(): Promise<unknown> | null;
+  unpark(): void;
 }
 
 // ---------------------------------------------------------------------------

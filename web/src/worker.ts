@@ -41,7 +41,8 @@ import { decode } from './codec.js';
 import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
 import type { SetupMessage } from './js-backend.js';
 import { MessageHub } from './message-backend.js';
-import { RingConsumer, RingProducer, ringAbort } from './ring.js';
+import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
+import { SpinBudget, nowUs } from './spin.js';
 import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
 
 export { StreamReader, StreamWriter } from './stream.js';
@@ -154,6 +155,8 @@ interface StreamEnds {
 
 interface Env {
   request: RecordConsumer;
+  /** The request ring, when this thread may block on it (shared memory). */
+  blocking: RingConsumer | null;
   response: RecordProducer;
   attachStream(inWire: number, outWire: number): StreamEnds;
 }
@@ -186,8 +189,10 @@ async function start(tasks: Tasks): Promise<void> {
 }
 
 function ringEnv(buffer: SharedArrayBuffer, request: number, response: number): Env {
+  const req = RingConsumer.attach(buffer, request);
   return {
-    request: RingConsumer.attach(buffer, request),
+    request: req,
+    blocking: req,
     response: RingProducer.attach(buffer, response),
     attachStream(inWire, outWire) {
       const input = RingConsumer.attach(buffer, inWire);
@@ -211,6 +216,7 @@ function ringEnv(buffer: SharedArrayBuffer, request: number, response: number): 
 function messageEnv(hub: MessageHub, capacity: number): Env {
   return {
     request: hub.consumer(0, capacity),
+    blocking: null,
     response: hub.producer(1, capacity, capacity),
     attachStream(inWire, outWire) {
       // in: the pool said its capacity; out: the pool's first credit is the capacity.
@@ -239,6 +245,31 @@ const TAG_CALL = 1;
 const TAG_CANCEL = 2;
 const TAG_STREAM = 3;
 const TAG_RESULT = 1;
+
+// Waiting for requests (Runtime.run): the longest spin, the longest block in
+// Atomics.wait before the event loop gets its turn, and how often a worker
+// that keeps blocking yields to it anyway (timers, messages of user code).
+const kWorkerSpinCapUs = 50;
+const kBlockMs = 2;
+const kYieldMs = 10;
+
+// A macrotask turn without setTimeout's clamping: the worker's timers and
+// messages run, then this resolves.
+let yieldPort: { port1: MessagePort; port2: MessagePort } | null = null;
+const yieldWaiters: (() => void)[] = [];
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void };
+  if (typeof g.setImmediate === 'function') return new Promise((resolve) => g.setImmediate!(resolve));
+  if (yieldPort === null) {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => yieldWaiters.shift()?.();
+    yieldPort = ch;
+  }
+  return new Promise((resolve) => {
+    yieldWaiters.push(resolve);
+    yieldPort!.port2.postMessage(0);
+  });
+}
 
 class Context implements CallContext {
   private controller: AbortController | null = null;
@@ -285,6 +316,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 class Runtime {
   private readonly running = new Map<number, Context>();
+  private readonly spin = new SpinBudget(kWorkerSpinCapUs);
+  private idle: (() => void) | null = null; // run() waits for running to empty
   private readonly outbox: Uint8Array[] = [];
   private draining = false;
   private publishQueued = false;
@@ -298,8 +331,18 @@ class Runtime {
     private readonly index: number,
   ) {}
 
+  // Serves the request ring: every request that is there, one publish of
+  // the answers, then wait. How it waits (web/README.md, "Waiting"): while
+  // no task of ours is pending on the event loop, it spins for a learned
+  // budget and then blocks in Atomics.wait, which wakes several times
+  // faster than Atomics.waitAsync, for at most kBlockMs, yielding to the
+  // event loop at least every kYieldMs; idle longer, or with async tasks
+  // running, it parks with waitAsync, and comes back to blocking as soon as
+  // the last async task has answered.
   async run(): Promise<void> {
     const req = this.env.request;
+    const ring = this.env.blocking !== null && canBlock() ? this.env.blocking : null;
+    let lastYield = nowUs();
     for (;;) {
       try {
         for (let r = req.tryRead(); r !== null; r = req.tryRead()) this.onRequest(r.tag, r.payload);
@@ -309,7 +352,54 @@ class Runtime {
         throw e;
       }
       this.publish();
-      await req.waitForData();
+      if (ring !== null && this.running.size === 0) {
+        if (nowUs() - lastYield > kYieldMs * 1000) {
+          await yieldToEventLoop();
+          lastYield = nowUs();
+          continue;
+        }
+        if (this.block(ring)) continue;
+      }
+      const parked = req.park();
+      if (parked === null) continue;
+      await (ring !== null && this.running.size > 0 ? Promise.race([parked, this.whenIdle()]) : parked);
+      req.unpark();
+      lastYield = nowUs();
+    }
+  }
+
+  // Spins, then blocks: true once a request is there, false after kBlockMs.
+  private block(ring: RingConsumer): boolean {
+    const budget = this.spin.next();
+    if (budget > 0) {
+      const start = nowUs();
+      const end = start + budget;
+      let now = start;
+      while (!ring.hasData()) {
+        if ((now = nowUs()) >= end) break;
+      }
+      if (now < end) {
+        this.spin.spun(now - start);
+        return true;
+      }
+      this.spin.parked(budget);
+    }
+    return ring.waitForDataSync(kBlockMs);
+  }
+
+  // Resolves once no task of ours waits on the event loop any more.
+  private whenIdle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.idle = resolve;
+    });
+  }
+
+  private taskDone(id: number): void {
+    this.running.delete(id);
+    if (this.running.size === 0 && this.idle !== null) {
+      const idle = this.idle;
+      this.idle = null;
+      idle();
     }
   }
 
@@ -382,14 +472,14 @@ class Runtime {
     this.running.set(id, ctx);
     Promise.resolve(r).then(
       (v) => {
-        this.running.delete(id);
         this.reply(id, v);
         this.schedulePublish();
+        this.taskDone(id);
       },
       (e) => {
-        this.running.delete(id);
         this.reply(id, this.taskError(e, name));
         this.schedulePublish();
+        this.taskDone(id);
       },
     );
   }
@@ -402,9 +492,9 @@ class Runtime {
     const output = new StreamWriter(ends.output, plainCodec);
     const finish = async (result: unknown): Promise<void> => {
       await this.endStream(input, output, ends, !(result instanceof FerryError));
-      this.running.delete(id);
       this.reply(id, result);
       this.schedulePublish();
+      this.taskDone(id);
     };
     if (typeof fn !== 'function') {
       void finish(this.unknownTask(name));
