@@ -32,7 +32,8 @@
 import { ClosedError, CorruptRecordError, ErrorKind, InvalidArgumentError, MessageTooLargeError, ferryError, kindName } from './errors.js';
 import type { Signature } from './schema.js';
 import type { RecordConsumer, RecordProducer } from './stream.js';
-import { defaultWorkers, ringCapacityOf, startWorker, type WorkerHandle } from './js-backend.js';
+import { ringCapacityOf } from './js-backend.js';
+import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
 import type { StreamChannels, Transport } from './pool.js';
 
 const kOrigin = 'web/message-backend';
@@ -445,6 +446,8 @@ export interface MessageBackendOptions {
   ringCapacity?: number;
   /** How long a worker may take to start (default 30 s). */
   startTimeoutMs?: number;
+  /** Kill and replace a worker whose event loop has not beaten for this long (default 0: off). */
+  heartbeatMs?: number;
 }
 
 interface MsgSlot {
@@ -463,6 +466,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new InvalidArgumentError(`workers ${String(workers)} must be an integer from 1 to 256`, kOrigin);
   }
+  checkHeartbeat(options.heartbeatMs, kOrigin);
   const capacity = ringCapacityOf(options.ringCapacity, 64 * 1024);
   const slots: MsgSlot[] = [];
   let crashCallback: (index: number, reason: string) => void = () => {};
@@ -495,7 +499,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
         slot.hub.abortAll(ErrorKind.WorkerCrashed);
         crashCallback(index, reason);
       },
-    }, options.startTimeoutMs);
+    }, options);
   };
 
   try {

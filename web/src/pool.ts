@@ -87,8 +87,18 @@ export interface WorkerPoolOptions {
   transport?: 'auto' | 'shared-memory' | 'postMessage';
   /** JavaScript workers: bytes for stream rings (default 16 MiB). */
   arenaBytes?: number;
-  /** How long a worker may take to start (default 30 s); then create() rejects with WorkerCrashedError. */
+  /**
+   * How long starting may take (default 30 s): JavaScript workers' scripts
+   * and handshake; a wasm module's glue, binary, worker script and threads.
+   * Past it create() rejects, naming what did not load or start.
+   */
   startTimeoutMs?: number;
+  /**
+   * JavaScript workers: a worker whose event loop has not beaten for this
+   * many ms (a task that never gives its thread back) is declared crashed:
+   * its calls fail with WorkerCrashedError and it is replaced. Default 0: off.
+   */
+  heartbeatMs?: number;
 }
 
 export interface CallOptions {
@@ -468,7 +478,13 @@ export class WorkerPool {
       );
     } else {
       if (options.script === undefined) throw new InvalidArgumentError('WorkerPool.create needs a script (JavaScript workers) or a module (wasm)', kOrigin);
-      const common = { script: options.script, workers: options.workers, ringCapacity: options.ringCapacity, startTimeoutMs: options.startTimeoutMs };
+      const common = {
+        script: options.script,
+        workers: options.workers,
+        ringCapacity: options.ringCapacity,
+        startTimeoutMs: options.startTimeoutMs,
+        heartbeatMs: options.heartbeatMs,
+      };
       if (want === 'postMessage' || (want === 'auto' && !sharedMemoryAvailable())) {
         const { createMessageBackend } = await import('./message-backend.js');
         t = await createMessageBackend(common);

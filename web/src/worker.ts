@@ -39,7 +39,7 @@
 
 import { decode } from './codec.js';
 import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
-import type { SetupMessage } from './js-backend.js';
+import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
 import { MessageHub } from './message-backend.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';
@@ -182,8 +182,11 @@ async function start(tasks: Tasks): Promise<void> {
       port.post({ ferry: 'error', message: e instanceof Error ? e.message : String(e) });
       return;
     }
-    port.post({ ferry: 'ready', index: setup.index });
-    void new Runtime(tasks, env, setup.index).run().catch(die);
+    startBeating(setup.heartbeat, (beat) => port.post(beat));
+    void holdLivenessLock(setup.lock).then((locked) => {
+      port.post({ ferry: 'ready', index: setup.index, locked });
+      return new Runtime(tasks, env, setup.index).run();
+    }).catch(die);
   });
   port.post({ ferry: 'hello' });
 }

@@ -300,6 +300,26 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     }
   });
 
+  test('with heartbeatMs, a worker stuck in a task fails its calls with WorkerCrashedError and is replaced; idle and async workers live on', async () => {
+    const pool = await make({ heartbeatMs: 200 });
+    try {
+      await new Promise((r) => setTimeout(r, 600)); // idle workers keep beating
+      assert.equal(await pool.callWith({ affinity: 1 }, 'later', 'slow but alive', 500), 'slow but alive');
+      const t0 = Date.now();
+      const waiting = pool.callWith({ affinity: 0 }, 'later', 1, 60_000);
+      const stuck = pool.callWith({ affinity: 0 }, 'spin', 60_000);
+      for (const p of [stuck, waiting]) {
+        await assert.rejects(p, isKind(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed: it missed its heartbeat/)));
+      }
+      assert.ok(Date.now() - t0 < 3000, `detected after ${Date.now() - t0} ms`);
+      assert.equal(await pool.callWith({ affinity: 0 }, 'add', 1, 2), 3);
+      assert.deepEqual(pool.stats().workers.map((w) => w.restarts), [1, 0]);
+    } finally {
+      await pool.terminate();
+    }
+    await assert.rejects(make({ heartbeatMs: 5 }), (e: unknown) => e instanceof FerryError && /heartbeatMs 5 must be 0 \(off\) or at least 20 ms/.test(e.message));
+  });
+
   test('terminate rejects 100 pending calls with ClosedError, and later calls at once', async () => {
     const pool = await make({ maxInFlight: 30 });
     const pending = Array.from({ length: 100 }, (_, i) => (i % 2 ? pool.call('hang') : pool.call('later', i, 10000)));
