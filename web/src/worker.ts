@@ -278,6 +278,8 @@ class Context implements CallContext {
   private controller: AbortController | null = null;
   private cancelled = false;
   private reason: unknown;
+  /** A stream task's ends, which a cancel ends at once. */
+  ends: { input: StreamReader; output: StreamWriter } | null = null;
 
   constructor(
     readonly id: number,
@@ -298,6 +300,14 @@ class Context implements CallContext {
     if (this.cancelled) return;
     this.cancelled = true;
     this.reason = reason;
+    // The task's input stops here, buffered values and all, and its further
+    // sends fail: a task that awaits either ends even if it never looks at
+    // its signal.
+    if (this.ends !== null) {
+      const err = reason instanceof FerryError ? reason : new CancelledError(String(reason), 'pool');
+      this.ends.input.fail(err);
+      this.ends.output.fail(err);
+    }
     this.controller?.abort(reason);
   }
 }
@@ -511,6 +521,7 @@ class Runtime {
       return;
     }
     const ctx = new Context(id, name, this.index);
+    ctx.ends = { input, output };
     this.running.set(id, ctx);
     let r: unknown;
     current = ctx;
