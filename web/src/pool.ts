@@ -29,7 +29,7 @@
 //   is dropped.
 
 import type { Backend } from './backend.js';
-import { WasmBuffer } from './buffer.js';
+import { WasmBuffer, flushQuarantine, quarantineStats } from './buffer.js';
 import { decode, Writer } from './codec.js';
 import {
   CancelledError,
@@ -147,6 +147,8 @@ export interface PoolStats {
   leakedBufferBytes: number;
   /** Streams garbage-collected while still open (cancelled by a backstop, which also warns). */
   leakedStreams: number;
+  /** Released WasmBuffers whose bytes were written after release() (through a view kept too long). */
+  writesAfterRelease: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -543,6 +545,7 @@ export class WorkerPool {
       leakedBuffers: this.leakedBuffers,
       leakedBufferBytes: this.leakedBufferBytes,
       leakedStreams: this.leakedStreams,
+      writesAfterRelease: this.wasmBackend() !== null ? quarantineStats(this.wasmBackend()!).writesAfterRelease : 0,
     };
     const m = this.t.memory?.();
     if (m !== undefined) s.memory = m;
@@ -566,14 +569,21 @@ export class WorkerPool {
     });
   }
 
-  /** Wasm pools: the module heap's numbers (bytes in use, free chunks, high-water mark), for leak checks. */
-  heap(): HeapStats {
-    const b = this.t instanceof RingTransport ? (this.t.b as Backend & { heap?: () => HeapStats }) : null;
-    if (b === null || b.kind !== 'wasm' || typeof b.heap !== 'function') {
-      throw new InvalidArgumentError('pool.heap() describes wasm memory: only a pool created with a module has it', kOrigin);
-    }
+  /**
+   * Wasm pools: the module heap's numbers (bytes in use, free chunks,
+   * high-water mark), for leak checks. `quarantined` of the bytes in use are
+   * released WasmBuffers not yet handed back to the allocator (buffer.ts).
+   */
+  heap(): HeapStats & { quarantined: number } {
+    const b = this.wasmBackend();
+    if (b === null) throw new InvalidArgumentError('pool.heap() describes wasm memory: only a pool created with a module has it', kOrigin);
     if (this.closed) throw terminatedError();
-    return b.heap();
+    return { ...b.heap(), quarantined: quarantineStats(b).bytes };
+  }
+
+  private wasmBackend(): (Backend & { heap: () => HeapStats }) | null {
+    const b = this.t instanceof RingTransport ? (this.t.b as Backend & { heap?: () => HeapStats }) : null;
+    return b !== null && b.kind === 'wasm' && typeof b.heap === 'function' ? (b as Backend & { heap: () => HeapStats }) : null;
   }
 
   /**
@@ -601,6 +611,8 @@ export class WorkerPool {
     }
     for (const p of this.queue.clear()) this.endPending(p, terminatedError, ErrorKind.Closed);
     this.queuedLive = 0;
+    const wasm = this.wasmBackend();
+    if (wasm !== null) flushQuarantine(wasm);
     this.terminated = this.t.terminate();
     return this.terminated;
   }

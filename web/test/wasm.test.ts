@@ -142,3 +142,33 @@ test('the WorkerPool over the wasm module in Node: typed calls, streams, errors,
   }
   await assert.rejects(pool.call('add', 1, 1), ClosedError);
 });
+
+test('a released WasmBuffer is quarantined: old views read poison, cannot reach the next lease, and a write through one is reported', async () => {
+  const { WorkerPool } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 1 });
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (m: string) => warnings.push(m);
+  try {
+    const a = pool.alloc(4096);
+    a.bytes.fill(7);
+    const old = a.bytes;
+    const address = a.address;
+    a.release();
+    assert.ok(old.every((c) => c === 0xdb), 'a released block reads as poison');
+    assert.equal(pool.heap().quarantined, 4096);
+    const b = pool.alloc(4096);
+    assert.notEqual(b.address, address, 'the next lease of the same size gets other memory');
+    b.bytes.fill(1);
+    old[100] = 42; // a write through a view kept past release()
+    assert.ok(b.bytes.every((c) => c === 1), 'the write did not reach the live lease');
+    assert.equal(await pool.call('checksum_shared', b), await pool.call('checksum_bytes', new Uint8Array(4096).fill(1)));
+    for (let i = 0; i < 300; i++) pool.alloc(64).release(); // pushes the first block out
+    assert.equal(pool.stats().writesAfterRelease, 1);
+    assert.match(warnings.join('\n'), /released WasmBuffer of 4096 bytes .* was written after release\(\)/);
+    b.release();
+  } finally {
+    console.warn = warn;
+    await pool.terminate();
+  }
+});
