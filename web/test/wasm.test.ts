@@ -172,3 +172,25 @@ test('a released WasmBuffer is quarantined: old views read poison, cannot reach 
     await pool.terminate();
   }
 });
+
+test('JavaScript values reach C++ tasks only where they fit without loss: each coercion of old is a TypeMismatchError naming the argument and field', async () => {
+  const { WorkerPool, TypeMismatchError } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 1 });
+  try {
+    const refused = async (name: string, args: unknown[], message: RegExp) => {
+      await assert.rejects(pool.call(name, ...args), (e: unknown) => e instanceof TypeMismatchError && message.test(e.message), `${name}(${args.map(String).join(', ')})`);
+    };
+    await refused('add', [1n, 2], /^argument 1 of add: type mismatch: expected i32, got bigint 1 \(bigints are for i64 and u64\)$/);
+    await refused('echo_f32', [1e300], /^argument 1 of echo_f32: type mismatch: expected f32, got number 1e\+300 \(beyond the f32 range\)$/);
+    await refused('echo_point', [{ x: 1, y: 2, z: 3 }], /^argument 1 of echo_point: type mismatch: expected struct Point, got an object with the extra field 'z' at z$/);
+    await refused('echo_variant', [5], /^argument 1 of echo_variant: type mismatch: expected variant, got number 5/);
+    await refused('echo_optional', [undefined], /^argument 1 of echo_optional: type mismatch: expected optional, got undefined \(use null for none\)$/);
+    // What does fit still goes through, including the deliberate f32 rounding.
+    assert.equal(await pool.call('add', 1, 2), 3);
+    assert.equal(await pool.call('echo_f32', 0.1), Math.fround(0.1));
+    assert.equal(await pool.call('echo_optional', null), null);
+    assert.equal(await pool.call('echo_i64', 5), 5n);
+  } finally {
+    await pool.terminate();
+  }
+});
