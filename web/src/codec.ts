@@ -811,6 +811,12 @@ export function putError(w: Writer, e: FerryError): void {
   w.pos += 2;
   putText(w, String(e.message), 'error message');
   putText(w, String(e.origin ?? ''), 'error origin');
+  // Only a TypeMismatch carries its two type names (CODEC.md, error 0x14).
+  if (kind === ErrorKind.TypeMismatch) {
+    const m = e as { expected?: unknown; actual?: unknown };
+    putText(w, String(m.expected ?? ''), 'error expected type');
+    putText(w, String(m.actual ?? ''), 'error actual type');
+  }
 }
 
 function putText(w: Writer, s: string, what: string): void {
@@ -1121,7 +1127,10 @@ function sizeOf(v: unknown, depth: number): number {
   if (v instanceof ArrayBuffer || (kHasSab && v instanceof SharedArrayBuffer)) return 5 + v.byteLength;
   if (v instanceof Error) {
     const e = v instanceof FerryError ? v : toFerryError(v, '');
-    return 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));
+    const n = 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));
+    if (e.kind !== ErrorKind.TypeMismatch) return n;
+    const m = e as { expected?: unknown; actual?: unknown };
+    return n + 8 + utf8Length(String(m.expected ?? '')) + utf8Length(String(m.actual ?? ''));
   }
   enterEnc(depth);
   if (Array.isArray(v)) {
@@ -1320,7 +1329,10 @@ export function readErrorValue(r: Reader): FerryError {
   const kind = readErrorKind(r);
   const message = readText(r, 'error message');
   const origin = readText(r, 'error origin');
-  return ferryError(kind, message, origin);
+  if (kind !== ErrorKind.TypeMismatch) return ferryError(kind, message, origin);
+  const expected = readText(r, 'error expected type');
+  const actual = readText(r, 'error actual type');
+  return ferryError(kind, message, origin, { expected, actual });
 }
 
 function decValue(r: Reader, flags: number, depth: number): unknown {
@@ -1663,10 +1675,20 @@ function walk(r: Reader, depth: number, out: { s: string } | null): void {
       if (out) {
         const message = readText(r, 'error message');
         const origin = readText(r, 'error origin');
-        out.s += `error ${kindName(kind)}(${quoteText(message)}, ${quoteText(origin)})`;
+        out.s += `error ${kindName(kind)}(${quoteText(message)}, ${quoteText(origin)}`;
+        if (kind === ErrorKind.TypeMismatch) {
+          const expected = readText(r, 'error expected type');
+          const actual = readText(r, 'error actual type');
+          out.s += `, ${quoteText(expected)}, ${quoteText(actual)}`;
+        }
+        out.s += ')';
       } else {
         skipText(r, 'error message');
         skipText(r, 'error origin');
+        if (kind === ErrorKind.TypeMismatch) {
+          skipText(r, 'error expected type');
+          skipText(r, 'error actual type');
+        }
       }
       return;
     }

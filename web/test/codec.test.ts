@@ -235,7 +235,26 @@ test('DecodingRules.PackedElementTagMustBeANumberTag', () => {
 test('DecodingRules.UnknownErrorKindIsDeserialization', () => {
   deserAll('14000000000000000000', 'error kind 0 at offset 1 is not a known ErrorKind (1..14)');
   deserAll('140f0000000000000000', 'error kind 15 at offset 1 is not a known ErrorKind (1..14)');
-  for (let k = 1; k <= 14; k++) assert.equal((C.decode(fromHex(`14${k.toString(16).padStart(2, '0')}0000000000000000`)) as E.FerryError).kind, k);
+  for (let k = 1; k <= 14; k++) {
+    const tail = k === E.ErrorKind.TypeMismatch ? '0000000000000000' : ''; // its expected and actual type names
+    assert.equal((C.decode(fromHex(`14${k.toString(16).padStart(2, '0')}0000000000000000${tail}`)) as E.FerryError).kind, k);
+  }
+});
+
+test('DecodingRules.ATypeMismatchErrorCarriesItsTypeNamesAndNeedsThem', () => {
+  const e = new E.TypeMismatchError('argument 1 of add: type mismatch: expected i32, got bigint 1', 'worker 0', 'i32', 'bigint 1');
+  const back = C.decode(C.encode(e)) as E.TypeMismatchError;
+  assert.ok(back instanceof E.TypeMismatchError);
+  assert.deepEqual([back.message, back.origin, back.expected, back.actual], [e.message, 'worker 0', 'i32', 'bigint 1']);
+  assert.equal(C.encodedSize(e), C.encode(e).length);
+  assert.equal(C.describe(C.encode(e)), 'error TypeMismatch("argument 1 of add: type mismatch: expected i32, got bigint 1", "worker 0", "i32", "bigint 1")');
+  // Fields the message does not name still travel.
+  const odd = C.decode(C.encode(new E.TypeMismatchError('no names here', '', 'struct Point', 'array of 2'))) as E.TypeMismatchError;
+  assert.deepEqual([odd.expected, odd.actual], ['struct Point', 'array of 2']);
+  // A TypeMismatch without them (the layout of other kinds) is cut short.
+  deserAll('1404' + '00000000' + '00000000', 'error expected type length at offset 10 needs 4 bytes but 0 bytes remain');
+  deserAll('1404' + '00000000' + '00000000' + '00000000', 'error actual type length at offset 14 needs 4 bytes but 0 bytes remain');
+  deserAll('1404' + '00000000' + '00000000' + '01000000ff' + '00000000', 'error expected type at offset 10 is not valid UTF-8 (byte 0xff at offset 14)');
 });
 
 test('DecodingRules.NestingDeeperThan64IsDeserialization', () => {

@@ -71,6 +71,8 @@ test('a C++ pool starts in the module, publishes its task signatures, answers ra
     const mismatch = await rawCall(backend, 9, 'add', [2, 40]);
     assert.ok(mismatch instanceof FerryError);
     assert.equal((mismatch as FerryError).kind, ErrorKind.TypeMismatch);
+    // Its type names cross the ring as fields (CODEC.md, error 0x14), not only in the message.
+    assert.deepEqual([(mismatch as { expected?: string }).expected, (mismatch as { actual?: string }).actual], ['i32', 'f64'], (mismatch as FerryError).message);
     const unknown = await rawCall(backend, 10, 'no_such_task', []);
     assert.equal((unknown as FerryError).kind, ErrorKind.UnknownTask);
   } finally {
