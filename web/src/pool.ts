@@ -1079,7 +1079,16 @@ export class WorkerPool {
       this.crash(s, crashReason(payload));
       return;
     }
-    if (tag !== TAG_RESULT || payload.length < 8) return;
+    // A record the protocol does not have: the worker is broken (or not
+    // ours), and which call it meant cannot be known. End it cleanly.
+    if (tag !== TAG_RESULT) {
+      this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result and 2 crashed)`);
+      return;
+    }
+    if (payload.length < 8) {
+      this.crash(s, `it wrote a result record of ${payload.length} bytes, too short for a call id`);
+      return;
+    }
     const id = getU64(payload, 0);
     const p = s.pending.get(id);
     if (p === undefined) return; // a result for nothing we wait for
@@ -1233,6 +1242,7 @@ export class WorkerPool {
   // The worker of slot s died: fail what it held, then replace it.
   private crash(s: Slot, reason: string): void {
     if (!s.alive || this.closed) return;
+    s.alive = false; // from here on, a broken record read below cannot crash it again
     // Results it published before dying still count; its last record may say why.
     try {
       for (let rec = s.response!.tryRead(); rec !== null; rec = s.response!.tryRead()) {
@@ -1242,7 +1252,6 @@ export class WorkerPool {
     } catch {
       // the end of what it wrote
     }
-    s.alive = false;
     s.restarts++;
     s.gen++;
     try {

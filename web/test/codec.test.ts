@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as C from '../dist/codec.js';
 import * as E from '../dist/errors.js';
-import { fromHex, toHex } from './helpers.js';
+import { fromHex, rng, stressScale, toHex } from './helpers.js';
 
 const goldenPath = fileURLToPath(new URL('../../tests/golden/codec.txt', import.meta.url));
 
@@ -525,19 +525,7 @@ test('Describe.FloatsAndTextFollowTheTextForm', () => {
 
 // --- Random values -------------------------------------------------------------
 
-// mulberry32: small, seeded, good enough for test data.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const scale = Math.max(0.01, Number(process.env.FERRY_STRESS_SCALE ?? '1') || 1);
+const scale = stressScale;
 
 function randomValue(rand: () => number, depth: number): unknown {
   const int = (n: number) => Math.floor(rand() * n);

@@ -42,3 +42,24 @@ export async function collectGarbage(): Promise<void> {
   }
   gcFn();
 }
+
+/** mulberry32: a small seeded PRNG for test data; each call gives a u32. */
+export function rng32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** The same sequence as numbers in [0, 1). */
+export function rng(seed: number): () => number {
+  const next = rng32(seed);
+  return () => next() / 4294967296;
+}
+
+/** Stress and fuzz sizes scale with FERRY_STRESS_SCALE (default 1). */
+export const stressScale = Math.max(0.01, Number(process.env.FERRY_STRESS_SCALE ?? '1') || 1);
