@@ -401,7 +401,7 @@ export class WorkerPool {
   private readonly streamBackstop =
     typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<StreamState>((st) => this.streamCollected(st)) : null;
   private leakedBufferBytes = 0;
-  private rr = 0;
+  private warm = 0; // the slot that answered last
   private closed = false;
   private terminated: Promise<void> | null = null;
   private readonly dirty: Slot[] = [];
@@ -724,10 +724,13 @@ export class WorkerPool {
     }
   }
 
-  // The least-loaded live worker with room, or null. Ties rotate.
+  // The least-loaded live worker with room, or null.
   private pick(): Slot | null {
     const n = this.slots.length;
-    const start = this.rr++ % n;
+    // Ties go to the worker that answered last: it is the likeliest to be
+    // awake and warm (a sequential caller keeps one worker busy, not two
+    // half asleep).
+    const start = this.warm;
     let best: Slot | null = null;
     for (let k = 0; k < n; k++) {
       const s = this.slots[(start + k) % n]!;
@@ -988,7 +991,10 @@ export class WorkerPool {
       if (s.gen === gen && !this.closed) this.crash(s, e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed ? 'its rings were aborted' : String((e as Error).message ?? e));
       return n;
     }
-    if (n > 0) this.pump(s);
+    if (n > 0) {
+      this.warm = s.index;
+      this.pump(s);
+    }
     return n;
   }
 
