@@ -277,6 +277,26 @@ export class Writer {
     this.fixed = true;
   }
 
+  /**
+   * Makes this writer fill bytes[start, end) of `u8`, a view of a whole
+   * buffer (a ring's, a channel chunk's): nothing is allocated once it has
+   * seen that view. Any other view is taken as a slot (rebind).
+   */
+  rebindRange(u8: Uint8Array, start: number, end: number): void {
+    if (u8.byteOffset !== 0 || u8.byteLength !== u8.buffer.byteLength) {
+      this.rebind(u8.subarray(start, end));
+      return;
+    }
+    if (this.u8 !== u8) {
+      this.u8 = u8;
+      this.dv = new DataView(u8.buffer);
+    }
+    this.base = start;
+    this.pos = start;
+    this.end = end;
+    this.fixed = true;
+  }
+
   /** Bytes written so far. */
   get size(): number {
     return this.pos - this.base;
@@ -375,7 +395,7 @@ export class Writer {
  */
 export class Reader {
   /** @internal the input */ u8: Uint8Array;
-  /** @internal always 0: positions are offsets into the input */ base: number;
+  /** @internal where the value's bytes start: messages give offsets from here */ base: number;
   /** @internal read position */ pos: number;
   /** @internal input length */ end: number;
 
@@ -390,8 +410,20 @@ export class Reader {
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`the input is a ${describeJs(bytes)}, not a Uint8Array`, kOrigin);
     if (!(offset >= 0 && offset <= bytes.length)) throw new InvalidArgumentError(`offset ${offset} is outside the ${countBytes(bytes.length)} of input`, kOrigin);
     this.u8 = bytes;
+    this.base = 0;
     this.pos = offset;
     this.end = bytes.length;
+  }
+
+  /** Reads bytes[start, end) as the whole input (offsets in messages count from start; allocates nothing). */
+  resetRange(bytes: Uint8Array, start: number, end: number): void {
+    if (!(start >= 0 && start <= end && end <= bytes.length)) {
+      throw new InvalidArgumentError(`range [${start}, ${end}) is outside the ${countBytes(bytes.length)} of input`, kOrigin);
+    }
+    this.u8 = bytes;
+    this.base = start;
+    this.pos = start;
+    this.end = end;
   }
 
   /** Bytes from the start of the input to the next value. */
@@ -1083,10 +1115,18 @@ let slotWriter: Writer | null = null;
  * past what fits may have been written.
  */
 export function encodeToSlot(value: unknown, slot: Uint8Array): number {
+  return encodeToRange(value, slot, 0, slot.length);
+}
+
+/**
+ * encodeToSlot() into bytes[start, end) of `u8`; nothing is allocated when
+ * `u8` views a whole buffer (Writer.rebindRange). Returns the bytes written.
+ */
+export function encodeToRange(value: unknown, u8: Uint8Array, start: number, end: number): number {
   const w = slotWriter ?? new Writer(16);
   slotWriter = null;
   try {
-    w.rebind(slot);
+    w.rebindRange(u8, start, end);
     encodeInto(w, value);
     return w.pos - w.base;
   } finally {
@@ -1449,8 +1489,22 @@ export function borrowReader(bytes: Uint8Array | ArrayBuffer): Reader {
 /** @internal */
 export function releaseReader(r: Reader): void {
   r.u8 = kEmptyU8; // keep no buffer alive
-  r.pos = r.end = 0;
+  r.base = r.pos = r.end = 0;
   scratchReader = r;
+}
+
+/** decode() of exactly one value filling bytes[start, end), without a view of it. */
+export function decodeRange(bytes: Uint8Array, start: number, end: number, opts?: DecodeOptions): unknown {
+  const r = scratchReader ?? new Reader(kEmptyU8);
+  scratchReader = null;
+  try {
+    r.resetRange(bytes, start, end);
+    const v = decValue(r, flagsOf(opts), 0);
+    trailingCheck(r);
+    return v;
+  } finally {
+    releaseReader(r);
+  }
 }
 
 /** Decodes exactly one value filling `bytes`; trailing bytes are Deserialization. */

@@ -154,6 +154,7 @@ interface JsSlot {
 }
 
 const kOrigin = 'web/js-backend';
+const kWorkerSpinCapUs = 50;
 
 /** Rounds to a ring capacity: a power of two in [64, 2^30]. */
 export function ringCapacityOf(bytes: number | undefined, fallback: number): number {
@@ -164,7 +165,13 @@ export function ringCapacityOf(bytes: number | undefined, fallback: number): num
 }
 
 export async function createJsBackend(options: JsBackendOptions): Promise<JsBackend> {
-  const workers = options.workers ?? (await defaultWorkers());
+  const cores = await defaultWorkers();
+  const workers = options.workers ?? cores;
+  // A worker that spins after answering takes the core the page needs to
+  // read the answer and ask again, unless a core is left over for it
+  // (web/README.md "Waiting": on 2 cores spinning workers tripled the
+  // round trip).
+  const spinUs = cores > workers + 1 ? kWorkerSpinCapUs : 0;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new InvalidArgumentError(`workers ${String(workers)} must be an integer from 1 to 256`, kOrigin);
   }
@@ -200,7 +207,7 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
     slot.worker = await startWorker(
       script,
       index,
-      () => ({ ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index }),
+      () => ({ ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs }),
       {
         onDeath: (reason) => {
           if (terminating || slot.gen !== gen || slot.dead) return;

@@ -106,10 +106,15 @@ export class MsgProducer implements RecordProducer {
   }
 
   tryReserve(length: number, tag: number): Uint8Array | null {
+    const at = this.reserveAt(length, tag);
+    return at < 0 ? null : this.chunk.subarray(at, at + length);
+  }
+
+  reserveAt(length: number, tag: number): number {
     this.reservedLen = -1;
     this.check(length);
     const need = 8 + ((length + 7) & ~7);
-    if (need > this.credit) return null;
+    if (need > this.credit) return -1;
     if (this.used + need > this.chunk.length) {
       const bigger = new Uint8Array(Math.max(2 * this.chunk.length, this.used + need));
       bigger.set(this.chunk.subarray(0, this.used));
@@ -117,7 +122,12 @@ export class MsgProducer implements RecordProducer {
     }
     this.reservedLen = length;
     this.reservedTag = tag;
-    return this.chunk.subarray(this.used + 8, this.used + 8 + length);
+    return this.used + 8;
+  }
+
+  /** The chunk being filled (reserveAt()'s offsets index it). */
+  get bytes(): Uint8Array {
+    return this.chunk;
   }
 
   commit(length: number): void {
@@ -231,7 +241,17 @@ export class MsgConsumer implements RecordConsumer {
     this.threshold = capacity >>> 2;
   }
 
+  /** The last record nextRecord() returned: recordBytes[recordOffset, recordOffset + recordLength). */
+  recordBytes: Uint8Array = new Uint8Array(0);
+  recordOffset = 0;
+  recordLength = 0;
+
   tryRead(): { tag: number; payload: Uint8Array } | null {
+    const tag = this.nextRecord();
+    return tag < 0 ? null : { tag, payload: this.recordBytes.subarray(this.recordOffset, this.recordOffset + this.recordLength) };
+  }
+
+  nextRecord(): number {
     if (this.closedByUs) throw new ClosedError('the consumer closed the channel', kOrigin);
     for (;;) {
       const b = this.cur;
@@ -244,7 +264,10 @@ export class MsgConsumer implements RecordConsumer {
         if (at + 8 + length > b.length) throw new CorruptRecordError(`record at offset ${at} claims ${length} payload bytes, more than its chunk holds`, kOrigin);
         this.pos = Math.min(b.length, at + span);
         this.readBytes += span;
-        return { tag, payload: b.subarray(at + 8, at + 8 + length) };
+        this.recordBytes = b;
+        this.recordOffset = at + 8;
+        this.recordLength = length;
+        return tag;
       }
       if (this.cHead < this.chunks.length) {
         this.cur = this.chunks[this.cHead]!;
@@ -259,7 +282,7 @@ export class MsgConsumer implements RecordConsumer {
       this.cur = null;
       if (this.abortKind !== 0) throw abortedError(this.abortKind);
       if (this.producerEnded) throw new ClosedError('the producer closed the channel', kOrigin);
-      return null;
+      return -1;
     }
   }
 

@@ -30,7 +30,7 @@
 
 import type { Backend } from './backend.js';
 import { WasmBuffer, flushQuarantine, quarantineStats } from './buffer.js';
-import { decode, Writer } from './codec.js';
+import { decodeRange, Writer } from './codec.js';
 import {
   CancelledError,
   ClosedError,
@@ -976,13 +976,15 @@ export class WorkerPool {
   }
 
   // One slot's records, then one release; a broken ring means a dead worker.
+  // Allocation-free up to the values themselves: each record is read where
+  // it lies (nextRecord) and decoded from there.
   private readAnswers(s: Slot): number {
     const resp = s.response!;
     const gen = s.gen;
     let n = 0;
     try {
-      for (let rec = resp.tryRead(); rec !== null; rec = resp.tryRead()) {
-        this.onRecord(s, rec.tag, rec.payload);
+      for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
+        this.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
         n++;
         if (s.gen !== gen) return n; // it crashed
       }
@@ -1080,9 +1082,10 @@ export class WorkerPool {
     this.schedule();
   }
 
-  private onRecord(s: Slot, tag: number, payload: Uint8Array): void {
+  // One response record: its payload is bytes[at, at + len).
+  private onRecord(s: Slot, tag: number, bytes: Uint8Array, at: number, len: number): void {
     if (tag === TAG_CRASH) {
-      this.crash(s, crashReason(payload));
+      this.crash(s, crashReason(bytes, at, len));
       return;
     }
     // A record the protocol does not have: the worker is broken (or not
@@ -1091,11 +1094,11 @@ export class WorkerPool {
       this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result and 2 crashed)`);
       return;
     }
-    if (payload.length < 8) {
-      this.crash(s, `it wrote a result record of ${payload.length} bytes, too short for a call id`);
+    if (len < 8) {
+      this.crash(s, `it wrote a result record of ${len} bytes, too short for a call id`);
       return;
     }
-    const id = getU64(payload, 0);
+    const id = getU64(bytes, at);
     const p = s.pending.get(id);
     if (p === undefined) return; // a result for nothing we wait for
     s.pending.delete(id);
@@ -1104,7 +1107,7 @@ export class WorkerPool {
     let value: unknown;
     let error: unknown;
     try {
-      value = decode(payload.subarray(8));
+      value = decodeRange(bytes, at + 8, at + len);
       if (value instanceof FerryError) error = value;
     } catch (e) {
       error = e;
@@ -1251,9 +1254,10 @@ export class WorkerPool {
     s.alive = false; // from here on, a broken record read below cannot crash it again
     // Results it published before dying still count; its last record may say why.
     try {
-      for (let rec = s.response!.tryRead(); rec !== null; rec = s.response!.tryRead()) {
-        if (rec.tag === TAG_CRASH) reason = crashReason(rec.payload);
-        else this.onRecord(s, rec.tag, rec.payload);
+      const resp = s.response!;
+      for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
+        if (tag === TAG_CRASH) reason = crashReason(resp.recordBytes, resp.recordOffset, resp.recordLength);
+        else this.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
       }
     } catch {
       // the end of what it wrote
@@ -1302,10 +1306,10 @@ const ignore = (): void => {};
 
 const kPlainCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
 
-// The reason in a crash record: one codec string, as crash_worker() got it.
-function crashReason(payload: Uint8Array): string {
+// The reason in a crash record (bytes[at, at + len)): one codec string, as crash_worker() got it.
+function crashReason(bytes: Uint8Array, at: number, len: number): string {
   try {
-    const v = decode(payload);
+    const v = decodeRange(bytes, at, at + len);
     if (typeof v === 'string') return v;
   } catch {
     // not a string: say so below
@@ -1321,8 +1325,8 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): { args: ValueCodec; in
   const slotWriter = new Writer(16);
   const via = (body: (w: Writer, value: unknown) => void): ValueCodec => {
     const c: ValueCodec = {
-      encodeInto(value, slot) {
-        slotWriter.rebind(slot);
+      encodeAt(value, bytes, start, end) {
+        slotWriter.rebindRange(bytes, start, end);
         body(slotWriter, value);
         return slotWriter.size;
       },
@@ -1332,7 +1336,7 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): { args: ValueCodec; in
         return w.toUint8Array();
       },
       size: (value) => c.encode(value).length,
-      decode: (bytes) => decode(bytes),
+      decodeAt: (bytes, start, end) => decodeRange(bytes, start, end),
     };
     return c;
   };

@@ -435,8 +435,9 @@ export class RingProducer {
   /** Largest payload one record can carry: capacity - 8. */
   readonly maxPayload: number;
 
+  /** The whole buffer as bytes (the view reserveAt()'s offsets index). */
+  readonly bytes: Uint8Array;
   private readonly w: Int32Array;
-  private readonly bytes: Uint8Array;
   private readonly base: number; // word index of the ring base
   private readonly data: number; // byte offset (in buffer) of the data area
   private readonly mask: number;
@@ -488,6 +489,11 @@ export class RingProducer {
   tryReserve(length: number, tag: number): Uint8Array | null {
     const at = this.reserve(length, tag);
     return at < 0 ? null : new Uint8Array(this.buffer, at, length);
+  }
+
+  /** tryReserve() without allocating: the payload's byte offset in `bytes`, or -1 when there is no room now. */
+  reserveAt(length: number, tag: number): number {
+    return this.reserve(length, tag);
   }
 
   /** Ends the open reservation with `length` (<= the reserved length) payload bytes. */
@@ -701,17 +707,17 @@ export class RingConsumer {
   private tailCache: number; // local copy of the producer's tail
   private corrupt: Error | null = null; // sticky: the ring is unusable
   private state = State.Open;
-  /** The last record nextRecord() returned: its payload's byte offset in the buffer, and length. */
+  /** The last record nextRecord() returned: its payload is recordBytes[recordOffset, recordOffset + recordLength). */
   recordOffset = 0;
   recordLength = 0;
-  /** The whole buffer as bytes (the view nextRecord()'s offsets index). */
-  readonly bytes: Uint8Array;
+  /** The whole buffer as bytes. */
+  readonly recordBytes: Uint8Array;
 
   private constructor(buffer: RingBuffer, byteOffset: number, capacity: number, dataBell: number, spaceBell: number) {
     this.buffer = buffer;
     this.byteOffset = byteOffset;
     this.capacity = capacity;
-    this.bytes = bytesOf(buffer);
+    this.recordBytes = bytesOf(buffer);
     this.w = wordsOf(buffer);
     this.base = byteOffset >>> 2;
     this.data = byteOffset + RING.HEADER_BYTES;
@@ -746,8 +752,8 @@ export class RingConsumer {
 
   /**
    * tryRead() without allocating: the next record's tag (a u32), or -1 when
-   * none is published yet; its payload is `recordLength` bytes at byte
-   * `recordOffset` of the buffer (see `bytes`), valid until release().
+   * none is published yet; its payload is `recordLength` bytes at
+   * `recordOffset` of `recordBytes` (the whole buffer), valid until release().
    * Throws as tryRead() does.
    */
   nextRecord(): number {

@@ -51,6 +51,8 @@ export interface SetupMessage {
   lock?: string;
   /** Beat every `ms / 4` ms: into word 0 of `word`, or as {ferry: 'beat'} messages. */
   heartbeat?: { ms: number; word?: SharedArrayBuffer };
+  /** The longest a worker may spin for its next request before it blocks (µs). */
+  spinUs?: number;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
@@ -60,7 +62,7 @@ const kNodeUrl = 'node:url';
 const kNodePath = 'node:path';
 const kNodeOs = 'node:os';
 
-/** Number of workers to start when the caller does not say. */
+/** Number of workers to start when the caller does not say: the cores this program may use. */
 export async function defaultWorkers(): Promise<number> {
   if (isNode) {
     const os = (await import(kNodeOs)) as { availableParallelism?: () => number; cpus: () => unknown[] };

@@ -37,7 +37,7 @@
 //   worker: the pool fails its pending calls with WorkerCrashedError and
 //   starts a new worker.
 
-import { decode } from './codec.js';
+import { decodeRange } from './codec.js';
 import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
 import { MessageHub } from './message-backend.js';
@@ -185,7 +185,7 @@ async function start(tasks: Tasks): Promise<void> {
     startBeating(setup.heartbeat, (beat) => port.post(beat));
     void holdLivenessLock(setup.lock).then((locked) => {
       port.post({ ferry: 'ready', index: setup.index, locked });
-      return new Runtime(tasks, env, setup.index).run();
+      return new Runtime(tasks, env, setup.index, setup.spinUs ?? 0).run();
     }).catch(die);
   });
   port.post({ ferry: 'hello' });
@@ -249,10 +249,10 @@ const TAG_CANCEL = 2;
 const TAG_STREAM = 3;
 const TAG_RESULT = 1;
 
-// Waiting for requests (Runtime.run): the longest spin, the longest block in
-// Atomics.wait before the event loop gets its turn, and how often a worker
-// that keeps blocking yields to it anyway (timers, messages of user code).
-const kWorkerSpinCapUs = 50;
+// Waiting for requests (Runtime.run): the longest block in Atomics.wait
+// before the event loop gets its turn, and how often a worker that keeps
+// blocking yields to it anyway (timers, messages of user code). The longest
+// spin before blocking is the pool's to say (SetupMessage.spinUs).
 const kBlockMs = 2;
 const kYieldMs = 10;
 
@@ -313,14 +313,41 @@ class Context implements CallContext {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
 
-function nameAt(b: Uint8Array, at: number, n: number): string {
-  if (n <= 64) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) if (b[at + i]! >= 0x80) ascii = false;
-    if (ascii) return String.fromCharCode(...b.subarray(at, at + n));
+// Task names as a request carries them (UTF-8), matched against the exported
+// names' bytes, so that a request's name is found without decoding it.
+class TaskNames {
+  private readonly byLength = new Map<number, { bytes: Uint8Array; name: string }[]>();
+
+  constructor(tasks: Tasks) {
+    for (const name of Object.keys(tasks)) {
+      const bytes = utf8Encoder.encode(name);
+      const list = this.byLength.get(bytes.length) ?? [];
+      list.push({ bytes, name });
+      this.byLength.set(bytes.length, list);
+    }
   }
-  return utf8.decode(b.subarray(at, at + n));
+
+  /** The name in b[at, at + n): an exported name, or the decoded text of another. */
+  at(b: Uint8Array, at: number, n: number): string {
+    const list = this.byLength.get(n);
+    if (list !== undefined) {
+      for (const k of list) {
+        let same = true;
+        for (let i = 0; i < n; i++) {
+          if (k.bytes[i] !== b[at + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return k.name;
+      }
+    }
+    // Not one of ours (an UnknownTask answer follows): a copy, since
+    // TextDecoder refuses views of shared memory.
+    return utf8.decode(b.slice(at, at + n));
+  }
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -329,7 +356,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 class Runtime {
   private readonly running = new Map<number, Context>();
-  private readonly spin = new SpinBudget(kWorkerSpinCapUs);
+  private readonly names: TaskNames;
+  private readonly spin: SpinBudget;
   private idle: (() => void) | null = null; // run() waits for running to empty
   private readonly outbox: Uint8Array[] = [];
   private draining = false;
@@ -342,7 +370,11 @@ class Runtime {
     private readonly tasks: Tasks,
     private readonly env: Env,
     private readonly index: number,
-  ) {}
+    spinCapUs: number,
+  ) {
+    this.names = new TaskNames(tasks);
+    this.spin = new SpinBudget(spinCapUs);
+  }
 
   // Serves the request ring: every request that is there, one publish of
   // the answers, then wait. How it waits (web/README.md, "Waiting"): while
@@ -358,7 +390,7 @@ class Runtime {
     let lastYield = nowUs();
     for (;;) {
       try {
-        for (let r = req.tryRead(); r !== null; r = req.tryRead()) this.onRequest(r.tag, r.payload);
+        for (let tag = req.nextRecord(); tag >= 0; tag = req.nextRecord()) this.onRequest(tag, req.recordBytes, req.recordOffset, req.recordLength);
         req.release();
       } catch (e) {
         if (e instanceof FerryError && e.kind === ErrorKind.Closed) return; // the pool is done with us
@@ -416,16 +448,26 @@ class Runtime {
     }
   }
 
-  private onRequest(tag: number, p: Uint8Array): void {
-    if (tag === TAG_CALL && p.length >= 10) {
-      const n = p[8]! | (p[9]! << 8);
-      this.startCall(getU64(p, 0), nameAt(p, 10, n), p.subarray(10 + n));
-    } else if (tag === TAG_CANCEL && p.length >= 8) {
-      this.running.get(getU64(p, 0))?.cancel(new CancelledError('the pool cancelled this call (its timeout passed or its AbortSignal fired)', 'pool'));
-    } else if (tag === TAG_STREAM && p.length >= 34) {
-      const n = p[32]! | (p[33]! << 8);
-      this.startStream(getU64(p, 0), getU64(p, 8), getU64(p, 16), nameAt(p, 34, n), p.subarray(34 + n));
+  // One request record, read where it lies: its payload is b[at, at + len).
+  // A record too short for what it says is answered with Deserialization
+  // when it has an id to answer, and dropped otherwise.
+  private onRequest(tag: number, b: Uint8Array, at: number, len: number): void {
+    const end = at + len;
+    if (tag === TAG_CALL && len >= 10) {
+      const n = b[at + 8]! | (b[at + 9]! << 8);
+      if (10 + n > len) this.reply(getU64(b, at), this.shortRecord('call', len, n));
+      else this.startCall(getU64(b, at), this.names.at(b, at + 10, n), b, at + 10 + n, end);
+    } else if (tag === TAG_CANCEL && len >= 8) {
+      this.running.get(getU64(b, at))?.cancel(new CancelledError('the pool cancelled this call (its timeout passed or its AbortSignal fired)', 'pool'));
+    } else if (tag === TAG_STREAM && len >= 34) {
+      const n = b[at + 32]! | (b[at + 33]! << 8);
+      if (34 + n > len) this.reply(getU64(b, at), this.shortRecord('stream', len, n));
+      else this.startStream(getU64(b, at), getU64(b, at + 8), getU64(b, at + 16), this.names.at(b, at + 34, n), b, at + 34 + n, end);
     }
+  }
+
+  private shortRecord(what: string, len: number, n: number): FerryError {
+    return new DeserializationError(`a ${what} record of ${len} bytes names a task of ${n} bytes`, `worker ${this.index}`);
   }
 
   private unknownTask(name: string): FerryError {
@@ -448,13 +490,13 @@ class Runtime {
     return new TaskFailedError(message, origin);
   }
 
-  private args(bytes: Uint8Array): unknown[] {
-    const v = decode(bytes);
+  private args(bytes: Uint8Array, start: number, end: number): unknown[] {
+    const v = decodeRange(bytes, start, end);
     if (!Array.isArray(v)) throw new DeserializationError('the call arguments are not an array value', `worker ${this.index}`);
     return v;
   }
 
-  private startCall(id: number, name: string, argBytes: Uint8Array): void {
+  private startCall(id: number, name: string, bytes: Uint8Array, start: number, end: number): void {
     const fn = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
     if (typeof fn !== 'function') {
       this.reply(id, this.unknownTask(name));
@@ -462,7 +504,7 @@ class Runtime {
     }
     let args: unknown[];
     try {
-      args = this.args(argBytes);
+      args = this.args(bytes, start, end);
     } catch (e) {
       this.reply(id, this.taskError(e, name));
       return;
@@ -497,7 +539,7 @@ class Runtime {
     );
   }
 
-  private startStream(id: number, inWire: number, outWire: number, name: string, argBytes: Uint8Array): void {
+  private startStream(id: number, inWire: number, outWire: number, name: string, bytes: Uint8Array, start: number, end: number): void {
     const ends = this.env.attachStream(inWire, outWire);
     const def = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
     const fn = typeof def === 'object' && def !== null ? (def as StreamTask)[kStreamTask] : undefined;
@@ -515,7 +557,7 @@ class Runtime {
     }
     let args: unknown[];
     try {
-      args = this.args(argBytes);
+      args = this.args(bytes, start, end);
     } catch (e) {
       void finish(this.taskError(e, name));
       return;

@@ -149,6 +149,26 @@ test('Golden.VectorsDecodeFromAnyOffsetOfSharedMemory', () => {
   }
 });
 
+test('Golden.VectorsEncodeAndDecodeInPlaceInsideARangeOfAWholeBuffer', () => {
+  const sab = new SharedArrayBuffer(4096);
+  const whole = new Uint8Array(sab);
+  for (const v of golden) {
+    const start = 3 + (v.bytes.length % 5);
+    const end = start + v.bytes.length;
+    whole.fill(0xaa);
+    const value = C.decode(v.bytes, { preserveTypes: true });
+    assert.equal(C.encodeToRange(value, whole, start, end), v.bytes.length, v.name);
+    assert.equal(toHex(whole.subarray(start, end)), v.hex, v.name);
+    assert.equal(whole[start - 1], 0xaa, `${v.name}: nothing written before the range`);
+    assert.equal(whole[end], 0xaa, `${v.name}: nothing written after the range`);
+    assert.equal(toHex(C.encode(C.decodeRange(whole, start, end, { preserveTypes: true }))), v.hex, v.name);
+  }
+  // Offsets in messages count from the range's start; a range too small is MessageTooLarge.
+  whole.set(fromHex('0e0200000006'), 100);
+  throwsKind(() => C.decodeRange(whole, 100, 106), E.ErrorKind.Deserialization, 'array count 2 at offset 1 needs at least 2 bytes but 1 byte remain');
+  throwsKind(() => C.encodeToRange('longer than four', whole, 0, 4), E.ErrorKind.MessageTooLarge, /encoding needs 21 bytes but the buffer holds 4/);
+});
+
 // --- Decoding rules (one test per row of CODEC.md's table) ----------------------
 
 test('DecodingRules.InputEndingBeforeATagIsDeserialization', () => {
