@@ -300,6 +300,26 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     }
   });
 
+  test('calls made in one turn go out as one batch: one wake-up of the worker, one publish of its answers', { skip: transport !== 'shared-memory' }, async () => {
+    const pool = await make({ workers: 1 });
+    try {
+      assert.equal(await pool.call('add', 1, 1), 2);
+      await new Promise((r) => setTimeout(r, 20)); // both sides parked
+      // The rings' data bells count wake-ups: a side rings the other's bell
+      // only when that side is parked (RING.md eventcount).
+      const rings = (pool as unknown as { t: { slot(i: number): { request: { buffer: SharedArrayBuffer; byteOffset: number }; response: { buffer: SharedArrayBuffer; byteOffset: number } } } }).t.slot(0);
+      const bell = (r: { buffer: SharedArrayBuffer; byteOffset: number }) => Atomics.load(new Int32Array(r.buffer), (r.byteOffset + 192) / 4);
+      const req0 = bell(rings.request);
+      const resp0 = bell(rings.response);
+      const sums = await Promise.all(Array.from({ length: 60 }, (_, i) => pool.call('add', i, 1))); // within maxInFlight
+      sums.forEach((v, i) => assert.equal(v, i + 1));
+      assert.equal(bell(rings.request) - req0, 1, 'one wake-up of the worker for 60 calls');
+      assert.ok(bell(rings.response) - resp0 <= 1, `${bell(rings.response) - resp0} wake-ups of the page for 60 answers`);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   test('with heartbeatMs, a worker stuck in a task fails its calls with WorkerCrashedError and is replaced; idle and async workers live on', async () => {
     const pool = await make({ heartbeatMs: 200 });
     try {
