@@ -30,25 +30,9 @@ function spinFor(seen) {
   return v;
 }
 
-function runBlocking() {
-  let seen = start;
-  for (;;) {
-    let v = spinFor(seen);
-    while (v === seen && Atomics.load(words, STOP) === 0) {
-      Atomics.store(words, WORKER_PARKED, 1);
-      v = Atomics.load(words, REQ);
-      if (v === seen) Atomics.wait(words, REQ, seen, 100);
-      Atomics.store(words, WORKER_PARKED, 0);
-      v = Atomics.load(words, REQ);
-    }
-    if (Atomics.load(words, STOP) !== 0) break;
-    seen = v;
-    answer(v);
-  }
-  postMessage({ stopped: true });
-}
-
-async function runAsync() {
+// Serves until STOP, waiting the way `wait` says; an async function that
+// never awaits when it blocks (Atomics.wait keeps the thread).
+async function serve(wait) {
   let seen = start;
   for (;;) {
     let v = spinFor(seen);
@@ -56,8 +40,12 @@ async function runAsync() {
       Atomics.store(words, WORKER_PARKED, 1);
       v = Atomics.load(words, REQ);
       if (v === seen) {
-        const r = Atomics.waitAsync(words, REQ, seen, 100);
-        if (r.async) await r.value;
+        if (wait === 'block') {
+          Atomics.wait(words, REQ, seen, 100);
+        } else {
+          const r = Atomics.waitAsync(words, REQ, seen, 100);
+          if (r.async) await r.value;
+        }
       }
       Atomics.store(words, WORKER_PARKED, 0);
       v = Atomics.load(words, REQ);
@@ -75,6 +63,5 @@ self.onmessage = ({ data: m }) => {
   bell = m.bell;
   spinUs = m.spinUs;
   start = m.seen; // the page may already have asked: answer from there
-  if (m.wait === 'async') void runAsync();
-  else runBlocking();
+  void serve(m.wait);
 };

@@ -3,22 +3,8 @@
 // module that cannot load, a released WasmBuffer. Driven from
 // web/test-pages/pool.html (window.ferry is the built package) with the
 // tasks of web/test-pages/js-tasks.js.
-import { test, expect, waitForFerryReady } from './fixtures';
-import type { Page } from '@playwright/test';
-
-const JS_TASKS = '/test-pages/js-tasks.js';
-const WASM = '/wasm/ferry_web.js';
-
-declare global {
-  interface Window {
-    ferry: any;
-  }
-}
-
-async function harness(page: Page, base = ''): Promise<void> {
-  await page.goto(`${base}/test-pages/pool.html`);
-  await waitForFerryReady(page);
-}
+import { test, expect } from './fixtures';
+import { JS_TASKS, WASM, harness } from './pool-page';
 
 for (const isolated of [true, false]) {
   const transport = isolated ? 'shared memory' : 'postMessage';
@@ -117,4 +103,30 @@ test.describe('a wasm module that cannot load', () => {
       expect(r.ms).toBeLessThan(5_000);
     });
   }
+});
+
+test('a released WasmBuffer cannot be reached through an old view: it reads poison, the next lease gets other memory, and a write through it is reported', async ({ page }) => {
+  await harness(page);
+  const warnings: string[] = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  const r = await page.evaluate(async (module) => {
+    const pool = await window.ferry.WorkerPool.create({ module, workers: 1 });
+    const a = pool.alloc(1024);
+    a.bytes.fill(7);
+    const old = a.bytes;
+    const address = a.address;
+    a.release();
+    const poisoned = old.every((c: number) => c === 0xdb);
+    const b = pool.alloc(1024);
+    b.bytes.fill(1);
+    old[5] = 42;
+    const untouched = b.bytes.every((c: number) => c === 1) && (await pool.call('checksum_shared', b)) === (await pool.call('checksum_bytes', new Uint8Array(1024).fill(1)));
+    for (let i = 0; i < 300; i++) pool.alloc(32).release();
+    const out = { poisoned, sameAddress: b.address === address, untouched, writes: pool.stats().writesAfterRelease };
+    b.release();
+    await pool.terminate();
+    return out;
+  }, WASM);
+  expect(r).toEqual({ poisoned: true, sameAddress: false, untouched: true, writes: 1 });
+  expect(warnings.join('\n')).toMatch(/released WasmBuffer of 1024 bytes .* was written after release\(\)/);
 });

@@ -3,22 +3,8 @@
 // (web/test-pages/js-tasks.js), driven from web/test-pages/pool.html, where
 // window.ferry is the built package. Every scenario runs in the page; the
 // spec checks what the page saw.
-import { test, expect, waitForFerryReady } from './fixtures';
-import type { Page } from '@playwright/test';
-
-const WASM = '/wasm/ferry_web.js';
-const JS_TASKS = '/test-pages/js-tasks.js';
-
-declare global {
-  interface Window {
-    ferry: any;
-  }
-}
-
-async function harness(page: Page, base = ''): Promise<void> {
-  await page.goto(`${base}/test-pages/pool.html`);
-  await waitForFerryReady(page);
-}
+import { test, expect } from './fixtures';
+import { JS_TASKS, WASM, harness } from './pool-page';
 
 test.beforeEach(async ({ page }) => harness(page));
 

@@ -18,17 +18,7 @@
 //
 // ferry is the package's index module; script the URL of soak-tasks.js;
 // heapBytes() (optional) measures the JS heap after a garbage collection.
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './prng.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -40,7 +30,8 @@ function late(p, ms) {
 
 export async function runSoak({ ferry, script, seconds = 5, seed = 1, workers = 2, lanes = 8, heartbeatMs = 400, heapBytes = null, log = () => {} }) {
   const { WorkerPool, FerryError, ErrorKind } = ferry;
-  const random = mulberry32(seed);
+  const next = mulberry32(seed);
+  const random = () => next() / 4294967296;
   const pick = (n) => Math.floor(random() * n);
   const summary = {
     seconds,
@@ -219,7 +210,7 @@ export async function runSoak({ ferry, script, seconds = 5, seed = 1, workers = 
     }
     // Drain: every operation settles, then the pool's books and memory balance.
     if (await late(all, 30_000)) problem(`pool ${life.id}: operations still pending 30 s after the last was made`);
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 1000; i++) {
       const st = pool.stats();
       if ((memory0 === undefined || st.memory.used === memory0) && st.workers.every((w) => w.inFlight === 0)) break;
       await sleep(10);

@@ -1,5 +1,7 @@
 // Helpers shared by the Node tests of web/ (not a test file itself).
 import { WorkerPool } from '../dist/index.js';
+// @ts-expect-error: a plain JavaScript module (browser pages use it too)
+import { mulberry32 } from '../test-pages/prng.js';
 
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.replace(/\s+/g, '');
@@ -44,16 +46,7 @@ export async function collectGarbage(): Promise<void> {
 }
 
 /** mulberry32: a small seeded PRNG for test data; each call gives a u32. */
-export function rng32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+export const rng32: (seed: number) => () => number = mulberry32;
 
 /** The same sequence as numbers in [0, 1). */
 export function rng(seed: number): () => number {
