@@ -485,3 +485,28 @@ test('a blocking wait on the browser main thread fails with InvalidArgumentError
   expect(r.message).toMatch(/waitForData\(\)/);
   expect(r.ms).toBeLessThan(100);
 });
+
+test('where Atomics.waitAsync is missing, JavaScript workers wake the page with a MessagePort doorbell instead of a 1 ms poll', async ({ page }) => {
+  const r = await page.evaluate(async (script) => {
+    const A = Atomics as { waitAsync?: unknown };
+    const saved = A.waitAsync;
+    A.waitAsync = undefined; // as in an engine without it
+    try {
+      const pool = await window.ferry.WorkerPool.create({ script, workers: 1 });
+      for (let i = 0; i < 20; i++) await pool.call('add', i, 1);
+      const t0 = performance.now();
+      for (let i = 0; i < 100; i++) if ((await pool.call('add', i, 1)) !== i + 1) throw new Error('wrong sum');
+      const us = ((performance.now() - t0) * 1000) / 100;
+      const crashed = await pool.callWith({ affinity: 0 }, 'crash').catch((e: any) => e.name);
+      const again = await pool.call('add', 2, 2);
+      await pool.terminate();
+      return { us, crashed, again };
+    } finally {
+      A.waitAsync = saved;
+    }
+  }, JS_TASKS);
+  expect(r.crashed).toBe('WorkerCrashedError');
+  expect(r.again).toBe(4);
+  // A 1 ms poll (setTimeout) would take at least 1000 µs a call.
+  expect(r.us).toBeLessThan(800);
+});

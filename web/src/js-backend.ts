@@ -149,8 +149,48 @@ interface JsSlot {
   requestOff: number;
   responseOff: number;
   rings: SlotRings;
+  // Without Atomics.waitAsync: the page's end of the answers' MessagePort
+  // doorbell, and the worker's end until the setup message carries it.
+  bell: PortBell | null;
+  bellPort: MessagePort | undefined;
   worker: WorkerHandle | null;
   dead: boolean;
+}
+
+// A MessagePort as a response ring's doorbell (RingConsumer.whenRung), where
+// the page has no Atomics.waitAsync to wait on the ring's bell: the worker
+// posts a message each time it rings it (RingProducer.onRing). Measured
+// slower than waitAsync where both exist (web/README.md "Waiting"), so
+// only used where waitAsync is missing.
+class PortBell {
+  private waiter: (() => void) | null = null;
+  private rung = false; // rang while nobody waited
+
+  constructor(private readonly port: MessagePort) {
+    port.onmessage = () => this.wake();
+  }
+
+  next(): Promise<void> {
+    if (this.rung) {
+      this.rung = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => (this.waiter = resolve));
+  }
+
+  /** Settles a pending next() now (the ring was aborted: no message will come). */
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    if (w !== null) w();
+    else this.rung = true;
+  }
+
+  close(): void {
+    this.port.onmessage = null;
+    this.port.close();
+    this.wake();
+  }
 }
 
 const kOrigin = 'web/js-backend';
@@ -189,17 +229,23 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
   let crashCallback: (index: number, reason: string) => void = () => {};
   let terminating = false;
 
-  const newRings = (): { requestOff: number; responseOff: number; rings: SlotRings } => {
+  const useBell = typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function';
+  const newRings = (): Omit<JsSlot, 'gen' | 'worker' | 'dead'> => {
     const requestOff = arena.alloc(ringBytes(capacity));
     const responseOff = arena.alloc(ringBytes(capacity));
     if (requestOff < 0 || responseOff < 0) throw new QueueFullError('no memory left for a worker slot\'s rings', kOrigin);
     ringInit(buffer, requestOff, capacity);
     ringInit(buffer, responseOff, capacity);
-    return {
-      requestOff,
-      responseOff,
-      rings: { request: RingProducer.attach(buffer, requestOff), response: RingConsumer.attach(buffer, responseOff), doorbell: null },
-    };
+    const response = RingConsumer.attach(buffer, responseOff);
+    let bell: PortBell | null = null;
+    let bellPort: MessagePort | undefined;
+    if (useBell) {
+      const ch = new MessageChannel();
+      bell = new PortBell(ch.port1);
+      bellPort = ch.port2;
+      response.whenRung = bell;
+    }
+    return { requestOff, responseOff, rings: { request: RingProducer.attach(buffer, requestOff), response, doorbell: null }, bell, bellPort };
   };
 
   const start = async (index: number, slot: JsSlot): Promise<void> => {
@@ -207,7 +253,11 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
     slot.worker = await startWorker(
       script,
       index,
-      () => ({ ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs }),
+      () => {
+        const answerBell = slot.bellPort;
+        slot.bellPort = undefined; // transferred with this message
+        return { ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs, answerBell };
+      },
       {
         onDeath: (reason) => {
           if (terminating || slot.gen !== gen || slot.dead) return;
@@ -257,11 +307,15 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
       s.rings.response.detach();
       arena.free(old.requestOff);
       arena.free(old.responseOff);
+      s.bell?.close();
+      s.bellPort?.close();
       const fresh = newRings();
       s.gen++;
       s.requestOff = fresh.requestOff;
       s.responseOff = fresh.responseOff;
       s.rings = fresh.rings;
+      s.bell = fresh.bell;
+      s.bellPort = fresh.bellPort;
       s.worker = null;
       s.dead = false;
       await start(index, s);
@@ -291,6 +345,10 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
       if (terminating) return;
       terminating = true;
       await Promise.all(slots.map((s) => s.worker?.terminate().catch(() => {})));
+      for (const s of slots) {
+        s.bell?.close();
+        s.bellPort?.close();
+      }
     },
     memory: () => arena.stats(),
   };

@@ -201,6 +201,7 @@ class RingTransport implements Transport {
     const r = this.b.slot(index);
     ringAbort(r.request.buffer, r.request.byteOffset, kind);
     ringAbort(r.response.buffer, r.response.byteOffset, kind);
+    r.response.whenRung?.wake(); // a wait on a MessagePort doorbell hears no bell
   }
   openStream(index: number, capacity: number): StreamChannels {
     const cap = ringCapacityOf(capacity, 64 * 1024);

@@ -203,8 +203,12 @@ function ring(w: Int32Array, bell: number): void {
 // The waking half of the eventcount, right after a tail/head store. seq_cst
 // orders that store before this load of the flag (Dekker: pairs with the
 // waiter's flag store then re-check). The exchange makes one wake per park.
-function wakeIfParked(w: Int32Array, parked: number, bell: number): void {
-  if (Atomics.load(w, parked) === 1 && Atomics.exchange(w, parked, 0) === 1) ring(w, bell);
+function wakeIfParked(w: Int32Array, parked: number, bell: number): boolean {
+  if (Atomics.load(w, parked) === 1 && Atomics.exchange(w, parked, 0) === 1) {
+    ring(w, bell);
+    return true;
+  }
+  return false;
 }
 
 // The error a closed ring reports: Closed, or the kind an abort gave.
@@ -449,6 +453,12 @@ export class RingProducer {
   private reservedLen = -1; // the open reservation, -1 for none
   private reservedTag = 0;
   private state = State.Open;
+  /**
+   * Called each time this producer rings the consumer's data bell: for a
+   * consumer that cannot wait on the bell (no Atomics.waitAsync where it
+   * runs) and listens for a message instead (RingConsumer.whenRung).
+   */
+  onRing: (() => void) | null = null;
 
   private constructor(buffer: RingBuffer, byteOffset: number, capacity: number, dataBell: number, spaceBell: number) {
     this.buffer = buffer;
@@ -525,7 +535,7 @@ export class RingProducer {
     // seq_cst (release): publishes every record up to write; pairs with the
     // consumer's load of tail.
     Atomics.store(this.w, this.base + W.tail, this.write | 0);
-    wakeIfParked(this.w, this.base + W.consumerParked, this.dataBell);
+    if (wakeIfParked(this.w, this.base + W.consumerParked, this.dataBell)) this.onRing?.();
   }
 
   /** Publishes, marks the ring closed for writing and wakes the consumer. */
@@ -537,6 +547,7 @@ export class RingProducer {
     // seq_cst (release): a consumer that sees the bit sees every record.
     Atomics.or(this.w, this.base + W.flags, F.producerClosed);
     ring(this.w, this.dataBell);
+    this.onRing?.();
   }
 
   /** Publishes what is committed and gives up the producer role. Idempotent. */
@@ -707,6 +718,13 @@ export class RingConsumer {
   private tailCache: number; // local copy of the producer's tail
   private corrupt: Error | null = null; // sticky: the ring is unusable
   private state = State.Open;
+  /**
+   * Where Atomics.waitAsync is missing, park() waits for this instead of
+   * polling: next() settles at the producer's next ring (RingProducer.onRing
+   * posting a message, for example); wake() settles it at once (whoever
+   * aborts the ring from outside calls it, as ringAbort rings the bell).
+   */
+  whenRung: { next(): Promise<void>; wake(): void } | null = null;
   /** The last record nextRecord() returned: its payload is recordBytes[recordOffset, recordOffset + recordLength). */
   recordOffset = 0;
   recordLength = 0;
@@ -870,8 +888,9 @@ export class RingConsumer {
    * the parked flag, re-checks. null: a record is there (or tryRead() would
    * throw) and the flag is down again. Otherwise a promise that settles once
    * the producer rings the data bell (its next publish or close, or an
-   * abort), or at once if it rang since; without Atomics.waitAsync, after a
-   * 1 ms poll delay. Awake, call unpark() before parking again.
+   * abort), or at once if it rang since; without Atomics.waitAsync, when
+   * `whenRung` says it rang, or else after a 1 ms poll delay. Awake,
+   * call unpark() before parking again.
    */
   park(): Promise<unknown> | null {
     this.release();
@@ -884,7 +903,7 @@ export class RingConsumer {
       return null;
     }
     const waitAsync = (Atomics as { waitAsync?: typeof Atomics.waitAsync }).waitAsync;
-    if (!shared || typeof waitAsync !== 'function') return sleep(1);
+    if (!shared || typeof waitAsync !== 'function') return this.whenRung !== null ? this.whenRung.next() : sleep(1);
     const r = waitAsync(w, bell, key);
     return r.async ? r.value : RESOLVED;
   }

@@ -53,6 +53,8 @@ export interface SetupMessage {
   heartbeat?: { ms: number; word?: SharedArrayBuffer };
   /** The longest a worker may spin for its next request before it blocks (µs). */
   spinUs?: number;
+  /** Where the page has no Atomics.waitAsync: post on this each time the response ring's bell rings. */
+  answerBell?: MessagePort;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
@@ -229,7 +231,7 @@ export async function startWorker(
           word = shared !== undefined ? new Int32Array(shared) : null;
           s.heartbeat = { ms: heartbeatMs, word: shared };
         }
-        handle!.post(s);
+        handle!.post(s, s.answerBell !== undefined ? [s.answerBell] : undefined);
       } else if (!ready && f === 'ready') {
         ready = true;
         locked = (m as { locked?: boolean }).locked === true;

@@ -176,7 +176,7 @@ async function start(tasks: Tasks): Promise<void> {
         hub = new MessageHub((msg, transfer) => port.post(msg, transfer), true);
         env = messageEnv(hub, setup.capacity!);
       } else {
-        env = ringEnv(setup.buffer!, setup.request!, setup.response!);
+        env = ringEnv(setup.buffer!, setup.request!, setup.response!, setup.answerBell);
       }
     } catch (e) {
       port.post({ ferry: 'error', message: e instanceof Error ? e.message : String(e) });
@@ -191,12 +191,14 @@ async function start(tasks: Tasks): Promise<void> {
   port.post({ ferry: 'hello' });
 }
 
-function ringEnv(buffer: SharedArrayBuffer, request: number, response: number): Env {
+function ringEnv(buffer: SharedArrayBuffer, request: number, response: number, answerBell: MessagePort | undefined): Env {
   const req = RingConsumer.attach(buffer, request);
+  const resp = RingProducer.attach(buffer, response);
+  if (answerBell !== undefined) resp.onRing = () => answerBell.postMessage(0); // the page cannot wait on the ring's bell
   return {
     request: req,
     blocking: req,
-    response: RingProducer.attach(buffer, response),
+    response: resp,
     attachStream(inWire, outWire) {
       const input = RingConsumer.attach(buffer, inWire);
       const output = RingProducer.attach(buffer, outWire);

@@ -320,6 +320,36 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     }
   });
 
+  test('without Atomics.waitAsync the answers ring a MessagePort doorbell instead of being polled for', { skip: transport !== 'shared-memory' }, async () => {
+    const A = Atomics as { waitAsync?: unknown };
+    const saved = A.waitAsync;
+    A.waitAsync = undefined; // as in an engine that does not have it
+    let pool: WorkerPool | null = null;
+    try {
+      pool = await make({ workers: 1 });
+      const rings = (pool as unknown as { t: { slot(i: number): { response: { whenRung: unknown } } } }).t.slot(0);
+      const bell = rings.response.whenRung;
+      assert.ok(bell !== null, 'the response ring waits on a doorbell');
+      const perCall = async () => {
+        for (let i = 0; i < 20; i++) await pool!.call('add', i, 1);
+        const n = 100;
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) assert.equal(await pool!.call('add', i, 1), i + 1);
+        return ((performance.now() - t0) * 1000) / n;
+      };
+      const rung = await perCall();
+      rings.response.whenRung = null; // what it would be without: a 1 ms poll
+      const polled = await perCall();
+      rings.response.whenRung = bell;
+      assert.ok(rung < 0.8 * polled, `${rung.toFixed(0)} µs per call with the doorbell, ${polled.toFixed(0)} µs polling`);
+      await pool.callWith({ affinity: 0 }, 'crashLater', 1).catch(() => {});
+      assert.equal(await pool.call('add', 2, 2), 4); // the replacement's doorbell works too
+    } finally {
+      A.waitAsync = saved;
+      await pool?.terminate();
+    }
+  });
+
   test('with heartbeatMs, a worker stuck in a task fails its calls with WorkerCrashedError and is replaced; idle and async workers live on', async () => {
     const pool = await make({ heartbeatMs: 200 });
     try {
