@@ -908,6 +908,26 @@ export class RingConsumer {
     return r.async ? r.value : RESOLVED;
   }
 
+  /**
+   * park() for a thread that may block: raises the flag, re-checks, then
+   * sleeps in Atomics.wait until the producer rings or `timeoutMs` passes;
+   * lowers the flag again. True when a record is there (or tryRead() would
+   * throw), false after the timeout. No spin first: the caller spins as
+   * long as it thinks it pays (spin.ts). InvalidArgument where blocking is
+   * not allowed or the buffer is not shared.
+   */
+  parkSync(timeoutMs: number): boolean {
+    const { w, parked, bell, shared } = this.waiter;
+    if (!shared || !canBlock()) throw invalid('parkSync() needs shared memory and a thread that may block; use park()');
+    this.release();
+    // seq_cst: as in waitUntil (the key first, then the flag, then the re-check).
+    const key = Atomics.load(w, bell);
+    Atomics.store(w, parked, 1);
+    if (!this.dataReady()) Atomics.wait(w, bell, key, timeoutMs);
+    Atomics.store(w, parked, 0);
+    return this.dataReady();
+  }
+
   /** Lowers the parked flag that park() raised (the producer stops ringing). */
   unpark(): void {
     Atomics.store(this.w, this.waiter.parked, 0);

@@ -431,7 +431,7 @@ class Runtime {
       }
       this.spin.parked(budget);
     }
-    return ring.waitForDataSync(kBlockMs);
+    return ring.parkSync(kBlockMs);
   }
 
   // Resolves once no task of ours waits on the event loop any more.
