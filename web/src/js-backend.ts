@@ -301,8 +301,11 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
         ringAbort(buffer, s.responseOff, ErrorKind.WorkerCrashed);
       }
       await old.worker?.terminate().catch(() => {});
-      // The dead worker cannot touch its rings any more, and the pool has
-      // stopped using them before asking for a replacement.
+      // A browser's terminate() returns before the thread stops: wait until
+      // it has (spawn.ts, stopped), then the dead worker cannot touch its
+      // rings any more; the pool stopped using them before asking for a
+      // replacement.
+      await old.worker?.stopped;
       s.rings.request.detach();
       s.rings.response.detach();
       arena.free(old.requestOff);

@@ -290,6 +290,9 @@ interface StreamState {
   doneSettled: boolean;
   resultIn: boolean; // the task answered, or can no longer touch the channels
   freed: boolean;
+  // Set when its worker died: settles once that worker can no longer write
+  // into the stream's memory (its slot was replaced, or could not be).
+  retired: Promise<void> | null;
 }
 
 interface Pending {
@@ -808,7 +811,7 @@ export class WorkerPool {
       resolveDone = res;
       rejectDone = rej;
     });
-    const st = { id: p.id, name: p.name, slot: s, gen: s.gen, ch, resolveDone, rejectDone, doneSettled: false, resultIn: false, freed: false } as StreamState;
+    const st = { id: p.id, name: p.name, slot: s, gen: s.gen, ch, resolveDone, rejectDone, doneSettled: false, resultIn: false, freed: false, retired: null } as StreamState;
     st.writer = new StreamWriter(ch.input, codecs.input, { onAbort: (reason) => this.cancelStream(st, reason) });
     st.reader = new StreamReader(ch.output, codecs.output, {
       // The output's end is the task's: its error result fails the stream.
@@ -1068,6 +1071,7 @@ export class WorkerPool {
       if (p === undefined) return undefined;
       if (p.state !== State.Queued) continue; // settled while it waited
       this.queuedLive--;
+      p.state = State.Sent; // on its way: a dispatch that fails settles it as sent
       return p;
     }
   }
@@ -1211,7 +1215,7 @@ export class WorkerPool {
   private maybeFree(st: StreamState): void {
     if (st.freed || !st.resultIn || !st.reader.isEnded) return;
     st.freed = true;
-    void Promise.all([st.writer.idle(), st.reader.idle()]).then(() => {
+    void Promise.all([st.writer.idle(), st.reader.idle(), st.retired]).then(() => {
       if (!this.closed) st.ch.free();
     });
   }
@@ -1276,30 +1280,46 @@ export class WorkerPool {
     s.inFlight = 0;
     s.calls = 0;
     s.outbox.clear();
-    for (const p of held) this.endPending(p, make, ErrorKind.WorkerCrashed);
+    // Its streams' memory waits until the replacement is done: the dead
+    // worker may still be running for a moment and write into it.
+    let retire!: () => void;
+    const retired = new Promise<void>((resolve) => (retire = resolve));
+    for (const p of held) {
+      if (p.st !== null) p.st.retired = retired;
+      this.endPending(p, make, ErrorKind.WorkerCrashed);
+    }
     // The abort above rang the old rings' bells: their wake-ups settle.
     const oldPark = s.parked;
     const oldDrain = s.draining;
     s.parked = null;
     s.draining = null;
     void (async () => {
-      await Promise.all([oldPark, oldDrain]);
-      if (this.closed) return;
       try {
-        await this.t.replace(s.index);
-      } catch (e) {
-        if (this.closed) return;
-        // No replacement: this slot stays dead; work pinned to it fails.
-        const err = () => new WorkerCrashedError(`worker ${s.index} crashed and could not be replaced: ${(e as Error).message ?? String(e)}`, `worker ${s.index}`);
-        for (const p of s.pinned.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
-        if (this.slots.every((w) => !w.alive)) for (const p of this.queue.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
-        return;
+        await this.restart(s, oldPark, oldDrain);
+      } finally {
+        retire();
       }
-      if (this.closed) return;
-      s.alive = true;
-      this.attach(s);
-      this.pump(s);
     })();
+  }
+
+  // Waits for what used the dead worker's rings, then gives slot s a new worker.
+  private async restart(s: Slot, oldPark: Promise<void> | null, oldDrain: Promise<void> | null): Promise<void> {
+    await Promise.all([oldPark, oldDrain]);
+    if (this.closed) return;
+    try {
+      await this.t.replace(s.index);
+    } catch (e) {
+      if (this.closed) return;
+      // No replacement: this slot stays dead; work pinned to it fails.
+      const err = () => new WorkerCrashedError(`worker ${s.index} crashed and could not be replaced: ${(e as Error).message ?? String(e)}`, `worker ${s.index}`);
+      for (const p of s.pinned.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
+      if (this.slots.every((w) => !w.alive)) for (const p of this.queue.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
+      return;
+    }
+    if (this.closed) return;
+    s.alive = true;
+    this.attach(s);
+    this.pump(s);
   }
 }
 

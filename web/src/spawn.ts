@@ -30,6 +30,14 @@ export interface WorkerHandle {
   terminate(): Promise<void>;
   /** Ends a worker that is as good as dead: terminates it and reports onDeath(reason). */
   kill(reason: string): void;
+  /**
+   * Settles once the worker's thread no longer runs (after terminate(), a
+   * crash, close()), so that memory it could write may be reused. Node: its
+   * 'exit'. Browsers: terminate() returns before the thread stops, so the
+   * liveness lock's release is awaited; without Web Locks, 250 ms after it
+   * was terminated.
+   */
+  readonly stopped: Promise<void>;
 }
 
 export interface WorkerEvents {
@@ -98,6 +106,7 @@ export async function spawnWorker(script: string | URL, events: WorkerEvents): P
     w.on('message', (m: unknown) => events.onMessage(m));
     w.on('error', (e: unknown) => death(`uncaught ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
     w.on('messageerror', (e: unknown) => death(`a message could not be read: ${String(e)}`));
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     w.on('exit', (code: number) => death(`the worker exited with code ${code}`));
     return {
       post: (m, transfer) => w.postMessage(m, transfer as never),
@@ -109,33 +118,49 @@ export async function spawnWorker(script: string | URL, events: WorkerEvents): P
         void w.terminate();
         death(reason);
       },
+      stopped: exited,
     };
   }
+  // Without a lock to tell (startWorker replaces this when it has one): a
+  // grace period after the thread was told to stop.
+  let graceStarted = false;
+  let endGrace!: () => void;
+  const grace = new Promise<void>((resolve) => (endGrace = resolve));
+  const stop = () => {
+    w.terminate();
+    if (!graceStarted) {
+      graceStarted = true;
+      setTimeout(endGrace, kStopGraceMs);
+    }
+  };
   const w = new Worker(script, { type: 'module' });
   w.onmessage = (e: MessageEvent) => events.onMessage(e.data);
   w.onerror = (e: ErrorEvent) => {
     e.preventDefault();
     // A browser worker lives on after an uncaught error: end it, so that a
     // crash means the same on every platform.
-    w.terminate();
+    stop();
     death(`uncaught ${e.message || 'error (the script failed to load or threw)'}`);
   };
   w.onmessageerror = () => {
-    w.terminate();
+    stop();
     death('a message could not be read');
   };
   return {
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
     terminate: async () => {
       stopping = true;
-      w.terminate();
+      stop();
     },
     kill: (reason) => {
-      w.terminate();
+      stop();
       death(reason);
     },
+    stopped: grace,
   };
 }
+
+const kStopGraceMs = 250;
 
 interface Locks {
   request(name: string, callback: () => unknown): Promise<unknown>;
@@ -278,6 +303,19 @@ export async function startWorker(
     clearTimeout(timer);
   }
   const spawned = handle;
+  // Granted only once the worker no longer holds it: it is gone (and if we
+  // stopped it ourselves, kill() reports nothing).
+  const released =
+    locked && lock !== undefined
+      ? webLocks()!
+          .request(lock, () => {
+            if (!gone) h.kill('it ended without an error (self.close(), or the browser closed it)');
+          })
+          .then(
+            () => {},
+            () => spawned.stopped,
+          )
+      : spawned.stopped;
   const h: WorkerHandle = {
     post: spawned.post,
     kill: spawned.kill,
@@ -285,16 +323,8 @@ export async function startWorker(
       gone = true; // stops the watches below
       return spawned.terminate();
     },
+    stopped: released,
   };
-  if (locked && lock !== undefined) {
-    // Granted only once the worker no longer holds it: it is gone. If we
-    // stopped it ourselves, kill() reports nothing.
-    void webLocks()!
-      .request(lock, () => {
-        if (!gone) h.kill('it ended without an error (self.close(), or the browser closed it)');
-      })
-      .catch(() => {});
-  }
   if (heartbeatMs > 0) watchHeartbeat(h, heartbeatMs, () => (word !== null ? Atomics.load(word, 0) : beats), () => gone);
   return h;
 }
