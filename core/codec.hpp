@@ -225,7 +225,9 @@ struct ValueVisitor {
   void struct_begin(std::string_view /*name*/, std::uint16_t /*field_count*/) {}
   void field(std::uint16_t /*index*/, std::string_view /*name*/) {}
   void struct_end() {}
-  void error(ErrorKind, std::string_view /*message*/, std::string_view /*origin*/) {}
+  // expected/actual: a TypeMismatch's type names, empty for other kinds.
+  void error(ErrorKind, std::string_view /*message*/, std::string_view /*origin*/, std::string_view /*expected*/,
+             std::string_view /*actual*/) {}
 };
 // Validates one value (all the checks decode makes that need no C++ type),
 // calling the visitor on the way, and advances past it.
@@ -445,6 +447,13 @@ inline bool read_error_kind(Reader& r, ErrorKind& out) {
   }
   out = static_cast<ErrorKind>(k);
   return true;
+}
+
+// The expected and actual type names that follow a TypeMismatch error's
+// origin (and nothing for any other kind).
+inline bool read_mismatch_types(Reader& r, ErrorKind kind, std::string_view& expected, std::string_view& actual) {
+  if (kind != ErrorKind::TypeMismatch) return true;
+  return read_text(r, "error expected type", expected) && read_text(r, "error actual type", actual);
 }
 
 inline bool check_count(Writer& w, std::size_t n, std::string_view what, std::string_view suffix = {}) {
@@ -951,18 +960,22 @@ struct Codec<Error> {
     }
     put_tag(w, WireTag::Error);
     w.put_u8(static_cast<std::uint8_t>(e.kind));
-    return put_text(w, e.message, "error message") && put_text(w, e.origin, "error origin");
+    if (!put_text(w, e.message, "error message") || !put_text(w, e.origin, "error origin")) return false;
+    // Only a TypeMismatch carries its two type names (CODEC.md, error 0x14).
+    return e.kind != ErrorKind::TypeMismatch ||
+           (put_text(w, e.expected, "error expected type") && put_text(w, e.actual, "error actual type"));
   }
   static bool decode(Reader& r, Error& out) {
-    std::string_view message, origin;
+    std::string_view message, origin, expected, actual;
     if (!expect_tag<Error>(r, WireTag::Error) || !read_error_kind(r, out.kind) ||
-        !read_text(r, "error message", message) || !read_text(r, "error origin", origin)) {
+        !read_text(r, "error message", message) || !read_text(r, "error origin", origin) ||
+        !read_mismatch_types(r, out.kind, expected, actual)) {
       return false;
     }
     out.message = message;
     out.origin = origin;
-    out.expected.clear();
-    out.actual.clear();
+    out.expected = expected;
+    out.actual = actual;
     return true;
   }
 };
@@ -1109,12 +1122,12 @@ bool walk(Reader& r, V& v) {
     }
     case 0x14: {
       ErrorKind kind;
-      std::string_view message, origin;
+      std::string_view message, origin, expected, actual;
       if (!read_error_kind(r, kind) || !read_text(r, "error message", message) ||
-          !read_text(r, "error origin", origin)) {
+          !read_text(r, "error origin", origin) || !read_mismatch_types(r, kind, expected, actual)) {
         return false;
       }
-      v.error(kind, message, origin);
+      v.error(kind, message, origin, expected, actual);
       return true;
     }
     default:
@@ -1268,11 +1281,18 @@ struct TextForm : ValueVisitor {
     out += ": ";
   }
   void struct_end() { out += '}'; }
-  void error(ErrorKind kind, std::string_view message, std::string_view origin) {
+  void error(ErrorKind kind, std::string_view message, std::string_view origin, std::string_view expected,
+             std::string_view actual) {
     out.append("error ").append(to_string(kind)).append("(");
     append_quoted(out, message);
     out += ", ";
     append_quoted(out, origin);
+    if (kind == ErrorKind::TypeMismatch) {
+      out += ", ";
+      append_quoted(out, expected);
+      out += ", ";
+      append_quoted(out, actual);
+    }
     out += ')';
   }
 };

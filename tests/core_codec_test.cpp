@@ -236,8 +236,7 @@ std::vector<GoldenCase> golden_cases() {
       golden("struct_empty", shapes::Empty{}),
       golden("struct_shape", shapes::Shape{"tri", {{0, 0}, {4, 0}, {0, 3}}, Point{1, 1}, {{"box", Rect{{0, 0}, {4, 3}, ""}}}}),
       golden("error_closed", Result<int32_t>(error_of(ErrorKind::Closed, "stream closed", "core/ring"))),
-      golden("error_type_mismatch_no_origin",
-             Result<void>(error_of(ErrorKind::TypeMismatch, "expected i32, got string", ""))),
+      golden("error_type_mismatch_no_origin", Result<void>(ferry::Error::type_mismatch("i32", "string"))),
       golden("array_of_results",
              std::vector<Result<int32_t>>{Result<int32_t>(5), error_of(ErrorKind::Timeout, "late", "worker 1")}),
   };
@@ -448,6 +447,16 @@ TEST(CodecRoundTrip, ResultCarriesEitherTheValueOrTheError) {
   const auto void_failed = round_trip(Result<void>(error_of(ErrorKind::Cancelled, "stop", "")));
   ASSERT_FALSE(void_failed.ok());
   EXPECT_EQ(void_failed.error().kind, ErrorKind::Cancelled);
+
+  // A TypeMismatch keeps its two type names across the wire.
+  const auto mismatch = ferry::Error::type_mismatch("struct Point", "array of 2", "worker 1");
+  const auto mismatch_back = round_trip(Result<void>(mismatch));
+  ASSERT_FALSE(mismatch_back.ok());
+  EXPECT_EQ(mismatch_back.error(), mismatch);
+  EXPECT_EQ(mismatch_back.error().expected, "struct Point");
+  EXPECT_EQ(mismatch_back.error().actual, "array of 2");
+  // Other kinds carry none (they are not written, and decode empty).
+  EXPECT_EQ(encoded(error_of(ErrorKind::Closed, "m", "o")).size(), 1u + 1 + 5 + 5);
 
   // An error value decodes as the outer Result's value, not as a decode failure.
   auto nested = ferry::decode<Result<std::int32_t>>(encoded(error_of(ErrorKind::Timeout, "t", "o")));

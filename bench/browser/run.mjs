@@ -12,8 +12,8 @@
 //   --browser NAME     the engine (default chromium)
 //   --quick / --smoke  tiny sizes: checks every case runs and verifies, not speed
 //   --json FILE        write the results (bench_harness.hpp's JSON shape) to FILE
-//   --only a,b         run only these cases: engine, latency, streams, buffers,
-//                      marshalling, backpressure, memory
+//   --only a,b         run only these cases: engine, latency, inflight, wake, busy,
+//                      streams, buffers, marshalling, backpressure, memory
 //   --serve            only serve the page and print its URL (open it, call runBench())
 //
 // What is served: the dev server's startServer({ webRoot }) over a staging
@@ -26,6 +26,7 @@
 // Exit status: 0; 1 when the harness itself failed (no page, no results);
 // 3 when a case reported problems (a contender threw or returned a wrong
 // answer): the JSON is still written, with the problems in it.
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +122,16 @@ export function formatTable(t, env) {
   return out.join('\n') + '\n';
 }
 
+// `yes > /dev/null` while on: the busy-core case's other process.
+let busy = null;
+function busyCore(on) {
+  if (on && busy === null) busy = spawn('yes', [], { stdio: 'ignore' });
+  if (!on && busy !== null) {
+    busy.kill();
+    busy = null;
+  }
+}
+
 // --- Main --------------------------------------------------------------------------
 
 async function main() {
@@ -150,6 +161,8 @@ async function main() {
       else if (process.env.FERRY_BENCH_VERBOSE) console.error(`  [page] ${m.text()}`);
       if (m.text().startsWith('[bench] ')) console.error(`browser_bench: ${m.text().slice(8)}`);
     });
+    // The busy-core case asks for one core kept busy by another process.
+    await page.exposeFunction('benchBusyCore', (on) => busyCore(on));
     await page.goto(url);
     await page.waitForFunction(() => globalThis.benchReady === true, null, { timeout: 30_000 });
     const limitMs = o.quick ? 120_000 : 900_000;
@@ -167,6 +180,7 @@ async function main() {
     // navigator.userAgent hides the minor versions; the browser process knows them.
     result.env.platform = result.env.platform.replace(/^(Chromium|Firefox) [\d.?]+/, `$1 ${browser.version()}`);
   } finally {
+    busyCore(false);
     await browser.close();
     await server.close();
   }

@@ -64,11 +64,16 @@ struct ReEncoder : ferry::ValueVisitor {
   void map_begin(std::uint32_t count) { tag(ferry::WireTag::Map); u32(count); }
   void struct_begin(std::string_view n, std::uint16_t count) { tag(ferry::WireTag::Struct); name(n); u16(count); }
   void field(std::uint16_t, std::string_view n) { name(n); }
-  void error(ferry::ErrorKind kind, std::string_view message, std::string_view origin) {
+  void error(ferry::ErrorKind kind, std::string_view message, std::string_view origin, std::string_view expected,
+             std::string_view actual) {
     tag(ferry::WireTag::Error);
     u8(static_cast<std::uint8_t>(kind));
     text(message);
     text(origin);
+    if (kind == ferry::ErrorKind::TypeMismatch) {
+      text(expected);
+      text(actual);
+    }
   }
 };
 

@@ -277,6 +277,26 @@ export class Writer {
     this.fixed = true;
   }
 
+  /**
+   * Makes this writer fill bytes[start, end) of `u8`, a view of a whole
+   * buffer (a ring's, a channel chunk's): nothing is allocated once it has
+   * seen that view. Any other view is taken as a slot (rebind).
+   */
+  rebindRange(u8: Uint8Array, start: number, end: number): void {
+    if (u8.byteOffset !== 0 || u8.byteLength !== u8.buffer.byteLength) {
+      this.rebind(u8.subarray(start, end));
+      return;
+    }
+    if (this.u8 !== u8) {
+      this.u8 = u8;
+      this.dv = new DataView(u8.buffer);
+    }
+    this.base = start;
+    this.pos = start;
+    this.end = end;
+    this.fixed = true;
+  }
+
   /** Bytes written so far. */
   get size(): number {
     return this.pos - this.base;
@@ -375,7 +395,7 @@ export class Writer {
  */
 export class Reader {
   /** @internal the input */ u8: Uint8Array;
-  /** @internal always 0: positions are offsets into the input */ base: number;
+  /** @internal where the value's bytes start: messages give offsets from here */ base: number;
   /** @internal read position */ pos: number;
   /** @internal input length */ end: number;
 
@@ -390,8 +410,20 @@ export class Reader {
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(`the input is a ${describeJs(bytes)}, not a Uint8Array`, kOrigin);
     if (!(offset >= 0 && offset <= bytes.length)) throw new InvalidArgumentError(`offset ${offset} is outside the ${countBytes(bytes.length)} of input`, kOrigin);
     this.u8 = bytes;
+    this.base = 0;
     this.pos = offset;
     this.end = bytes.length;
+  }
+
+  /** Reads bytes[start, end) as the whole input (offsets in messages count from start; allocates nothing). */
+  resetRange(bytes: Uint8Array, start: number, end: number): void {
+    if (!(start >= 0 && start <= end && end <= bytes.length)) {
+      throw new InvalidArgumentError(`range [${start}, ${end}) is outside the ${countBytes(bytes.length)} of input`, kOrigin);
+    }
+    this.u8 = bytes;
+    this.base = start;
+    this.pos = start;
+    this.end = end;
   }
 
   /** Bytes from the start of the input to the next value. */
@@ -811,6 +843,12 @@ export function putError(w: Writer, e: FerryError): void {
   w.pos += 2;
   putText(w, String(e.message), 'error message');
   putText(w, String(e.origin ?? ''), 'error origin');
+  // Only a TypeMismatch carries its two type names (CODEC.md, error 0x14).
+  if (kind === ErrorKind.TypeMismatch) {
+    const m = e as { expected?: unknown; actual?: unknown };
+    putText(w, String(m.expected ?? ''), 'error expected type');
+    putText(w, String(m.actual ?? ''), 'error actual type');
+  }
 }
 
 function putText(w: Writer, s: string, what: string): void {
@@ -1077,10 +1115,18 @@ let slotWriter: Writer | null = null;
  * past what fits may have been written.
  */
 export function encodeToSlot(value: unknown, slot: Uint8Array): number {
+  return encodeToRange(value, slot, 0, slot.length);
+}
+
+/**
+ * encodeToSlot() into bytes[start, end) of `u8`; nothing is allocated when
+ * `u8` views a whole buffer (Writer.rebindRange). Returns the bytes written.
+ */
+export function encodeToRange(value: unknown, u8: Uint8Array, start: number, end: number): number {
   const w = slotWriter ?? new Writer(16);
   slotWriter = null;
   try {
-    w.rebind(slot);
+    w.rebindRange(u8, start, end);
     encodeInto(w, value);
     return w.pos - w.base;
   } finally {
@@ -1121,7 +1167,10 @@ function sizeOf(v: unknown, depth: number): number {
   if (v instanceof ArrayBuffer || (kHasSab && v instanceof SharedArrayBuffer)) return 5 + v.byteLength;
   if (v instanceof Error) {
     const e = v instanceof FerryError ? v : toFerryError(v, '');
-    return 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));
+    const n = 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));
+    if (e.kind !== ErrorKind.TypeMismatch) return n;
+    const m = e as { expected?: unknown; actual?: unknown };
+    return n + 8 + utf8Length(String(m.expected ?? '')) + utf8Length(String(m.actual ?? ''));
   }
   enterEnc(depth);
   if (Array.isArray(v)) {
@@ -1320,7 +1369,10 @@ export function readErrorValue(r: Reader): FerryError {
   const kind = readErrorKind(r);
   const message = readText(r, 'error message');
   const origin = readText(r, 'error origin');
-  return ferryError(kind, message, origin);
+  if (kind !== ErrorKind.TypeMismatch) return ferryError(kind, message, origin);
+  const expected = readText(r, 'error expected type');
+  const actual = readText(r, 'error actual type');
+  return ferryError(kind, message, origin, { expected, actual });
 }
 
 function decValue(r: Reader, flags: number, depth: number): unknown {
@@ -1437,8 +1489,22 @@ export function borrowReader(bytes: Uint8Array | ArrayBuffer): Reader {
 /** @internal */
 export function releaseReader(r: Reader): void {
   r.u8 = kEmptyU8; // keep no buffer alive
-  r.pos = r.end = 0;
+  r.base = r.pos = r.end = 0;
   scratchReader = r;
+}
+
+/** decode() of exactly one value filling bytes[start, end), without a view of it. */
+export function decodeRange(bytes: Uint8Array, start: number, end: number, opts?: DecodeOptions): unknown {
+  const r = scratchReader ?? new Reader(kEmptyU8);
+  scratchReader = null;
+  try {
+    r.resetRange(bytes, start, end);
+    const v = decValue(r, flagsOf(opts), 0);
+    trailingCheck(r);
+    return v;
+  } finally {
+    releaseReader(r);
+  }
 }
 
 /** Decodes exactly one value filling `bytes`; trailing bytes are Deserialization. */
@@ -1663,10 +1729,20 @@ function walk(r: Reader, depth: number, out: { s: string } | null): void {
       if (out) {
         const message = readText(r, 'error message');
         const origin = readText(r, 'error origin');
-        out.s += `error ${kindName(kind)}(${quoteText(message)}, ${quoteText(origin)})`;
+        out.s += `error ${kindName(kind)}(${quoteText(message)}, ${quoteText(origin)}`;
+        if (kind === ErrorKind.TypeMismatch) {
+          const expected = readText(r, 'error expected type');
+          const actual = readText(r, 'error actual type');
+          out.s += `, ${quoteText(expected)}, ${quoteText(actual)}`;
+        }
+        out.s += ')';
       } else {
         skipText(r, 'error message');
         skipText(r, 'error origin');
+        if (kind === ErrorKind.TypeMismatch) {
+          skipText(r, 'error expected type');
+          skipText(r, 'error actual type');
+        }
       }
       return;
     }

@@ -9,188 +9,17 @@
 // A SharedArrayBuffer cannot grow here (ring views are made once per
 // buffer), so the arena has a fixed size (arenaBytes).
 //
-// Start-up handshake, the only postMessage traffic: the worker's expose()
-// posts {ferry: 'hello'} once it listens; the pool answers with
+// Start-up and death (spawn.ts): the handshake's setup message is
 // {ferry: 'setup', transport: 'shared-memory', buffer, request, response,
-// index}; the worker attaches and posts {ferry: 'ready'}.
-//
-// Crash: a worker's 'error' event (browser, Node) or an 'exit' we did not
-// ask for (Node: process.exit, an uncaught exception) aborts both of its
-// rings with WorkerCrashed and calls the onCrash callback; replace() gives
-// the slot fresh rings and a new worker.
+// index}. A worker's death however it comes (an uncaught error, an exit,
+// self.close(), a missed heartbeat) aborts both of its rings with
+// WorkerCrashed and calls the onCrash callback; replace() gives the slot
+// fresh rings and a new worker.
 
 import type { Backend, SlotRings } from './backend.js';
-import { ErrorKind, FerryError, InvalidArgumentError, QueueFullError, WorkerCrashedError } from './errors.js';
+import { ErrorKind, FerryError, InvalidArgumentError, QueueFullError } from './errors.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit } from './ring.js';
-
-// ---------------------------------------------------------------------------
-// Workers (browser Web Workers and Node worker_threads)
-
-/** A started worker, whichever platform it runs on. */
-export interface WorkerHandle {
-  post(message: unknown, transfer?: Transferable[]): void;
-  /** Stops the worker; resolves once it is gone (Node) or stopped (browser). */
-  terminate(): Promise<void>;
-}
-
-export interface WorkerEvents {
-  onMessage(message: unknown): void;
-  /** The worker died by itself: an uncaught error, or it exited. Called once. */
-  onDeath(reason: string): void;
-}
-
-const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
-// Module names in variables: browser bundlers never try to resolve them.
-const kNodeWorkerThreads = 'node:worker_threads';
-const kNodeUrl = 'node:url';
-const kNodePath = 'node:path';
-const kNodeOs = 'node:os';
-
-/** Number of workers to start when the caller does not say. */
-export async function defaultWorkers(): Promise<number> {
-  if (isNode) {
-    const os = (await import(kNodeOs)) as { availableParallelism?: () => number; cpus: () => unknown[] };
-    return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
-  }
-  const n = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : 0;
-  return Math.max(1, n || 4);
-}
-
-// A script given as a path or URL, as a URL object (Node: paths are files).
-async function scriptUrl(script: string | URL): Promise<URL> {
-  if (script instanceof URL) return script;
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(script) && !/^[a-zA-Z]:[\\/]/.test(script)) return new URL(script);
-  const { pathToFileURL } = (await import(kNodeUrl)) as typeof import('node:url');
-  const { resolve } = (await import(kNodePath)) as typeof import('node:path');
-  return pathToFileURL(resolve(script));
-}
-
-/** Starts one worker running `script` (an ES module). */
-export async function spawnWorker(script: string | URL, events: WorkerEvents): Promise<WorkerHandle> {
-  let dead = false;
-  let stopping = false;
-  const death = (reason: string) => {
-    if (dead || stopping) return;
-    dead = true;
-    events.onDeath(reason);
-  };
-  if (isNode) {
-    const { Worker } = (await import(kNodeWorkerThreads)) as typeof import('node:worker_threads');
-    const w = new Worker(await scriptUrl(script));
-    w.on('message', (m: unknown) => events.onMessage(m));
-    w.on('error', (e: unknown) => death(`uncaught ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
-    w.on('messageerror', (e: unknown) => death(`a message could not be read: ${String(e)}`));
-    w.on('exit', (code: number) => death(`the worker exited with code ${code}`));
-    return {
-      post: (m, transfer) => w.postMessage(m, transfer as never),
-      terminate: async () => {
-        stopping = true;
-        await w.terminate();
-      },
-    };
-  }
-  const w = new Worker(script, { type: 'module' });
-  w.onmessage = (e: MessageEvent) => events.onMessage(e.data);
-  w.onerror = (e: ErrorEvent) => {
-    e.preventDefault();
-    // A browser worker lives on after an uncaught error: end it, so that a
-    // crash means the same on every platform.
-    w.terminate();
-    death(`uncaught ${e.message || 'error (the script failed to load or threw)'}`);
-  };
-  w.onmessageerror = () => {
-    w.terminate();
-    death('a message could not be read');
-  };
-  return {
-    post: (m, transfer) => w.postMessage(m, transfer ?? []),
-    terminate: async () => {
-      stopping = true;
-      w.terminate();
-    },
-  };
-}
-
-/** The handshake message types between the pool and expose(). */
-export interface SetupMessage {
-  ferry: 'setup';
-  transport: 'shared-memory' | 'postMessage';
-  index: number;
-  buffer?: SharedArrayBuffer;
-  request?: number;
-  response?: number;
-  capacity?: number;
-}
-
-/**
- * Spawns a worker and runs the handshake: resolves once the worker says it
- * is ready; rejects with WorkerCrashedError if it dies first. Messages after
- * the handshake go to `onMessage`.
- */
-export async function startWorker(
-  script: string | URL,
-  index: number,
-  setup: () => SetupMessage,
-  events: { onMessage?: (m: unknown) => void; onDeath: (reason: string) => void },
-  startTimeoutMs = 30_000,
-): Promise<WorkerHandle> {
-  let ready = false;
-  let settle!: { resolve: () => void; reject: (e: unknown) => void };
-  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  let handle: WorkerHandle | null = null;
-  let hello = false;
-  handle = await spawnWorker(script, {
-    onMessage: (m) => {
-      const f = (m as { ferry?: string } | null)?.ferry;
-      if (!ready && f === 'hello') {
-        hello = true;
-        const s = setup();
-        handle!.post(s);
-      } else if (!ready && f === 'ready') {
-        ready = true;
-        settle.resolve();
-      } else if (!ready && f === 'error') {
-        settle.reject(new WorkerCrashedError(`worker ${index} could not start: ${String((m as { message?: unknown }).message)}`, `worker ${index}`));
-      } else {
-        events.onMessage?.(m);
-      }
-    },
-    onDeath: (reason) => {
-      if (!ready) {
-        settle.reject(
-          new WorkerCrashedError(
-            `worker ${index} died while starting (${hello ? 'after' : 'before'} expose() answered): ${reason}`,
-            `worker ${index}`,
-          ),
-        );
-      } else {
-        events.onDeath(reason);
-      }
-    },
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new WorkerCrashedError(
-            `worker ${index} did not start within ${startTimeoutMs} ms (${hello ? 'it answered, then never attached' : 'does its script call expose()?'})`,
-            `worker ${index}`,
-          ),
-        ),
-      startTimeoutMs,
-    );
-  });
-  try {
-    await Promise.race([started, timeout]);
-  } catch (e) {
-    await handle.terminate().catch(() => {});
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
-  return handle;
-}
+import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
 
 // ---------------------------------------------------------------------------
 // Arena
@@ -306,6 +135,8 @@ export interface JsBackendOptions {
   arenaBytes?: number;
   /** How long a worker may take to start (default 30 s). */
   startTimeoutMs?: number;
+  /** Kill and replace a worker whose event loop has not beaten for this long (default 0: off). */
+  heartbeatMs?: number;
 }
 
 /** The Backend for JavaScript workers, plus the arena's numbers. */
@@ -318,11 +149,52 @@ interface JsSlot {
   requestOff: number;
   responseOff: number;
   rings: SlotRings;
+  // Without Atomics.waitAsync: the page's end of the answers' MessagePort
+  // doorbell, and the worker's end until the setup message carries it.
+  bell: PortBell | null;
+  bellPort: MessagePort | undefined;
   worker: WorkerHandle | null;
   dead: boolean;
 }
 
+// A MessagePort as a response ring's doorbell (RingConsumer.whenRung), where
+// the page has no Atomics.waitAsync to wait on the ring's bell: the worker
+// posts a message each time it rings it (RingProducer.onRing). Measured
+// slower than waitAsync where both exist (web/README.md "Waiting"), so
+// only used where waitAsync is missing.
+class PortBell {
+  private waiter: (() => void) | null = null;
+  private rung = false; // rang while nobody waited
+
+  constructor(private readonly port: MessagePort) {
+    port.onmessage = () => this.wake();
+  }
+
+  next(): Promise<void> {
+    if (this.rung) {
+      this.rung = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => (this.waiter = resolve));
+  }
+
+  /** Settles a pending next() now (the ring was aborted: no message will come). */
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    if (w !== null) w();
+    else this.rung = true;
+  }
+
+  close(): void {
+    this.port.onmessage = null;
+    this.port.close();
+    this.wake();
+  }
+}
+
 const kOrigin = 'web/js-backend';
+const kWorkerSpinCapUs = 50;
 
 /** Rounds to a ring capacity: a power of two in [64, 2^30]. */
 export function ringCapacityOf(bytes: number | undefined, fallback: number): number {
@@ -333,10 +205,17 @@ export function ringCapacityOf(bytes: number | undefined, fallback: number): num
 }
 
 export async function createJsBackend(options: JsBackendOptions): Promise<JsBackend> {
-  const workers = options.workers ?? (await defaultWorkers());
+  const cores = await defaultWorkers();
+  const workers = options.workers ?? cores;
+  // A worker that spins after answering takes the core the page needs to
+  // read the answer and ask again, unless a core is left over for it
+  // (web/README.md "Waiting": on 2 cores spinning workers tripled the
+  // round trip).
+  const spinUs = cores > workers + 1 ? kWorkerSpinCapUs : 0;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new InvalidArgumentError(`workers ${String(workers)} must be an integer from 1 to 256`, kOrigin);
   }
+  checkHeartbeat(options.heartbeatMs, kOrigin);
   const capacity = ringCapacityOf(options.ringCapacity, 64 * 1024);
   const arenaBytes = Math.ceil((options.arenaBytes ?? 16 * 1024 * 1024) / 64) * 64;
   const slotBytes = Math.ceil(ringBytes(capacity) / 64) * 64;
@@ -350,17 +229,23 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
   let crashCallback: (index: number, reason: string) => void = () => {};
   let terminating = false;
 
-  const newRings = (): { requestOff: number; responseOff: number; rings: SlotRings } => {
+  const useBell = typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function';
+  const newRings = (): Omit<JsSlot, 'gen' | 'worker' | 'dead'> => {
     const requestOff = arena.alloc(ringBytes(capacity));
     const responseOff = arena.alloc(ringBytes(capacity));
     if (requestOff < 0 || responseOff < 0) throw new QueueFullError('no memory left for a worker slot\'s rings', kOrigin);
     ringInit(buffer, requestOff, capacity);
     ringInit(buffer, responseOff, capacity);
-    return {
-      requestOff,
-      responseOff,
-      rings: { request: RingProducer.attach(buffer, requestOff), response: RingConsumer.attach(buffer, responseOff), doorbell: null },
-    };
+    const response = RingConsumer.attach(buffer, responseOff);
+    let bell: PortBell | null = null;
+    let bellPort: MessagePort | undefined;
+    if (useBell) {
+      const ch = new MessageChannel();
+      bell = new PortBell(ch.port1);
+      bellPort = ch.port2;
+      response.whenRung = bell;
+    }
+    return { requestOff, responseOff, rings: { request: RingProducer.attach(buffer, requestOff), response, doorbell: null }, bell, bellPort };
   };
 
   const start = async (index: number, slot: JsSlot): Promise<void> => {
@@ -368,7 +253,11 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
     slot.worker = await startWorker(
       script,
       index,
-      () => ({ ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index }),
+      () => {
+        const answerBell = slot.bellPort;
+        slot.bellPort = undefined; // transferred with this message
+        return { ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs, answerBell };
+      },
       {
         onDeath: (reason) => {
           if (terminating || slot.gen !== gen || slot.dead) return;
@@ -378,7 +267,7 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
           crashCallback(index, reason);
         },
       },
-      options.startTimeoutMs,
+      options,
     );
   };
 
@@ -412,17 +301,24 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
         ringAbort(buffer, s.responseOff, ErrorKind.WorkerCrashed);
       }
       await old.worker?.terminate().catch(() => {});
-      // The dead worker cannot touch its rings any more, and the pool has
-      // stopped using them before asking for a replacement.
+      // A browser's terminate() returns before the thread stops: wait until
+      // it has (spawn.ts, stopped), then the dead worker cannot touch its
+      // rings any more; the pool stopped using them before asking for a
+      // replacement.
+      await old.worker?.stopped;
       s.rings.request.detach();
       s.rings.response.detach();
       arena.free(old.requestOff);
       arena.free(old.responseOff);
+      s.bell?.close();
+      s.bellPort?.close();
       const fresh = newRings();
       s.gen++;
       s.requestOff = fresh.requestOff;
       s.responseOff = fresh.responseOff;
       s.rings = fresh.rings;
+      s.bell = fresh.bell;
+      s.bellPort = fresh.bellPort;
       s.worker = null;
       s.dead = false;
       await start(index, s);
@@ -452,6 +348,10 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
       if (terminating) return;
       terminating = true;
       await Promise.all(slots.map((s) => s.worker?.terminate().catch(() => {})));
+      for (const s of slots) {
+        s.bell?.close();
+        s.bellPort?.close();
+      }
     },
     memory: () => arena.stats(),
   };

@@ -32,7 +32,8 @@
 import { ClosedError, CorruptRecordError, ErrorKind, InvalidArgumentError, MessageTooLargeError, ferryError, kindName } from './errors.js';
 import type { Signature } from './schema.js';
 import type { RecordConsumer, RecordProducer } from './stream.js';
-import { defaultWorkers, ringCapacityOf, startWorker, type WorkerHandle } from './js-backend.js';
+import { ringCapacityOf } from './js-backend.js';
+import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
 import type { StreamChannels, Transport } from './pool.js';
 
 const kOrigin = 'web/message-backend';
@@ -105,10 +106,15 @@ export class MsgProducer implements RecordProducer {
   }
 
   tryReserve(length: number, tag: number): Uint8Array | null {
+    const at = this.reserveAt(length, tag);
+    return at < 0 ? null : this.chunk.subarray(at, at + length);
+  }
+
+  reserveAt(length: number, tag: number): number {
     this.reservedLen = -1;
     this.check(length);
     const need = 8 + ((length + 7) & ~7);
-    if (need > this.credit) return null;
+    if (need > this.credit) return -1;
     if (this.used + need > this.chunk.length) {
       const bigger = new Uint8Array(Math.max(2 * this.chunk.length, this.used + need));
       bigger.set(this.chunk.subarray(0, this.used));
@@ -116,7 +122,12 @@ export class MsgProducer implements RecordProducer {
     }
     this.reservedLen = length;
     this.reservedTag = tag;
-    return this.chunk.subarray(this.used + 8, this.used + 8 + length);
+    return this.used + 8;
+  }
+
+  /** The chunk being filled (reserveAt()'s offsets index it). */
+  get bytes(): Uint8Array {
+    return this.chunk;
   }
 
   commit(length: number): void {
@@ -230,7 +241,17 @@ export class MsgConsumer implements RecordConsumer {
     this.threshold = capacity >>> 2;
   }
 
+  /** The last record nextRecord() returned: recordBytes[recordOffset, recordOffset + recordLength). */
+  recordBytes: Uint8Array = new Uint8Array(0);
+  recordOffset = 0;
+  recordLength = 0;
+
   tryRead(): { tag: number; payload: Uint8Array } | null {
+    const tag = this.nextRecord();
+    return tag < 0 ? null : { tag, payload: this.recordBytes.subarray(this.recordOffset, this.recordOffset + this.recordLength) };
+  }
+
+  nextRecord(): number {
     if (this.closedByUs) throw new ClosedError('the consumer closed the channel', kOrigin);
     for (;;) {
       const b = this.cur;
@@ -243,7 +264,10 @@ export class MsgConsumer implements RecordConsumer {
         if (at + 8 + length > b.length) throw new CorruptRecordError(`record at offset ${at} claims ${length} payload bytes, more than its chunk holds`, kOrigin);
         this.pos = Math.min(b.length, at + span);
         this.readBytes += span;
-        return { tag, payload: b.subarray(at + 8, at + 8 + length) };
+        this.recordBytes = b;
+        this.recordOffset = at + 8;
+        this.recordLength = length;
+        return tag;
       }
       if (this.cHead < this.chunks.length) {
         this.cur = this.chunks[this.cHead]!;
@@ -258,7 +282,7 @@ export class MsgConsumer implements RecordConsumer {
       this.cur = null;
       if (this.abortKind !== 0) throw abortedError(this.abortKind);
       if (this.producerEnded) throw new ClosedError('the producer closed the channel', kOrigin);
-      return null;
+      return -1;
     }
   }
 
@@ -285,6 +309,22 @@ export class MsgConsumer implements RecordConsumer {
     if (this.readBytes !== 0 && !this.closedByUs) this.grantNow();
     return waitUntil(this, () => this.closedByUs || this.buffered() || this.producerClosed(), timeoutMs);
   }
+
+  hasData(): boolean {
+    return this.closedByUs || this.buffered() || this.producerClosed();
+  }
+
+  /** Resolves on the next arrival (records, the end, an abort), or null when something is there now (RingConsumer.park's twin). */
+  park(): Promise<unknown> | null {
+    if (this.readBytes !== 0 && !this.closedByUs) this.grantNow();
+    if (this.hasData()) return null;
+    return new Promise<void>((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** Nothing to lower: a message wakes no one but this end. */
+  unpark(): void {}
 
   /** @internal records arrived. */
   data(chunk: ArrayBuffer): void {
@@ -429,6 +469,8 @@ export interface MessageBackendOptions {
   ringCapacity?: number;
   /** How long a worker may take to start (default 30 s). */
   startTimeoutMs?: number;
+  /** Kill and replace a worker whose event loop has not beaten for this long (default 0: off). */
+  heartbeatMs?: number;
 }
 
 interface MsgSlot {
@@ -447,6 +489,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new InvalidArgumentError(`workers ${String(workers)} must be an integer from 1 to 256`, kOrigin);
   }
+  checkHeartbeat(options.heartbeatMs, kOrigin);
   const capacity = ringCapacityOf(options.ringCapacity, 64 * 1024);
   const slots: MsgSlot[] = [];
   let crashCallback: (index: number, reason: string) => void = () => {};
@@ -479,7 +522,7 @@ export async function createMessageBackend(options: MessageBackendOptions): Prom
         slot.hub.abortAll(ErrorKind.WorkerCrashed);
         crashCallback(index, reason);
       },
-    }, options.startTimeoutMs);
+    }, options);
   };
 
   try {

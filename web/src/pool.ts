@@ -29,8 +29,8 @@
 //   is dropped.
 
 import type { Backend } from './backend.js';
-import { WasmBuffer } from './buffer.js';
-import { decode, Writer } from './codec.js';
+import { WasmBuffer, flushQuarantine, quarantineStats } from './buffer.js';
+import { decodeRange, Writer } from './codec.js';
 import {
   CancelledError,
   ClosedError,
@@ -44,6 +44,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
+import { SpinBudget, nowUs } from './spin.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
 import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
@@ -86,8 +87,18 @@ export interface WorkerPoolOptions {
   transport?: 'auto' | 'shared-memory' | 'postMessage';
   /** JavaScript workers: bytes for stream rings (default 16 MiB). */
   arenaBytes?: number;
-  /** How long a worker may take to start (default 30 s); then create() rejects with WorkerCrashedError. */
+  /**
+   * How long starting may take (default 30 s): JavaScript workers' scripts
+   * and handshake; a wasm module's glue, binary, worker script and threads.
+   * Past it create() rejects, naming what did not load or start.
+   */
   startTimeoutMs?: number;
+  /**
+   * JavaScript workers: a worker whose event loop has not beaten for this
+   * many ms (a task that never gives its thread back) is declared crashed:
+   * its calls fail with WorkerCrashedError and it is replaced. Default 0: off.
+   */
+  heartbeatMs?: number;
 }
 
 export interface CallOptions {
@@ -136,6 +147,8 @@ export interface PoolStats {
   leakedBufferBytes: number;
   /** Streams garbage-collected while still open (cancelled by a backstop, which also warns). */
   leakedStreams: number;
+  /** Released WasmBuffers whose bytes were written after release() (through a view kept too long). */
+  writesAfterRelease: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -188,6 +201,7 @@ class RingTransport implements Transport {
     const r = this.b.slot(index);
     ringAbort(r.request.buffer, r.request.byteOffset, kind);
     ringAbort(r.response.buffer, r.response.byteOffset, kind);
+    r.response.whenRung?.wake(); // a wait on a MessagePort doorbell hears no bell
   }
   openStream(index: number, capacity: number): StreamChannels {
     const cap = ringCapacityOf(capacity, 64 * 1024);
@@ -253,6 +267,9 @@ const TAG_STREAM = 3;
 const TAG_RESULT = 1;
 const TAG_CRASH = 2; // response ring: a dying C++ worker's reason (web/PROTOCOL.md)
 const kOrigin = 'pool';
+// The longest the main thread spins for an answer before it parks (µs):
+// about what a park and wake-up of the page costs (web/README.md, "Waiting").
+const kSpinCapUs = 100;
 
 const enum State {
   Queued,
@@ -273,6 +290,9 @@ interface StreamState {
   doneSettled: boolean;
   resultIn: boolean; // the task answered, or can no longer touch the channels
   freed: boolean;
+  // Set when its worker died: settles once that worker can no longer write
+  // into the stream's memory (its slot was replaced, or could not be).
+  retired: Promise<void> | null;
 }
 
 interface Pending {
@@ -307,7 +327,8 @@ interface Slot {
   outbox: Deque<{ tag: number; bytes: Uint8Array }>;
   draining: Promise<void> | null;
   dirty: boolean;
-  loop: Promise<void> | null;
+  calls: number; // of inFlight, the calls (not streams): the answers worth spinning for
+  parked: Promise<void> | null; // a wake-up armed on the response ring
   pinned: Deque<Pending>;
 }
 
@@ -384,11 +405,14 @@ export class WorkerPool {
   private readonly streamBackstop =
     typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<StreamState>((st) => this.streamCollected(st)) : null;
   private leakedBufferBytes = 0;
-  private rr = 0;
+  private warm = 0; // the slot that answered last
   private closed = false;
   private terminated: Promise<void> | null = null;
   private readonly dirty: Slot[] = [];
-  private flushQueued = false;
+  private serviceQueued = false;
+  private readonly serviceFn = () => this.service();
+  // How long to spin for answers before parking (learned).
+  private readonly spin: SpinBudget;
   private readonly records = new RecordWriter();
   private head = new Uint8Array(256);
   private readonly names = new Map<string, Uint8Array>();
@@ -401,6 +425,8 @@ export class WorkerPool {
     private readonly maxQueued: number,
   ) {
     this.transport = t.name;
+    // Over postMessage an answer arrives as an event: spinning cannot see it.
+    this.spin = new SpinBudget(t.name === 'shared-memory' ? kSpinCapUs : 0);
     for (let i = 0; i < t.size; i++) {
       const s: Slot = {
         index: i,
@@ -416,7 +442,8 @@ export class WorkerPool {
         outbox: new Deque(),
         draining: null,
         dirty: false,
-        loop: null,
+        calls: 0,
+        parked: null,
         pinned: new Deque(),
       };
       this.slots.push(s);
@@ -457,7 +484,13 @@ export class WorkerPool {
       );
     } else {
       if (options.script === undefined) throw new InvalidArgumentError('WorkerPool.create needs a script (JavaScript workers) or a module (wasm)', kOrigin);
-      const common = { script: options.script, workers: options.workers, ringCapacity: options.ringCapacity, startTimeoutMs: options.startTimeoutMs };
+      const common = {
+        script: options.script,
+        workers: options.workers,
+        ringCapacity: options.ringCapacity,
+        startTimeoutMs: options.startTimeoutMs,
+        heartbeatMs: options.heartbeatMs,
+      };
       if (want === 'postMessage' || (want === 'auto' && !sharedMemoryAvailable())) {
         const { createMessageBackend } = await import('./message-backend.js');
         t = await createMessageBackend(common);
@@ -516,6 +549,7 @@ export class WorkerPool {
       leakedBuffers: this.leakedBuffers,
       leakedBufferBytes: this.leakedBufferBytes,
       leakedStreams: this.leakedStreams,
+      writesAfterRelease: this.wasmBackend() !== null ? quarantineStats(this.wasmBackend()!).writesAfterRelease : 0,
     };
     const m = this.t.memory?.();
     if (m !== undefined) s.memory = m;
@@ -539,14 +573,21 @@ export class WorkerPool {
     });
   }
 
-  /** Wasm pools: the module heap's numbers (bytes in use, free chunks, high-water mark), for leak checks. */
-  heap(): HeapStats {
-    const b = this.t instanceof RingTransport ? (this.t.b as Backend & { heap?: () => HeapStats }) : null;
-    if (b === null || b.kind !== 'wasm' || typeof b.heap !== 'function') {
-      throw new InvalidArgumentError('pool.heap() describes wasm memory: only a pool created with a module has it', kOrigin);
-    }
+  /**
+   * Wasm pools: the module heap's numbers (bytes in use, free chunks,
+   * high-water mark), for leak checks. `quarantined` of the bytes in use are
+   * released WasmBuffers not yet handed back to the allocator (buffer.ts).
+   */
+  heap(): HeapStats & { quarantined: number } {
+    const b = this.wasmBackend();
+    if (b === null) throw new InvalidArgumentError('pool.heap() describes wasm memory: only a pool created with a module has it', kOrigin);
     if (this.closed) throw terminatedError();
-    return b.heap();
+    return { ...b.heap(), quarantined: quarantineStats(b).bytes };
+  }
+
+  private wasmBackend(): (Backend & { heap: () => HeapStats }) | null {
+    const b = this.t instanceof RingTransport ? (this.t.b as Backend & { heap?: () => HeapStats }) : null;
+    return b !== null && b.kind === 'wasm' && typeof b.heap === 'function' ? (b as Backend & { heap: () => HeapStats }) : null;
   }
 
   /**
@@ -560,11 +601,12 @@ export class WorkerPool {
       for (const p of s.pending.values()) this.endPending(p, terminatedError, ErrorKind.Closed);
       s.pending.clear();
       s.inFlight = 0;
+      s.calls = 0;
       for (const p of s.pinned.clear()) this.endPending(p, terminatedError, ErrorKind.Closed);
       s.outbox.clear();
       if (s.alive) {
         try {
-          this.t.abortSlot(s.index, ErrorKind.Closed); // wakes this slot's loops
+          this.t.abortSlot(s.index, ErrorKind.Closed); // wakes this slot's waits
         } catch {
           // a slot between workers has no rings to wake
         }
@@ -573,6 +615,8 @@ export class WorkerPool {
     }
     for (const p of this.queue.clear()) this.endPending(p, terminatedError, ErrorKind.Closed);
     this.queuedLive = 0;
+    const wasm = this.wasmBackend();
+    if (wasm !== null) flushQuarantine(wasm);
     this.terminated = this.t.terminate();
     return this.terminated;
   }
@@ -684,10 +728,13 @@ export class WorkerPool {
     }
   }
 
-  // The least-loaded live worker with room, or null. Ties rotate.
+  // The least-loaded live worker with room, or null.
   private pick(): Slot | null {
     const n = this.slots.length;
-    const start = this.rr++ % n;
+    // Ties go to the worker that answered last: it is the likeliest to be
+    // awake and warm (a sequential caller keeps one worker busy, not two
+    // half asleep).
+    const start = this.warm;
     let best: Slot | null = null;
     for (let k = 0; k < n; k++) {
       const s = this.slots[(start + k) % n]!;
@@ -753,6 +800,7 @@ export class WorkerPool {
     p.slot = s;
     s.pending.set(p.id, p);
     s.inFlight++;
+    if (!p.stream) s.calls++;
     if (ch !== null) this.openStream(s, p, ch, codecs);
   }
 
@@ -763,7 +811,7 @@ export class WorkerPool {
       resolveDone = res;
       rejectDone = rej;
     });
-    const st = { id: p.id, name: p.name, slot: s, gen: s.gen, ch, resolveDone, rejectDone, doneSettled: false, resultIn: false, freed: false } as StreamState;
+    const st = { id: p.id, name: p.name, slot: s, gen: s.gen, ch, resolveDone, rejectDone, doneSettled: false, resultIn: false, freed: false, retired: null } as StreamState;
     st.writer = new StreamWriter(ch.input, codecs.input, { onAbort: (reason) => this.cancelStream(st, reason) });
     st.reader = new StreamReader(ch.output, codecs.output, {
       // The output's end is the task's: its error result fails the stream.
@@ -852,14 +900,11 @@ export class WorkerPool {
     if (s.dirty) return;
     s.dirty = true;
     this.dirty.push(s);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => this.flush());
+    this.schedule();
   }
 
-  // One publish per worker for everything written in this microtask.
+  // One publish per worker for everything written since the last one.
   private flush(): void {
-    this.flushQueued = false;
     for (const s of this.dirty) {
       s.dirty = false;
       if (s.alive && s.request !== null) {
@@ -871,6 +916,115 @@ export class WorkerPool {
       }
     }
     this.dirty.length = 0;
+  }
+
+  // -------------------------------------------------------------------------
+  // The main thread's side of a call: publish, spin, park, drain
+
+  private schedule(): void {
+    if (this.serviceQueued) return;
+    this.serviceQueued = true;
+    queueMicrotask(this.serviceFn);
+  }
+
+  // Everything the main thread does for calls in one pass, run once per
+  // microtask turn that made calls and once per wake-up: publish what was
+  // written (one store per worker), read every answer that is there (every
+  // worker), and when calls are out but no answer is, spin for the learned
+  // budget (spin.ts) re-checking, then park every response ring that has
+  // no wake-up armed yet. Answers resolve their promises; the callers'
+  // continuations run after this returns, and a new pass is queued behind
+  // them so that the calls they make go out together.
+  private service(): void {
+    this.serviceQueued = false;
+    if (this.closed) return;
+    this.flush();
+    let n = this.drainAll();
+    if (n === 0 && this.callsOut > 0) {
+        const budget = this.spin.next();
+      if (budget > 0) {
+        const start = nowUs();
+        const end = start + budget;
+        let now = start;
+        while (!this.anyAnswer() && (now = nowUs()) < end);
+        n = this.drainAll();
+        if (n > 0) this.spin.spun(now - start);
+        else this.spin.parked(budget);
+      }
+    }
+    if (n > 0) {
+      this.schedule();
+      return;
+    }
+    this.park();
+  }
+
+  // Reads every answer every live worker has published; returns how many.
+  private drainAll(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.alive && s.response !== null) n += this.readAnswers(s);
+    return n;
+  }
+
+  private get callsOut(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.alive) n += s.calls;
+    return n;
+  }
+
+  private anyAnswer(): boolean {
+    for (const s of this.slots) {
+      if (s.alive && s.inFlight > 0 && s.response!.hasData()) return true;
+    }
+    return false;
+  }
+
+  // One slot's records, then one release; a broken ring means a dead worker.
+  // Allocation-free up to the values themselves: each record is read where
+  // it lies (nextRecord) and decoded from there.
+  private readAnswers(s: Slot): number {
+    const resp = s.response!;
+    const gen = s.gen;
+    let n = 0;
+    try {
+      for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
+        this.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
+        n++;
+        if (s.gen !== gen) return n; // it crashed
+      }
+      resp.release();
+    } catch (e) {
+      if (s.gen === gen && !this.closed) this.crash(s, e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed ? 'its rings were aborted' : String((e as Error).message ?? e));
+      return n;
+    }
+    if (n > 0) {
+      this.warm = s.index;
+      this.pump(s);
+    }
+    return n;
+  }
+
+  // Arms a wake-up on every live response ring that has none: the worker
+  // rings the bell only while its ring says we are parked (eventcount), and
+  // the wake runs a service pass. An idle pool stays parked like this, so
+  // that a C++ worker's crash record (or an aborted ring) is seen at once.
+  private park(): void {
+    for (const s of this.slots) {
+      if (!s.alive || s.response === null || s.parked !== null) continue;
+      const gen = s.gen;
+      const resp = s.response;
+      const p = resp.park();
+      if (p === null) {
+        this.schedule();
+        continue;
+      }
+      s.parked = p.then(() => {
+        if (s.gen !== gen) return;
+        s.parked = null;
+        resp.unpark();
+        if (!this.closed) this.service();
+      });
+    }
   }
 
   private nameBytes(name: string): Uint8Array {
@@ -917,6 +1071,7 @@ export class WorkerPool {
       if (p === undefined) return undefined;
       if (p.state !== State.Queued) continue; // settled while it waited
       this.queuedLive--;
+      p.state = State.Sent; // on its way: a dispatch that fails settles it as sent
       return p;
     }
   }
@@ -928,46 +1083,36 @@ export class WorkerPool {
     const rings = this.t.slot(s.index);
     s.request = rings.request;
     s.response = rings.response;
-    s.loop = this.responseLoop(s, s.gen);
+    s.parked = null;
+    this.schedule();
   }
 
-  // One loop per worker: drain every result, release once, then wait.
-  private async responseLoop(s: Slot, gen: number): Promise<void> {
-    const resp = s.response!;
-    for (;;) {
-      let n = 0;
-      try {
-        for (let rec = resp.tryRead(); rec !== null; rec = resp.tryRead()) {
-          this.onRecord(s, rec.tag, rec.payload);
-          n++;
-        }
-        resp.release();
-      } catch (e) {
-        if (s.gen === gen && !this.closed) this.crash(s, e instanceof FerryError && e.kind === ErrorKind.WorkerCrashed ? 'its rings were aborted' : String((e as Error).message ?? e));
-        return;
-      }
-      if (n > 0) this.pump(s);
-      if (s.gen !== gen || this.closed) return;
-      await resp.waitForData();
-      if (s.gen !== gen || this.closed) return;
-    }
-  }
-
-  private onRecord(s: Slot, tag: number, payload: Uint8Array): void {
+  // One response record: its payload is bytes[at, at + len).
+  private onRecord(s: Slot, tag: number, bytes: Uint8Array, at: number, len: number): void {
     if (tag === TAG_CRASH) {
-      this.crash(s, crashReason(payload));
+      this.crash(s, crashReason(bytes, at, len));
       return;
     }
-    if (tag !== TAG_RESULT || payload.length < 8) return;
-    const id = getU64(payload, 0);
+    // A record the protocol does not have: the worker is broken (or not
+    // ours), and which call it meant cannot be known. End it cleanly.
+    if (tag !== TAG_RESULT) {
+      this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result and 2 crashed)`);
+      return;
+    }
+    if (len < 8) {
+      this.crash(s, `it wrote a result record of ${len} bytes, too short for a call id`);
+      return;
+    }
+    const id = getU64(bytes, at);
     const p = s.pending.get(id);
     if (p === undefined) return; // a result for nothing we wait for
     s.pending.delete(id);
     s.inFlight--;
+    if (p.st === null) s.calls--;
     let value: unknown;
     let error: unknown;
     try {
-      value = decode(payload.subarray(8));
+      value = decodeRange(bytes, at + 8, at + len);
       if (value instanceof FerryError) error = value;
     } catch (e) {
       error = e;
@@ -1070,7 +1215,7 @@ export class WorkerPool {
   private maybeFree(st: StreamState): void {
     if (st.freed || !st.resultIn || !st.reader.isEnded) return;
     st.freed = true;
-    void Promise.all([st.writer.idle(), st.reader.idle()]).then(() => {
+    void Promise.all([st.writer.idle(), st.reader.idle(), st.retired]).then(() => {
       if (!this.closed) st.ch.free();
     });
   }
@@ -1111,20 +1256,21 @@ export class WorkerPool {
   // The worker of slot s died: fail what it held, then replace it.
   private crash(s: Slot, reason: string): void {
     if (!s.alive || this.closed) return;
+    s.alive = false; // from here on, a broken record read below cannot crash it again
     // Results it published before dying still count; its last record may say why.
     try {
-      for (let rec = s.response!.tryRead(); rec !== null; rec = s.response!.tryRead()) {
-        if (rec.tag === TAG_CRASH) reason = crashReason(rec.payload);
-        else this.onRecord(s, rec.tag, rec.payload);
+      const resp = s.response!;
+      for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
+        if (tag === TAG_CRASH) reason = crashReason(resp.recordBytes, resp.recordOffset, resp.recordLength);
+        else this.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
       }
     } catch {
       // the end of what it wrote
     }
-    s.alive = false;
     s.restarts++;
     s.gen++;
     try {
-      this.t.abortSlot(s.index, ErrorKind.WorkerCrashed); // wakes our loops on its rings
+      this.t.abortSlot(s.index, ErrorKind.WorkerCrashed); // wakes our waits on its rings
     } catch {
       // already gone
     }
@@ -1132,30 +1278,48 @@ export class WorkerPool {
     const held = [...s.pending.values()];
     s.pending.clear();
     s.inFlight = 0;
+    s.calls = 0;
     s.outbox.clear();
-    for (const p of held) this.endPending(p, make, ErrorKind.WorkerCrashed);
-    const oldLoop = s.loop;
+    // Its streams' memory waits until the replacement is done: the dead
+    // worker may still be running for a moment and write into it.
+    let retire!: () => void;
+    const retired = new Promise<void>((resolve) => (retire = resolve));
+    for (const p of held) {
+      if (p.st !== null) p.st.retired = retired;
+      this.endPending(p, make, ErrorKind.WorkerCrashed);
+    }
+    // The abort above rang the old rings' bells: their wake-ups settle.
+    const oldPark = s.parked;
     const oldDrain = s.draining;
-    s.loop = null;
+    s.parked = null;
     s.draining = null;
     void (async () => {
-      await Promise.all([oldLoop, oldDrain]);
-      if (this.closed) return;
       try {
-        await this.t.replace(s.index);
-      } catch (e) {
-        if (this.closed) return;
-        // No replacement: this slot stays dead; work pinned to it fails.
-        const err = () => new WorkerCrashedError(`worker ${s.index} crashed and could not be replaced: ${(e as Error).message ?? String(e)}`, `worker ${s.index}`);
-        for (const p of s.pinned.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
-        if (this.slots.every((w) => !w.alive)) for (const p of this.queue.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
-        return;
+        await this.restart(s, oldPark, oldDrain);
+      } finally {
+        retire();
       }
-      if (this.closed) return;
-      s.alive = true;
-      this.attach(s);
-      this.pump(s);
     })();
+  }
+
+  // Waits for what used the dead worker's rings, then gives slot s a new worker.
+  private async restart(s: Slot, oldPark: Promise<void> | null, oldDrain: Promise<void> | null): Promise<void> {
+    await Promise.all([oldPark, oldDrain]);
+    if (this.closed) return;
+    try {
+      await this.t.replace(s.index);
+    } catch (e) {
+      if (this.closed) return;
+      // No replacement: this slot stays dead; work pinned to it fails.
+      const err = () => new WorkerCrashedError(`worker ${s.index} crashed and could not be replaced: ${(e as Error).message ?? String(e)}`, `worker ${s.index}`);
+      for (const p of s.pinned.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
+      if (this.slots.every((w) => !w.alive)) for (const p of this.queue.clear()) this.endPending(p, err, ErrorKind.WorkerCrashed);
+      return;
+    }
+    if (this.closed) return;
+    s.alive = true;
+    this.attach(s);
+    this.pump(s);
   }
 }
 
@@ -1163,10 +1327,10 @@ const ignore = (): void => {};
 
 const kPlainCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
 
-// The reason in a crash record: one codec string, as crash_worker() got it.
-function crashReason(payload: Uint8Array): string {
+// The reason in a crash record (bytes[at, at + len)): one codec string, as crash_worker() got it.
+function crashReason(bytes: Uint8Array, at: number, len: number): string {
   try {
-    const v = decode(payload);
+    const v = decodeRange(bytes, at, at + len);
     if (typeof v === 'string') return v;
   } catch {
     // not a string: say so below
@@ -1182,8 +1346,8 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): { args: ValueCodec; in
   const slotWriter = new Writer(16);
   const via = (body: (w: Writer, value: unknown) => void): ValueCodec => {
     const c: ValueCodec = {
-      encodeInto(value, slot) {
-        slotWriter.rebind(slot);
+      encodeAt(value, bytes, start, end) {
+        slotWriter.rebindRange(bytes, start, end);
         body(slotWriter, value);
         return slotWriter.size;
       },
@@ -1193,7 +1357,7 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): { args: ValueCodec; in
         return w.toUint8Array();
       },
       size: (value) => c.encode(value).length,
-      decode: (bytes) => decode(bytes),
+      decodeAt: (bytes, start, end) => decodeRange(bytes, start, end),
     };
     return c;
   };

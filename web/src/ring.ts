@@ -203,8 +203,12 @@ function ring(w: Int32Array, bell: number): void {
 // The waking half of the eventcount, right after a tail/head store. seq_cst
 // orders that store before this load of the flag (Dekker: pairs with the
 // waiter's flag store then re-check). The exchange makes one wake per park.
-function wakeIfParked(w: Int32Array, parked: number, bell: number): void {
-  if (Atomics.load(w, parked) === 1 && Atomics.exchange(w, parked, 0) === 1) ring(w, bell);
+function wakeIfParked(w: Int32Array, parked: number, bell: number): boolean {
+  if (Atomics.load(w, parked) === 1 && Atomics.exchange(w, parked, 0) === 1) {
+    ring(w, bell);
+    return true;
+  }
+  return false;
 }
 
 // The error a closed ring reports: Closed, or the kind an abort gave.
@@ -226,8 +230,8 @@ function deadlineOf(timeoutMs: number | undefined): number {
 }
 
 let blockingAllowed: boolean | undefined;
-// Whether this thread may Atomics.wait (not on a browser's main thread).
-function canBlock(): boolean {
+/** Whether this thread may Atomics.wait (not on a browser's main thread). */
+export function canBlock(): boolean {
   if (blockingAllowed === undefined) {
     try {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // "not-equal" at once
@@ -240,6 +244,7 @@ function canBlock(): boolean {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const RESOLVED: Promise<void> = Promise.resolve();
 
 interface Waiter {
   w: Int32Array;
@@ -434,8 +439,9 @@ export class RingProducer {
   /** Largest payload one record can carry: capacity - 8. */
   readonly maxPayload: number;
 
+  /** The whole buffer as bytes (the view reserveAt()'s offsets index). */
+  readonly bytes: Uint8Array;
   private readonly w: Int32Array;
-  private readonly bytes: Uint8Array;
   private readonly base: number; // word index of the ring base
   private readonly data: number; // byte offset (in buffer) of the data area
   private readonly mask: number;
@@ -447,6 +453,12 @@ export class RingProducer {
   private reservedLen = -1; // the open reservation, -1 for none
   private reservedTag = 0;
   private state = State.Open;
+  /**
+   * Called each time this producer rings the consumer's data bell: for a
+   * consumer that cannot wait on the bell (no Atomics.waitAsync where it
+   * runs) and listens for a message instead (RingConsumer.whenRung).
+   */
+  onRing: (() => void) | null = null;
 
   private constructor(buffer: RingBuffer, byteOffset: number, capacity: number, dataBell: number, spaceBell: number) {
     this.buffer = buffer;
@@ -489,6 +501,11 @@ export class RingProducer {
     return at < 0 ? null : new Uint8Array(this.buffer, at, length);
   }
 
+  /** tryReserve() without allocating: the payload's byte offset in `bytes`, or -1 when there is no room now. */
+  reserveAt(length: number, tag: number): number {
+    return this.reserve(length, tag);
+  }
+
   /** Ends the open reservation with `length` (<= the reserved length) payload bytes. */
   commit(length: number): void {
     if (this.reservedLen < 0) throw invalid('commit() without a reservation');
@@ -518,7 +535,7 @@ export class RingProducer {
     // seq_cst (release): publishes every record up to write; pairs with the
     // consumer's load of tail.
     Atomics.store(this.w, this.base + W.tail, this.write | 0);
-    wakeIfParked(this.w, this.base + W.consumerParked, this.dataBell);
+    if (wakeIfParked(this.w, this.base + W.consumerParked, this.dataBell)) this.onRing?.();
   }
 
   /** Publishes, marks the ring closed for writing and wakes the consumer. */
@@ -530,6 +547,7 @@ export class RingProducer {
     // seq_cst (release): a consumer that sees the bit sees every record.
     Atomics.or(this.w, this.base + W.flags, F.producerClosed);
     ring(this.w, this.dataBell);
+    this.onRing?.();
   }
 
   /** Publishes what is committed and gives up the producer role. Idempotent. */
@@ -700,11 +718,24 @@ export class RingConsumer {
   private tailCache: number; // local copy of the producer's tail
   private corrupt: Error | null = null; // sticky: the ring is unusable
   private state = State.Open;
+  /**
+   * Where Atomics.waitAsync is missing, park() waits for this instead of
+   * polling: next() settles at the producer's next ring (RingProducer.onRing
+   * posting a message, for example); wake() settles it at once (whoever
+   * aborts the ring from outside calls it, as ringAbort rings the bell).
+   */
+  whenRung: { next(): Promise<void>; wake(): void } | null = null;
+  /** The last record nextRecord() returned: its payload is recordBytes[recordOffset, recordOffset + recordLength). */
+  recordOffset = 0;
+  recordLength = 0;
+  /** The whole buffer as bytes. */
+  readonly recordBytes: Uint8Array;
 
   private constructor(buffer: RingBuffer, byteOffset: number, capacity: number, dataBell: number, spaceBell: number) {
     this.buffer = buffer;
     this.byteOffset = byteOffset;
     this.capacity = capacity;
+    this.recordBytes = bytesOf(buffer);
     this.w = wordsOf(buffer);
     this.base = byteOffset >>> 2;
     this.data = byteOffset + RING.HEADER_BYTES;
@@ -733,6 +764,17 @@ export class RingConsumer {
    * CorruptRecord for a header that cannot be right (from then on, always).
    */
   tryRead(): RingRecord | null {
+    const tag = this.nextRecord();
+    return tag < 0 ? null : { tag, payload: new Uint8Array(this.buffer, this.recordOffset, this.recordLength) };
+  }
+
+  /**
+   * tryRead() without allocating: the next record's tag (a u32), or -1 when
+   * none is published yet; its payload is `recordLength` bytes at
+   * `recordOffset` of `recordBytes` (the whole buffer), valid until release().
+   * Throws as tryRead() does.
+   */
+  nextRecord(): number {
     if (this.corrupt !== null) throw this.corrupt;
     if (this.state !== State.Open) {
       if (this.state === State.Detached) throw invalid('the ring consumer is detached');
@@ -740,7 +782,7 @@ export class RingConsumer {
     }
     for (;;) {
       if (this.read === this.tailCache && !this.refreshTail()) {
-        if (!this.producerClosed()) return null;
+        if (!this.producerClosed()) return -1;
         // The producer publishes before it closes: one more look at tail.
         if (!this.refreshTail()) throw closedError(this.w, this.base, 'the producer closed the ring');
       }
@@ -763,7 +805,9 @@ export class RingConsumer {
         throw this.fail(`record at offset ${pos} claims ${length} payload bytes, but only ${Math.min(avail, toEnd)} bytes are published there`);
       }
       this.read = (this.read + span) >>> 0;
-      return { tag, payload: new Uint8Array(this.buffer, this.data + pos + RING.RECORD_HEADER_BYTES, length) };
+      this.recordOffset = this.data + pos + RING.RECORD_HEADER_BYTES;
+      this.recordLength = length;
+      return tag;
     }
   }
 
@@ -836,6 +880,57 @@ export class RingConsumer {
     const deadline = deadlineOf(timeoutMs);
     this.release();
     return waitUntilSync(this.waiter, deadline, () => this.dataReady(), 'ring data', 'waitForData()');
+  }
+
+  /**
+   * The waiting half of the eventcount for a caller that runs its own spin
+   * and parks many rings at once (the pool's response rings): releases, raises
+   * the parked flag, re-checks. null: a record is there (or tryRead() would
+   * throw) and the flag is down again. Otherwise a promise that settles once
+   * the producer rings the data bell (its next publish or close, or an
+   * abort), or at once if it rang since; without Atomics.waitAsync, when
+   * `whenRung` says it rang, or else after a 1 ms poll delay. Awake,
+   * call unpark() before parking again.
+   */
+  park(): Promise<unknown> | null {
+    this.release();
+    const { w, parked, bell, shared } = this.waiter;
+    // seq_cst: as in waitUntil (the key first, then the flag, then the re-check).
+    const key = Atomics.load(w, bell);
+    Atomics.store(w, parked, 1);
+    if (this.dataReady()) {
+      Atomics.store(w, parked, 0);
+      return null;
+    }
+    const waitAsync = (Atomics as { waitAsync?: typeof Atomics.waitAsync }).waitAsync;
+    if (!shared || typeof waitAsync !== 'function') return this.whenRung !== null ? this.whenRung.next() : sleep(1);
+    const r = waitAsync(w, bell, key);
+    return r.async ? r.value : RESOLVED;
+  }
+
+  /**
+   * park() for a thread that may block: raises the flag, re-checks, then
+   * sleeps in Atomics.wait until the producer rings or `timeoutMs` passes;
+   * lowers the flag again. True when a record is there (or tryRead() would
+   * throw), false after the timeout. No spin first: the caller spins as
+   * long as it thinks it pays (spin.ts). InvalidArgument where blocking is
+   * not allowed or the buffer is not shared.
+   */
+  parkSync(timeoutMs: number): boolean {
+    const { w, parked, bell, shared } = this.waiter;
+    if (!shared || !canBlock()) throw invalid('parkSync() needs shared memory and a thread that may block; use park()');
+    this.release();
+    // seq_cst: as in waitUntil (the key first, then the flag, then the re-check).
+    const key = Atomics.load(w, bell);
+    Atomics.store(w, parked, 1);
+    if (!this.dataReady()) Atomics.wait(w, bell, key, timeoutMs);
+    Atomics.store(w, parked, 0);
+    return this.dataReady();
+  }
+
+  /** Lowers the parked flag that park() raised (the producer stops ringing). */
+  unpark(): void {
+    Atomics.store(this.w, this.waiter.parked, 0);
   }
 
   // The wait condition. hasData() may step over a lone skip record; release

@@ -17,23 +17,35 @@
 // A struct's body is written where it first appears; later a bare
 // `struct Name` refers to it, which is also how recursive structs end.
 //
-// encodeAs converts (and refuses with TypeMismatch, expected = the wire type
-// name of core/CODEC.md, actual = a description of the JavaScript value):
+// encodeAs is strict: it converts only where no information is lost (or
+// where the table says so), and refuses anything else with TypeMismatch
+// (expected = the wire type name of core/CODEC.md, actual = a description of
+// the JavaScript value, the message names the argument and the path to the
+// part, e.g. "argument 1 of f: type mismatch: expected i32, got string at
+// points[2].x"):
 //   unit        undefined or null
-//   bool        boolean
-//   i8..u32     an integer number in range, a bigint in range, or a Typed of that tag
+//   bool        a boolean
+//   i8..u32     an integer number in range, or a Typed of that tag (a bigint is
+//               refused: bigints are for i64/u64)
 //   i64, u64    a bigint in range, a safe-integer number, or a Typed of that tag
-//   f32, f64    a number, or a Typed of that tag
+//   f32         a number, rounded to the nearest f32 (the one deliberate lossy
+//               conversion); a finite number beyond the f32 range is refused
+//               (it would become Infinity); NaN and ±Infinity pass
+//   f64         a number, or a Typed of that tag
 //   string      a string
 //   bytes       Uint8Array, ArrayBuffer, SharedArrayBuffer, any ArrayBufferView (its bytes)
-//   T[]         a typed array of that element type, or an Array of numbers (bigints for 64-bit)
+//   T[]         a typed array of that element type, or an Array of values as for T
 //   [T]         an Array
 //   (A,B)       an Array of exactly that length
-//   ?T          null, undefined or NONE for none; some(v); anything else is some(value)
-//   <A|B>       variant(i, v) or {index, value}; any other value takes the first alternative that accepts it
-//   {K:V}       a Map, or a plain object (its string keys, converted for integer K)
-//   struct P    a plain object with the fields by name (extra properties ignored; a
-//               missing field is TypeMismatch naming P.field unless its type is ?T or unit)
+//   ?T          null or NONE for none; some(v); any other value of T is some(value);
+//               undefined is refused (use null)
+//   <A|B>       variant(i, v) or {index, value}; a bare value is refused
+//   {K:V}       a Map, or a plain object (its string keys, converted to
+//               numbers for an integer or float K)
+//   struct P    a plain object with exactly the fields of P by name: a missing
+//               field (unless it is unit) or an extra one is refused, naming it;
+//               an instance of a class: its fields (own or getters), other
+//               properties are not looked at
 //   error       a FerryError (another Error becomes JsException)
 //   !T          a FerryError or Error becomes the error value, anything else T
 
@@ -421,11 +433,13 @@ class Mismatch {
   constructor(
     readonly expected: string,
     readonly actual: string,
+    /** Why a strict rule refused it, for the message. */
+    readonly note = '',
   ) {}
 }
 
-function mismatch(s: Schema, v: unknown): Mismatch {
-  return new Mismatch(describeSchema(s), describeJs(v));
+function mismatch(s: Schema, v: unknown, note = ''): Mismatch {
+  return new Mismatch(describeSchema(s), describeJs(v), note);
 }
 
 function withPath(e: unknown, seg: string): unknown {
@@ -439,15 +453,13 @@ const kI64Lo = -(1n << 63n);
 const kI64Hi = (1n << 63n) - 1n;
 const kU64Hi = (1n << 64n) - 1n;
 
-// The value converted for number tag `tag`, or undefined when it does not fit.
+const kF32Max = 3.4028234663852886e38;
+
+// The value converted for number tag `tag`, or undefined when it does not fit
+// without loss (f32: rounding is allowed, overflow is not).
 function numberFor(tag: number, v: unknown): number | bigint | undefined {
   if (tag <= 0x07) {
-    if (typeof v === 'number') return Number.isInteger(v) && v >= kIntLo[tag]! && v <= kIntHi[tag]! ? v : undefined;
-    if (typeof v === 'bigint') {
-      const n = Number(v);
-      return n >= kIntLo[tag]! && n <= kIntHi[tag]! ? n : undefined;
-    }
-    return undefined;
+    return typeof v === 'number' && Number.isInteger(v) && v >= kIntLo[tag]! && v <= kIntHi[tag]! ? v : undefined;
   }
   if (tag <= 0x09) {
     const lo = tag === 0x08 ? kI64Lo : 0n;
@@ -456,7 +468,9 @@ function numberFor(tag: number, v: unknown): number | bigint | undefined {
     if (typeof v === 'number') return Number.isSafeInteger(v) && (tag === 0x08 || v >= 0) ? BigInt(v) : undefined;
     return undefined;
   }
-  return typeof v === 'number' ? v : undefined;
+  if (typeof v !== 'number') return undefined;
+  if (tag === 0x0a && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) return undefined;
+  return v;
 }
 
 function encScalar(w: Writer, s: ScalarSchema, v: unknown): void {
@@ -481,7 +495,9 @@ function encScalar(w: Writer, s: ScalarSchema, v: unknown): void {
     return;
   }
   const x = numberFor(tag, v);
-  if (x === undefined) throw mismatch(s, v);
+  if (x === undefined) {
+    throw mismatch(s, v, tag === 0x0a && typeof v === 'number' ? 'beyond the f32 range' : tag <= 0x07 && typeof v === 'bigint' ? 'bigints are for i64 and u64' : '');
+  }
   putNumber(w, tag, x);
 }
 
@@ -572,10 +588,11 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       return;
     }
     case 'optional': {
+      if (v === undefined) throw mismatch(s, v, 'use null for none');
       enterEnc(depth);
       w.ensure(2);
       w.u8[w.pos] = 0x10;
-      if (v === null || v === undefined || v === NONE) {
+      if (v === null || v === NONE) {
         w.u8[w.pos + 1] = 0;
         w.pos += 2;
         return;
@@ -609,44 +626,27 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
 }
 
 function encVariant(w: Writer, s: VariantSchema, v: unknown, depth: number): void {
-  enterEnc(depth);
   let index: unknown;
   let value: unknown;
-  let explicit = false;
   if (v instanceof Variant) {
     index = v.index;
     value = v.value;
-    explicit = true;
   } else if (typeof v === 'object' && v !== null && !(STRUCT_NAME in v) && 'index' in v && 'value' in v && Object.keys(v).length === 2) {
     index = (v as { index: unknown }).index;
     value = (v as { value: unknown }).value;
-    explicit = true;
+  } else {
+    throw mismatch(s, v, 'a variant takes variant(index, value) or {index, value}');
   }
-  if (explicit) {
-    if (!(typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < s.alts.length)) {
-      throw new Mismatch(`variant of ${s.alts.length} alternatives`, `variant index ${String(index)}`);
-    }
-    putTagU32(w, 0x11, index);
-    try {
-      encAs(w, s.alts[index]!, value, depth + 1);
-    } catch (e) {
-      throw withPath(e, `<${index}>`);
-    }
-    return;
+  enterEnc(depth);
+  if (!(typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < s.alts.length)) {
+    throw new Mismatch(`variant of ${s.alts.length} alternatives`, `variant index ${String(index)}`);
   }
-  // A bare value: the first alternative that accepts it.
-  const start = w.pos;
-  for (let i = 0; i < s.alts.length; i++) {
-    try {
-      putTagU32(w, 0x11, i);
-      encAs(w, s.alts[i]!, v, depth + 1);
-      return;
-    } catch (e) {
-      if (!(e instanceof Mismatch)) throw e;
-      w.pos = start;
-    }
+  putTagU32(w, 0x11, index);
+  try {
+    encAs(w, s.alts[index]!, value, depth + 1);
+  } catch (e) {
+    throw withPath(e, `<${index}>`);
   }
-  throw new Mismatch(describeSchema(s), describeJs(v));
 }
 
 function keyFor(k: Schema, key: string): unknown {
@@ -713,14 +713,20 @@ function encStructAs(w: Writer, s: StructSchema, v: unknown, depth: number): voi
     }
     return;
   }
+  // A plain object is data: a property the struct does not have is a typo or
+  // a wrong type, not something to drop. A class instance (a WasmBuffer for
+  // SharedBytes) may carry other state: only its fields are read.
+  const proto = Object.getPrototypeOf(o);
+  const extra = proto === Object.prototype || proto === null ? extraField(o, fields) : null;
+  if (extra !== null) throw withPath(new Mismatch(`struct ${s.name}`, `an object with the extra field '${extra}'`), `.${extra}`);
   w.ensure(2);
   w.dv.setUint16(w.pos, fields.length, true);
   w.pos += 2;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     const x = o[f.name];
-    if (x === undefined && !(f.name in o) && !(f.type.kind === 'optional' || (f.type.kind === 'scalar' && f.type.tag === 0))) {
-      throw new Mismatch(`${s.name}.${f.name}`, `object without ${f.name}`);
+    if (x === undefined && !(f.name in o) && !(f.type.kind === 'scalar' && f.type.tag === 0)) {
+      throw withPath(new Mismatch(`struct ${s.name}`, `an object without the field '${f.name}'`), `.${f.name}`);
     }
     putName(w, f.name, 'field name');
     try {
@@ -731,11 +737,28 @@ function encStructAs(w: Writer, s: StructSchema, v: unknown, depth: number): voi
   }
 }
 
+// The first own enumerable string key of o that is not a field of the struct, or null.
+function extraField(o: Record<string | symbol, unknown>, fields: readonly StructField[]): string | null {
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    let known = false;
+    for (let i = 0; i < fields.length; i++) {
+      if (fields[i]!.name === k) {
+        known = true;
+        break;
+      }
+    }
+    if (!known) return k;
+  }
+  return null;
+}
+
 function toTypeMismatch(e: Mismatch, context: string): TypeMismatchError {
   const path = e.path.reverse().join('');
   const where = path === '' ? '' : ` at ${path.startsWith('.') ? path.slice(1) : path}`;
   const prefix = context === '' ? '' : `${context}: `;
-  return new TypeMismatchError(`${prefix}type mismatch: expected ${e.expected}, got ${e.actual}${where}`, kOrigin, e.expected, e.actual);
+  const note = e.note === '' ? '' : ` (${e.note})`;
+  return new TypeMismatchError(`${prefix}type mismatch: expected ${e.expected}, got ${e.actual}${where}${note}`, kOrigin, e.expected, e.actual);
 }
 
 /**

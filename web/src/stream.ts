@@ -22,7 +22,7 @@
 // - readable / writable are WHATWG adapters whose only buffer is the channel
 //   (highWaterMark 0 for the readable, 1 for the writable).
 
-import { decode, encode, encodedSize, encodeToSlot } from './codec.js';
+import { decodeRange, encode, encodedSize, encodeToRange } from './codec.js';
 import { ClosedError, DeserializationError, ErrorKind, FerryError, MessageTooLargeError } from './errors.js';
 
 // ---------------------------------------------------------------------------
@@ -33,6 +33,10 @@ export interface RecordProducer {
   readonly maxPayload: number;
   /** A view to fill for a record of up to `length` bytes, or null when there is no room now. */
   tryReserve(length: number, tag: number): Uint8Array | null;
+  /** tryReserve() without allocating: where the payload goes in `bytes`, or -1. */
+  reserveAt(length: number, tag: number): number;
+  /** What reserveAt()'s offsets index (read it after reserveAt: a channel's chunk may grow). */
+  readonly bytes: Uint8Array;
   commit(length: number): void;
   tryWrite(tag: number, payload: Uint8Array): boolean;
   publish(): void;
@@ -46,33 +50,51 @@ export interface RecordProducer {
 export interface RecordConsumer {
   /** The next record (a view valid until release()), null when none; throws once the channel ended. */
   tryRead(): { tag: number; payload: Uint8Array } | null;
+  /**
+   * tryRead() without allocating: the next record's tag, or -1 when none;
+   * its payload is recordBytes[recordOffset, recordOffset + recordLength),
+   * valid until release().
+   */
+  nextRecord(): number;
+  readonly recordBytes: Uint8Array;
+  readonly recordOffset: number;
+  readonly recordLength: number;
   release(): void;
   close(): void;
   producerClosed(): boolean;
+  /** True when tryRead() would return a record or throw. */
+  hasData(): boolean;
   /** Releases, then resolves once tryRead() would return a record or throw. */
   waitForData(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Releases and arms a wake-up without waiting: null when tryRead() has
+   * something now, else a promise that settles once the producer wrote (or
+   * ended the channel). unpark() afterwards (RingConsumer.park).
+   */
+  park(): Promise<unknown> | null;
+  unpark(): void;
 }
 
 // ---------------------------------------------------------------------------
 // Values
 
-/** How one value becomes a record payload and back. */
+/** How one value becomes a record payload and back, in place. */
 export interface ValueCodec {
-  /** Encodes into `slot`, returns the bytes written; throws MessageTooLarge when it does not fit. */
-  encodeInto(value: unknown, slot: Uint8Array): number;
+  /** Encodes into bytes[start, end), returns the bytes written; throws MessageTooLarge when it does not fit. */
+  encodeAt(value: unknown, bytes: Uint8Array, start: number, end: number): number;
   encode(value: unknown): Uint8Array;
-  /** Exact encoded size (only asked for after encodeInto found a slot too small). */
+  /** Exact encoded size (only asked for after encodeAt found the room too small). */
   size(value: unknown): number;
-  /** Decodes one whole value; the result must not refer to `bytes` (it dies at release). */
-  decode(bytes: Uint8Array): unknown;
+  /** Decodes the one value filling bytes[start, end); the result must not refer to `bytes` (it dies at release). */
+  decodeAt(bytes: Uint8Array, start: number, end: number): unknown;
 }
 
 /** Values as core/CODEC.md's generic mapping encodes them (codec.ts). */
 export const plainCodec: ValueCodec = {
-  encodeInto: encodeToSlot,
+  encodeAt: encodeToRange,
   encode,
   size: encodedSize,
-  decode: (bytes) => decode(bytes),
+  decodeAt: (bytes, start, end) => decodeRange(bytes, start, end),
 };
 
 function isTooLarge(e: unknown): boolean {
@@ -95,16 +117,17 @@ export class RecordWriter {
    */
   put(p: RecordProducer, tag: number, head: Uint8Array | null, headLen: number, value: unknown, codec: ValueCodec): Uint8Array | null {
     const max = p.maxPayload;
-    let view = p.tryReserve(Math.min(max, headLen + this.hint), tag);
-    if (view !== null) {
+    const want = Math.min(max, headLen + this.hint);
+    let at = p.reserveAt(want, tag);
+    if (at >= 0) {
       let n = -1;
       try {
-        n = codec.encodeInto(value, headLen === 0 ? view : view.subarray(headLen));
+        n = codec.encodeAt(value, p.bytes, at + headLen, at + want);
       } catch (e) {
         if (!isTooLarge(e)) throw e;
       }
       if (n >= 0) {
-        if (headLen !== 0) view.set(head!.subarray(0, headLen));
+        if (headLen !== 0) p.bytes.set(head!.subarray(0, headLen), at);
         p.commit(headLen + n);
         this.learn(n);
         return null;
@@ -116,10 +139,10 @@ export class RecordWriter {
     if (total > max) {
       throw new MessageTooLargeError(`value encodes to ${total} bytes, more than the ${max} bytes one record of this channel can carry`, 'web/stream');
     }
-    view = p.tryReserve(total, tag);
-    if (view !== null) {
-      const n = codec.encodeInto(value, view.subarray(headLen));
-      if (headLen !== 0) view.set(head!.subarray(0, headLen));
+    at = p.reserveAt(total, tag);
+    if (at >= 0) {
+      const n = codec.encodeAt(value, p.bytes, at + headLen, at + total);
+      if (headLen !== 0) p.bytes.set(head!.subarray(0, headLen), at);
       p.commit(headLen + n);
       return null;
     }
@@ -633,7 +656,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
       bad = new DeserializationError(`stream record with tag ${rec.tag}`, kOrigin);
     } else {
       try {
-        value = this.codec.decode(rec.payload);
+        value = this.codec.decodeAt(rec.payload, 0, rec.payload.length);
       } catch (e) {
         bad = e;
       }

@@ -5,7 +5,7 @@
 // Nothing here blocks: starting, replacing and stopping are awaited through
 // futex words in the descriptor with Atomics.waitAsync.
 import type { Backend, SlotRings } from './backend.js';
-import { ErrorKind, ferryError } from './errors.js';
+import { ErrorKind, FerryError, ferryError } from './errors.js';
 import { RingConsumer, RingProducer } from './ring.js';
 import { parseSignature, type Signature } from './schema.js';
 
@@ -54,16 +54,73 @@ const STATE_STOPPED = 3;
 // Workers) and one instance serves any number of pools.
 const modules = new Map<string, Promise<FerryModule>>();
 
-export async function loadModule(spec: string | URL | ModuleFactory, factory = 'createFerryWeb'): Promise<FerryModule> {
+/**
+ * The module behind `spec`, loaded once per URL: its glue script, its wasm
+ * binary and its threads' worker script. Rejects by `deadline` (Date.now()
+ * ms) at the latest: with WorkerCrashedError naming the file that could not
+ * be loaded when one of them cannot (HTTP status, or a network error), with
+ * TimeoutError when all of them load but the module does not start in time.
+ */
+export async function loadModule(spec: string | URL | ModuleFactory, factory = 'createFerryWeb', deadline = Infinity): Promise<FerryModule> {
   if (typeof spec === 'function') return spec();
   const url = spec instanceof URL ? spec.href : spec;
   let loading = modules.get(url);
+  // Every file the glue asks for (the binary, the worker script), for the diagnosis.
+  const asked = new Set<string>([url]);
   if (!loading) {
-    loading = importFactory(url, factory).then(async (make) => make(await nodeOverrides(url)));
+    loading = importFactory(url, factory).then(async (make) => make({ ...(await nodeOverrides(url)), ...locateRecorder(asked) }));
     modules.set(url, loading);
     loading.catch(() => modules.delete(url));
   }
-  return loading;
+  try {
+    return await beforeDeadline(loading, deadline);
+  } catch (e) {
+    modules.delete(url); // a later create() starts over
+    const missing = await firstUnloadable(asked);
+    if (missing !== null) throw ferryError(ErrorKind.WorkerCrashed, `the wasm module ${url} could not start: ${missing}`, ORIGIN);
+    if (e === kLate) {
+      throw ferryError(ErrorKind.Timeout, `the wasm module ${url} did not start in time (startTimeoutMs); it loaded ${[...asked].join(', ')}`, ORIGIN);
+    }
+    if (e instanceof FerryError) throw e;
+    throw ferryError(ErrorKind.WorkerCrashed, `the wasm module ${url} could not start: ${(e as Error)?.message ?? String(e)}`, ORIGIN);
+  }
+}
+
+const kLate = Symbol('late');
+// p, or a rejection with kLate at `deadline`.
+function beforeDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  if (deadline === Infinity) return p;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(kLate), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+// Emscripten asks Module.locateFile for each file it loads: note them.
+function locateRecorder(asked: Set<string>): object {
+  if (typeof document === 'undefined') return {};
+  return {
+    locateFile(path: string, prefix: string): string {
+      const u = new URL(path, new URL(prefix || '.', document.baseURI)).href;
+      asked.add(u);
+      return u;
+    },
+  };
+}
+
+// The first of `urls` that a GET cannot fetch, described; null when all can.
+async function firstUnloadable(urls: Set<string>): Promise<string | null> {
+  if (typeof document === 'undefined' || typeof fetch !== 'function') return null;
+  for (const u of urls) {
+    try {
+      const r = await fetch(u, { method: 'HEAD', cache: 'no-store' });
+      if (!r.ok) return `${u} could not be loaded (HTTP ${r.status})`;
+    } catch (e) {
+      return `${u} could not be loaded (${(e as Error)?.message ?? 'network error'})`;
+    }
+  }
+  return null;
 }
 
 // Under Node the glue would fetch() its .wasm by file path, which Node's
@@ -157,7 +214,9 @@ export class WasmBackend implements Backend {
   }
 
   static async create(options: WasmBackendOptions): Promise<WasmBackend> {
-    const module = await loadModule(options.module, options.factory);
+    const timeout = options.startTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeout;
+    const module = await loadModule(options.module, options.factory, deadline);
     const workers = options.workers ?? defaultWorkers();
     const capacity = options.ringCapacity ?? 64 * 1024;
     const descriptor = module._ferry_js_pool_start(workers, capacity) >>> 0;
@@ -168,11 +227,10 @@ export class WasmBackend implements Backend {
         ORIGIN,
       );
     }
-    const timeout = options.startTimeoutMs ?? 30_000;
     holdThreads(module, 1);
     try {
       const words = new Int32Array(module.wasmMemory.buffer);
-      await awaitChange(words, descriptor >> 2, 0, Date.now() + timeout, `starting ${workers} C++ workers`);
+      await awaitChange(words, descriptor >> 2, 0, deadline, `starting ${workers} C++ workers (startTimeoutMs ${timeout})`);
       if (Atomics.load(words, descriptor >> 2) !== STATE_RUNNING) {
         throw ferryError(ErrorKind.Closed, 'the wasm pool stopped while starting', ORIGIN);
       }

@@ -37,11 +37,12 @@
 //   worker: the pool fails its pending calls with WorkerCrashedError and
 //   starts a new worker.
 
-import { decode } from './codec.js';
+import { decodeRange } from './codec.js';
 import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
-import type { SetupMessage } from './js-backend.js';
+import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
 import { MessageHub } from './message-backend.js';
-import { RingConsumer, RingProducer, ringAbort } from './ring.js';
+import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
+import { SpinBudget, nowUs } from './spin.js';
 import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
 
 export { StreamReader, StreamWriter } from './stream.js';
@@ -154,6 +155,8 @@ interface StreamEnds {
 
 interface Env {
   request: RecordConsumer;
+  /** The request ring, when this thread may block on it (shared memory). */
+  blocking: RingConsumer | null;
   response: RecordProducer;
   attachStream(inWire: number, outWire: number): StreamEnds;
 }
@@ -173,22 +176,29 @@ async function start(tasks: Tasks): Promise<void> {
         hub = new MessageHub((msg, transfer) => port.post(msg, transfer), true);
         env = messageEnv(hub, setup.capacity!);
       } else {
-        env = ringEnv(setup.buffer!, setup.request!, setup.response!);
+        env = ringEnv(setup.buffer!, setup.request!, setup.response!, setup.answerBell);
       }
     } catch (e) {
       port.post({ ferry: 'error', message: e instanceof Error ? e.message : String(e) });
       return;
     }
-    port.post({ ferry: 'ready', index: setup.index });
-    void new Runtime(tasks, env, setup.index).run().catch(die);
+    startBeating(setup.heartbeat, (beat) => port.post(beat));
+    void holdLivenessLock(setup.lock).then((locked) => {
+      port.post({ ferry: 'ready', index: setup.index, locked });
+      return new Runtime(tasks, env, setup.index, setup.spinUs ?? 0).run();
+    }).catch(die);
   });
   port.post({ ferry: 'hello' });
 }
 
-function ringEnv(buffer: SharedArrayBuffer, request: number, response: number): Env {
+function ringEnv(buffer: SharedArrayBuffer, request: number, response: number, answerBell: MessagePort | undefined): Env {
+  const req = RingConsumer.attach(buffer, request);
+  const resp = RingProducer.attach(buffer, response);
+  if (answerBell !== undefined) resp.onRing = () => answerBell.postMessage(0); // the page cannot wait on the ring's bell
   return {
-    request: RingConsumer.attach(buffer, request),
-    response: RingProducer.attach(buffer, response),
+    request: req,
+    blocking: req,
+    response: resp,
     attachStream(inWire, outWire) {
       const input = RingConsumer.attach(buffer, inWire);
       const output = RingProducer.attach(buffer, outWire);
@@ -211,6 +221,7 @@ function ringEnv(buffer: SharedArrayBuffer, request: number, response: number): 
 function messageEnv(hub: MessageHub, capacity: number): Env {
   return {
     request: hub.consumer(0, capacity),
+    blocking: null,
     response: hub.producer(1, capacity, capacity),
     attachStream(inWire, outWire) {
       // in: the pool said its capacity; out: the pool's first credit is the capacity.
@@ -240,10 +251,37 @@ const TAG_CANCEL = 2;
 const TAG_STREAM = 3;
 const TAG_RESULT = 1;
 
+// Waiting for requests (Runtime.run): the longest block in Atomics.wait
+// before the event loop gets its turn, and how often a worker that keeps
+// blocking yields to it anyway (timers, messages of user code). The longest
+// spin before blocking is the pool's to say (SetupMessage.spinUs).
+const kBlockMs = 2;
+const kYieldMs = 10;
+
+// A macrotask turn without setTimeout's clamping: the worker's timers and
+// messages run, then this resolves.
+let yieldPort: { port1: MessagePort; port2: MessagePort } | null = null;
+const yieldWaiters: (() => void)[] = [];
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void };
+  if (typeof g.setImmediate === 'function') return new Promise((resolve) => g.setImmediate!(resolve));
+  if (yieldPort === null) {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => yieldWaiters.shift()?.();
+    yieldPort = ch;
+  }
+  return new Promise((resolve) => {
+    yieldWaiters.push(resolve);
+    yieldPort!.port2.postMessage(0);
+  });
+}
+
 class Context implements CallContext {
   private controller: AbortController | null = null;
   private cancelled = false;
   private reason: unknown;
+  /** A stream task's ends, which a cancel ends at once. */
+  ends: { input: StreamReader; output: StreamWriter } | null = null;
 
   constructor(
     readonly id: number,
@@ -264,19 +302,54 @@ class Context implements CallContext {
     if (this.cancelled) return;
     this.cancelled = true;
     this.reason = reason;
+    // The task's input stops here, buffered values and all, and its further
+    // sends fail: a task that awaits either ends even if it never looks at
+    // its signal.
+    if (this.ends !== null) {
+      const err = reason instanceof FerryError ? reason : new CancelledError(String(reason), 'pool');
+      this.ends.input.fail(err);
+      this.ends.output.fail(err);
+    }
     this.controller?.abort(reason);
   }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
 
-function nameAt(b: Uint8Array, at: number, n: number): string {
-  if (n <= 64) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) if (b[at + i]! >= 0x80) ascii = false;
-    if (ascii) return String.fromCharCode(...b.subarray(at, at + n));
+// Task names as a request carries them (UTF-8), matched against the exported
+// names' bytes, so that a request's name is found without decoding it.
+class TaskNames {
+  private readonly byLength = new Map<number, { bytes: Uint8Array; name: string }[]>();
+
+  constructor(tasks: Tasks) {
+    for (const name of Object.keys(tasks)) {
+      const bytes = utf8Encoder.encode(name);
+      const list = this.byLength.get(bytes.length) ?? [];
+      list.push({ bytes, name });
+      this.byLength.set(bytes.length, list);
+    }
   }
-  return utf8.decode(b.subarray(at, at + n));
+
+  /** The name in b[at, at + n): an exported name, or the decoded text of another. */
+  at(b: Uint8Array, at: number, n: number): string {
+    const list = this.byLength.get(n);
+    if (list !== undefined) {
+      for (const k of list) {
+        let same = true;
+        for (let i = 0; i < n; i++) {
+          if (k.bytes[i] !== b[at + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return k.name;
+      }
+    }
+    // Not one of ours (an UnknownTask answer follows): a copy, since
+    // TextDecoder refuses views of shared memory.
+    return utf8.decode(b.slice(at, at + n));
+  }
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -285,6 +358,9 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 class Runtime {
   private readonly running = new Map<number, Context>();
+  private readonly names: TaskNames;
+  private readonly spin: SpinBudget;
+  private idle: (() => void) | null = null; // run() waits for running to empty
   private readonly outbox: Uint8Array[] = [];
   private draining = false;
   private publishQueued = false;
@@ -296,33 +372,104 @@ class Runtime {
     private readonly tasks: Tasks,
     private readonly env: Env,
     private readonly index: number,
-  ) {}
+    spinCapUs: number,
+  ) {
+    this.names = new TaskNames(tasks);
+    this.spin = new SpinBudget(spinCapUs);
+  }
 
+  // Serves the request ring: every request that is there, one publish of
+  // the answers, then wait. How it waits (web/README.md, "Waiting"): while
+  // no task of ours is pending on the event loop, it spins for a learned
+  // budget and then blocks in Atomics.wait, which wakes several times
+  // faster than Atomics.waitAsync, for at most kBlockMs, yielding to the
+  // event loop at least every kYieldMs; idle longer, or with async tasks
+  // running, it parks with waitAsync, and comes back to blocking as soon as
+  // the last async task has answered.
   async run(): Promise<void> {
     const req = this.env.request;
+    const ring = this.env.blocking !== null && canBlock() ? this.env.blocking : null;
+    let lastYield = nowUs();
     for (;;) {
       try {
-        for (let r = req.tryRead(); r !== null; r = req.tryRead()) this.onRequest(r.tag, r.payload);
+        for (let tag = req.nextRecord(); tag >= 0; tag = req.nextRecord()) this.onRequest(tag, req.recordBytes, req.recordOffset, req.recordLength);
         req.release();
       } catch (e) {
         if (e instanceof FerryError && e.kind === ErrorKind.Closed) return; // the pool is done with us
         throw e;
       }
       this.publish();
-      await req.waitForData();
+      if (ring !== null && this.running.size === 0) {
+        if (nowUs() - lastYield > kYieldMs * 1000) {
+          await yieldToEventLoop();
+          lastYield = nowUs();
+          continue;
+        }
+        if (this.block(ring)) continue;
+      }
+      const parked = req.park();
+      if (parked === null) continue;
+      await (ring !== null && this.running.size > 0 ? Promise.race([parked, this.whenIdle()]) : parked);
+      req.unpark();
+      lastYield = nowUs();
     }
   }
 
-  private onRequest(tag: number, p: Uint8Array): void {
-    if (tag === TAG_CALL && p.length >= 10) {
-      const n = p[8]! | (p[9]! << 8);
-      this.startCall(getU64(p, 0), nameAt(p, 10, n), p.subarray(10 + n));
-    } else if (tag === TAG_CANCEL && p.length >= 8) {
-      this.running.get(getU64(p, 0))?.cancel(new CancelledError('the pool cancelled this call (its timeout passed or its AbortSignal fired)', 'pool'));
-    } else if (tag === TAG_STREAM && p.length >= 34) {
-      const n = p[32]! | (p[33]! << 8);
-      this.startStream(getU64(p, 0), getU64(p, 8), getU64(p, 16), nameAt(p, 34, n), p.subarray(34 + n));
+  // Spins, then blocks: true once a request is there, false after kBlockMs.
+  private block(ring: RingConsumer): boolean {
+    const budget = this.spin.next();
+    if (budget > 0) {
+      const start = nowUs();
+      const end = start + budget;
+      let now = start;
+      while (!ring.hasData()) {
+        if ((now = nowUs()) >= end) break;
+      }
+      if (now < end) {
+        this.spin.spun(now - start);
+        return true;
+      }
+      this.spin.parked(budget);
     }
+    return ring.parkSync(kBlockMs);
+  }
+
+  // Resolves once no task of ours waits on the event loop any more.
+  private whenIdle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.idle = resolve;
+    });
+  }
+
+  private taskDone(id: number): void {
+    this.running.delete(id);
+    if (this.running.size === 0 && this.idle !== null) {
+      const idle = this.idle;
+      this.idle = null;
+      idle();
+    }
+  }
+
+  // One request record, read where it lies: its payload is b[at, at + len).
+  // A record too short for what it says is answered with Deserialization
+  // when it has an id to answer, and dropped otherwise.
+  private onRequest(tag: number, b: Uint8Array, at: number, len: number): void {
+    const end = at + len;
+    if (tag === TAG_CALL && len >= 10) {
+      const n = b[at + 8]! | (b[at + 9]! << 8);
+      if (10 + n > len) this.reply(getU64(b, at), this.shortRecord('call', len, n));
+      else this.startCall(getU64(b, at), this.names.at(b, at + 10, n), b, at + 10 + n, end);
+    } else if (tag === TAG_CANCEL && len >= 8) {
+      this.running.get(getU64(b, at))?.cancel(new CancelledError('the pool cancelled this call (its timeout passed or its AbortSignal fired)', 'pool'));
+    } else if (tag === TAG_STREAM && len >= 34) {
+      const n = b[at + 32]! | (b[at + 33]! << 8);
+      if (34 + n > len) this.reply(getU64(b, at), this.shortRecord('stream', len, n));
+      else this.startStream(getU64(b, at), getU64(b, at + 8), getU64(b, at + 16), this.names.at(b, at + 34, n), b, at + 34 + n, end);
+    }
+  }
+
+  private shortRecord(what: string, len: number, n: number): FerryError {
+    return new DeserializationError(`a ${what} record of ${len} bytes names a task of ${n} bytes`, `worker ${this.index}`);
   }
 
   private unknownTask(name: string): FerryError {
@@ -345,13 +492,13 @@ class Runtime {
     return new TaskFailedError(message, origin);
   }
 
-  private args(bytes: Uint8Array): unknown[] {
-    const v = decode(bytes);
+  private args(bytes: Uint8Array, start: number, end: number): unknown[] {
+    const v = decodeRange(bytes, start, end);
     if (!Array.isArray(v)) throw new DeserializationError('the call arguments are not an array value', `worker ${this.index}`);
     return v;
   }
 
-  private startCall(id: number, name: string, argBytes: Uint8Array): void {
+  private startCall(id: number, name: string, bytes: Uint8Array, start: number, end: number): void {
     const fn = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
     if (typeof fn !== 'function') {
       this.reply(id, this.unknownTask(name));
@@ -359,7 +506,7 @@ class Runtime {
     }
     let args: unknown[];
     try {
-      args = this.args(argBytes);
+      args = this.args(bytes, start, end);
     } catch (e) {
       this.reply(id, this.taskError(e, name));
       return;
@@ -382,19 +529,19 @@ class Runtime {
     this.running.set(id, ctx);
     Promise.resolve(r).then(
       (v) => {
-        this.running.delete(id);
         this.reply(id, v);
         this.schedulePublish();
+        this.taskDone(id);
       },
       (e) => {
-        this.running.delete(id);
         this.reply(id, this.taskError(e, name));
         this.schedulePublish();
+        this.taskDone(id);
       },
     );
   }
 
-  private startStream(id: number, inWire: number, outWire: number, name: string, argBytes: Uint8Array): void {
+  private startStream(id: number, inWire: number, outWire: number, name: string, bytes: Uint8Array, start: number, end: number): void {
     const ends = this.env.attachStream(inWire, outWire);
     const def = Object.prototype.hasOwnProperty.call(this.tasks, name) ? this.tasks[name] : undefined;
     const fn = typeof def === 'object' && def !== null ? (def as StreamTask)[kStreamTask] : undefined;
@@ -402,9 +549,9 @@ class Runtime {
     const output = new StreamWriter(ends.output, plainCodec);
     const finish = async (result: unknown): Promise<void> => {
       await this.endStream(input, output, ends, !(result instanceof FerryError));
-      this.running.delete(id);
       this.reply(id, result);
       this.schedulePublish();
+      this.taskDone(id);
     };
     if (typeof fn !== 'function') {
       void finish(this.unknownTask(name));
@@ -412,12 +559,13 @@ class Runtime {
     }
     let args: unknown[];
     try {
-      args = this.args(argBytes);
+      args = this.args(bytes, start, end);
     } catch (e) {
       void finish(this.taskError(e, name));
       return;
     }
     const ctx = new Context(id, name, this.index);
+    ctx.ends = { input, output };
     this.running.set(id, ctx);
     let r: unknown;
     current = ctx;

@@ -4,6 +4,7 @@
 import { expose, streamTask } from '/dist/worker.js';
 
 let cancelled = 0;
+const taken = new Map(); // stream id -> values its task took from its input
 expose({
   add: (a, b) => a + b,
   echo: (v) => v,
@@ -30,6 +31,26 @@ expose({
     });
     return new Promise(() => {});
   },
+  // Ends this worker from the inside after ms, with the call still running.
+  close_self(ms) {
+    setTimeout(() => self.close(), ms);
+    return new Promise(() => {});
+  },
+  // Never returns: the worker's thread is stuck (only a heartbeat can tell).
+  spin_forever: () => {
+    for (;;);
+  },
+  // Takes its input slowly and counts what it took: stream cancel tests.
+  slow_count: streamTask(async function (input) {
+    const id = this.id;
+    taken.set(id, 0);
+    for await (const v of input) {
+      taken.set(id, taken.get(id) + 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return taken.get(id);
+  }),
+  taken: (id) => taken.get(id) ?? -1,
   upper: streamTask(async (input, output) => {
     for await (const s of input) await output.send(s.toUpperCase());
   }),

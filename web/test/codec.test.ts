@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as C from '../dist/codec.js';
 import * as E from '../dist/errors.js';
-import { fromHex, toHex } from './helpers.js';
+import { fromHex, rng, stressScale, toHex } from './helpers.js';
 
 const goldenPath = fileURLToPath(new URL('../../tests/golden/codec.txt', import.meta.url));
 
@@ -149,6 +149,26 @@ test('Golden.VectorsDecodeFromAnyOffsetOfSharedMemory', () => {
   }
 });
 
+test('Golden.VectorsEncodeAndDecodeInPlaceInsideARangeOfAWholeBuffer', () => {
+  const sab = new SharedArrayBuffer(4096);
+  const whole = new Uint8Array(sab);
+  for (const v of golden) {
+    const start = 3 + (v.bytes.length % 5);
+    const end = start + v.bytes.length;
+    whole.fill(0xaa);
+    const value = C.decode(v.bytes, { preserveTypes: true });
+    assert.equal(C.encodeToRange(value, whole, start, end), v.bytes.length, v.name);
+    assert.equal(toHex(whole.subarray(start, end)), v.hex, v.name);
+    assert.equal(whole[start - 1], 0xaa, `${v.name}: nothing written before the range`);
+    assert.equal(whole[end], 0xaa, `${v.name}: nothing written after the range`);
+    assert.equal(toHex(C.encode(C.decodeRange(whole, start, end, { preserveTypes: true }))), v.hex, v.name);
+  }
+  // Offsets in messages count from the range's start; a range too small is MessageTooLarge.
+  whole.set(fromHex('0e0200000006'), 100);
+  throwsKind(() => C.decodeRange(whole, 100, 106), E.ErrorKind.Deserialization, 'array count 2 at offset 1 needs at least 2 bytes but 1 byte remain');
+  throwsKind(() => C.encodeToRange('longer than four', whole, 0, 4), E.ErrorKind.MessageTooLarge, /encoding needs 21 bytes but the buffer holds 4/);
+});
+
 // --- Decoding rules (one test per row of CODEC.md's table) ----------------------
 
 test('DecodingRules.InputEndingBeforeATagIsDeserialization', () => {
@@ -235,7 +255,26 @@ test('DecodingRules.PackedElementTagMustBeANumberTag', () => {
 test('DecodingRules.UnknownErrorKindIsDeserialization', () => {
   deserAll('14000000000000000000', 'error kind 0 at offset 1 is not a known ErrorKind (1..14)');
   deserAll('140f0000000000000000', 'error kind 15 at offset 1 is not a known ErrorKind (1..14)');
-  for (let k = 1; k <= 14; k++) assert.equal((C.decode(fromHex(`14${k.toString(16).padStart(2, '0')}0000000000000000`)) as E.FerryError).kind, k);
+  for (let k = 1; k <= 14; k++) {
+    const tail = k === E.ErrorKind.TypeMismatch ? '0000000000000000' : ''; // its expected and actual type names
+    assert.equal((C.decode(fromHex(`14${k.toString(16).padStart(2, '0')}0000000000000000${tail}`)) as E.FerryError).kind, k);
+  }
+});
+
+test('DecodingRules.ATypeMismatchErrorCarriesItsTypeNamesAndNeedsThem', () => {
+  const e = new E.TypeMismatchError('argument 1 of add: type mismatch: expected i32, got bigint 1', 'worker 0', 'i32', 'bigint 1');
+  const back = C.decode(C.encode(e)) as E.TypeMismatchError;
+  assert.ok(back instanceof E.TypeMismatchError);
+  assert.deepEqual([back.message, back.origin, back.expected, back.actual], [e.message, 'worker 0', 'i32', 'bigint 1']);
+  assert.equal(C.encodedSize(e), C.encode(e).length);
+  assert.equal(C.describe(C.encode(e)), 'error TypeMismatch("argument 1 of add: type mismatch: expected i32, got bigint 1", "worker 0", "i32", "bigint 1")');
+  // Fields the message does not name still travel.
+  const odd = C.decode(C.encode(new E.TypeMismatchError('no names here', '', 'struct Point', 'array of 2'))) as E.TypeMismatchError;
+  assert.deepEqual([odd.expected, odd.actual], ['struct Point', 'array of 2']);
+  // A TypeMismatch without them (the layout of other kinds) is cut short.
+  deserAll('1404' + '00000000' + '00000000', 'error expected type length at offset 10 needs 4 bytes but 0 bytes remain');
+  deserAll('1404' + '00000000' + '00000000' + '00000000', 'error actual type length at offset 14 needs 4 bytes but 0 bytes remain');
+  deserAll('1404' + '00000000' + '00000000' + '01000000ff' + '00000000', 'error expected type at offset 10 is not valid UTF-8 (byte 0xff at offset 14)');
 });
 
 test('DecodingRules.NestingDeeperThan64IsDeserialization', () => {
@@ -506,19 +545,7 @@ test('Describe.FloatsAndTextFollowTheTextForm', () => {
 
 // --- Random values -------------------------------------------------------------
 
-// mulberry32: small, seeded, good enough for test data.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const scale = Math.max(0.01, Number(process.env.FERRY_STRESS_SCALE ?? '1') || 1);
+const scale = stressScale;
 
 function randomValue(rand: () => number, depth: number): unknown {
   const int = (n: number) => Math.floor(rand() * n);

@@ -1,5 +1,7 @@
 // Helpers shared by the Node tests of web/ (not a test file itself).
 import { WorkerPool } from '../dist/index.js';
+// @ts-expect-error: a plain JavaScript module (browser pages use it too)
+import { mulberry32 } from '../test-pages/prng.js';
 
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.replace(/\s+/g, '');
@@ -42,3 +44,15 @@ export async function collectGarbage(): Promise<void> {
   }
   gcFn();
 }
+
+/** mulberry32: a small seeded PRNG for test data; each call gives a u32. */
+export const rng32: (seed: number) => () => number = mulberry32;
+
+/** The same sequence as numbers in [0, 1). */
+export function rng(seed: number): () => number {
+  const next = rng32(seed);
+  return () => next() / 4294967296;
+}
+
+/** Stress and fuzz sizes scale with FERRY_STRESS_SCALE (default 1). */
+export const stressScale = Math.max(0.01, Number(process.env.FERRY_STRESS_SCALE ?? '1') || 1);

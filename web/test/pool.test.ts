@@ -300,6 +300,76 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     }
   });
 
+  test('calls made in one turn go out as one batch: one wake-up of the worker, one publish of its answers', { skip: transport !== 'shared-memory' }, async () => {
+    const pool = await make({ workers: 1 });
+    try {
+      assert.equal(await pool.call('add', 1, 1), 2);
+      await new Promise((r) => setTimeout(r, 20)); // both sides parked
+      // The rings' data bells count wake-ups: a side rings the other's bell
+      // only when that side is parked (RING.md eventcount).
+      const rings = (pool as unknown as { t: { slot(i: number): { request: { buffer: SharedArrayBuffer; byteOffset: number }; response: { buffer: SharedArrayBuffer; byteOffset: number } } } }).t.slot(0);
+      const bell = (r: { buffer: SharedArrayBuffer; byteOffset: number }) => Atomics.load(new Int32Array(r.buffer), (r.byteOffset + 192) / 4);
+      const req0 = bell(rings.request);
+      const resp0 = bell(rings.response);
+      const sums = await Promise.all(Array.from({ length: 60 }, (_, i) => pool.call('add', i, 1))); // within maxInFlight
+      sums.forEach((v, i) => assert.equal(v, i + 1));
+      assert.equal(bell(rings.request) - req0, 1, 'one wake-up of the worker for 60 calls');
+      assert.ok(bell(rings.response) - resp0 <= 1, `${bell(rings.response) - resp0} wake-ups of the page for 60 answers`);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test('without Atomics.waitAsync the answers ring a MessagePort doorbell instead of being polled for', { skip: transport !== 'shared-memory' }, async () => {
+    const A = Atomics as { waitAsync?: unknown };
+    const saved = A.waitAsync;
+    A.waitAsync = undefined; // as in an engine that does not have it
+    let pool: WorkerPool | null = null;
+    try {
+      pool = await make({ workers: 1 });
+      const rings = (pool as unknown as { t: { slot(i: number): { response: { whenRung: unknown } } } }).t.slot(0);
+      const bell = rings.response.whenRung;
+      assert.ok(bell !== null, 'the response ring waits on a doorbell');
+      const perCall = async () => {
+        for (let i = 0; i < 20; i++) await pool!.call('add', i, 1);
+        const n = 100;
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) assert.equal(await pool!.call('add', i, 1), i + 1);
+        return ((performance.now() - t0) * 1000) / n;
+      };
+      const rung = await perCall();
+      rings.response.whenRung = null; // what it would be without: a 1 ms poll
+      const polled = await perCall();
+      rings.response.whenRung = bell;
+      assert.ok(rung < 0.8 * polled, `${rung.toFixed(0)} µs per call with the doorbell, ${polled.toFixed(0)} µs polling`);
+      await pool.callWith({ affinity: 0 }, 'crashLater', 1).catch(() => {});
+      assert.equal(await pool.call('add', 2, 2), 4); // the replacement's doorbell works too
+    } finally {
+      A.waitAsync = saved;
+      await pool?.terminate();
+    }
+  });
+
+  test('with heartbeatMs, a worker stuck in a task fails its calls with WorkerCrashedError and is replaced; idle and async workers live on', async () => {
+    const pool = await make({ heartbeatMs: 200 });
+    try {
+      await new Promise((r) => setTimeout(r, 600)); // idle workers keep beating
+      assert.equal(await pool.callWith({ affinity: 1 }, 'later', 'slow but alive', 500), 'slow but alive');
+      const t0 = Date.now();
+      const waiting = pool.callWith({ affinity: 0 }, 'later', 1, 60_000);
+      const stuck = pool.callWith({ affinity: 0 }, 'spin', 60_000);
+      for (const p of [stuck, waiting]) {
+        await assert.rejects(p, isKind(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed: it missed its heartbeat/)));
+      }
+      assert.ok(Date.now() - t0 < 3000, `detected after ${Date.now() - t0} ms`);
+      assert.equal(await pool.callWith({ affinity: 0 }, 'add', 1, 2), 3);
+      assert.deepEqual(pool.stats().workers.map((w) => w.restarts), [1, 0]);
+    } finally {
+      await pool.terminate();
+    }
+    await assert.rejects(make({ heartbeatMs: 5 }), (e: unknown) => e instanceof FerryError && /heartbeatMs 5 must be 0 \(off\) or at least 20 ms/.test(e.message));
+  });
+
   test('terminate rejects 100 pending calls with ClosedError, and later calls at once', async () => {
     const pool = await make({ maxInFlight: 30 });
     const pending = Array.from({ length: 100 }, (_, i) => (i % 2 ? pool.call('hang') : pool.call('later', i, 10000)));

@@ -24,6 +24,7 @@ import {
   type RingBuffer,
 } from '../dist/ring.js';
 import { ErrorKind, FerryError } from '../dist/errors.js';
+import { rng32 as rng, stressScale } from './helpers.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const O = RING.offsets;
@@ -72,17 +73,6 @@ function readText(rx: RingConsumer): string | null {
   return r === null ? null : dec(r.payload);
 }
 
-// mulberry32: tiny seeded PRNG for test data.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 // Record stream of the stress and wrap tests: record `seq` has tag `seq`, a
 // length from the seeded `lengths` generator, the sequence number in its
@@ -865,7 +855,7 @@ function registerTests(): void {
     assert.equal(await tx.waitForSpace(56, 5000), true);
   });
 
-  const scale = Number(process.env.FERRY_STRESS_SCALE ?? '1') || 1;
+  const scale = stressScale;
   const STRESS_RECORDS = Math.max(1000, Math.round(1_000_000 * scale));
 
   // Two sizes: a 16 KiB ring with records up to 1 KiB, and a 256-byte ring

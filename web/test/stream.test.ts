@@ -206,6 +206,19 @@ describe(`streams over ${transport}`, () => {
     await until(async () => (await pool.callWith<string>({ affinity: 1 }, 'abortedState', 'stream-cancel')) === 'stream aborted', 'the task to see its signal');
   });
 
+  test('cancel() stops delivering buffered input to the task at once and frees its slot, even when the task ignores its signal', async () => {
+    const s = await pool.stream<number, number>('takeSlowly', { args: ['buffered'], affinity: 0 });
+    for (let i = 0; i < 30; i++) await s.send(i); // all in the ring at once
+    await until(async () => (await pool.callWith<number>({ affinity: 0 }, 'takenBy', 'buffered')) >= 3, 'three values taken');
+    s.cancel('enough');
+    const atCancel = await pool.callWith<number>({ affinity: 0 }, 'takenBy', 'buffered');
+    await assert.rejects(s.done, isKind(CancelledError));
+    await sleep(200);
+    assert.equal(await pool.callWith<number>({ affinity: 0 }, 'takenBy', 'buffered'), atCancel);
+    assert.ok(atCancel < 10, `the task took ${atCancel} of 30 values`);
+    await until(() => pool.stats().workers[0]!.inFlight === 0, 'the stream to leave worker 0');
+  });
+
   test('an AbortSignal cancels an open stream', async () => {
     const ac = new AbortController();
     const s = await pool.stream('echoStream', { signal: ac.signal });

@@ -71,6 +71,8 @@ test('a C++ pool starts in the module, publishes its task signatures, answers ra
     const mismatch = await rawCall(backend, 9, 'add', [2, 40]);
     assert.ok(mismatch instanceof FerryError);
     assert.equal((mismatch as FerryError).kind, ErrorKind.TypeMismatch);
+    // Its type names cross the ring as fields (CODEC.md, error 0x14), not only in the message.
+    assert.deepEqual([(mismatch as { expected?: string }).expected, (mismatch as { actual?: string }).actual], ['i32', 'f64'], (mismatch as FerryError).message);
     const unknown = await rawCall(backend, 10, 'no_such_task', []);
     assert.equal((unknown as FerryError).kind, ErrorKind.UnknownTask);
   } finally {
@@ -141,4 +143,56 @@ test('the WorkerPool over the wasm module in Node: typed calls, streams, errors,
     await pool.terminate();
   }
   await assert.rejects(pool.call('add', 1, 1), ClosedError);
+});
+
+test('a released WasmBuffer is quarantined: old views read poison, cannot reach the next lease, and a write through one is reported', async () => {
+  const { WorkerPool } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 1 });
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (m: string) => warnings.push(m);
+  try {
+    const a = pool.alloc(4096);
+    a.bytes.fill(7);
+    const old = a.bytes;
+    const address = a.address;
+    a.release();
+    assert.ok(old.every((c) => c === 0xdb), 'a released block reads as poison');
+    assert.equal(pool.heap().quarantined, 4096);
+    const b = pool.alloc(4096);
+    assert.notEqual(b.address, address, 'the next lease of the same size gets other memory');
+    b.bytes.fill(1);
+    old[100] = 42; // a write through a view kept past release()
+    assert.ok(b.bytes.every((c) => c === 1), 'the write did not reach the live lease');
+    assert.equal(await pool.call('checksum_shared', b), await pool.call('checksum_bytes', new Uint8Array(4096).fill(1)));
+    for (let i = 0; i < 300; i++) pool.alloc(64).release(); // pushes the first block out
+    assert.equal(pool.stats().writesAfterRelease, 1);
+    assert.match(warnings.join('\n'), /released WasmBuffer of 4096 bytes .* was written after release\(\)/);
+    b.release();
+  } finally {
+    console.warn = warn;
+    await pool.terminate();
+  }
+});
+
+test('JavaScript values reach C++ tasks only where they fit without loss: each coercion of old is a TypeMismatchError naming the argument and field', async () => {
+  const { WorkerPool, TypeMismatchError } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 1 });
+  try {
+    const refused = async (name: string, args: unknown[], message: RegExp) => {
+      await assert.rejects(pool.call(name, ...args), (e: unknown) => e instanceof TypeMismatchError && message.test(e.message), `${name}(${args.map(String).join(', ')})`);
+    };
+    await refused('add', [1n, 2], /^argument 1 of add: type mismatch: expected i32, got bigint 1 \(bigints are for i64 and u64\)$/);
+    await refused('echo_f32', [1e300], /^argument 1 of echo_f32: type mismatch: expected f32, got number 1e\+300 \(beyond the f32 range\)$/);
+    await refused('echo_point', [{ x: 1, y: 2, z: 3 }], /^argument 1 of echo_point: type mismatch: expected struct Point, got an object with the extra field 'z' at z$/);
+    await refused('echo_variant', [5], /^argument 1 of echo_variant: type mismatch: expected variant, got number 5/);
+    await refused('echo_optional', [undefined], /^argument 1 of echo_optional: type mismatch: expected optional, got undefined \(use null for none\)$/);
+    // What does fit still goes through, including the deliberate f32 rounding.
+    assert.equal(await pool.call('add', 1, 2), 3);
+    assert.equal(await pool.call('echo_f32', 0.1), Math.fround(0.1));
+    assert.equal(await pool.call('echo_optional', null), null);
+    assert.equal(await pool.call('echo_i64', 5), 5n);
+  } finally {
+    await pool.terminate();
+  }
 });

@@ -13,6 +13,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 // What the timeout/cancel tests look at afterwards.
 const aborted = new Map<string, string>();
+const taken = new Map<string, number>();
 let floodSent = 0;
 let floodDone = false;
 
@@ -134,6 +135,16 @@ expose({
     }
     return n;
   }),
+  // Takes its input slowly, never looking at its signal; counts under key.
+  takeSlowly: streamTask(async (input, _output, key: string) => {
+    taken.set(key, 0);
+    for await (const _ of input) {
+      taken.set(key, taken.get(key)! + 1);
+      await sleep(10);
+    }
+    return taken.get(key);
+  }),
+  takenBy: (key: string) => taken.get(key) ?? -1,
   failStream: streamTask(async (input, output, after: number) => {
     let n = 0;
     for await (const v of input) {

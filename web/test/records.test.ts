@@ -1,0 +1,147 @@
+// Fuzzing the record decoders of the JavaScript side (web/PROTOCOL.md): what
+// the pool reads from a worker (response records, stream records), over
+// both transports, and the ring and channel consumers under them. A peer
+// that writes malformed records gets Deserialization / CorruptRecord errors
+// for that call or stream, or its worker is ended and replaced
+// (WorkerCrashed); nothing throws anything else, hangs or leaks.
+// Iterations scale with FERRY_STRESS_SCALE.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorKind, FerryError, WorkerPool } from '../dist/index.js';
+import { MsgConsumer } from '../dist/message-backend.js';
+import { RING, RingConsumer, ringInit } from '../dist/ring.js';
+import { rng32, stressScale, until } from './helpers.js';
+import { Mode, kModes } from './workers/malformed-modes.js';
+
+const script = new URL('./workers/malformed.js', import.meta.url);
+const kinds = (e: unknown) => (e instanceof FerryError ? ErrorKind[e.kind] : `not a FerryError: ${String(e)}`);
+const kCrashModes: number[] = [Mode.Short, Mode.UnknownTag, Mode.BadHeader, Mode.CrashGarbage];
+
+for (const transport of ['shared-memory', 'postMessage'] as const) {
+  test(`${transport}: malformed response records fail their call or end their worker; every call settles and the pool goes on`, async () => {
+    const pool = await WorkerPool.create({ script, workers: 2, transport });
+    const next = rng32(0xfe11);
+    const n = Math.round(300 * stressScale);
+    const seen: Record<string, number> = {};
+    try {
+      for (let done = 0; done < n; ) {
+        const group = Array.from({ length: 1 + (next() % 4) }, () => ({ seed: next() >>> 1, mode: next() % kModes }));
+        const settled = await Promise.allSettled(group.map((g) => pool.callWith({ timeout: 10_000 }, 'fuzz', g.seed, g.mode)));
+        settled.forEach((r, i) => {
+          const { seed, mode } = group[i]!;
+          const how = r.status === 'fulfilled' ? 'value' : kinds(r.reason);
+          seen[`mode ${mode}: ${how}`] = (seen[`mode ${mode}: ${how}`] ?? 0) + 1;
+          assert.notEqual(how, 'Timeout', `mode ${mode} left its call pending`);
+          assert.ok(how === 'value' || r.status === 'rejected' && r.reason instanceof FerryError, `mode ${mode}: ${how}`);
+          // A call answered well gets its value, unless its worker was ended by another call's record.
+          if (mode === Mode.Good || mode === Mode.StrangerId) assert.ok(how === 'WorkerCrashed' || (r.status === 'fulfilled' && (r.value as number[])[0] === seed), `mode ${mode}: ${how}`);
+          if (kCrashModes.includes(mode)) assert.equal(how, 'WorkerCrashed', `mode ${mode}`);
+        });
+        done += group.length;
+      }
+      const stats = pool.stats();
+      assert.ok(stats.workers.reduce((a, w) => a + w.restarts, 0) > 0, 'malformed records ended workers');
+      assert.equal(stats.submitted, stats.completed + stats.failed, JSON.stringify(seen));
+      // The pool is still usable.
+      assert.deepEqual(await pool.call('fuzz', 7, Mode.Good), [7]);
+      await until(() => pool.stats().workers.every((w) => w.inFlight === 0), 'nothing in flight');
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  test(`${transport}: malformed stream records fail the value they carry; every stream ends and its memory is freed`, async () => {
+    const pool = await WorkerPool.create({ script, workers: 2, transport });
+    const next = rng32(0x5eed);
+    const n = Math.round(60 * stressScale);
+    const baseline = pool.stats().memory?.used;
+    try {
+      for (let i = 0; i < n; i++) {
+        const count = next() % 40;
+        const s = await pool.stream('fuzz', { args: [next() >>> 1, count], capacity: 512 });
+        await s.close();
+        let values = 0;
+        let errors = 0;
+        let last: unknown = null;
+        for (let k = 0; k < count + 3; k++) {
+          try {
+            const r = await s.recv();
+            if (r.done) break;
+            values++;
+          } catch (e) {
+            assert.ok(e instanceof FerryError, kinds(e));
+            // The stream's own end is one error that repeats (its result failed, a crash).
+            if (e === last || e.kind !== ErrorKind.Deserialization) break;
+            last = e;
+            errors++;
+          }
+        }
+        // Each record gives one value or one error; the task's failed result may add one.
+        assert.ok(values + errors <= count + 1, `${values} values and ${errors} errors from ${count} records`);
+        const end = await Promise.race([s.done.then(() => 'value', (e) => kinds(e)), new Promise((r) => setTimeout(r, 5000, 'pending'))]);
+        assert.notEqual(end, 'pending', `stream ${i}: done never settled`);
+        s.cancel('done with it'); // reading stopped early: let its memory go
+      }
+      if (baseline !== undefined) await until(() => pool.stats().memory!.used === baseline, 'stream memory back to its baseline');
+      assert.deepEqual(await pool.call('fuzz', 9, Mode.Good), [9]);
+    } finally {
+      await pool.terminate();
+    }
+  });
+}
+
+test('a ring consumer over random header words returns records inside the ring or throws CorruptRecord, never anything else', () => {
+  const next = rng32(0xc0ffee);
+  const cap = 256;
+  const buffer = new SharedArrayBuffer(RING.HEADER_BYTES + cap);
+  const words = new Int32Array(buffer);
+  const trials = Math.round(3000 * stressScale);
+  const outcomes = { records: 0, corrupt: 0, empty: 0 };
+  for (let t = 0; t < trials; t++) {
+    ringInit(buffer, 0, cap);
+    for (let i = 0; i < cap / 4; i++) words[RING.HEADER_BYTES / 4 + i] = next() % 3 === 0 ? next() % 64 : next() | 0;
+    const start = (next() % (cap / 8)) * 8;
+    Atomics.store(words, RING.offsets.head / 4, start);
+    Atomics.store(words, RING.offsets.tail / 4, start + (next() % (cap + 1)));
+    const rx = RingConsumer.attach(buffer, 0);
+    try {
+      for (let k = 0; k < 64; k++) {
+        const rec = rx.tryRead();
+        if (rec === null) {
+          outcomes.empty++;
+          break;
+        }
+        const end = rec.payload.byteOffset + rec.payload.length;
+        assert.ok(rec.payload.byteOffset >= RING.HEADER_BYTES && end <= RING.HEADER_BYTES + cap, 'a record inside the data area');
+        outcomes.records++;
+      }
+    } catch (e) {
+      assert.ok(e instanceof FerryError && e.kind === ErrorKind.CorruptRecord, kinds(e));
+      outcomes.corrupt++;
+      assert.throws(() => rx.tryRead(), (x: unknown) => x === e, 'CorruptRecord stays');
+    }
+    rx.detach();
+  }
+  assert.ok(outcomes.corrupt > 0 && outcomes.records > 0, JSON.stringify(outcomes));
+});
+
+test('a postMessage channel consumer over random chunks returns records inside the chunk or throws CorruptRecord', () => {
+  const next = rng32(0xbadc0de);
+  const trials = Math.round(3000 * stressScale);
+  let corrupt = 0;
+  for (let t = 0; t < trials; t++) {
+    const c = new MsgConsumer(() => {}, 1, 4096);
+    const chunk = new Uint8Array(next() % 64);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = next() % 4 === 0 ? next() % 32 : next() & 0xff;
+    c.data(chunk.buffer);
+    try {
+      for (let rec = c.tryRead(); rec !== null; rec = c.tryRead()) {
+        assert.ok(rec.payload.byteOffset + rec.payload.length <= chunk.length);
+      }
+    } catch (e) {
+      assert.ok(e instanceof FerryError && e.kind === ErrorKind.CorruptRecord, kinds(e));
+      corrupt++;
+    }
+  }
+  assert.ok(corrupt > 0);
+});

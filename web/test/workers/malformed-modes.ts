@@ -1,0 +1,11 @@
+// What a 'fuzz' call of workers/malformed.ts answers with (records.test.ts picks).
+export const Mode = {
+  Good: 0, // a well-formed result: [seed]
+  Garbage: 1, // a result record with the right id and random bytes as the value
+  Short: 2, // a result record too short for an id
+  UnknownTag: 3, // a record tag the protocol does not have
+  StrangerId: 4, // a result for an id nobody waits for, then a good one
+  BadHeader: 5, // a record header that claims more bytes than were published
+  CrashGarbage: 6, // a crash record whose reason is not a string
+} as const;
+export const kModes = 7;

@@ -1,0 +1,153 @@
+// A worker that speaks web/PROTOCOL.md badly on purpose, for records.test.ts:
+// it does the start-up handshake itself (no expose()), then answers every
+// call and stream with what a seeded PRNG picks from the ways a buggy or
+// hostile peer can write records. The pool must settle everything it sent,
+// with a value or a typed error, and stay usable.
+//
+// call 'fuzz' (seed, mode) answers with `mode` (see Mode) and seed's bytes;
+// stream 'fuzz' (seed, count) writes `count` random records into its out
+// channel, then its result (or something else), all chosen by seed.
+import { parentPort } from 'node:worker_threads';
+import { decode, encode } from '../../dist/codec.js';
+import { MessageHub } from '../../dist/message-backend.js';
+import { RingConsumer, RingProducer } from '../../dist/ring.js';
+import type { SetupMessage } from '../../dist/spawn.js';
+import { getU64, putU64, type RecordConsumer, type RecordProducer } from '../../dist/stream.js';
+import { rng32 } from '../helpers.js';
+import { Mode } from './malformed-modes.js';
+
+const port = parentPort!;
+
+// The raw ring words of the response channel, for a header no producer writes.
+let responseRing: { buffer: SharedArrayBuffer; offset: number } | null = null;
+let post: ((m: unknown, t?: Transferable[]) => void) | null = null;
+let broken = false;
+
+function randomBytes(next: () => number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = next() & 0xff;
+  return b;
+}
+
+function result(id: number, value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + value.length);
+  putU64(out, 0, id);
+  out.set(value, 8);
+  return out;
+}
+
+// Writes a record header by hand right at the producer's write position and
+// publishes it: length far beyond what was published (RING.md consumer rule).
+function writeBadHeader(response: RecordProducer): void {
+  if (responseRing !== null) {
+    const { buffer, offset } = responseRing;
+    const w = new Int32Array(buffer);
+    const base = offset >> 2;
+    const tail = Atomics.load(w, base + 16) >>> 0; // tail at byte 64
+    const cap = Atomics.load(w, base + 2) >>> 0;
+    const at = (offset + 256 + (tail & (cap - 1))) >> 2;
+    w[at] = 0x7fff0000;
+    w[at + 1] = 1;
+    Atomics.store(w, base + 16, (tail + 16) | 0);
+    Atomics.add(w, base + 48, 1); // data bell (192)
+    Atomics.notify(w, base + 48);
+    return;
+  }
+  // postMessage: a chunk whose record runs past its end.
+  const chunk = new Uint8Array(16);
+  new DataView(chunk.buffer).setUint32(0, 4096, true);
+  new DataView(chunk.buffer).setUint32(4, 1, true);
+  post!({ c: 1, d: chunk.buffer }, [chunk.buffer]);
+  void response;
+}
+
+function answerCall(response: RecordProducer, id: number, seed: number, mode: number): void {
+  const next = rng32(seed);
+  switch (mode) {
+    case Mode.Good:
+      response.tryWrite(1, result(id, encode([seed])));
+      break;
+    case Mode.Garbage:
+      response.tryWrite(1, result(id, randomBytes(next, next() % 40)));
+      break;
+    case Mode.Short:
+      response.tryWrite(1, randomBytes(next, next() % 8));
+      break;
+    case Mode.UnknownTag:
+      response.tryWrite(3 + (next() % 1000), result(id, encode(seed)));
+      break;
+    case Mode.StrangerId:
+      response.tryWrite(1, result(id + 1_000_000 + (next() % 1000), encode('nobody asked')));
+      response.tryWrite(1, result(id, encode([seed])));
+      break;
+    case Mode.BadHeader:
+      response.publish();
+      writeBadHeader(response);
+      broken = true; // our producer no longer knows where the tail is: write nothing more
+      return;
+    case Mode.CrashGarbage:
+      response.tryWrite(2, randomBytes(next, next() % 20));
+      break;
+  }
+  response.publish();
+}
+
+// A stream: `count` records of random tag and payload (sometimes a valid
+// value), then the result, a garbage result, or nothing.
+async function answerStream(response: RecordProducer, out: RecordProducer, id: number, seed: number, count: number): Promise<void> {
+  const next = rng32(seed);
+  for (let i = 0; i < count; i++) {
+    const kind = next() % 4;
+    const payload = kind === 0 ? encode(i) : randomBytes(next, next() % 24);
+    const tag = kind === 1 ? 1 + (next() % 5) : 0;
+    if (!out.tryWrite(tag, payload)) {
+      out.publish();
+      if (!(await out.waitForSpace(payload.length, 2000))) break;
+      if (!out.tryWrite(tag, payload)) break;
+    }
+  }
+  out.close();
+  const end = next() % 3;
+  if (end === 0) response.tryWrite(1, result(id, encode(count)));
+  else if (end === 1) response.tryWrite(1, result(id, randomBytes(next, next() % 16)));
+  else response.tryWrite(1, result(id, encode(null)));
+  response.publish();
+}
+
+function serve(request: RecordConsumer, response: RecordProducer, attachOut: (wire: number) => RecordProducer): void {
+  const loop = async (): Promise<void> => {
+    for (;;) {
+      for (let r = request.tryRead(); r !== null && !broken; r = request.tryRead()) {
+        const p = r.payload;
+        if (r.tag === 1) {
+          const n = p[8]! | (p[9]! << 8);
+          const [seed, mode] = decode(p.subarray(10 + n)) as [number, number];
+          answerCall(response, getU64(p, 0), seed, mode);
+        } else if (r.tag === 3) {
+          const n = p[32]! | (p[33]! << 8);
+          const [seed, count] = decode(p.subarray(34 + n)) as [number, number];
+          void answerStream(response, attachOut(getU64(p, 16)), getU64(p, 0), seed, count);
+        }
+      }
+      request.release();
+      await request.waitForData();
+    }
+  };
+  void loop();
+}
+
+port.on('message', (m: SetupMessage) => {
+  if (m?.ferry !== 'setup') return;
+  if (m.transport === 'shared-memory') {
+    const buffer = m.buffer!;
+    responseRing = { buffer, offset: m.response! };
+    serve(RingConsumer.attach(buffer, m.request!), RingProducer.attach(buffer, m.response!), (wire) => RingProducer.attach(buffer, wire));
+  } else {
+    post = (msg, t) => port.postMessage(msg, t as never);
+    const hub = new MessageHub((msg, t) => port.postMessage(msg, t as never), true);
+    port.on('message', (msg) => hub.deliver(msg));
+    serve(hub.consumer(0, m.capacity!), hub.producer(1, m.capacity!, m.capacity!), (wire) => hub.producer(wire, 0, 0));
+  }
+  port.postMessage({ ferry: 'ready', index: m.index });
+});
+port.postMessage({ ferry: 'hello' });
