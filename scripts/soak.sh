@@ -10,6 +10,8 @@
 #   native g++ (release), clang++ (release), g++ ASan+UBSan, g++ TSan,
 #   clang++ ASan+UBSan: tests/workers_soak_test.cpp, one build tree each
 #   wasm (Node):        the same test built with Emscripten
+#   JavaScript pools:   tests/soak/js-soak.mjs in Node (JS workers), headless
+#                       Chromium and Firefox ESR (web/test-pages/soak.js)
 #
 # SECONDS (default 120, or FERRY_SOAK_SECONDS) is the length of each run.
 # `npm test` runs the same soak for a few seconds inside every suite.
@@ -33,9 +35,10 @@ soak() {
   "$@" >"$log" 2>&1
   local rc=$?
   local line
-  line=$(grep -E '^soak: ' "$log" | tail -n 1)
+  # The native soak prints "soak: ...", the JavaScript one "js soak (WORLD): ...".
+  line=$(grep -E '^soak: |^js soak \(' "$log" | head -n 1)
   if ((rc == 0)) && [[ -n $line ]]; then
-    results+=("  $name: ${line#soak: }")
+    results+=("  $name: ${line#*: }")
   else
     results+=("  $name: FAILED (exit $rc; see $log)")
     grep -E 'Failure|FAILED|ERROR|WARNING: ThreadSanitizer|runtime error' "$log" | head -n 20
@@ -69,6 +72,16 @@ if cmake --build --preset release >"$LOG_DIR/soak-build-wasm.log" 2>&1; then
   soak wasm node --no-experimental-fetch build/release/wasm/tests/workers_soak_test.js
 else
   results+=("  wasm: FAILED to build (see $LOG_DIR/soak-build-wasm.log)")
+  failed=$((failed + 1))
+fi
+
+# JavaScript pools (JS workers) in Node, Chromium and Firefox: one world each.
+if node web/build.mjs >"$LOG_DIR/soak-build-web.log" 2>&1; then
+  for world in node chromium firefox; do
+    soak "js-$world" node tests/soak/js-soak.mjs --seconds "$seconds" --only "$world"
+  done
+else
+  results+=("  js: FAILED to build the web package (see $LOG_DIR/soak-build-web.log)")
   failed=$((failed + 1))
 fi
 

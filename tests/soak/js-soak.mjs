@@ -1,8 +1,8 @@
 // The chaos soak of JavaScript pools (web/test-pages/soak.js) in every world
-// it runs in: Node with JS workers, headless Chromium, and Firefox when the
-// npm package puppeteer-core is installed (Debian's firefox-esr over WebDriver
-// BiDi). npm test runs the same soak briefly (web/test/soak.test.ts and
-// tests/browser/soak.spec.ts); this is the long run.
+// it runs in: Node with JS workers, headless Chromium, and Debian's Firefox
+// ESR (over WebDriver BiDi, scripts/firefox.mjs). npm test runs the same soak
+// briefly (web/test/soak.test.ts and tests/browser/soak.spec.ts, in both
+// browsers); this is the long run, which npm run soak starts.
 //
 //   node tests/soak/js-soak.mjs [--seconds N] [--seed N] [--only node,chromium,firefox]
 //
@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromiumLaunchOptions } from '../../scripts/chromium.mjs';
+import { firefoxLaunchOptions, firefoxPath } from '../../scripts/firefox.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pages = join(root, 'web', 'test-pages');
@@ -48,7 +49,7 @@ async function inNode(o) {
   return { s, text: formatSoak(`Node ${process.version}`, s) };
 }
 
-// Runs the soak page in a browser page (playwright or puppeteer; both have goto/evaluate).
+// Runs the soak page in a browser page.
 async function inPage(page, url, o, where) {
   await page.goto(`${url}/test-pages/soak.html`);
   await page.waitForFunction(() => window.__ferryReady === true, { timeout: 30_000 });
@@ -57,33 +58,30 @@ async function inPage(page, url, o, where) {
   return { s, text };
 }
 
-async function inChromium(o, url) {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ ...chromiumLaunchOptions(['--js-flags=--expose-gc', '--enable-precise-memory-info']), headless: true });
+// One browser world: its page, run to the end with a timeout past the soak.
+async function inBrowser(browser, where, o, url) {
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(o.seconds * 1000 + 120_000);
-    return await inPage(page, url, o, `Chromium ${browser.version()}`);
+    return await inPage(page, url, o, `${where} ${browser.version()}`);
   } finally {
     await browser.close();
   }
 }
 
+async function inChromium(o, url) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ ...chromiumLaunchOptions(['--js-flags=--expose-gc', '--enable-precise-memory-info']), headless: true });
+  return inBrowser(browser, 'Chromium', o, url);
+}
+
+// Debian's Firefox ESR, driven by Playwright over WebDriver BiDi as the
+// browser suite drives it (scripts/firefox.mjs).
 async function inFirefox(o, url) {
-  let puppeteer;
-  try {
-    puppeteer = (await import('puppeteer-core')).default;
-  } catch {
-    return { skipped: 'the npm package puppeteer-core is not installed' };
-  }
-  if (!existsSync('/usr/bin/firefox-esr')) return { skipped: '/usr/bin/firefox-esr is not installed' };
-  const browser = await puppeteer.launch({ browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true, protocolTimeout: o.seconds * 1000 + 120_000 });
-  try {
-    const page = await browser.newPage();
-    return await inPage(page, url, o, `Firefox ${await browser.version()}`);
-  } finally {
-    await browser.close();
-  }
+  if (!existsSync(firefoxPath)) return { skipped: `${firefoxPath} is not installed` };
+  const { firefox } = await import('playwright-core');
+  const browser = await firefox.launch({ ...firefoxLaunchOptions(), headless: true });
+  return inBrowser(browser, 'Firefox', o, url);
 }
 
 async function main() {
