@@ -549,9 +549,9 @@ inline void Executor::flush_all() {
 }
 
 inline void Executor::sleep() {
-  // Spin first, for a budget learned from how soon work came after the
-  // last few idle moments (core/spin.hpp): a park and its wake cost two
-  // syscalls, and work often arrives within microseconds.
+  // Spin first, for a budget learned from whether spinning paid lately
+  // (core/spin.hpp): a park and its wake cost two syscalls, and work often
+  // arrives within microseconds.
   const auto t0 = Clock::now();
   std::uint32_t looks = 0;
   const bool ready = spin_.spin(
@@ -560,10 +560,7 @@ inline void Executor::sleep() {
         return (++looks & 15) == 0 && (poll_waits() || fire_timers());
       },
       t0);
-  if (ready) {
-    spin_.learn(Clock::now() - t0);
-    return;
-  }
+  if (ready) return;
   // Eventcount: read the doorbell, say we sleep, re-check, then wait on the
   // value read. Any notifier that misses our flag has work we see below.
   const std::uint32_t key = doorbell_->load(std::memory_order_acquire);
@@ -575,7 +572,6 @@ inline void Executor::sleep() {
   if (remote_count_.load(std::memory_order_relaxed) != 0 || stop_.load(std::memory_order_relaxed) || poll_waits()) {
     // Work came (or a ring moved) meanwhile: resume instead of sleeping.
     sleeping_.store(0, std::memory_order_relaxed);
-    spin_.learn(Clock::now() - t0);
     return;
   }
   auto deadline = Clock::time_point::max();
@@ -593,8 +589,6 @@ inline void Executor::sleep() {
   parked_ns_.fetch_add(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count()),
                        std::memory_order_relaxed);
   sleeping_.store(0, std::memory_order_relaxed);
-  // A timer deadline is no news about how soon work comes: learn only from wakes.
-  if (woken) spin_.learn(t2 - t0);
 }
 
 inline void Executor::run() {

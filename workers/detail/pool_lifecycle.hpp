@@ -347,18 +347,12 @@ inline std::optional<Error> wait_for_call(CallState& st, WaitNanos timeout) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto& spin = caller_spin();
-  if (spin.spin([&] { return st.is_done(); }, start)) {
-    spin.learn(Clock::now() - start);
-    return std::nullopt;
-  }
+  if (spin.spin([&] { return st.is_done(); }, start)) return std::nullopt;
   while (!st.is_done()) {
     WaitNanos left = kWaitForever;
     if (timeout.count() >= 0) {
       left = timeout - std::chrono::duration_cast<WaitNanos>(Clock::now() - start);
-      if (left.count() <= 0) {
-        spin.learn(Clock::now() - start);
-        return Error::make(ErrorKind::Timeout, "waiting for call " + std::to_string(st.id), "workers/pool");
-      }
+      if (left.count() <= 0) return Error::make(ErrorKind::Timeout, "waiting for call " + std::to_string(st.id), "workers/pool");
     }
     // seq_cst: announce the sleep before the last look at done (Dekker with complete()).
     st.sleepers.fetch_add(1, std::memory_order_seq_cst);
@@ -369,7 +363,6 @@ inline std::optional<Error> wait_for_call(CallState& st, WaitNanos timeout) {
                          "Call::get() would block the browser main thread; co_await the call instead", "workers/pool");
     }
   }
-  spin.learn(Clock::now() - start);
   return std::nullopt;
 }
 
