@@ -1322,7 +1322,7 @@ int main(int argc, char** argv) {
       add_variant_rows(lat, std::string("round trip ") + pname, "ns", false, q,
                        {{ring, "ring (spins)"},
                         {stream, "stream (suspends)"},
-                        {call, "pool call get()", p == 99.0 ? "async call latency p99" : ""}},
+                        {call, "pool call get()"}},
                        "");
     }
   }

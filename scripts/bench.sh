@@ -3,8 +3,9 @@
 #
 #   npm run bench                  installs what is missing, builds the release preset
 #                                  (native g++ and Emscripten) and the web package, runs
-#                                  ring_bench, runtime_bench and channel_bench natively and
-#                                  under Node (wasm), the browser benchmarks in headless
+#                                  ring_bench, runtime_bench, channel_bench and call_bench
+#                                  natively and under Node (wasm), call_bench once more with
+#                                  one core kept busy (`yes`), the browser benchmarks in headless
 #                                  Chromium and headless Firefox ESR (each engine with its
 #                                  own baselines), then bench/report.mjs: bench/results/<date>.json,
 #                                  .html, .png and the results table in README.md
@@ -69,7 +70,7 @@ run() {  # run NAME JSON COMMAND...: one benchmark, its JSON into $out
 native=build/release/bench
 wasm=build/release/wasm/bench
 node_version=$(node --version)
-for b in ring runtime channel; do
+for b in ring runtime channel call; do
   for f in "$native/${b}_bench" "$wasm/${b}_bench.js"; do
     [[ -f $f ]] || die "$f was not built (its target ${b}_bench is in bench/CMakeLists.txt; run cmake --build --preset release)"
   done
@@ -77,6 +78,18 @@ for b in ring runtime channel; do
   run "wasm ${b}_bench (Node $node_version)" "$out/wasm-${b}.json" \
     node --no-experimental-fetch "$wasm/${b}_bench.js" "${args[@]}"
 done
+# The call benchmark again while another process keeps one core busy: the
+# report shows how much each contender's p99 grows under load.
+busy() {
+  yes >/dev/null &
+  local hog=$!
+  run "$@"
+  kill "$hog" 2>/dev/null
+  wait "$hog" 2>/dev/null
+}
+busy "native call_bench, one core busy" "$out/native-call-loaded.json" "$native/call_bench" --loaded "${args[@]}"
+busy "wasm call_bench (Node $node_version), one core busy" "$out/wasm-call-loaded.json" \
+  node --no-experimental-fetch "$wasm/call_bench.js" --loaded "${args[@]}"
 for engine in chromium firefox; do
   run "browser benchmarks (headless $engine)" "$out/browser-$engine.json" \
     node bench/browser/run.mjs --browser "$engine" "${args[@]}"
