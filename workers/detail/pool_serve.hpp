@@ -12,6 +12,10 @@
 
 #include "workers/detail/pool_core.hpp"
 
+#if defined(__EMSCRIPTEN__)
+#include <emscripten/heap.h>
+#endif
+
 namespace ferry::detail {
 
 // A coroutine-side wait for a ring condition, parked on the current executor.
@@ -205,9 +209,38 @@ inline Task<void> PoolCore::run_task(Worker& w, CallState& st, const TaskEntry& 
   }
 }
 
+// A stream ring named by a JavaScript peer: it must lie inside the module's
+// memory, be 64-byte aligned and hold a ring, before anything touches it.
+inline Result<void> check_peer_ring(std::uint64_t address, const char* which) {
+#if defined(__EMSCRIPTEN__)
+  const auto memory = static_cast<std::uint64_t>(emscripten_get_heap_size());
+  if (address + ring_layout::kHeaderBytes > memory) {
+    return Error::make(ErrorKind::Deserialization,
+                       std::string("stream record: its ") + which + " ring at " + std::to_string(address) +
+                           " lies outside the module's " + std::to_string(memory) + " bytes of memory",
+                       "workers/protocol");
+  }
+#endif
+  if (auto ok = detail::ring_check(reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(address))); !ok) {
+    return Error::make(ErrorKind::Deserialization, std::string("stream record: its ") + which + " ring: " + ok.error().message,
+                       "workers/protocol");
+  }
+  return {};
+}
+
 inline void PoolCore::start_stream(Worker& w, CallState& st, const protocol::Request& req) {
-  // keepalive is 0 from JavaScript, which owns its stream rings (web/PROTOCOL.md).
-  std::unique_ptr<std::shared_ptr<void>> owner(reinterpret_cast<std::shared_ptr<void>*>(static_cast<std::uintptr_t>(req.keepalive)));
+  if (options_.external) {
+    for (auto [address, which] : {std::pair{req.in, "in"}, std::pair{req.out, "out"}}) {
+      if (auto ok = check_peer_ring(address, which); !ok) {
+        finish(w, st, std::move(ok).error());  // nothing to end: these are no rings
+        return;
+      }
+    }
+  }
+  // A C++ caller hands over the rings' owner; JavaScript owns its stream
+  // rings (keepalive is 0 from it, and ignored: web/PROTOCOL.md).
+  std::unique_ptr<std::shared_ptr<void>> owner(
+      options_.external ? nullptr : reinterpret_cast<std::shared_ptr<void>*>(static_cast<std::uintptr_t>(req.keepalive)));
   StreamRings rings{reinterpret_cast<void*>(static_cast<std::uintptr_t>(req.in)),
                     reinterpret_cast<void*>(static_cast<std::uintptr_t>(req.out)), owner ? std::move(*owner) : nullptr};
   const TaskEntry* entry = TaskRegistry::instance().find(req.name);
