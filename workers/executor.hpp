@@ -258,6 +258,9 @@ void Executor::spawn(Task<T> task, Done done, std::string origin) {
   // The frame is the posted function's until it first runs: dropped unrun
   // (a crashed executor discards its queue), it is destroyed with it.
   struct NotStarted {
+    explicit NotStarted(coro::coroutine_handle<detail::SpawnFrame::promise_type> frame) noexcept : h(frame) {}
+    NotStarted(const NotStarted&) = delete;
+    NotStarted& operator=(const NotStarted&) = delete;
     coro::coroutine_handle<detail::SpawnFrame::promise_type> h;
     ~NotStarted() {
       if (h) h.destroy();
