@@ -68,15 +68,6 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
     std::shared_ptr<Worker> owner;         // guarded by lifecycle_
     std::atomic<std::uint32_t> restarts{0};
   };
-  // Callers inside submit()/send_stream(): shutdown waits for them to leave.
-  struct Entering {
-    explicit Entering(std::atomic<std::uint32_t>& n) : n_(n) {
-      // seq_cst: Dekker with accepting_ in shutdown().
-      n_.fetch_add(1, std::memory_order_seq_cst);
-    }
-    ~Entering() { n_.fetch_sub(1, std::memory_order_release); }
-    std::atomic<std::uint32_t>& n_;
-  };
   enum class Step { Ok, Crashed, Closed };
 
   // Caller side (this file).
@@ -84,6 +75,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   bool fail(CallState& st, Error e) { return settle(st, nullptr, std::move(e)); }
   void end_early(CallState& st, Error e);
   void watch(const CallRef& st, const CallOptions& options);
+  void closed_meanwhile(CallState& st);
+  std::uint32_t queued() const noexcept;
   int least_loaded(bool avoid_own) const;
   bool send(Worker& w, const CallRef& st, std::uint32_t tag, std::span<const std::byte> record);
   void enqueue(const CallRef& st, std::vector<std::byte>& record, std::optional<int> pinned_to);
@@ -113,7 +106,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void run_worker(const std::shared_ptr<Worker>& w);
   void worker_died(Worker& w, const std::string& reason);  // on the dying thread
   void bury(int index, std::string reason);                // on the monitor
-  void wait_idle(Clock::time_point deadline);
+  std::uint32_t wait_idle(Clock::time_point deadline);
   std::uint32_t cancel_pending(Worker& w, const Error& why);
   void join_or_leave(Worker& w, Clock::time_point deadline, ShutdownReport& report);
 
@@ -126,16 +119,11 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   Monitor monitor_;
 
   std::atomic<bool> accepting_{true};
-  std::atomic<std::uint32_t> active_callers_{0};
   std::atomic<bool> stopped_{false};
-  std::atomic<std::uint32_t> outstanding_{0};  // futex word: calls and streams not ended
-  std::atomic<bool> draining_{false};         // a Drain waits on outstanding_
-  std::atomic<std::uint64_t> next_id_{1};
 
   std::mutex queue_mutex_;
   std::deque<CallRef> queue_;                  // calls waiting for any worker (record in `request`)
   std::atomic<std::uint32_t> queue_count_{0};  // queue_.size(), for idle workers to poll
-  std::atomic<std::uint32_t> queued_{0};       // in queue_ and every pinned queue
   std::atomic<std::uint32_t> queued_high_water_{0};
   std::atomic<std::uint64_t> submitted_{0};
   std::atomic<std::uint64_t> failed_{0};
@@ -144,11 +132,42 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 // ---------------------------------------------------------------------------
 // Callers
 
+// A number for each call, for messages and stats (C++ callers' wire id is
+// the state's address): blocks of ids per thread, so that callers on many
+// threads do not all bump one shared counter.
+inline std::uint64_t next_call_id() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  static thread_local std::uint64_t id = 0, left = 0;
+  if (left == 0) {
+    id = next.fetch_add(1024, std::memory_order_relaxed);
+    left = 1024;
+  }
+  --left;
+  return id++;
+}
+
 inline void PoolCore::refuse(CallState& st, Error e) {
-  st.id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  st.id = next_call_id();
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  outstanding_.fetch_add(1, std::memory_order_relaxed);
   fail(st, std::move(e));
+}
+
+// Calls waiting for a worker: in the shared queue and in every pinned queue.
+inline std::uint32_t PoolCore::queued() const noexcept {
+  std::uint32_t n = queue_count_.load(std::memory_order_relaxed);
+  for (auto& slot : slots_) n += slot->worker.load(std::memory_order_acquire)->pinned_count.load(std::memory_order_relaxed);
+  return n;
+}
+
+// A call that was handed over while shutdown began: shutdown may have swept
+// the queues and the held lists before it arrived there, so it ends here.
+// (seq_cst: Dekker with the store in shutdown(). The handing over was under
+// the queue's or the held list's mutex, which shutdown's sweep also takes:
+// either the sweep saw the call, or this load sees the pool closed.)
+inline void PoolCore::closed_meanwhile(CallState& st) {
+  if (!accepting_.load(std::memory_order_seq_cst)) {
+    fail(st, Error::make(ErrorKind::Cancelled, "the pool was shut down", "workers/pool"));
+  }
 }
 
 // Ends `st` with its outcome (the one place calls end): the encoded value
@@ -158,10 +177,6 @@ inline bool PoolCore::settle(CallState& st, std::vector<std::byte>* value, std::
   if (!st.complete(value, std::move(error))) return false;
   if (failed) failed_.fetch_add(1, std::memory_order_relaxed);
   if (st.timer != 0) monitor_.cancel_timer(st.timer);
-  // seq_cst: Dekker with wait_idle(): it sees the count drop, or we see it waiting.
-  if (outstanding_.fetch_sub(1, std::memory_order_seq_cst) == 1 && draining_.load(std::memory_order_seq_cst)) {
-    notify_word(outstanding_);
-  }
   return true;
 }
 
@@ -195,11 +210,9 @@ inline void PoolCore::watch(const CallRef& st, const CallOptions& options) {
 }
 
 inline void PoolCore::submit(const CallRef& st, std::vector<std::byte>& record, const CallOptions& options) {
-  st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  st->id = next_call_id();
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  outstanding_.fetch_add(1, std::memory_order_relaxed);
-  Entering entering(active_callers_);
-  if (!accepting_.load(std::memory_order_seq_cst)) {
+  if (!accepting_.load(std::memory_order_acquire)) {
     fail(*st, Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool"));
     return;
   }
@@ -213,18 +226,23 @@ inline void PoolCore::submit(const CallRef& st, std::vector<std::byte>& record, 
   const int n = static_cast<int>(slots_.size());
   const int target = options.affinity ? static_cast<int>(*options.affinity % static_cast<std::uint64_t>(n)) : least_loaded(nested);
   Worker* w = slots_[static_cast<std::size_t>(target)]->worker.load(std::memory_order_acquire);
-  if (nested || w->held.size() < options_.max_in_flight) {
-    if (send(*w, st, protocol::kCallTag, record)) return;
+  if ((nested || w->held.size() < options_.max_in_flight) && send(*w, st, protocol::kCallTag, record)) {
+    closed_meanwhile(*st);
+    return;
   }
   if (nested && !options.affinity) {
     // Never behind the in-flight limit (see pool.hpp): any ring with room.
     for (int i = 0; i < n; ++i) {
-      if (send(*slots_[static_cast<std::size_t>(i)]->worker.load(std::memory_order_acquire), st, protocol::kCallTag, record)) return;
+      if (send(*slots_[static_cast<std::size_t>(i)]->worker.load(std::memory_order_acquire), st, protocol::kCallTag, record)) {
+        closed_meanwhile(*st);
+        return;
+      }
     }
     fail(*st, Error::make(ErrorKind::QueueFull, "a nested call found every worker's request ring full", "workers/pool"));
     return;
   }
   enqueue(st, record, options.affinity ? std::optional<int>(target) : std::nullopt);
+  closed_meanwhile(*st);
 }
 
 // The live worker holding the fewest calls (nested calls avoid the caller's own).
@@ -264,9 +282,10 @@ inline bool PoolCore::send(Worker& w, const CallRef& st, std::uint32_t tag, std:
 }
 
 inline void PoolCore::enqueue(const CallRef& st, std::vector<std::byte>& record, std::optional<int> pinned_to) {
-  const auto queued = queued_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // The bound is checked, not reserved: callers racing past it together may
+  // overshoot it by their number (one each), never by more.
+  const auto queued = this->queued() + 1;
   if (queued > options_.max_queued) {
-    queued_.fetch_sub(1, std::memory_order_relaxed);
     fail(*st, Error::make(ErrorKind::QueueFull,
                                 "call queue is full: " + std::to_string(options_.max_queued) +
                                     " calls already wait for a worker",
@@ -335,15 +354,21 @@ inline Result<StreamPlan> PoolCore::plan_stream(std::string_view name, const Str
 
 inline Result<void> PoolCore::send_stream(const StreamPlan& plan, const CallRef& st,
                                           std::vector<std::byte>& record) {
-  st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  st->id = next_call_id();
   st->stream = plan.memory;
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  outstanding_.fetch_add(1, std::memory_order_relaxed);
-  Entering entering(active_callers_);
   Error refused = Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool");
-  if (accepting_.load(std::memory_order_seq_cst)) {
+  if (accepting_.load(std::memory_order_acquire)) {
     Worker* w = slots_[static_cast<std::size_t>(plan.worker)]->worker.load(std::memory_order_acquire);
-    if (w->doorbell == plan.task_bell && send(*w, st, protocol::kStreamTag, record)) return {};
+    if (w->doorbell == plan.task_bell && send(*w, st, protocol::kStreamTag, record)) {
+      // Shutdown began meanwhile and may have missed it: end it (its task,
+      // if it starts, finds its rings ended).
+      if (!accepting_.load(std::memory_order_seq_cst) && fail(*st, Error::make(ErrorKind::Cancelled, "the pool was shut down", "workers/pool"))) {
+        ring_abort(plan.memory->in, ErrorKind::Cancelled);
+        ring_abort(plan.memory->out, ErrorKind::Cancelled);
+      }
+      return {};
+    }
     refused = Error::make(ErrorKind::QueueFull,
                           "worker " + std::to_string(plan.worker) + " cannot take a stream now (its request ring is full or it died)",
                           "workers/pool");

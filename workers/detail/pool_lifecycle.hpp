@@ -213,13 +213,12 @@ inline ShutdownReport PoolCore::shutdown(ShutdownMode mode, WaitNanos timeout) {
     std::lock_guard lock(lifecycle_);
     if (stopped_.exchange(true)) return report;
   }
+  // seq_cst: Dekker with closed_meanwhile(), which ends a call handed over
+  // while this runs that the sweeps below might miss.
   accepting_.store(false, std::memory_order_seq_cst);
-  while (active_callers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();  // callers never block
   const auto start = Clock::now();
   const auto deadline = timeout.count() < 0 ? Clock::time_point::max() : start + timeout;
-  const auto before = outstanding_.load(std::memory_order_acquire);
-  if (mode == ShutdownMode::Drain) wait_idle(deadline);  // the monitor still runs timeouts meanwhile
-  report.finished = before - outstanding_.load(std::memory_order_acquire);
+  if (mode == ShutdownMode::Drain) report.finished = wait_idle(deadline);  // the monitor still runs timeouts meanwhile
   monitor_.stop();
 
   // Whatever is still pending ends now.
@@ -251,18 +250,24 @@ inline ShutdownReport PoolCore::shutdown(ShutdownMode mode, WaitNanos timeout) {
   return report;
 }
 
-// Waits until no call or stream is pending, or the deadline.
-inline void PoolCore::wait_idle(Clock::time_point deadline) {
-  draining_.store(true, std::memory_order_seq_cst);
-  for (std::uint32_t n; (n = outstanding_.load(std::memory_order_seq_cst)) != 0;) {
-    WaitNanos left = kWaitForever;
-    if (deadline != Clock::time_point::max()) {
-      left = std::chrono::duration_cast<WaitNanos>(deadline - Clock::now());
-      if (left.count() <= 0) break;
-    }
-    wait_word(outstanding_, n, left);
-  }
-  draining_.store(false, std::memory_order_relaxed);
+// Waits until no call or stream is queued or held by a worker (every task
+// has returned), or the deadline; returns how many ended meanwhile. Polls:
+// shutdown is rare, and counting every call for it would cost every call.
+inline std::uint32_t PoolCore::wait_idle(Clock::time_point deadline) {
+  auto completed = [this] {
+    std::uint64_t n = 0;
+    for (auto& slot : slots_) n += slot->worker.load(std::memory_order_acquire)->completed.load(std::memory_order_relaxed);
+    return n;
+  };
+  auto busy = [this] {
+    if (queued() != 0) return true;
+    return std::any_of(slots_.begin(), slots_.end(), [](auto& slot) {
+      return slot->worker.load(std::memory_order_acquire)->held.size() != 0;
+    });
+  };
+  const auto before = completed();
+  while (busy() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return static_cast<std::uint32_t>(completed() - before);
 }
 
 // Ends what worker w holds or has queued: calls with `why`, their tasks'
@@ -325,7 +330,7 @@ inline PoolStats PoolCore::stats() const {
   }
   s.calls_submitted = submitted_.load(std::memory_order_relaxed);
   s.calls_failed = failed_.load(std::memory_order_relaxed);
-  s.queued = queued_.load(std::memory_order_relaxed);
+  s.queued = queued();
   s.queued_high_water = queued_high_water_.load(std::memory_order_relaxed);
   return s;
 }

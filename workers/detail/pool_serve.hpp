@@ -120,7 +120,6 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
       CallRef ref = CallRef::make();
       st = ref.get();
       st->id = *id;
-      outstanding_.fetch_add(1, std::memory_order_relaxed);  // settle() counts it down
       st->worker.store(w.index, std::memory_order_relaxed);
       w.held.add(std::move(ref));
       w.by_id[*id] = st;
@@ -285,7 +284,6 @@ inline PoolCore::Step PoolCore::run_queued(Worker& w) {
   while (w.held.size() < options_.max_in_flight) {
     CallRef q = take_queued(w);
     if (!q) break;
-    queued_.fetch_sub(1, std::memory_order_relaxed);
     CallState& st = *q;
     st.worker.store(w.index, std::memory_order_relaxed);
     w.held.add(std::move(q));
