@@ -93,7 +93,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void start_stream(Worker& w, CallState& st, const protocol::Request& req);
   Task<void> run_stream(Worker& w, CallState& st, const TaskEntry& entry, StreamRings rings, std::vector<std::byte> args);
   Step run_queued(Worker& w);
-  CallRef take_queued(Worker& w);
+  void take_queued(Worker& w, std::uint32_t room, std::vector<CallState*>& out);
   void finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
   void finish(Worker& w, CallState& st, Error error) { finish(w, st, nullptr, std::move(error)); }
   void respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value, const std::optional<Error>& error);

@@ -277,41 +277,44 @@ inline Task<void> PoolCore::run_stream(Worker& w, CallState& st, const TaskEntry
   }
 }
 
-// Takes queued calls while this worker has room, and runs them straight
-// from their records (a queued call never passes through a ring).
+// Takes queued calls while this worker has room — as many at a time as it
+// has room for, under one lock — and runs them straight from their records
+// (a queued call never passes through a ring).
 inline PoolCore::Step PoolCore::run_queued(Worker& w) {
   if (options_.external) return Step::Ok;
-  while (w.held.size() < options_.max_in_flight) {
-    CallRef q = take_queued(w);
-    if (!q) break;
-    CallState& st = *q;
-    st.worker.store(w.index, std::memory_order_relaxed);
-    w.held.add(std::move(q));
-    auto req = protocol::parse_call(st.request);  // made by submit(): well formed
-    if (run(w, st, req->name, req->args) != Step::Ok) return Step::Crashed;
+  auto& batch = w.batch;
+  for (std::uint32_t held; (held = w.held.size()) < options_.max_in_flight;) {
+    take_queued(w, options_.max_in_flight - held, batch);
+    if (batch.empty()) break;
+    for (CallState* st : batch) st->worker.store(w.index, std::memory_order_relaxed);
+    w.held.adopt_all(batch);  // the queue's references; held until answered
+    for (CallState* st : batch) {
+      auto req = protocol::parse_call(st->request);  // made by submit(): well formed
+      if (run(w, *st, req->name, req->args) != Step::Ok) return Step::Crashed;
+    }
   }
   return Step::Ok;
 }
 
-// The next call pinned to this worker, or else the next queued for anyone.
-inline CallRef PoolCore::take_queued(Worker& w) {
-  CallRef out;
+// Up to `room` calls: first those pinned to this worker, then those queued
+// for anyone; `out` gets them with the queue's references.
+inline void PoolCore::take_queued(Worker& w, std::uint32_t room, std::vector<CallState*>& out) {
+  out.clear();
   if (w.pinned_count.load(std::memory_order_relaxed) != 0) {
     std::lock_guard lock(w.pinned_mutex);
-    if (!w.pinned.empty()) {
-      out = std::move(w.pinned.front());
+    while (out.size() < room && !w.pinned.empty()) {
+      out.push_back(w.pinned.front().detach());
       w.pinned.pop_front();
       w.pinned_count.fetch_sub(1, std::memory_order_relaxed);
-      return out;
     }
   }
-  if (queue_count_.load(std::memory_order_relaxed) == 0) return out;
+  if (out.size() == room || queue_count_.load(std::memory_order_relaxed) == 0) return;
   std::lock_guard lock(queue_mutex_);
-  if (queue_.empty()) return out;
-  out = std::move(queue_.front());
-  queue_.pop_front();
-  queue_count_.fetch_sub(1, std::memory_order_relaxed);
-  return out;
+  while (out.size() < room && !queue_.empty()) {
+    out.push_back(queue_.front().detach());
+    queue_.pop_front();
+    queue_count_.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 // The call's answer: to its C++ caller directly, or to JavaScript through

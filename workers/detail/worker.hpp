@@ -41,11 +41,7 @@ class HeldCalls {
   void add(CallRef ref) {
     CallState* st = ref.detach();
     std::lock_guard lock(mutex_);
-    st->held_by = this;
-    st->prev = nullptr;
-    st->next = head_;
-    if (head_) head_->prev = st;
-    head_ = st;
+    link(st);
     count_.fetch_add(1, std::memory_order_relaxed);
   }
   // Gives back the reference add() took; empty if `st` is not held here
@@ -84,9 +80,23 @@ class HeldCalls {
     }
     return out;
   }
+  // Adds states whose references the caller hands over, under one lock.
+  void adopt_all(const std::vector<CallState*>& states) {
+    std::lock_guard lock(mutex_);
+    for (CallState* st : states) link(st);
+    count_.fetch_add(static_cast<std::uint32_t>(states.size()), std::memory_order_relaxed);
+  }
   std::uint32_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
  private:
+  void link(CallState* st) {  // under mutex_
+    st->held_by = this;
+    st->prev = nullptr;
+    st->next = head_;
+    if (head_) head_->prev = st;
+    head_ = st;
+  }
+
   std::mutex mutex_;
   CallState* head_ = nullptr;
   std::atomic<std::uint32_t> count_{0};
@@ -113,6 +123,7 @@ struct Worker {
   std::unordered_map<std::uint64_t, CallState*> by_id;
   std::deque<std::vector<std::byte>> unsent;
   std::vector<std::byte> answer;                   // worker thread: a synchronous task's encoded result
+  std::vector<CallState*> batch;                   // worker thread: queued calls being taken
   // Worker thread only: records taken off the request ring early, while a
   // running synchronous task looked for its cancel record.
   std::deque<std::pair<std::uint32_t, std::vector<std::byte>>> backlog;
