@@ -328,20 +328,24 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     try {
       pool = await make({ workers: 1 });
       const rings = (pool as unknown as { t: { slot(i: number): { response: { whenRung: unknown } } } }).t.slot(0);
-      const bell = rings.response.whenRung;
+      const bell = rings.response.whenRung as { next(): Promise<void>; wake(): void } | null;
       assert.ok(bell !== null, 'the response ring waits on a doorbell');
-      const perCall = async () => {
-        for (let i = 0; i < 20; i++) await pool!.call('add', i, 1);
-        const n = 100;
-        const t0 = performance.now();
-        for (let i = 0; i < n; i++) assert.equal(await pool!.call('add', i, 1), i + 1);
-        return ((performance.now() - t0) * 1000) / n;
+      // The page's waits for answers go to the doorbell and the doorbell
+      // ends them (what it costs against a 1 ms poll is the bench's
+      // business: bench/browser, web/README.md "Waiting").
+      let waits = 0;
+      let rung = 0;
+      const next = bell.next.bind(bell);
+      bell.next = () => {
+        waits++;
+        return next().then(() => {
+          rung++;
+        });
       };
-      const rung = await perCall();
-      rings.response.whenRung = null; // what it would be without: a 1 ms poll
-      const polled = await perCall();
-      rings.response.whenRung = bell;
-      assert.ok(rung < 0.8 * polled, `${rung.toFixed(0)} µs per call with the doorbell, ${polled.toFixed(0)} µs polling`);
+      for (let i = 0; i < 100; i++) assert.equal(await pool.call('add', i, 1), i + 1);
+      bell.next = next;
+      assert.ok(waits > 0, 'the page waited for answers on the doorbell');
+      assert.ok(rung > 0 && rung >= waits - 1, `${rung} of ${waits} waits ended by the doorbell`);
       await pool.callWith({ affinity: 0 }, 'crashLater', 1).catch(() => {});
       assert.equal(await pool.call('add', 2, 2), 4); // the replacement's doorbell works too
     } finally {
