@@ -23,14 +23,14 @@
 // and posted work.
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/coro.hpp"
-#include "core/error.hpp"
-#include "core/spin.hpp"
-#include "core/wait.hpp"
-#include "stream/scheduler.hpp"
-#include "workers/crash.hpp"
-#include "workers/task.hpp"
+#include "../core/arena.hpp"
+#include "../core/coro.hpp"
+#include "../core/error.hpp"
+#include "../core/spin.hpp"
+#include "../core/wait.hpp"
+#include "../stream/scheduler.hpp"
+#include "crash.hpp"
+#include "task.hpp"
 
 #include <asio/execution.hpp>
 #include <asio/detail/scheduler.hpp>

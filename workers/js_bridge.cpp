@@ -4,12 +4,12 @@
 // spawns and joins threads) happens on a host thread of its own, which
 // reports through the descriptor's state word (a futex word JavaScript
 // awaits with Atomics.waitAsync).
-#include "workers/js_bridge.hpp"
+#include "js_bridge.hpp"
 
-#include "core/arena.hpp"
-#include "core/wait.hpp"
-#include "workers/pool.hpp"
-#include "workers/registry.hpp"
+#include "../core/arena.hpp"
+#include "../core/wait.hpp"
+#include "pool.hpp"
+#include "registry.hpp"
 
 #include <emscripten/emscripten.h>
 #include <emscripten/heap.h>

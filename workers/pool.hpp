@@ -50,17 +50,17 @@
 // workers/protocol.hpp.
 #pragma once
 
-#include "core/cancel.hpp"
-#include "core/codec.hpp"
-#include "core/error.hpp"
-#include "core/spin.hpp"
-#include "core/wait.hpp"
-#include "stream/stream.hpp"
-#include "workers/detail/call_state.hpp"
-#include "workers/executor.hpp"
-#include "workers/protocol.hpp"
-#include "workers/registry.hpp"
-#include "workers/task.hpp"
+#include "../core/cancel.hpp"
+#include "../core/codec.hpp"
+#include "../core/error.hpp"
+#include "../core/spin.hpp"
+#include "../core/wait.hpp"
+#include "../stream/stream.hpp"
+#include "detail/call_state.hpp"
+#include "executor.hpp"
+#include "protocol.hpp"
+#include "registry.hpp"
+#include "task.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -302,7 +302,7 @@ class WorkerPool {
 
 }  // namespace ferry
 
-#include "workers/detail/pool_core.hpp"
+#include "detail/pool_core.hpp"
 
 namespace ferry {
 

@@ -14,7 +14,7 @@
 //   no burial runs while it joins them.
 #pragma once
 
-#include "workers/detail/pool_core.hpp"
+#include "pool_core.hpp"
 
 #include <cstdio>
 
