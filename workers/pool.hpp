@@ -46,8 +46,9 @@
 // its call's state address in the request, and the worker completes that
 // state directly. A monitor thread runs timeouts and replaces dead workers;
 // it is never on a call's path. The implementation is in
-// workers/detail/pool_core.hpp and the files it includes; the records are in
-// workers/protocol.hpp.
+// workers/detail/pool_core.hpp and the files it includes, compiled once into
+// the runtime library (workers/pool.cpp) rather than into every file that
+// makes or calls a pool; the records are in workers/protocol.hpp.
 #pragma once
 
 #include "../core/cancel.hpp"
@@ -57,7 +58,7 @@
 #include "../core/wait.hpp"
 #include "../stream/stream.hpp"
 #include "detail/call_state.hpp"
-#include "executor.hpp"
+#include "executor_stats.hpp"
 #include "protocol.hpp"
 #include "registry.hpp"
 #include "task.hpp"
@@ -299,12 +300,6 @@ class WorkerPool {
 
   std::shared_ptr<detail::PoolCore> core_;
 };
-
-}  // namespace ferry
-
-#include "detail/pool_core.hpp"
-
-namespace ferry {
 
 template <class R, class... Args>
 Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const Args&... args) {
