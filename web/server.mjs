@@ -148,7 +148,7 @@ async function resolveFile(target, mounts) {
     if (!inside(realBase, real)) throw new Refusal(403, 'path resolves (through a symlink) outside its mount');
     return real;
   };
-  if (mount.prefix === '/' && segments.length === 0) {
+  if (mount.prefix === '/' && segments.length === 0 && base === resolve(defaultRoots.webRoot)) {
     // web/ has no page of its own: send visitors to the demo.
     const hasIndex = await stat(join(base, 'index.html')).then((st) => st.isFile(), () => false);
     if (!hasIndex) throw Object.assign(new Refusal(302, 'the demo'), { location: '/demo/' });
