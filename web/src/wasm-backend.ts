@@ -79,7 +79,9 @@ export async function loadModule(spec: string | URL | ModuleFactory, factory = '
     modules.set(url, loading);
   }
   try {
-    return await beforeDeadline(loading, deadline);
+    const module = await beforeDeadline(loading, deadline);
+    if (!moduleFiles.has(module)) moduleFiles.set(module, { url, asked });
+    return module;
   } catch (e) {
     modules.delete(url); // a later create() starts over
     const missing = await firstUnloadable(asked);
@@ -90,6 +92,20 @@ export async function loadModule(spec: string | URL | ModuleFactory, factory = '
     if (e instanceof FerryError) throw e;
     throw ferryError(ErrorKind.WorkerCrashed, `the wasm module ${url} could not start: ${(e as Error)?.message ?? String(e)}`, ORIGIN);
   }
+}
+
+// Each loaded module's URL and the files its glue asked for: the threads'
+// worker script is fetched only when the pool starts its threads, so a
+// pool that does not start in time looks for a file that cannot load.
+const moduleFiles = new WeakMap<FerryModule, { url: string; asked: Set<string> }>();
+
+// `e`, or, when `e` is a timeout and one of the module's files cannot be
+// loaded, a WorkerCrashedError naming that file.
+async function diagnosed(module: FerryModule, e: unknown): Promise<unknown> {
+  const files = moduleFiles.get(module);
+  if (!(e instanceof FerryError) || e.kind !== ErrorKind.Timeout || files === undefined) return e;
+  const missing = await firstUnloadable(files.asked);
+  return missing === null ? e : ferryError(ErrorKind.WorkerCrashed, `the wasm module ${files.url} could not start: ${missing}`, ORIGIN);
 }
 
 const kLate = Symbol('late');
@@ -260,7 +276,7 @@ export class WasmBackend implements Backend {
       return new WasmBackend(module, descriptor, workers, timeout);
     } catch (e) {
       holdThreads(module, -1);
-      throw e;
+      throw await diagnosed(module, e);
     }
   }
 
