@@ -1,12 +1,12 @@
-// ferry: the umbrella header for users. Include the layer headers directly
-// when you want less.
+// ferry: the umbrella header for users — tasks (FERRY_EXPORT), pools, calls
+// and streams. Running coroutines on an Executor of your own is
+// workers/executor.hpp; awaiting Asio operations is workers/asio_interop.hpp.
+// Include the layer headers directly when you want less.
 #pragma once
 
-#include "core/error.hpp"
 #include "core/codec.hpp"
+#include "core/error.hpp"
 #include "stream/stream.hpp"
-#include "workers/task.hpp"
-#include "workers/executor.hpp"
-#include "workers/asio_interop.hpp"
-#include "workers/registry.hpp"
 #include "workers/pool.hpp"
+#include "workers/registry.hpp"
+#include "workers/task.hpp"

@@ -9,7 +9,7 @@
 // first-fit free list is enough.
 #pragma once
 
-#include "core/error.hpp"
+#include "error.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -43,8 +43,8 @@
 // (Result<Error> is ambiguous): decode a Result<T> to receive an error.
 #pragma once
 
-#include "core/codec_struct.hpp"
-#include "core/error.hpp"
+#include "codec_struct.hpp"
+#include "error.hpp"
 
 #include <algorithm>
 #include <array>

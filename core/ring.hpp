@@ -28,8 +28,8 @@
 // The byte layout is the contract with the TypeScript twin: core/RING.md.
 #pragma once
 
-#include "core/error.hpp"
-#include "core/wait.hpp"
+#include "error.hpp"
+#include "wait.hpp"
 
 #if defined(__linux__) && !defined(__EMSCRIPTEN__)
 #include <linux/membarrier.h>

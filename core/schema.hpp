@@ -11,7 +11,7 @@
 // (which is also how recursive structs end).
 #pragma once
 
-#include "core/codec.hpp"
+#include "codec.hpp"
 
 #include <array>
 #include <map>

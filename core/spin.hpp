@@ -30,7 +30,7 @@
 // updates only blur the estimate, which is all it is.
 #pragma once
 
-#include "core/wait.hpp"
+#include "wait.hpp"
 
 #include <algorithm>
 #include <atomic>

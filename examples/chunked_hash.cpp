@@ -7,6 +7,7 @@
 // them with one plain call. It checks the answer against a single-threaded
 // run and prints both times.
 #include "ferry.hpp"
+#include "workers/executor.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -8,6 +8,8 @@
 #   clang             release build with clang++                         preset clang
 #   clang-asan        clang++ debug build with AddressSanitizer + UBSan  preset clang-asan
 #   fuzz              each libFuzzer target for FERRY_FUZZ_SECONDS (15)  preset fuzz
+#   app               examples/app from the installed package and via   scripts/test-app.sh
+#                     add_subdirectory, natively and in wasm; @ferry/web packed
 #   web               the TypeScript package's Node tests                node --test
 #   browser-chromium  the Playwright suite in Debian's Chromium          playwright --project=chromium
 #   browser-firefox   the same specs in Debian's Firefox ESR (BiDi)      playwright --project=firefox
@@ -42,7 +44,8 @@ note() { printf '\n==> %s\n' "$*"; }
 # at the end (often all a CI page shows) says which tests failed, not only how
 # many. ctest lists them after "The following tests FAILED:", Node's TAP
 # reporter prints "not ok N - name", tests/browser/summary-reporter.ts prints
-# "browser-<engine> FAILED: file:line > title: first line of the error".
+# "browser-<engine> FAILED: file:line > title: first line of the error",
+# scripts/test-app.sh "app FAILED: what".
 failed_names() {
   local suite=$1 log=$2 line
   while IFS= read -r line; do
@@ -51,7 +54,7 @@ failed_names() {
     sed -n '/^The following tests FAILED:/,/^Errors while running/p' "$log" |
       grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+//'
     grep -E '^[[:space:]]*not ok [0-9]+ - ' "$log" | sed -E 's/^[[:space:]]*//'
-    grep -E '^browser-[a-z]+ FAILED: ' "$log" | sed -E 's/^browser-[a-z]+ FAILED: //'
+    grep -E '^(browser-[a-z]+|app) FAILED: ' "$log" | sed -E 's/^(browser-[a-z]+|app) FAILED: //'
   } | head -n 40)
 }
 
@@ -140,6 +143,7 @@ else
   fi
 fi
 rm -f "$stamp_ref"
+app_ready=$((status != 1))
 
 # --- sanitizers, and the second compiler ---------------------------------------
 for preset in asan tsan clang clang-asan; do
@@ -200,6 +204,16 @@ run_js() {
     record "$suite" "$passed" "$failed" $((SECONDS - t0)) "$remark"
   fi
 }
+
+# examples/app, built as a user's project: from the release tree installed
+# into a prefix (find_package) and from this checkout (add_subdirectory),
+# natively and with Emscripten, with @ferry/web from npm pack; its page is
+# then part of the browser suites (tests/browser/app.spec.ts).
+if ((app_ready)); then
+  run_js app app bash scripts/test-app.sh
+else
+  record app 0 1 0 "the release preset did not configure"
+fi
 
 # The TypeScript package (web/): ring and codec twins against the golden
 # vectors, the pool over JavaScript workers and over the wasm module built

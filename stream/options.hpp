@@ -1,8 +1,8 @@
 // ferry stream: the small value types shared by Sender<T> and Receiver<T>.
 #pragma once
 
-#include "core/cancel.hpp"
-#include "core/wait.hpp"
+#include "../core/cancel.hpp"
+#include "../core/wait.hpp"
 
 #include <chrono>
 #include <cstdint>

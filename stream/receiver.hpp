@@ -26,8 +26,8 @@
 // - Nothing here allocates per value, except what decoding T itself needs.
 #pragma once
 
-#include "stream/detail/core.hpp"
-#include "stream/options.hpp"
+#include "detail/core.hpp"
+#include "options.hpp"
 
 #include <chrono>
 #include <cstddef>

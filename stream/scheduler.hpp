@@ -20,8 +20,8 @@
 //   idle, so no record is stranded in an unpublished batch.
 #pragma once
 
-#include "core/coro.hpp"
-#include "core/error.hpp"
+#include "../core/coro.hpp"
+#include "../core/error.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -23,8 +23,8 @@
 //   (nothing for numbers, strings, packed vectors and structs of them).
 #pragma once
 
-#include "stream/detail/core.hpp"
-#include "stream/options.hpp"
+#include "detail/core.hpp"
+#include "options.hpp"
 
 #include <chrono>
 #include <cstddef>

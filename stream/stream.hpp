@@ -34,13 +34,13 @@
 //   needs. The ring memory is freed when both ends are gone.
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/ring.hpp"
-#include "stream/detail/core.hpp"
-#include "stream/options.hpp"
-#include "stream/receiver.hpp"
-#include "stream/scheduler.hpp"
-#include "stream/sender.hpp"
+#include "../core/arena.hpp"
+#include "../core/ring.hpp"
+#include "detail/core.hpp"
+#include "options.hpp"
+#include "receiver.hpp"
+#include "scheduler.hpp"
+#include "sender.hpp"
 
 #include <bit>
 #include <cstddef>

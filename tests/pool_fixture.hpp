@@ -3,6 +3,7 @@
 // (web/PROTOCOL.md), built with the protocol's own record writers.
 #pragma once
 
+#include "workers/executor.hpp"
 #include "workers/pool.hpp"
 #include "workers/protocol.hpp"
 

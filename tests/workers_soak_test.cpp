@@ -1,5 +1,6 @@
 // Test that the header is self-contained: it comes first.
 #include "workers/pool.hpp"
+#include "workers/executor.hpp"
 
 #include "tests/pool_fixture.hpp"
 #include "tests/ring_fixture.hpp"

@@ -1,9 +1,10 @@
 // Builds the web package: web/src/*.ts -> web/dist/*.js (esbuild, ESM, one
 // file per module) plus .d.ts types (tsc), and web/test/*.ts ->
-// build/web/test/*.js for Node's test runner. Usage: node web/build.mjs
+// web/dist-test/*.js for Node's test runner. Usage: node web/build.mjs
+// (npm pack in web/ runs it first: package.json's prepack).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +13,9 @@ const root = dirname(web);
 // Every .ts file below `dir` (test worker scripts live in web/test/workers/).
 const ts = (dir) =>
   readdirSync(join(web, dir), { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => join(web, dir, f));
+
+// From scratch: a module removed from src/ must not linger in what npm pack ships.
+for (const out of ['dist', 'dist-test']) rmSync(join(web, out), { recursive: true, force: true });
 
 const common = { bundle: false, format: 'esm', platform: 'neutral', target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await build({ ...common, entryPoints: ts('src'), outdir: join(web, 'dist') });

@@ -1,6 +1,8 @@
+#!/usr/bin/env node
 // ferry's dev/test server: static files only, no dependencies.
 //
-//   node web/server.mjs [--port N] [--quiet]
+//   node web/server.mjs [--port N] [--root DIR] [--wasm DIR] [--quiet]
+//   npx ferry-serve --root DIR [--wasm DIR]       (the same, from @ferry/web)
 //
 // serves two origins on 127.0.0.1:
 //   N     cross-origin isolated (COOP same-origin, COEP require-corp, CORP
@@ -10,7 +12,8 @@
 //         for the postMessage fallback.
 // Mounts: /wasm/ -> build/release/wasm/web/wasm/ (the Emscripten web module
 // of web/wasm, built by the release preset), / -> web/
-// (/demo/, /dist/*.js the built package, /test-pages/ for the browser specs).
+// (/demo/, /dist/*.js the built package, /test-pages/ for the browser specs);
+// --root and --wasm serve other folders there (your own page and module).
 //
 // Also importable: startServer({ port = 8080, host = '127.0.0.1', isolated = true,
 // log, webRoot, wasmRoot }) -> { url, port, isolated, close() } (port 0: a free
@@ -145,7 +148,7 @@ async function resolveFile(target, mounts) {
     if (!inside(realBase, real)) throw new Refusal(403, 'path resolves (through a symlink) outside its mount');
     return real;
   };
-  if (mount.prefix === '/' && segments.length === 0) {
+  if (mount.prefix === '/' && segments.length === 0 && base === resolve(defaultRoots.webRoot)) {
     // web/ has no page of its own: send visitors to the demo.
     const hasIndex = await stat(join(base, 'index.html')).then((st) => st.isFile(), () => false);
     if (!hasIndex) throw Object.assign(new Refusal(302, 'the demo'), { location: '/demo/' });
@@ -246,19 +249,27 @@ export async function startServers({ port = 8080, ...options } = {}) {
   return { isolated, plain, close: () => Promise.all([isolated.close(), plain.close()]).then(() => {}) };
 }
 
+const usage = 'usage: node web/server.mjs [--port N] [--root DIR] [--wasm DIR] [--quiet]';
+
 async function main(argv) {
   let port = 8080;
   let quiet = false;
+  const roots = { ...defaultRoots };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--port') port = Number(argv[++i]);
-    else if (a.startsWith('--port=')) port = Number(a.slice(7));
+    const value = (name) => (a === `--${name}` ? argv[++i] : a.slice(name.length + 3));
+    if (a === '--port' || a.startsWith('--port=')) port = Number(value('port'));
+    else if (a === '--root' || a.startsWith('--root=')) roots.webRoot = resolve(value('root') ?? '');
+    else if (a === '--wasm' || a.startsWith('--wasm=')) roots.wasmRoot = resolve(value('wasm') ?? '');
     else if (a === '--quiet') quiet = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node web/server.mjs [--port N] [--quiet]\n  serves web/ (and build/release/wasm/web/wasm/ at /wasm/) on 127.0.0.1:N (isolated) and N+1 (plain)');
+      console.log(
+        `${usage}\n  serves DIR (default web/) at / and the wasm module folder (default build/release/wasm/web/wasm/) at /wasm/\n` +
+          '  on 127.0.0.1:N (cross-origin isolated) and N+1 (plain)',
+      );
       return;
     } else {
-      console.error(`server.mjs: unknown argument ${a} (usage: node web/server.mjs [--port N] [--quiet])`);
+      console.error(`server.mjs: unknown argument ${a} (${usage})`);
       process.exit(2);
     }
   }
@@ -267,8 +278,9 @@ async function main(argv) {
     process.exit(2);
   }
   const log = quiet ? null : (line) => console.error(line);
-  const s = await startServers({ port, log });
-  console.log(`${s.isolated.url}/  (cross-origin isolated; demo at ${s.isolated.url}/demo/)`);
+  const s = await startServers({ port, log, ...roots });
+  const demo = roots.webRoot === defaultRoots.webRoot ? `; demo at ${s.isolated.url}/demo/` : '';
+  console.log(`${s.isolated.url}/  (cross-origin isolated${demo}): ${roots.webRoot}, /wasm/ ${roots.wasmRoot}`);
   console.log(`${s.plain.url}/  (same files, not isolated)`);
   const stop = () => s.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -13,7 +13,7 @@
 // argument that is set (co_spawn's failure) is rethrown in the task.
 #pragma once
 
-#include "workers/executor.hpp"
+#include "executor.hpp"
 
 #include <asio/async_result.hpp>
 

@@ -23,14 +23,15 @@
 // and posted work.
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/coro.hpp"
-#include "core/error.hpp"
-#include "core/spin.hpp"
-#include "core/wait.hpp"
-#include "stream/scheduler.hpp"
-#include "workers/crash.hpp"
-#include "workers/task.hpp"
+#include "../core/arena.hpp"
+#include "../core/coro.hpp"
+#include "../core/error.hpp"
+#include "../core/spin.hpp"
+#include "../core/wait.hpp"
+#include "../stream/scheduler.hpp"
+#include "crash.hpp"
+#include "executor_stats.hpp"
+#include "task.hpp"
 
 #include <asio/execution.hpp>
 #include <asio/detail/scheduler.hpp>
@@ -54,14 +55,6 @@ class Executor;
 namespace detail {
 struct SpawnFrame;
 }
-
-// Counters readable from any thread without locks (relaxed loads).
-struct ExecutorStats {
-  std::uint64_t handlers_run = 0;  // functions and coroutine resumptions
-  std::uint64_t parks = 0;         // times the loop went to sleep
-  std::uint64_t wakes = 0;         // notifies this executor received while parked
-  std::uint64_t parked_ns = 0;     // time spent asleep
-};
 
 // Asio's view of an Executor: copyable, comparable, execute() == post().
 class AsioExecutor {

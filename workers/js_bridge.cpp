@@ -4,12 +4,12 @@
 // spawns and joins threads) happens on a host thread of its own, which
 // reports through the descriptor's state word (a futex word JavaScript
 // awaits with Atomics.waitAsync).
-#include "workers/js_bridge.hpp"
+#include "js_bridge.hpp"
 
-#include "core/arena.hpp"
-#include "core/wait.hpp"
-#include "workers/pool.hpp"
-#include "workers/registry.hpp"
+#include "../core/arena.hpp"
+#include "../core/wait.hpp"
+#include "pool.hpp"
+#include "registry.hpp"
 
 #include <emscripten/emscripten.h>
 #include <emscripten/heap.h>
@@ -43,7 +43,7 @@ const std::string& task_list() {
     auto& registry = ferry::TaskRegistry::instance();
     for (const auto& name : registry.names()) {
       const auto* entry = registry.find(name);
-      out += entry->invoke ? "call " : "stream ";
+      out += entry->invoke_stream ? "stream " : "call ";
       out += name + " " + entry->signature + "\n";
     }
     return out;

@@ -9,7 +9,7 @@
 // returns.
 #pragma once
 
-#include "core/codec.hpp"
+#include "../core/codec.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -46,21 +46,22 @@
 // its call's state address in the request, and the worker completes that
 // state directly. A monitor thread runs timeouts and replaces dead workers;
 // it is never on a call's path. The implementation is in
-// workers/detail/pool_core.hpp and the files it includes; the records are in
-// workers/protocol.hpp.
+// workers/detail/pool_core.hpp and the files it includes, compiled once into
+// the runtime library (workers/pool.cpp) rather than into every file that
+// makes or calls a pool; the records are in workers/protocol.hpp.
 #pragma once
 
-#include "core/cancel.hpp"
-#include "core/codec.hpp"
-#include "core/error.hpp"
-#include "core/spin.hpp"
-#include "core/wait.hpp"
-#include "stream/stream.hpp"
-#include "workers/detail/call_state.hpp"
-#include "workers/executor.hpp"
-#include "workers/protocol.hpp"
-#include "workers/registry.hpp"
-#include "workers/task.hpp"
+#include "../core/cancel.hpp"
+#include "../core/codec.hpp"
+#include "../core/error.hpp"
+#include "../core/spin.hpp"
+#include "../core/wait.hpp"
+#include "../stream/stream.hpp"
+#include "detail/call_state.hpp"
+#include "executor_stats.hpp"
+#include "protocol.hpp"
+#include "registry.hpp"
+#include "task.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -299,12 +300,6 @@ class WorkerPool {
 
   std::shared_ptr<detail::PoolCore> core_;
 };
-
-}  // namespace ferry
-
-#include "workers/detail/pool_core.hpp"
-
-namespace ferry {
 
 template <class R, class... Args>
 Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const Args&... args) {

@@ -20,7 +20,7 @@
 // what was wrong, never a read past its end.
 #pragma once
 
-#include "core/error.hpp"
+#include "../core/error.hpp"
 
 #include <cstddef>
 #include <cstdint>

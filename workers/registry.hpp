@@ -17,13 +17,13 @@
 // read-only and need no lock.
 #pragma once
 
-#include "core/cancel.hpp"
-#include "core/codec.hpp"
-#include "core/error.hpp"
-#include "core/schema.hpp"
-#include "stream/receiver.hpp"
-#include "stream/sender.hpp"
-#include "workers/task.hpp"
+#include "../core/cancel.hpp"
+#include "../core/codec.hpp"
+#include "../core/error.hpp"
+#include "../core/schema.hpp"
+#include "../stream/receiver.hpp"
+#include "../stream/sender.hpp"
+#include "task.hpp"
 
 #include <functional>
 #include <map>

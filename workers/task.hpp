@@ -7,9 +7,9 @@
 // executor's spawn boundary it becomes an Error (TaskFailed).
 #pragma once
 
-#include "core/coro.hpp"
-#include "core/error.hpp"
-#include "workers/crash.hpp"
+#include "../core/coro.hpp"
+#include "../core/error.hpp"
+#include "crash.hpp"
 
 #include <cassert>
 #include <exception>

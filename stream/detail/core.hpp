@@ -10,14 +10,14 @@
 // ring memory and the counters; the memory is freed with the last endpoint.
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/cancel.hpp"
-#include "core/codec.hpp"
-#include "core/coro.hpp"
-#include "core/error.hpp"
-#include "core/ring.hpp"
-#include "stream/options.hpp"
-#include "stream/scheduler.hpp"
+#include "../../core/arena.hpp"
+#include "../../core/cancel.hpp"
+#include "../../core/codec.hpp"
+#include "../../core/coro.hpp"
+#include "../../core/error.hpp"
+#include "../../core/ring.hpp"
+#include "../options.hpp"
+#include "../scheduler.hpp"
 
 #include <algorithm>
 #include <array>

@@ -22,6 +22,7 @@
 //   checks every heartbeatMs / 4 and does not judge a round in which it was
 //   stalled itself. A hung worker is terminated.
 import { InvalidArgumentError, WorkerCrashedError } from './errors.js';
+import { isNode, nodeModule } from './platform.js';
 
 /** A started worker, whichever platform it runs on. */
 export interface WorkerHandle {
@@ -65,17 +66,11 @@ export interface SetupMessage {
   answerBell?: MessagePort;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
-// Module names in variables: browser bundlers never try to resolve them.
-const kNodeWorkerThreads = 'node:worker_threads';
-const kNodeUrl = 'node:url';
-const kNodePath = 'node:path';
-const kNodeOs = 'node:os';
 
 /** Number of workers to start when the caller does not say: the cores this program may use. */
 export async function defaultWorkers(): Promise<number> {
   if (isNode) {
-    const os = (await import(kNodeOs)) as { availableParallelism?: () => number; cpus: () => unknown[] };
+    const os = await nodeModule<{ availableParallelism?: () => number; cpus: () => unknown[] }>('node:os');
     return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
   }
   const n = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : 0;
@@ -86,8 +81,8 @@ export async function defaultWorkers(): Promise<number> {
 async function scriptUrl(script: string | URL): Promise<URL> {
   if (script instanceof URL) return script;
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(script) && !/^[a-zA-Z]:[\\/]/.test(script)) return new URL(script);
-  const { pathToFileURL } = (await import(kNodeUrl)) as typeof import('node:url');
-  const { resolve } = (await import(kNodePath)) as typeof import('node:path');
+  const { pathToFileURL } = await nodeModule<typeof import('node:url')>('node:url');
+  const { resolve } = await nodeModule<typeof import('node:path')>('node:path');
   return pathToFileURL(resolve(script));
 }
 
@@ -101,7 +96,7 @@ export async function spawnWorker(script: string | URL, events: WorkerEvents): P
     events.onDeath(reason);
   };
   if (isNode) {
-    const { Worker } = (await import(kNodeWorkerThreads)) as typeof import('node:worker_threads');
+    const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
     const w = new Worker(await scriptUrl(script));
     w.on('message', (m: unknown) => events.onMessage(m));
     w.on('error', (e: unknown) => death(`uncaught ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
@@ -140,7 +135,15 @@ export async function spawnWorker(script: string | URL, events: WorkerEvents): P
     // A browser worker lives on after an uncaught error: end it, so that a
     // crash means the same on every platform.
     stop();
-    death(`uncaught ${e.message || 'error (the script failed to load or threw)'}`);
+    // A module worker that cannot load says nothing more; the usual cause is
+    // a bare import ('@ferry/web/worker'): the page's import map does not
+    // reach workers.
+    death(
+      `uncaught ${
+        e.message ||
+        'error (the script failed to load or threw; a worker resolves its imports without the page\'s import map: import @ferry/web/worker by URL, or bundle the worker)'
+      }`,
+    );
   };
   w.onmessageerror = () => {
     stop();

@@ -6,6 +6,7 @@
 // futex words in the descriptor with Atomics.waitAsync.
 import type { Backend, SlotRings } from './backend.js';
 import { ErrorKind, FerryError, ferryError } from './errors.js';
+import { isNode, nodeModule } from './platform.js';
 import { RingConsumer, RingProducer } from './ring.js';
 import { parseSignature, type Signature } from './schema.js';
 
@@ -56,24 +57,31 @@ const modules = new Map<string, Promise<FerryModule>>();
 
 /**
  * The module behind `spec`, loaded once per URL: its glue script, its wasm
- * binary and its threads' worker script. Rejects by `deadline` (Date.now()
- * ms) at the latest: with WorkerCrashedError naming the file that could not
- * be loaded when one of them cannot (HTTP status, or a network error), with
- * TimeoutError when all of them load but the module does not start in time.
+ * binary and its threads' worker script. `threads` is how many pthread
+ * Workers it prewarms (the first pool's workers, its monitor and its host
+ * thread; any later thread is made on demand). Loads in a page, in a Web
+ * Worker and in Node. Rejects by `deadline` (Date.now() ms) at the latest:
+ * with WorkerCrashedError naming the file that could not be loaded when one
+ * of them cannot (HTTP status, or a network error), with TimeoutError when
+ * all of them load but the module does not start in time.
  */
-export async function loadModule(spec: string | URL | ModuleFactory, factory = 'createFerryWeb', deadline = Infinity): Promise<FerryModule> {
-  if (typeof spec === 'function') return spec();
+export async function loadModule(spec: string | URL | ModuleFactory, factory = 'createFerryWeb', deadline = Infinity, threads = 0): Promise<FerryModule> {
+  if (typeof spec === 'function') return spec({ ferryThreads: threads });
   const url = spec instanceof URL ? spec.href : spec;
   let loading = modules.get(url);
   // Every file the glue asks for (the binary, the worker script), for the diagnosis.
   const asked = new Set<string>([url]);
   if (!loading) {
-    loading = importFactory(url, factory).then(async (make) => make({ ...(await nodeOverrides(url)), ...locateRecorder(asked) }));
+    loading = (isNode ? loadInNode(url, threads) : loadInBrowser(url, factory, threads, asked)).catch((e) => {
+      modules.delete(url);
+      throw e;
+    });
     modules.set(url, loading);
-    loading.catch(() => modules.delete(url));
   }
   try {
-    return await beforeDeadline(loading, deadline);
+    const module = await beforeDeadline(loading, deadline);
+    if (!moduleFiles.has(module)) moduleFiles.set(module, { url, asked });
+    return module;
   } catch (e) {
     modules.delete(url); // a later create() starts over
     const missing = await firstUnloadable(asked);
@@ -84,6 +92,20 @@ export async function loadModule(spec: string | URL | ModuleFactory, factory = '
     if (e instanceof FerryError) throw e;
     throw ferryError(ErrorKind.WorkerCrashed, `the wasm module ${url} could not start: ${(e as Error)?.message ?? String(e)}`, ORIGIN);
   }
+}
+
+// Each loaded module's URL and the files its glue asked for: the threads'
+// worker script is fetched only when the pool starts its threads, so a
+// pool that does not start in time looks for a file that cannot load.
+const moduleFiles = new WeakMap<FerryModule, { url: string; asked: Set<string> }>();
+
+// `e`, or, when `e` is a timeout and one of the module's files cannot be
+// loaded, a WorkerCrashedError naming that file.
+async function diagnosed(module: FerryModule, e: unknown): Promise<unknown> {
+  const files = moduleFiles.get(module);
+  if (!(e instanceof FerryError) || e.kind !== ErrorKind.Timeout || files === undefined) return e;
+  const missing = await firstUnloadable(files.asked);
+  return missing === null ? e : ferryError(ErrorKind.WorkerCrashed, `the wasm module ${files.url} could not start: ${missing}`, ORIGIN);
 }
 
 const kLate = Symbol('late');
@@ -97,21 +119,9 @@ function beforeDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-// Emscripten asks Module.locateFile for each file it loads: note them.
-function locateRecorder(asked: Set<string>): object {
-  if (typeof document === 'undefined') return {};
-  return {
-    locateFile(path: string, prefix: string): string {
-      const u = new URL(path, new URL(prefix || '.', document.baseURI)).href;
-      asked.add(u);
-      return u;
-    },
-  };
-}
-
 // The first of `urls` that a GET cannot fetch, described; null when all can.
 async function firstUnloadable(urls: Set<string>): Promise<string | null> {
-  if (typeof document === 'undefined' || typeof fetch !== 'function') return null;
+  if (isNode || typeof fetch !== 'function') return null;
   for (const u of urls) {
     try {
       const r = await fetch(u, { method: 'HEAD', cache: 'no-store' });
@@ -123,43 +133,69 @@ async function firstUnloadable(urls: Set<string>): Promise<string | null> {
   return null;
 }
 
-// Under Node the glue would fetch() its .wasm by file path, which Node's
-// fetch refuses: hand it the bytes instead (its pthreads get the compiled
-// module from the main thread).
-async function nodeOverrides(url: string): Promise<object> {
-  if (typeof document !== 'undefined' || /^(https?|blob|data):/i.test(url)) return {};
-  const { readFile } = await import('node:fs/promises');
-  const { fileURLToPath } = await import('node:url');
-  const path = url.startsWith('file:') ? fileURLToPath(url) : url;
-  return { wasmBinary: await readFile(path.replace(/\.js$/, '.wasm')) };
-}
-
-// Emscripten's MODULARIZE glue is a classic script, not an ES module: a
-// script tag in a page, require() in Node.
-async function importFactory(url: string, factory: string): Promise<ModuleFactory> {
-  const g = globalThis as Record<string, unknown>;
-  if (typeof document === 'undefined') {
-    const { createRequire } = await import('node:module');
-    const { pathToFileURL } = await import('node:url');
-    const href = /^[a-z]+:/i.test(url) ? url : pathToFileURL(url).href;
-    const make = createRequire(href)(new URL(href).pathname) as ModuleFactory;
-    if (typeof make !== 'function') throw ferryError(ErrorKind.InvalidArgument, `${url} does not export a module factory`, ORIGIN);
-    return make;
-  }
-  if (typeof g[factory] !== 'function') {
-    await new Promise<void>((resolve, reject) => {
-      const script = document.createElement('script');
-      script.src = url;
-      script.onload = () => resolve();
-      script.onerror = () => reject(ferryError(ErrorKind.InvalidArgument, `could not load the wasm module script ${url}`, ORIGIN));
-      document.head.append(script);
+// Emscripten's MODULARIZE glue is a classic script, not an ES module. In a
+// page it is a script tag; in a Web Worker (no document; a module worker
+// has no importScripts either) its text is evaluated in the worker's global
+// scope. Either way the factory it defines is taken at once, so two modules
+// with the same factory name do not mix. The glue finds its .wasm and
+// .worker.js beside itself (locateFile) and gives its pthread Workers its own
+// URL (mainScriptUrlOrBlob): neither can come from document.currentScript in
+// a worker.
+async function loadInBrowser(url: string, factory: string, threads: number, asked: Set<string>): Promise<FerryModule> {
+  const g = globalThis as Record<string, unknown> & { document?: Document; location?: Location };
+  const glue = new URL(url, g.document?.baseURI ?? g.location?.href).href;
+  let make: unknown;
+  if (g.document !== undefined) {
+    make = await loadOneScript(() => {
+      const script = g.document!.createElement('script');
+      return new Promise<unknown>((resolve, reject) => {
+        script.src = glue;
+        script.onload = () => resolve(g[factory]);
+        script.onerror = () => reject(ferryError(ErrorKind.InvalidArgument, `could not load the wasm module script ${url}`, ORIGIN));
+        g.document!.head.append(script);
+      });
+    });
+  } else {
+    const response = await fetch(glue);
+    if (!response.ok) throw ferryError(ErrorKind.WorkerCrashed, `could not load the wasm module script ${glue} (HTTP ${response.status})`, ORIGIN);
+    const text = await response.text();
+    make = await loadOneScript(async () => {
+      (0, eval)(`${text}\n//# sourceURL=${glue}`);
+      return g[factory];
     });
   }
-  const make = g[factory];
   if (typeof make !== 'function') {
     throw ferryError(ErrorKind.InvalidArgument, `${url} did not define ${factory}() (set the factory option to its -sEXPORT_NAME)`, ORIGIN);
   }
-  return make as ModuleFactory;
+  const locateFile = (path: string): string => {
+    const u = new URL(path, glue).href;
+    asked.add(u);
+    return u;
+  };
+  return (make as ModuleFactory)({ ferryThreads: threads, locateFile, mainScriptUrlOrBlob: glue });
+}
+
+// One glue script evaluates at a time, and its factory is read before the
+// next runs: two modules may define the same global name.
+let scriptQueue: Promise<unknown> = Promise.resolve();
+function loadOneScript(load: () => Promise<unknown>): Promise<unknown> {
+  const next = scriptQueue.then(load, load);
+  scriptQueue = next.catch(() => undefined);
+  return next;
+}
+
+// Under Node the glue is CommonJS, loaded with require(); its .wasm is read
+// from the file beside it and handed over as bytes (Node's fetch would refuse
+// a file path; its pthreads get the compiled module from the main thread).
+async function loadInNode(url: string, threads: number): Promise<FerryModule> {
+  const { readFile } = await nodeModule<typeof import('node:fs/promises')>('node:fs/promises');
+  const { fileURLToPath, pathToFileURL } = await nodeModule<typeof import('node:url')>('node:url');
+  const { createRequire } = await nodeModule<typeof import('node:module')>('node:module');
+  if (/^(https?|blob|data):/i.test(url)) throw ferryError(ErrorKind.InvalidArgument, `under Node a wasm module is a file, not ${url}`, ORIGIN);
+  const href = /^[a-z]+:/i.test(url) ? url : pathToFileURL(url).href;
+  const make = createRequire(href)(fileURLToPath(href)) as ModuleFactory;
+  if (typeof make !== 'function') throw ferryError(ErrorKind.InvalidArgument, `${url} does not export a module factory`, ORIGIN);
+  return make({ ferryThreads: threads, wasmBinary: await readFile(fileURLToPath(href).replace(/\.js$/, '.wasm')) });
 }
 
 // Under Node a module's pthread Workers would keep the process alive after
@@ -216,8 +252,11 @@ export class WasmBackend implements Backend {
   static async create(options: WasmBackendOptions): Promise<WasmBackend> {
     const timeout = options.startTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeout;
-    const module = await loadModule(options.module, options.factory, deadline);
     const workers = options.workers ?? defaultWorkers();
+    // Besides its workers, a pool runs a monitor thread, and the bridge a host
+    // thread (a count the bridge refuses prewarms nothing).
+    const threads = Number.isInteger(workers) && workers >= 1 && workers <= 64 ? workers + 2 : 0;
+    const module = await loadModule(options.module, options.factory, deadline, threads);
     const capacity = options.ringCapacity ?? 64 * 1024;
     const descriptor = module._ferry_js_pool_start(workers, capacity) >>> 0;
     if (descriptor === 0) {
@@ -237,7 +276,7 @@ export class WasmBackend implements Backend {
       return new WasmBackend(module, descriptor, workers, timeout);
     } catch (e) {
       holdThreads(module, -1);
-      throw e;
+      throw await diagnosed(module, e);
     }
   }
 

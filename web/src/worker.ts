@@ -41,6 +41,7 @@ import { decodeRange } from './codec.js';
 import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
 import { MessageHub } from './message-backend.js';
+import { nodeModule } from './platform.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';
 import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
@@ -122,8 +123,6 @@ interface HostPort {
   listen(callback: (message: unknown) => void): void;
 }
 
-const kNodeWorkerThreads = 'node:worker_threads'; // in a variable: bundlers leave it alone
-
 async function hostPort(): Promise<HostPort> {
   const g = globalThis as unknown as {
     WorkerGlobalScope?: new () => unknown;
@@ -136,7 +135,7 @@ async function hostPort(): Promise<HostPort> {
       listen: (cb) => g.addEventListener('message', (e) => cb(e.data)),
     };
   }
-  const wt = (await import(kNodeWorkerThreads)) as typeof import('node:worker_threads');
+  const wt = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
   const port = wt.parentPort;
   if (port === null) throw new InvalidArgumentError('expose() must run in a worker (a Web Worker or a Node worker_threads Worker)', 'worker');
   return {

@@ -22,12 +22,12 @@
 //   swapping; in steady state a call allocates nothing.
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/cancel.hpp"
-#include "core/coro.hpp"
-#include "core/error.hpp"
-#include "core/wait.hpp"
-#include "stream/scheduler.hpp"
+#include "../../core/arena.hpp"
+#include "../../core/cancel.hpp"
+#include "../../core/coro.hpp"
+#include "../../core/error.hpp"
+#include "../../core/wait.hpp"
+#include "../../stream/scheduler.hpp"
 
 #include <atomic>
 #include <cassert>

@@ -13,7 +13,7 @@
 // nothing.
 #pragma once
 
-#include "core/wait.hpp"
+#include "../../core/wait.hpp"
 
 #include <atomic>
 #include <chrono>

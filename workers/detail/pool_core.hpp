@@ -7,15 +7,15 @@
 // returned) can still finish safely long after the WorkerPool is gone.
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/ring.hpp"
-#include "core/spin.hpp"
-#include "workers/detail/call_state.hpp"
-#include "workers/detail/monitor.hpp"
-#include "workers/detail/worker.hpp"
-#include "workers/executor.hpp"
-#include "workers/protocol.hpp"
-#include "workers/registry.hpp"
+#include "../../core/arena.hpp"
+#include "../../core/ring.hpp"
+#include "../../core/spin.hpp"
+#include "../executor.hpp"
+#include "../protocol.hpp"
+#include "../registry.hpp"
+#include "call_state.hpp"
+#include "monitor.hpp"
+#include "worker.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -382,5 +382,5 @@ inline Result<void> PoolCore::send_stream(const StreamPlan& plan, const CallRef&
 
 }  // namespace ferry::detail
 
-#include "workers/detail/pool_serve.hpp"
-#include "workers/detail/pool_lifecycle.hpp"
+#include "pool_lifecycle.hpp"
+#include "pool_serve.hpp"

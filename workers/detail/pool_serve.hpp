@@ -10,7 +10,7 @@
 // published once per executor handler (JavaScript callers).
 #pragma once
 
-#include "workers/detail/pool_core.hpp"
+#include "pool_core.hpp"
 
 #if defined(__EMSCRIPTEN__)
 #include <emscripten/heap.h>

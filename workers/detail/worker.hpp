@@ -7,10 +7,10 @@
 // it sees `alive` false under `submit_mutex` and goes elsewhere).
 #pragma once
 
-#include "core/arena.hpp"
-#include "core/ring.hpp"
-#include "workers/detail/call_state.hpp"
-#include "workers/executor.hpp"
+#include "../../core/arena.hpp"
+#include "../../core/ring.hpp"
+#include "../executor.hpp"
+#include "call_state.hpp"
 
 #include <atomic>
 #include <cstdint>
