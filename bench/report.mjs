@@ -1,6 +1,6 @@
 // ferry bench report: merges the JSON files of one benchmark run into
 // bench/results/<date>.json, writes a self-contained HTML report with charts
-// (bench/results/<date>.html) and its screenshot (<date>.png), and rewrites
+// (bench/results/<date>.html) and a screenshot of its first screen (<date>.png), and rewrites
 // the short results table in README.md between <!-- bench:begin --> and
 // <!-- bench:end -->.
 //
@@ -267,7 +267,7 @@ export function ratioChart(table) {
   rows.forEach((r, ri) => {
     const gy = top + ri * groupH;
     const label = caseName(r);
-    parts.push(`<text x="${labelW - 6}" y="${gy + (base.length * (barH + gap)) / 2 + 4}" text-anchor="end">${esc(label.length > 58 ? label.slice(0, 57) + '…' : label)}</text>`);
+    parts.push(`<text x="${labelW - 6}" y="${gy + (base.length * (barH + gap)) / 2 + 4}" text-anchor="end">${esc(label.length > 52 ? label.slice(0, 51) + '…' : label)}</text>`);
     base.forEach((b, bi) => {
       const ratio = r.ratios?.[b];
       if (!Number.isFinite(ratio)) return;
@@ -332,6 +332,33 @@ function seedSection(seeds) {
   return parts.join('\n');
 }
 
+// The report's first screen: one chart per seed metric, a bar pair per row
+// (where · case) for the baseline ferry does worst and best against, and how
+// many comparisons of the whole run ferry is behind in.
+function glanceSection(seeds, behind, runs) {
+  const parts = ['<section id="glance"><h2>At a glance</h2>'];
+  const comparisons = runs.reduce((n, run) => n + run.tables.filter((t) => !isPlatform(t))
+    .reduce((k, t) => k + t.rows.reduce((j, r) => j + t.baselines.filter((b) => Number.isFinite(r.ratios?.[b])).length, 0), 0), 0);
+  const behindCount = behind.reduce((k, i) => k + i.against.length, 0);
+  parts.push(`<p>ferry is more than 5% behind a baseline in <b>${behindCount}</b> of ${comparisons} comparisons of this run ` +
+             '(each one is listed under “Where ferry is behind”, with why). The seed metrics, each row against the baseline ferry does worst and best against:</p>');
+  parts.push('<div class="glance">');
+  for (const m of SEED_METRICS) {
+    const rows = [];
+    for (const { run, table, row } of seeds.get(m.id) ?? []) {
+      const bs = table.baselines.filter((b) => Number.isFinite(row.ratios?.[b])).sort((a, b) => row.ratios[a] - row.ratios[b]);
+      if (!bs.length) continue;
+      const worst = bs[0], best = bs[bs.length - 1];
+      rows.push({ case: `${run.target} · ${caseName(row)} (vs ${worst}${best !== worst ? ` … ${best}` : ''})`,
+                  ratios: { 'toughest baseline': row.ratios[worst], ...(best !== worst ? { 'easiest baseline': row.ratios[best] } : {}) } });
+    }
+    parts.push(`<div><h3>${esc(m.title)}</h3>${rows.length ? ratioChart({ title: m.title, rows, baselines: ['toughest baseline', 'easiest baseline'] })
+      : '<p class="missing">not measured in this run</p>'}</div>`);
+  }
+  parts.push('</div></section>');
+  return parts.join('\n');
+}
+
 function behindSection(behind) {
   const parts = ['<section id="behind"><h2>Where ferry is behind</h2>'];
   if (!behind.length) {
@@ -384,7 +411,7 @@ td.case{min-width:260px}.note{color:#666;font-size:12px}.spread{color:#888;font-
 .ratio.behind,.behind{color:#b00;font-weight:600}.ratio.ahead{color:#176a17}.ratio.even{color:#555}
 .seed{background:#fff3c4;border-radius:3px;padding:0 4px;font-size:11px;white-space:nowrap}
 .missing{color:#b00}.what{color:#444;margin-top:0}.scroll{overflow-x:auto}.warn{background:#fff3c4;padding:8px 12px;border-left:4px solid #e0a800}
-table.machine th{width:260px}svg{display:block;margin:6px 0 4px;max-width:100%;height:auto}`;
+table.machine th{width:260px}.glance{display:grid;grid-template-columns:repeat(auto-fit,minmax(640px,1fr));gap:0 24px}.glance h3{margin-top:8px}svg{display:block;margin:6px 0 4px;max-width:100%;height:auto}`;
 
 export function renderHtml(merged, runs, behind, seeds, missing) {
   const quick = runs.some(isQuick);
@@ -394,6 +421,7 @@ export function renderHtml(merged, runs, behind, seeds, missing) {
   body.push(`<p>On a machine of ${esc(merged.machine.cores)} cores shared with other work, absolute numbers move a lot between runs (2–3x for the spinning cases); ` +
             'the contenders of a case are interleaved within one run, so compare ratios, and read ± (half the spread of the repetitions) before trusting a small gap.</p>');
   if (quick) body.push('<p class="warn">Some runs used --quick / smoke sizes: their numbers show that the harness runs, not how fast anything is.</p>');
+  body.push(glanceSection(seeds, behind, runs));
   body.push('<h2>Machine</h2>' + machineHtml(merged.machine, runs));
   body.push(seedSection(seeds));
   body.push(enginesHtml(runs));
@@ -539,7 +567,7 @@ async function screenshot(htmlPath, pngPath) {
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(pathToFileURL(htmlPath).href);
-    await page.screenshot({ path: pngPath, fullPage: true });
+    await page.screenshot({ path: pngPath }); // the first screen: the glance section
   } finally {
     await browser.close();
   }

@@ -484,7 +484,7 @@ test('a blocking wait on the browser main thread fails with InvalidArgumentError
   });
   expect(r.threw).toBe('InvalidArgumentError');
   expect(r.message).toMatch(/waitForData\(\)/);
-  expect(r.ms).toBeLessThan(100);
+  expect(r.ms).toBeLessThan(1_000); // at once, not after the 5 s wait
 });
 
 test('where Atomics.waitAsync is missing, JavaScript workers wake the page with a MessagePort doorbell instead of a 1 ms poll', async ({ page }) => {
@@ -494,20 +494,32 @@ test('where Atomics.waitAsync is missing, JavaScript workers wake the page with 
     A.waitAsync = undefined; // as in an engine without it
     try {
       const pool = await window.ferry.WorkerPool.create({ script, workers: 1 });
-      for (let i = 0; i < 20; i++) await pool.call('add', i, 1);
-      const t0 = performance.now();
+      // Count the page's waits for answers that went to the doorbell, and
+      // those the doorbell ended (what it costs is bench/browser's business).
+      const bell = (pool as any).t.slot(0).response.whenRung as { next(): Promise<void> } | null;
+      let waits = 0;
+      let rung = 0;
+      if (bell !== null) {
+        const next = bell.next.bind(bell);
+        bell.next = () => {
+          waits++;
+          return next().then(() => {
+            rung++;
+          });
+        };
+      }
       for (let i = 0; i < 100; i++) if ((await pool.call('add', i, 1)) !== i + 1) throw new Error('wrong sum');
-      const us = ((performance.now() - t0) * 1000) / 100;
       const crashed = await pool.callWith({ affinity: 0 }, 'crash').catch((e: any) => e.name);
       const again = await pool.call('add', 2, 2);
       await pool.terminate();
-      return { us, crashed, again };
+      return { hasBell: bell !== null, waits, rung, crashed, again };
     } finally {
       A.waitAsync = saved;
     }
   }, JS_TASKS);
   expect(r.crashed).toBe('WorkerCrashedError');
   expect(r.again).toBe(4);
-  // A 1 ms poll (setTimeout) would take at least 1000 µs a call.
-  expect(r.us).toBeLessThan(800);
+  expect(r.hasBell, 'the response ring waits on a doorbell').toBe(true);
+  expect(r.waits, 'the page waited for answers on the doorbell').toBeGreaterThan(0);
+  expect(r.rung, 'the doorbell ended those waits').toBeGreaterThanOrEqual(Math.max(1, r.waits - 1));
 });

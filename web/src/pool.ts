@@ -45,6 +45,7 @@ import {
 } from './errors.js';
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
 import { SpinBudget, nowUs } from './spin.js';
+import { RequestTag, ResponseTag, cancelRecord, crashReason, kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from './protocol.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
 import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
@@ -55,7 +56,6 @@ import {
   StreamWriter,
   getU64,
   plainCodec,
-  putU64,
   type RecordConsumer,
   type RecordProducer,
   type ValueCodec,
@@ -261,11 +261,6 @@ class RingTransport implements Transport {
 // ---------------------------------------------------------------------------
 // Internals
 
-const TAG_CALL = 1;
-const TAG_CANCEL = 2;
-const TAG_STREAM = 3;
-const TAG_RESULT = 1;
-const TAG_CRASH = 2; // response ring: a dying C++ worker's reason (web/PROTOCOL.md)
 const kOrigin = 'pool';
 // The longest the main thread spins for an answer before it parks (µs):
 // about what a park and wake-up of the page costs (web/README.md, "Waiting").
@@ -755,24 +750,17 @@ export class WorkerPool {
     let headLen: number;
     if (p.stream) {
       ch = this.t.openStream(s.index, p.capacity);
-      headLen = 34 + nameBytes.length;
+      headLen = kStreamHeaderBytes + nameBytes.length;
       const h = this.headRoom(headLen);
-      putU64(h, 0, p.id);
-      putU64(h, 8, ch.inWire);
-      putU64(h, 16, ch.outWire);
-      putU64(h, 24, 0); // keepalive: only C++ callers use it
-      h[32] = nameBytes.length;
-      h[33] = nameBytes.length >>> 8;
-      h.set(nameBytes, 34);
+      putStreamHeader(h, p.id, ch.inWire, ch.outWire, nameBytes.length);
+      h.set(nameBytes, kStreamHeaderBytes);
     } else {
-      headLen = 10 + nameBytes.length;
+      headLen = kCallHeaderBytes + nameBytes.length;
       const h = this.headRoom(headLen);
-      putU64(h, 0, p.id);
-      h[8] = nameBytes.length;
-      h[9] = nameBytes.length >>> 8;
-      h.set(nameBytes, 10);
+      putCallHeader(h, p.id, nameBytes.length);
+      h.set(nameBytes, kCallHeaderBytes);
     }
-    const tag = p.stream ? TAG_STREAM : TAG_CALL;
+    const tag = p.stream ? RequestTag.Stream : RequestTag.Call;
     try {
       if (p.encoded !== null) {
         this.sendParts(s, tag, headLen, p.encoded);
@@ -1089,13 +1077,13 @@ export class WorkerPool {
 
   // One response record: its payload is bytes[at, at + len).
   private onRecord(s: Slot, tag: number, bytes: Uint8Array, at: number, len: number): void {
-    if (tag === TAG_CRASH) {
+    if (tag === ResponseTag.Crash) {
       this.crash(s, crashReason(bytes, at, len));
       return;
     }
     // A record the protocol does not have: the worker is broken (or not
     // ours), and which call it meant cannot be known. End it cleanly.
-    if (tag !== TAG_RESULT) {
+    if (tag !== ResponseTag.Result) {
       this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result and 2 crashed)`);
       return;
     }
@@ -1167,10 +1155,8 @@ export class WorkerPool {
   }
 
   private sendCancel(s: Slot, id: number): void {
-    const b = new Uint8Array(8);
-    putU64(b, 0, id);
     try {
-      this.sendRaw(s, TAG_CANCEL, b);
+      this.sendRaw(s, RequestTag.Cancel, cancelRecord(id));
     } catch {
       // the worker is gone: nothing to cancel
     }
@@ -1261,7 +1247,7 @@ export class WorkerPool {
     try {
       const resp = s.response!;
       for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
-        if (tag === TAG_CRASH) reason = crashReason(resp.recordBytes, resp.recordOffset, resp.recordLength);
+        if (tag === ResponseTag.Crash) reason = crashReason(resp.recordBytes, resp.recordOffset, resp.recordLength);
         else this.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
       }
     } catch {
@@ -1328,15 +1314,6 @@ const ignore = (): void => {};
 const kPlainCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
 
 // The reason in a crash record (bytes[at, at + len)): one codec string, as crash_worker() got it.
-function crashReason(bytes: Uint8Array, at: number, len: number): string {
-  try {
-    const v = decodeRange(bytes, at, at + len);
-    if (typeof v === 'string') return v;
-  } catch {
-    // not a string: say so below
-  }
-  return 'its rings were aborted (with an unreadable reason)';
-}
 
 // Codecs that encode with a task's published signature (wasm workers), so
 // that a JavaScript number becomes the i32 the C++ task takes; they encode

@@ -44,6 +44,7 @@ import { MessageHub } from './message-backend.js';
 import { nodeModule } from './platform.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';
+import { RequestTag, ResponseTag, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLengthAt } from './protocol.js';
 import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
 
 export { StreamReader, StreamWriter } from './stream.js';
@@ -245,10 +246,6 @@ function messageEnv(hub: MessageHub, capacity: number): Env {
 // ---------------------------------------------------------------------------
 // Serving requests
 
-const TAG_CALL = 1;
-const TAG_CANCEL = 2;
-const TAG_STREAM = 3;
-const TAG_RESULT = 1;
 
 // Waiting for requests (Runtime.run): the longest block in Atomics.wait
 // before the event loop gets its turn, and how often a worker that keeps
@@ -454,16 +451,18 @@ class Runtime {
   // when it has an id to answer, and dropped otherwise.
   private onRequest(tag: number, b: Uint8Array, at: number, len: number): void {
     const end = at + len;
-    if (tag === TAG_CALL && len >= 10) {
-      const n = b[at + 8]! | (b[at + 9]! << 8);
-      if (10 + n > len) this.reply(getU64(b, at), this.shortRecord('call', len, n));
-      else this.startCall(getU64(b, at), this.names.at(b, at + 10, n), b, at + 10 + n, end);
-    } else if (tag === TAG_CANCEL && len >= 8) {
+    if (tag === RequestTag.Call && len >= kCallHeaderBytes) {
+      const n = nameLengthAt(b, at + kCallHeaderBytes - 2);
+      const args = at + kCallHeaderBytes + n;
+      if (args > end) this.reply(getU64(b, at), this.shortRecord('call', len, n));
+      else this.startCall(getU64(b, at), this.names.at(b, at + kCallHeaderBytes, n), b, args, end);
+    } else if (tag === RequestTag.Cancel && len >= kCancelBytes) {
       this.running.get(getU64(b, at))?.cancel(new CancelledError('the pool cancelled this call (its timeout passed or its AbortSignal fired)', 'pool'));
-    } else if (tag === TAG_STREAM && len >= 34) {
-      const n = b[at + 32]! | (b[at + 33]! << 8);
-      if (34 + n > len) this.reply(getU64(b, at), this.shortRecord('stream', len, n));
-      else this.startStream(getU64(b, at), getU64(b, at + 8), getU64(b, at + 16), this.names.at(b, at + 34, n), b, at + 34 + n, end);
+    } else if (tag === RequestTag.Stream && len >= kStreamHeaderBytes) {
+      const n = nameLengthAt(b, at + kStreamHeaderBytes - 2);
+      const args = at + kStreamHeaderBytes + n;
+      if (args > end) this.reply(getU64(b, at), this.shortRecord('stream', len, n));
+      else this.startStream(getU64(b, at), getU64(b, at + 8), getU64(b, at + 16), this.names.at(b, at + kStreamHeaderBytes, n), b, args, end);
     }
   }
 
@@ -608,13 +607,13 @@ class Runtime {
     putU64(this.head, 0, id);
     let rest: Uint8Array | null;
     try {
-      rest = this.outbox.length === 0 ? this.records.put(resp, TAG_RESULT, this.head, 8, value, plainCodec) : this.records.bytes(this.head, 8, value, plainCodec);
+      rest = this.outbox.length === 0 ? this.records.put(resp, ResponseTag.Result, this.head, 8, value, plainCodec) : this.records.bytes(this.head, 8, value, plainCodec);
     } catch (e) {
       if (this.channelEnded(e)) return;
       // The value has no encoding (or is too large): report that instead.
       const err = e instanceof FerryError ? e : new TaskFailedError(String(e), `worker ${this.index}`);
       try {
-        rest = this.outbox.length === 0 ? this.records.put(resp, TAG_RESULT, this.head, 8, err, plainCodec) : this.records.bytes(this.head, 8, err, plainCodec);
+        rest = this.outbox.length === 0 ? this.records.put(resp, ResponseTag.Result, this.head, 8, err, plainCodec) : this.records.bytes(this.head, 8, err, plainCodec);
       } catch (e2) {
         if (this.channelEnded(e2)) return;
         throw e2;
@@ -641,7 +640,7 @@ class Runtime {
     try {
       while (this.outbox.length > 0 && !this.gone) {
         const b = this.outbox[0]!;
-        if (resp.tryWrite(TAG_RESULT, b)) {
+        if (resp.tryWrite(ResponseTag.Result, b)) {
           this.outbox.shift();
           continue;
         }
