@@ -1131,7 +1131,7 @@ bool walk(Reader& r, V& v) {
       break;
     }
     case 0x14: {
-      ErrorKind kind;
+      ErrorKind kind{};
       std::string_view message, origin, expected, actual;
       if (!read_error_kind(r, kind) || !read_text(r, "error message", message) ||
           !read_text(r, "error origin", origin) || !read_mismatch_types(r, kind, expected, actual)) {
