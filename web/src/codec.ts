@@ -1507,6 +1507,37 @@ export function decodeRange(bytes: Uint8Array, start: number, end: number, opts?
   }
 }
 
+/**
+ * Decodes the first value of bytes[start, end) — more values may follow it,
+ * as in a stream record (stream/STREAMS.md) — and sets `next.at` to where it
+ * ends. Offsets in messages count from `start`.
+ */
+export function decodeFirst(bytes: Uint8Array, start: number, end: number, next: { at: number }, opts?: DecodeOptions): unknown {
+  const r = scratchReader ?? new Reader(kEmptyU8);
+  scratchReader = null;
+  try {
+    r.resetRange(bytes, start, end);
+    const v = decValue(r, flagsOf(opts), 0);
+    next.at = r.pos;
+    return v;
+  } finally {
+    releaseReader(r);
+  }
+}
+
+/** Where the value that starts at bytes[start] (and ends by `end`) ends, checked as decode would; throws Deserialization. */
+export function valueEnd(bytes: Uint8Array, start: number, end: number): number {
+  const r = scratchReader ?? new Reader(kEmptyU8);
+  scratchReader = null;
+  try {
+    r.resetRange(bytes, start, end);
+    walk(r, 0, null);
+    return r.pos;
+  } finally {
+    releaseReader(r);
+  }
+}
+
 /** Decodes exactly one value filling `bytes`; trailing bytes are Deserialization. */
 export function decode(bytes: Uint8Array | ArrayBuffer, opts?: DecodeOptions): unknown {
   const r = borrowReader(bytes);
