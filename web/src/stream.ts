@@ -46,6 +46,13 @@ export interface RecordProducer {
    */
   extendAt?(length: number): number;
   commitExtend?(length: number): void;
+  /**
+   * True where each publish costs a message (the postMessage channel): a
+   * stream writer then publishes once per task instead of once per
+   * microtask, so that a loop of `await send(v)` sends one message per
+   * batch, not one per value.
+   */
+  readonly coalesce?: boolean;
   tryWrite(tag: number, payload: Uint8Array): boolean;
   publish(): void;
   close(): void;
@@ -447,10 +454,12 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
   private schedulePublish(): void {
     if (this.publishQueued) return;
     this.publishQueued = true;
-    queueMicrotask(() => {
+    const publish = () => {
       this.publishQueued = false;
       if (!this.closed) this.p.publish();
-    });
+    };
+    if (this.p.coalesce === true) setTimeout(publish, 0);
+    else queueMicrotask(publish);
   }
 
   private async pump(): Promise<void> {
