@@ -24,7 +24,7 @@
 //   (highWaterMark 0 for the readable, 1 for the writable).
 
 import { decodeFirst, encode, encodedSize, encodeToRange, valueEnd } from './codec.js';
-import { ClosedError, DeserializationError, ErrorKind, FerryError, MessageTooLargeError } from './errors.js';
+import { ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, MessageTooLargeError } from './errors.js';
 
 // ---------------------------------------------------------------------------
 // Channels
@@ -366,6 +366,19 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
   }
 
   /**
+   * Sends every value in order (C++ send_batch's twin): resolves once all are
+   * in the channel, waiting only while it is full, so a batch costs one
+   * promise rather than one per value. On an error the values before it were
+   * sent and none after it.
+   */
+  async sendBatch(values: Iterable<T>): Promise<void> {
+    for (const v of values) {
+      const sent = this.send(v);
+      if (sent !== RESOLVED) await sent;
+    }
+  }
+
+  /**
    * Ends this direction once every queued send is in the channel: the
    * receiver drains and then sees the end. Idempotent.
    */
@@ -548,6 +561,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
   private at = 0;
   private readonly nextAt = { at: 0 };
   private drainError: unknown = null; // failAfterDrain(): the error once the channel is empty
+  private pending: unknown = null; // a value's decoding error met by recvBatch() after it had values
 
   constructor(
     private readonly c: RecordConsumer,
@@ -566,6 +580,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
   tryRecv(): IteratorResult<T, undefined> | null {
     if (this.active !== 0) return null; // an awaited recv() goes first
     if (this.error !== null) throw this.error;
+    if (this.pending !== null) throw this.takePending();
     if (this.ended) return DONE;
     let rec: { tag: number; payload: Uint8Array } | null;
     try {
@@ -587,6 +602,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
 
   /** Resolves with the next value, or {done: true} once the stream ended normally. */
   recv(): Promise<IteratorResult<T, undefined>> {
+    if (this.pending !== null && this.active === 0 && this.error === null) return Promise.reject(this.takePending());
     if (this.active === 0 && this.error === null && !this.ended) {
       // Fast path: a record is there now.
       let rec: { tag: number; payload: Uint8Array } | null = null;
@@ -610,6 +626,32 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
       () => (this.active--, undefined),
     );
     return p;
+  }
+
+  /**
+   * Waits for at least one value, then takes what is there now, up to `max`
+   * (C++ recv_batch's twin): one promise for many values. Resolves with []
+   * once the stream ended normally; rejects as recv() does. A value that
+   * does not decode after some were taken ends the batch early, and the next
+   * call rejects with its error.
+   */
+  async recvBatch(max: number): Promise<T[]> {
+    if (!(max >= 1)) throw new InvalidArgumentError(`recvBatch(${max}): max must be at least 1`, kOrigin);
+    const first = await this.recv();
+    if (first.done) return [];
+    const out = [first.value];
+    while (out.length < max) {
+      let r: IteratorResult<T, undefined> | null;
+      try {
+        r = this.tryRecv();
+      } catch (e) {
+        if (this.error === null) this.pending = e; // one value's error: the next call reports it
+        break;
+      }
+      if (r === null || r.done) break;
+      out.push(r.value);
+    }
+    return out;
   }
 
   /** Stops reading: the sender's later sends fail with Closed. Pending recv() calls end with {done: true}. */
@@ -706,6 +748,12 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
         this.fail(e);
       }
     }
+  }
+
+  private takePending(): unknown {
+    const e = this.pending;
+    this.pending = null;
+    return e;
   }
 
   private next(): { tag: number; payload: Uint8Array } | null {
@@ -876,6 +924,10 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   trySend(value: In): boolean {
     return this.writer.trySend(value);
   }
+  /** Sends every value in order; one promise for the batch (StreamWriter.sendBatch). */
+  sendBatch(values: Iterable<In>): Promise<void> {
+    return this.writer.sendBatch(values);
+  }
   /** Ends our sending direction after what was sent. */
   close(): Promise<void> {
     return this.writer.close();
@@ -887,6 +939,10 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   /** The next value if one is there now, else null. */
   tryRecv(): IteratorResult<Out, undefined> | null {
     return this.reader.tryRecv();
+  }
+  /** At least one value, up to `max`; [] once the stream ended (StreamReader.recvBatch). */
+  recvBatch(max: number): Promise<Out[]> {
+    return this.reader.recvBatch(max);
   }
   /** Ends both directions with CancelledError and cancels the task. */
   cancel(reason?: unknown): void {
