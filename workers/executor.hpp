@@ -258,6 +258,11 @@ void Executor::spawn(Task<T> task, Done done, std::string origin) {
   // The frame is the posted function's until it first runs: dropped unrun
   // (a crashed executor discards its queue), it is destroyed with it.
   struct NotStarted {
+    // A constructor, not an aggregate: Emscripten 3.1.6's libc++ has no
+    // parenthesised aggregate initialisation for make_shared.
+    explicit NotStarted(coro::coroutine_handle<detail::SpawnFrame::promise_type> handle) noexcept : h(handle) {}
+    NotStarted(const NotStarted&) = delete;
+    NotStarted& operator=(const NotStarted&) = delete;
     coro::coroutine_handle<detail::SpawnFrame::promise_type> h;
     ~NotStarted() {
       if (h) h.destroy();
