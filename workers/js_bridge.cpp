@@ -43,7 +43,7 @@ const std::string& task_list() {
     auto& registry = ferry::TaskRegistry::instance();
     for (const auto& name : registry.names()) {
       const auto* entry = registry.find(name);
-      out += entry->invoke ? "call " : "stream ";
+      out += entry->invoke_stream ? "stream " : "call ";
       out += name + " " + entry->signature + "\n";
     }
     return out;
