@@ -58,6 +58,11 @@ export const SEED_METRICS = [
     title: 'Small-value streams (k values/s)',
     what: '8-byte numbers and 32-byte strings streamed one way between the page and a worker (C++ and JS workers, and the postMessage transport with one await send() per value), against one postMessage per value',
   },
+  {
+    id: 'large values',
+    title: 'Large values, default settings (MB/s)',
+    what: 'a 1 MiB Uint8Array echoed by a worker of a pool created with no options, against postMessage with structured clone and with the buffer transferred both ways',
+  },
 ];
 
 // --- Command line -----------------------------------------------------------------

@@ -747,6 +747,73 @@ async function buffers(run) {
   run.tables.push(t);
 }
 
+// --- 3b. A large value into a worker and back, default settings ------------------------
+
+// What a user gets without tuning anything: pools created with the default
+// options (64 KiB rings) echo a 1 MiB Uint8Array, against postMessage with
+// structured clone and with the buffer transferred both ways. Where ferry
+// cannot carry the value at all (a MessageTooLargeError: the value does not
+// fit one ring record), the row says so under "skipped" and has no ferry value.
+async function largeDefault(run) {
+  log('large value, default settings');
+  const { c } = run;
+  if (!c.WorkerPool) return;
+  const size = run.quick ? 256 * 1024 : 1 << 20;
+  const label = size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
+  const ops = run.quick ? 3 : 24;
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24;
+  // Every echo is checked where it can differ cheaply: its length and a
+  // stride of bytes (a full checksum would be most of what is timed).
+  const same = (what, u8) => {
+    check(`${what}: length`, u8.byteLength, size);
+    for (let i = 0; i < size; i += 4093) if (u8[i] !== data[i]) check(`${what}: byte ${i}`, u8[i], data[i]);
+  };
+  const pools = {
+    'ferry JS, default settings': [await run.guard('WorkerPool.create({ script: /bench/ferry-worker.js }) with defaults',
+      () => c.WorkerPool.create({ script: '/bench/ferry-worker.js', workers: 2 })), 'echo'],
+    'ferry wasm, default settings': [await run.guard("WorkerPool.create({ module: '/wasm/ferry_web.js' }) with defaults",
+      () => c.WorkerPool.create({ module: '/wasm/ferry_web.js', workers: 2 })), 'echo_bytes'],
+  };
+  try {
+    const one = {};
+    for (const [name, [pool, task]] of Object.entries(pools)) {
+      if (!pool) continue;
+      try {
+        same(name, new Uint8Array(await pool.call(task, data)));
+      } catch (e) {
+        if (e?.name !== 'MessageTooLargeError') throw e;
+        run.skipped.push(`${label} echo · ${name}: ${e.message}`);
+        continue;
+      }
+      one[name] = async () => same(name, new Uint8Array(await pool.call(task, data)));
+    }
+    let moving = data.slice().buffer;
+    one[PM_CLONE] = async () => same(PM_CLONE, (await c.plain.call({ op: 'echo', v: data })).r);
+    one[PM_TRANSFER] = async () => {
+      const m = await c.plain.call({ op: 'bounce', buf: moving }, [moving]);
+      moving = m.buf;
+      same(PM_TRANSFER, new Uint8Array(moving));
+    };
+    const res = await interleaved(run, one, run.reps + 1, async (name, f, r) => {
+      const t0 = performance.now();
+      for (let k = 0; k < ops; k++) await f();
+      return r === 0 ? undefined : (ops * size) / ((performance.now() - t0) / 1000) / 1e6;
+    });
+    const st = (name) => (res[name] ? stat(res[name].filter((v) => v !== undefined), ops) : null);
+    const t = table(`a ${label} Uint8Array into a worker and back, default pool settings (MB/s of the value, one way)`,
+      [PM_CLONE, PM_TRANSFER],
+      `${ops} echoes per rep, median of ${run.reps} after a warm-up rep; ferry: WorkerPool.create() with no ` +
+      'options (64 KiB rings), call(echo) / call(echo_bytes); clone: postMessage there and back; transfer: the ' +
+      'ArrayBuffer moved to the worker and back; each echo checks its length and every 4093rd byte');
+    const others = { [PM_CLONE]: st(PM_CLONE), [PM_TRANSFER]: st(PM_TRANSFER) };
+    for (const name of Object.keys(pools)) addRow(t, `${label} echo · ${name}`, 'MB/s', true, st(name), others, '', 'large values');
+    run.tables.push(t);
+  } finally {
+    for (const [pool] of Object.values(pools)) await pool?.terminate();
+  }
+}
+
 // --- 4. Marshalling structured values -------------------------------------------------------
 
 function makeShape(points) {
@@ -1002,7 +1069,7 @@ export async function runBench(opts = {}) {
   if (!globalThis.crossOriginIsolated) run.problems.push('the page is not cross-origin isolated: SharedArrayBuffer and Atomics.waitAsync are missing');
   const ringCapacity = opts.quick ? 1 << 20 : 32 << 20;  // 16 MiB buffers through the ring need 32 MiB rings
   await setUp(run, { ringCapacity });
-  const cases = { engine: engineCosts, latency: callLatency, inflight: callsInFlight, wake: wakeStrategies, busy: busyCore, streams: streamThroughput, small: smallStreams, buffers, marshalling, backpressure, memory };
+  const cases = { engine: engineCosts, latency: callLatency, inflight: callsInFlight, wake: wakeStrategies, busy: busyCore, streams: streamThroughput, small: smallStreams, buffers, large: largeDefault, marshalling, backpressure, memory };
   for (const [name, fn] of Object.entries(cases)) {
     if (opts.only && !opts.only.includes(name)) continue;
     await run.guard(`case ${name}`, () => fn(run));
