@@ -1053,9 +1053,10 @@ async function memory(run) {
 
 function environment() {
   const ua = navigator.userAgent;
-  const m = /(?:Headless)?Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
+  const ff = /Firefox\/([\d.]+)/.exec(ua);
+  const m = ff ?? /(?:Headless)?Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
   return {
-    platform: `Chromium ${m ? m[1] : '?'} (${/Headless/.test(ua) ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
+    platform: `${ff ? 'Firefox' : 'Chromium'} ${m ? m[1] : '?'} (${/Headless/.test(ua) ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
     compiler: 'ferry web package (/dist) and ferry_web.wasm (em++); Comlink, workerpool from node_modules',
     cores: navigator.hardwareConcurrency,
     build_type: 'Release',
