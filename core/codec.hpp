@@ -119,7 +119,7 @@ class Writer {
   bool counting() const noexcept { return counting_; }
   bool enter();                      // one container deeper; fails past kMaxDepth
   void leave() noexcept { --depth_; }
-  bool fail(Error error) { error_ = std::move(error); return false; }
+  bool fail(Error error) { error_.emplace(std::move(error)); return false; }
   // Ends one top-level value that began at size() == start.
   Result<void> finish(std::size_t start, bool ok);
 
@@ -135,7 +135,7 @@ class Writer {
   bool counting_ = false;
   bool overflowed_ = false;
   int depth_ = 0;
-  Error error_;
+  std::optional<Error> error_;  // optional: an Error is four strings, built only on failure
 };
 
 // Reads encoded values from a span, front to back.
@@ -168,16 +168,21 @@ class Reader {
   }
   bool enter(std::size_t at);  // one container deeper; fails past kMaxDepth
   void leave() noexcept { --depth_; }
-  bool fail(Error error) { error_ = std::move(error); return false; }
+  bool fail(Error error) { error_.emplace(std::move(error)); return false; }
   // Hands over the error of a failed decode; the position is left where the
   // problem was found.
-  Error take_error() { depth_ = 0; return std::move(error_); }
+  Error take_error() {
+    depth_ = 0;
+    Error e = error_ ? std::move(*error_) : Error::make(ErrorKind::Deserialization, "decode failed", "core/codec");
+    error_.reset();
+    return e;
+  }
 
  private:
   std::span<const std::byte> input_;
   std::size_t pos_ = 0;
   int depth_ = 0;
-  Error error_;
+  std::optional<Error> error_;
 };
 
 // Exact size encode() produces for `value` (if it succeeds). Cheap: it walks
@@ -481,7 +486,9 @@ inline void put_tag(Writer& w, WireTag tag) { w.put_u8(static_cast<std::uint8_t>
 // Codec<T> has: name() (the wire type name decode expects), min_size() (the
 // fewest bytes any encoding of T takes, to bound what a count may reserve),
 // encode(Writer&, const T&) and decode(Reader&, T&), both returning false
-// after recording an error in the writer or reader.
+// after recording an error in the writer or reader. Types whose every value
+// encodes to the same number of bytes also have kFixedSize, so that
+// encoded_size() needs no counting pass.
 
 template <class T>
 struct Codec;
@@ -546,6 +553,7 @@ template <>
 struct Codec<std::monostate> {
   static std::string name() { return "unit"; }
   static constexpr std::size_t min_size() { return 1; }
+  static constexpr std::size_t kFixedSize = 1;
   static bool encode(Writer& w, const std::monostate&) { put_tag(w, WireTag::Unit); return true; }
   static bool decode(Reader& r, std::monostate&) { return expect_tag<std::monostate>(r, WireTag::Unit); }
 };
@@ -554,6 +562,7 @@ template <>
 struct Codec<bool> {
   static std::string name() { return "bool"; }
   static constexpr std::size_t min_size() { return 2; }
+  static constexpr std::size_t kFixedSize = 2;
   static bool encode(Writer& w, const bool& v) {
     put_tag(w, WireTag::Bool);
     w.put_u8(v ? 1 : 0);
@@ -569,6 +578,7 @@ struct Codec<T> {
   static constexpr WireTag kTag = number_tag<T>();
   static std::string name() { return std::string(wire_name(kTag)); }
   static constexpr std::size_t min_size() { return 1 + sizeof(T); }
+  static constexpr std::size_t kFixedSize = 1 + sizeof(T);
   static bool encode(Writer& w, const T& v) {
     put_tag(w, kTag);
     w.put_le(v);
@@ -1121,7 +1131,7 @@ bool walk(Reader& r, V& v) {
       break;
     }
     case 0x14: {
-      ErrorKind kind;
+      ErrorKind kind{};
       std::string_view message, origin, expected, actual;
       if (!read_error_kind(r, kind) || !read_text(r, "error message", message) ||
           !read_text(r, "error origin", origin) || !read_mismatch_types(r, kind, expected, actual)) {
@@ -1356,7 +1366,9 @@ inline bool Writer::enter() {
 inline Result<void> Writer::finish(std::size_t start, bool ok) {
   if (!ok) {
     truncate(start);
-    return std::move(error_);
+    Error e = error_ ? std::move(*error_) : Error::make(ErrorKind::Serialization, "encode failed", detail::kOrigin);
+    error_.reset();
+    return e;
   }
   if (vec_) vec_->resize(base_ + size_);
   if (overflowed_) {
@@ -1389,9 +1401,14 @@ inline bool Reader::enter(std::size_t at) {
 
 template <class T>
 std::size_t encoded_size(const T& value) {
-  Writer w = Writer::counter();
-  (void)detail::Codec<T>::encode(w, value);
-  return w.size();
+  if constexpr (requires { detail::Codec<T>::kFixedSize; }) {
+    (void)value;
+    return detail::Codec<T>::kFixedSize;
+  } else {
+    Writer w = Writer::counter();
+    (void)detail::Codec<T>::encode(w, value);
+    return w.size();
+  }
 }
 
 template <class T>

@@ -11,6 +11,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -129,19 +130,22 @@ class [[nodiscard]] Result<void> {
  public:
   using value_type = void;
 
-  Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  // User-provided on purpose: `return {};` would otherwise zero the whole
+  // optional<Error> (value-initialisation) on every success.
+  Result() noexcept {}  // NOLINT(modernize-use-equals-default)
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT
 
-  bool ok() const noexcept { return ok_; }
-  explicit operator bool() const noexcept { return ok_; }
-  void value() const { assert(ok_); }
+  bool ok() const noexcept { return !error_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  void value() const { assert(ok()); }
 
-  const Error& error() const& { assert(!ok_); return error_; }
-  Error&& error() && { assert(!ok_); return std::move(error_); }
+  const Error& error() const& { assert(!ok()); return *error_; }
+  Error&& error() && { assert(!ok()); return std::move(*error_); }
 
  private:
-  Error error_;
-  bool ok_ = true;
+  // optional: success (the common case on every hot path) builds and
+  // destroys no Error, which is four strings.
+  std::optional<Error> error_;
 };
 
 }  // namespace ferry

@@ -162,6 +162,19 @@ class alignas(64) RingProducer {
   void commit(std::size_t len);
   // Copies a whole record in: try_reserve + memcpy + commit. false: no room now.
   Result<bool> try_write(std::uint32_t tag, std::span<const std::byte> payload);
+  // Grows the last record committed since the last publish by up to `len`
+  // payload bytes, in place, and returns where they go (right after its
+  // payload); finish with commit_extend(). So a batch of small values can
+  // share one record header (core/RING.md, "Growing the last record").
+  // An open reservation is abandoned. nullptr, and nothing changes, when
+  // there is no such record (none committed since the last publish, or a
+  // skip record followed it, or the consumer closed) or it cannot grow by
+  // `len` now (it would cross the end of the data area, or there is no
+  // room): try_reserve a new record then.
+  std::byte* try_extend(std::size_t len) noexcept;
+  // Ends the extension try_extend() offered with `len` (<= what was asked)
+  // more payload bytes in the last record.
+  void commit_extend(std::size_t len);
 
   // Makes every committed record visible: one release store, and one notify
   // only if the consumer is parked.
@@ -198,9 +211,15 @@ class alignas(64) RingProducer {
   std::uint32_t mask_ = 0;
   std::uint32_t write_ = 0;       // local: end of the committed batch
   std::uint32_t published_ = 0;   // local: last tail stored
-  std::uint32_t reserved_len_ = 0;  // the open reservation (reserving_)
+  std::uint32_t reserved_len_ = 0;  // the open reservation (reserving_) or extension (extending_)
   std::uint32_t reserved_tag_ = 0;
   bool reserving_ = false;
+  bool extending_ = false;
+  // The last record committed since the last publish, which try_extend may
+  // grow: its header's write counter and payload length (extendable_).
+  std::uint32_t last_start_ = 0;
+  std::uint32_t last_len_ = 0;
+  bool extendable_ = false;
   std::uint32_t head_cache_ = 0;  // local copy of the consumer's head
 #ifndef NDEBUG
   std::atomic<bool> in_use_{false};  // debug: one thread at a time
@@ -231,6 +250,17 @@ class alignas(64) RingConsumer {
   // Hands every record read so far back to the producer (one release store,
   // one notify only if the producer is parked). Views from them die here.
   void release();
+  // Up to out.size() records in one pass: how many were read (0: none is
+  // published now). An error (as try_read's) only when none was read; after
+  // some, the next call meets it again.
+  Result<std::size_t> try_read_batch(std::span<RingRecord> out);
+  // Where the record try_read() returned last begins: its header's read
+  // counter, for release_to().
+  std::uint32_t record_start() const noexcept { return record_start_; }
+  // release() of every record before `position` (a record_start() not older
+  // than the last release), for a reader still using the record there: a
+  // stream reading the values packed in one record, one per call.
+  void release_to(std::uint32_t position);
   // Marks the ring closed for reading and wakes the producer, whose next
   // reserve fails with Closed.
   void close();
@@ -253,6 +283,7 @@ class alignas(64) RingConsumer {
   std::uint32_t mask_ = 0;
   std::uint32_t read_ = 0;        // local: end of what was read
   std::uint32_t released_ = 0;    // local: last released head
+  std::uint32_t record_start_ = 0;  // local: header of the record try_read() returned last
   std::uint32_t tail_cache_ = 0;  // local copy of the producer's tail
 #ifndef NDEBUG
   std::atomic<bool> in_use_{false};
@@ -586,6 +617,7 @@ inline Result<RingProducer> RingProducer::attach(void* ring) {
 inline RingProducer::RingProducer(RingProducer&& o) noexcept
     : base_(o.base_), capacity_(o.capacity_), mask_(o.mask_), write_(o.write_), published_(o.published_),
       reserved_len_(o.reserved_len_), reserved_tag_(o.reserved_tag_), reserving_(o.reserving_),
+      extending_(o.extending_), last_start_(o.last_start_), last_len_(o.last_len_), extendable_(o.extendable_),
       head_cache_(o.head_cache_) {
   o.base_ = nullptr;
 }
@@ -595,6 +627,7 @@ inline RingProducer& RingProducer::operator=(RingProducer&& o) noexcept {
     detach();
     base_ = o.base_; capacity_ = o.capacity_; mask_ = o.mask_; write_ = o.write_; published_ = o.published_;
     reserved_len_ = o.reserved_len_; reserved_tag_ = o.reserved_tag_; reserving_ = o.reserving_;
+    extending_ = o.extending_; last_start_ = o.last_start_; last_len_ = o.last_len_; extendable_ = o.extendable_;
     head_cache_ = o.head_cache_;
     o.base_ = nullptr;
   }
@@ -644,6 +677,7 @@ inline Result<std::byte*> RingProducer::try_reserve(std::size_t len, std::uint32
     std::memcpy(base_ + kHeaderBytes + pos, skip_hdr, sizeof skip_hdr);
     write_ += to_end;
     pos = 0;
+    extendable_ = false;  // the skip now follows the last record
   }
   if (free_bytes() < need) {
     // acquire: pairs with the consumer's release of head; after it we may
@@ -654,6 +688,7 @@ inline Result<std::byte*> RingProducer::try_reserve(std::size_t len, std::uint32
   reserved_len_ = static_cast<std::uint32_t>(len);
   reserved_tag_ = tag;
   reserving_ = true;
+  extending_ = false;
   return base_ + kHeaderBytes + pos + kRecordHeaderBytes;
 }
 
@@ -663,8 +698,42 @@ inline void RingProducer::commit(std::size_t len) {
   assert(len <= reserved_len_ && "commit() longer than the reservation");
   const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(len), reserved_tag_};
   std::memcpy(base_ + ring_layout::kHeaderBytes + (write_ & mask_), hdr, sizeof hdr);
+  last_start_ = write_;
+  last_len_ = static_cast<std::uint32_t>(len);
+  extendable_ = true;
   write_ += static_cast<std::uint32_t>(ring_record_bytes(len));
   reserving_ = false;
+}
+
+inline std::byte* RingProducer::try_extend(std::size_t len) noexcept {
+  using namespace ring_layout;
+  FERRY_RING_ROLE_GUARD(*this);
+  if (!extendable_ || consumer_closed()) return nullptr;  // closed: try_reserve reports it
+  const std::uint32_t pos = last_start_ & mask_;
+  // 64-bit: len may be anything a caller passes.
+  const std::uint64_t grown = ring_record_bytes(std::uint64_t{last_len_} + len);
+  if (grown > capacity_ - pos) return nullptr;  // a record never crosses the end
+  const std::uint32_t extra = static_cast<std::uint32_t>(grown) - (write_ - last_start_);
+  if (free_bytes() < extra) {
+    // acquire: pairs with the consumer's release of head, as in try_reserve.
+    head_cache_ = detail::ring_word(base_, kHeadOffset).load(std::memory_order_acquire);
+    if (free_bytes() < extra) return nullptr;
+  }
+  reserved_len_ = static_cast<std::uint32_t>(len);
+  reserving_ = false;  // an open reservation is abandoned, as a new try_reserve would
+  extending_ = true;
+  return base_ + kHeaderBytes + pos + kRecordHeaderBytes + last_len_;
+}
+
+inline void RingProducer::commit_extend(std::size_t len) {
+  FERRY_RING_ROLE_GUARD(*this);
+  assert(extending_ && "commit_extend() without try_extend()");
+  assert(len <= reserved_len_ && "commit_extend() longer than what try_extend() offered");
+  last_len_ += static_cast<std::uint32_t>(len);
+  // The record is not published yet: the consumer cannot see its header change.
+  std::memcpy(base_ + ring_layout::kHeaderBytes + (last_start_ & mask_), &last_len_, sizeof last_len_);
+  write_ = last_start_ + static_cast<std::uint32_t>(ring_record_bytes(last_len_));
+  extending_ = false;
 }
 
 inline Result<bool> RingProducer::try_write(std::uint32_t tag, std::span<const std::byte> payload) {
@@ -680,6 +749,7 @@ inline void RingProducer::publish() {
   using namespace ring_layout;
   if (published_ == write_) return;
   published_ = write_;
+  extendable_ = false;  // the consumer may read it from now on
   // release: publishes every record up to write_; pairs with the consumer's
   // acquire load of tail in has_data().
   detail::ring_word(base_, kTailOffset).store(write_, std::memory_order_release);
@@ -690,6 +760,7 @@ inline void RingProducer::publish_fenced() {
   using namespace ring_layout;
   if (published_ == write_) return;
   published_ = write_;
+  extendable_ = false;
   // release: as in publish(); the fence then orders it before the flag load.
   detail::ring_word(base_, kTailOffset).store(write_, std::memory_order_release);
   detail::ring_wake_if_parked(base_, kConsumerParkedOffset, kDataBellOffset, true);
@@ -750,7 +821,7 @@ inline Result<RingConsumer> RingConsumer::attach(void* ring) {
 
 inline RingConsumer::RingConsumer(RingConsumer&& o) noexcept
     : base_(o.base_), capacity_(o.capacity_), mask_(o.mask_), read_(o.read_), released_(o.released_),
-      tail_cache_(o.tail_cache_) {
+      record_start_(o.record_start_), tail_cache_(o.tail_cache_) {
   o.base_ = nullptr;
 }
 
@@ -758,7 +829,7 @@ inline RingConsumer& RingConsumer::operator=(RingConsumer&& o) noexcept {
   if (this != &o) {
     detach();
     base_ = o.base_; capacity_ = o.capacity_; mask_ = o.mask_; read_ = o.read_;
-    released_ = o.released_; tail_cache_ = o.tail_cache_;
+    released_ = o.released_; record_start_ = o.record_start_; tail_cache_ = o.tail_cache_;
     o.base_ = nullptr;
   }
   return *this;
@@ -811,6 +882,7 @@ inline Result<std::optional<RingRecord>> RingConsumer::try_read() {
     if (span > avail || span > to_end) [[unlikely]] {
       return detail::ring_corrupt_record_error(pos, hdr[0], std::min(avail, to_end));
     }
+    record_start_ = read_;
     read_ += static_cast<std::uint32_t>(span);
     return std::optional<RingRecord>{RingRecord{hdr[1], {base_ + kHeaderBytes + pos + kRecordHeaderBytes, hdr[0]}}};
   }
@@ -823,6 +895,31 @@ inline void RingConsumer::release() {
   // release: our reads of the records happen before the producer reuses the
   // bytes; pairs with the producer's acquire load of head.
   detail::ring_word(base_, kHeadOffset).store(read_, std::memory_order_release);
+  detail::ring_wake_if_parked(base_, kProducerParkedOffset, kSpaceBellOffset);
+}
+
+inline Result<std::size_t> RingConsumer::try_read_batch(std::span<RingRecord> out) {
+  std::size_t n = 0;
+  while (n < out.size()) {
+    auto next = try_read();
+    if (!next) {
+      if (n == 0) return std::move(next).error();
+      break;  // a close or a corrupt header stays where it is: the next call reports it
+    }
+    if (!*next) break;
+    out[n++] = **next;
+  }
+  return n;
+}
+
+inline void RingConsumer::release_to(std::uint32_t position) {
+  using namespace ring_layout;
+  // Wrapping counters: `position` lies in [released_, read_].
+  assert(position - released_ <= read_ - released_ && "release_to() outside what was read and not released");
+  if (released_ == position) return;
+  released_ = position;
+  // release: as in release(), for the records before `position`.
+  detail::ring_word(base_, kHeadOffset).store(position, std::memory_order_release);
   detail::ring_wake_if_parked(base_, kProducerParkedOffset, kSpaceBellOffset);
 }
 

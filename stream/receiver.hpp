@@ -1,9 +1,10 @@
 // ferry stream: Receiver<T>, the reading end of a typed stream.
 //
 // Guarantees:
-// - Values arrive in the order they were sent. A record that does not decode
+// - Values arrive in the order they were sent. A value that does not decode
 //   as T (TypeMismatch, Deserialization) is consumed and reported; the next
-//   receive call reads the record after it.
+//   receive call reads the value after it (bytes that are no value at all
+//   take the rest of their record with them).
 // - One thread at a time uses a Receiver, and at most one operation is in
 //   progress on it (a second one fails with InvalidArgument). stats() may be
 //   called from any thread while the Receiver exists.
@@ -166,26 +167,26 @@ class RecvOp final : public OpBase {
 
   // Takes what is there, up to max_; true once it has a value or an error.
   bool step() {
-    auto& consumer = core().consumer;
+    auto& c = core();
     while (taken() < max_) {
-      auto next = consumer.try_read();
-      if (!next) {
-        Error e = receiver_ring_error(std::move(next).error());
+      auto filled = c.fill();
+      if (!filled) {
+        Error e = std::move(filled).error();
         // Closed repeats by itself on the next call; anything else must be kept.
         if (taken() == 0) {
           error_ = std::move(e);
         } else if (e.kind != ErrorKind::Closed) {
-          core().pending_error = std::move(e);
+          c.pending_error = std::move(e);
         }
         return true;
       }
-      if (!*next) return taken() > 0;
-      auto v = decode_record<T>(core(), **next);
+      if (!*filled) return taken() > 0;
+      auto v = take_value<T>(c);
       if (!v) {
         if (taken() == 0) {
           error_ = std::move(v).error();
         } else {
-          core().pending_error = std::move(v).error();
+          c.pending_error = std::move(v).error();
         }
         return true;
       }
@@ -239,13 +240,13 @@ std::optional<Error> Receiver<T>::begin_plain_call(const char* op) {
 template <class T>
 Result<std::optional<T>> Receiver<T>::try_recv() {
   if (auto e = begin_plain_call("try_recv")) return std::move(*e);
-  auto next = core_->consumer.try_read();
-  if (!next) return detail::receiver_ring_error(std::move(next).error());
-  if (!*next) {
+  auto filled = core_->fill();
+  if (!filled) return std::move(filled).error();
+  if (!*filled) {
     core_->release();  // empty: whoever waits for room gets all of it
     return std::optional<T>{};
   }
-  auto v = detail::decode_record<T>(*core_, **next);
+  auto v = detail::take_value<T>(*core_);
   core_->settle();
   if (!v) return std::move(v).error();
   return std::optional<T>(std::move(v).value());
@@ -259,10 +260,9 @@ Result<T> Receiver<T>::recv_blocking(std::chrono::nanoseconds timeout) {
                        "recv_blocking on a scheduler's thread would stall its loop: co_await recv() there",
                        detail::kStreamOrigin);
   }
-  auto next = core_->consumer.try_read();
-  if (!next) return detail::receiver_ring_error(std::move(next).error());
-  std::optional<RingRecord> record = *next;
-  if (!record) {
+  auto filled = core_->fill();
+  if (!filled) return std::move(filled).error();
+  if (!*filled) {
     core_->release();
     const auto t0 = std::chrono::steady_clock::now();
     // The ring's own wait: spin briefly, then sleep on the data bell.
@@ -276,9 +276,9 @@ Result<T> Receiver<T>::recv_blocking(std::chrono::nanoseconds timeout) {
       }
       return detail::receiver_ring_error(std::move(e));
     }
-    record = *got;
+    if (auto ok = core_->accept(*got); !ok) return std::move(ok).error();
   }
-  auto v = detail::decode_record<T>(*core_, *record);
+  auto v = detail::take_value<T>(*core_);
   core_->settle();
   return v;
 }

@@ -1,7 +1,8 @@
 // ferry stream: Sender<T>, the writing end of a typed stream.
 //
 // Guarantees:
-// - One record per value (ring tag 0, the value encoded with core/codec.hpp).
+// - Values travel encoded with core/codec.hpp in ring records of tag 0; the
+//   values of one batch share a record (stream/STREAMS.md, "Records").
 //   Values arrive in order; none is lost, duplicated or written partially.
 // - One thread at a time uses a Sender, and at most one operation is in
 //   progress on it (a second one fails with InvalidArgument). stats() may be
@@ -100,8 +101,6 @@ class Sender {
  private:
   friend struct detail::StreamFactory;
   explicit Sender(std::unique_ptr<detail::SenderCore> core) noexcept : core_(std::move(core)) {}
-  // Encodes one value into the ring; false when it is full now.
-  Result<bool> write_one(const T& value, std::size_t size);
 
   std::unique_ptr<detail::SenderCore> core_;
 };
@@ -118,6 +117,31 @@ struct StreamFactory {
     return R(std::move(core));
   }
 };
+
+// Encodes `value` (`size` bytes) into the ring's batch: appended to the
+// batch's last record when that can grow in place (the values of a batch
+// share one record header, stream/STREAMS.md), else as a new record. false:
+// no room now. An encode failure leaves nothing behind: neither a grown
+// record nor a reservation is committed.
+template <class T>
+Result<bool> write_value(SenderCore& core, const T& value, std::size_t size, bool in_batch_op) {
+  auto& producer = core.producer;
+  if (std::byte* at = producer.try_extend(size)) {
+    Writer w(std::span<std::byte>(at, size));
+    if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+    producer.commit_extend(w.size());
+    core.note_commit(w.size(), false, in_batch_op);
+    return true;
+  }
+  auto slot = producer.try_reserve(size, stream_tag::kValue);
+  if (!slot) return sender_ring_error(std::move(slot).error());
+  if (*slot == nullptr) return false;
+  Writer w(std::span<std::byte>(*slot, size));
+  if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+  producer.commit(w.size());
+  core.note_commit(w.size(), true, in_batch_op);
+  return true;
+}
 
 // The awaiter of send and send_batch: a batch of one or many values.
 template <class T>
@@ -177,24 +201,15 @@ class SendOp final : public OpBase {
 
   // Writes as many values as fit now; true once all are in or it failed.
   bool step() {
-    auto& producer = core().producer;
     while (sent_ < values_.size()) {
       const T& v = values_[sent_];
       const std::size_t size = sent_ == 0 ? first_size_ : encoded_size(v);
-      auto slot = producer.try_reserve(size, stream_tag::kValue);
-      if (!slot) {
-        error_ = sender_ring_error(std::move(slot).error());
+      auto wrote = write_value(core(), v, size, batch_);
+      if (!wrote) {
+        error_ = std::move(wrote).error();
         return true;
       }
-      if (*slot == nullptr) return false;
-      Writer w(std::span<std::byte>(*slot, size));
-      // An encode failure abandons the reservation: nothing becomes visible.
-      if (auto ok = encode(w, v); !ok) {
-        error_ = std::move(ok).error();
-        return true;
-      }
-      producer.commit(w.size());
-      core().note_commit(w.size(), batch_);
+      if (!*wrote) return false;
       ++sent_;
     }
     return true;
@@ -227,25 +242,12 @@ detail::SendOp<T> Sender<T>::send_batch(std::span<const T> values, SendOptions o
 }
 
 template <class T>
-Result<bool> Sender<T>::write_one(const T& value, std::size_t size) {
-  auto& producer = core_->producer;
-  auto slot = producer.try_reserve(size, stream_tag::kValue);
-  if (!slot) return detail::sender_ring_error(std::move(slot).error());
-  if (*slot == nullptr) return false;
-  Writer w(std::span<std::byte>(*slot, size));
-  if (auto ok = encode(w, value); !ok) return std::move(ok).error();
-  producer.commit(w.size());
-  core_->note_commit(w.size(), false);
-  return true;
-}
-
-template <class T>
 Result<bool> Sender<T>::try_send(const T& value) {
   if (core_ == nullptr || core_->closed) return detail::endpoint_closed_error(core_.get(), "try_send");
   if (core_->busy) return detail::busy_error("try_send");
   const std::size_t size = encoded_size(value);
   if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
-  auto wrote = write_one(value, size);
+  auto wrote = detail::write_value(*core_, value, size, false);
   if (wrote && !*wrote) {
     core_->publish();  // full: let the receiver see (and free) everything
   } else if (wrote) {
@@ -265,7 +267,7 @@ Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds t
   }
   const std::size_t size = encoded_size(value);
   if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
-  auto wrote = write_one(value, size);
+  auto wrote = detail::write_value(*core_, value, size, false);
   if (!wrote) return std::move(wrote).error();
   if (!*wrote) {
     core_->publish();
@@ -284,7 +286,7 @@ Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds t
     Writer w(std::span<std::byte>(*slot, size));
     if (auto ok = encode(w, value); !ok) return std::move(ok).error();
     core_->producer.commit(w.size());
-    core_->note_commit(w.size(), false);
+    core_->note_commit(w.size(), true, false);
   }
   core_->publish();  // off a scheduler: at once
   return {};

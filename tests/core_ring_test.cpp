@@ -268,6 +268,107 @@ TEST(Ring, CommitMayBeShorterThanTheReservation) {
   EXPECT_EQ(text_of(rec->payload), "abc");
 }
 
+TEST(Ring, ExtendGrowsTheLastUnpublishedRecordInPlace) {
+  Endpoints e(256);
+  ASSERT_TRUE(write(e.tx, 4, "abc"));
+  for (const char* more : {"de", "fghijk"}) {
+    std::byte* at = e.tx.try_extend(std::strlen(more));
+    ASSERT_NE(at, nullptr) << more;
+    std::memcpy(at, more, std::strlen(more));
+    e.tx.commit_extend(std::strlen(more));
+  }
+  e.tx.publish();
+  EXPECT_EQ(e.mem.word(L::kTailOffset).load(), ring_record_bytes(11)) << "one header for the three pieces";
+  auto rec = read_one(e.rx);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->tag, 4u);
+  EXPECT_EQ(text_of(rec->payload), "abcdefghijk");
+  EXPECT_FALSE(read_one(e.rx));
+}
+
+TEST(Ring, ExtendRefusesAPublishedRecordTheEndOfTheRingAndAFullRing) {
+  Endpoints e(64);
+  EXPECT_EQ(e.tx.try_extend(1), nullptr) << "no record yet";
+  ASSERT_TRUE(write(e.tx, 1, "ab"));
+  e.tx.publish();
+  EXPECT_EQ(e.tx.try_extend(1), nullptr) << "the consumer may be reading it";
+  ASSERT_TRUE(write(e.tx, 2, "cd"));  // at 16, room to the end: 48 bytes, 40 payload
+  EXPECT_EQ(e.tx.try_extend(39), nullptr) << "it would cross the end of the ring";
+  std::byte* at = e.tx.try_extend(38);
+  ASSERT_NE(at, nullptr);
+  e.tx.commit_extend(0);  // may commit less than offered; nothing grew
+  e.tx.publish();
+  EXPECT_EQ(e.mem.word(L::kTailOffset).load(), 32u);
+  // Free the ring, then fill it so that the next record sits at 0 with
+  // unread records ahead of it: only room, not the end, limits it.
+  ASSERT_TRUE(read_one(e.rx) && read_one(e.rx));
+  e.rx.release();                                     // head 32
+  ASSERT_TRUE(write(e.tx, 4, "yyyyyyyy"));            // 32..48
+  ASSERT_TRUE(write(e.tx, 5, "zzzzzzzz"));            // 48..64
+  e.tx.publish();
+  ASSERT_TRUE(write(e.tx, 6, ""));                    // at 0, 8 bytes: 24 free after it
+  ASSERT_NE(e.tx.try_extend(16), nullptr);
+  e.tx.commit_extend(16);                             // 24 bytes: 8 free
+  EXPECT_EQ(e.tx.try_extend(9), nullptr) << "16 more bytes, 8 free";
+  EXPECT_NE(e.tx.try_extend(8), nullptr) << "8 more bytes fit";
+  e.tx.commit_extend(0);
+  ASSERT_TRUE(read_one(e.rx));
+  e.rx.release();                                     // head 48
+  EXPECT_NE(e.tx.try_extend(9), nullptr) << "the release made room (head re-read)";
+}
+
+TEST(Ring, ExtendAfterAConsumerCloseLeavesTheErrorToReserve) {
+  Endpoints e(256);
+  ASSERT_TRUE(write(e.tx, 1, "x"));
+  e.rx.close();
+  EXPECT_EQ(e.tx.try_extend(1), nullptr);
+  auto r = e.tx.try_reserve(1, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::Closed);
+}
+
+TEST(Ring, ReadBatchTakesManyRecordsInOnePass) {
+  Endpoints e(256);
+  for (const char* s : {"a", "bb", "ccc"}) ASSERT_TRUE(write(e.tx, 7, s));
+  e.tx.publish();
+  std::array<RingRecord, 2> out{};
+  auto n = e.rx.try_read_batch(out);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(*n, 2u);
+  EXPECT_EQ(text_of(out[0].payload), "a");
+  EXPECT_EQ(text_of(out[1].payload), "bb");
+  n = e.rx.try_read_batch(out);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(*n, 1u);
+  EXPECT_EQ(text_of(out[0].payload), "ccc");
+  e.tx.close();
+  n = e.rx.try_read_batch(out);
+  ASSERT_FALSE(n.ok()) << "an error only when nothing was read";
+  EXPECT_EQ(n.error().kind, ErrorKind::Closed);
+}
+
+TEST(Ring, ReleaseToKeepsTheRecordStillInUse) {
+  Endpoints e(64);
+  ASSERT_TRUE(write(e.tx, 1, "first"));   // 16 bytes
+  ASSERT_TRUE(write(e.tx, 2, "second"));  // 16 bytes
+  e.tx.publish();
+  ASSERT_TRUE(read_one(e.rx));
+  auto second = read_one(e.rx);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(e.rx.record_start(), 16u);
+  e.rx.release_to(e.rx.record_start());
+  EXPECT_EQ(e.mem.word(L::kHeadOffset).load(), 16u) << "the first record is handed back, the second kept";
+  // The producer may now use the first 16 bytes again, and no more.
+  for (const char* s : {"AAAAAAAA", "BBBBBBBB", "CCCCCCCC"}) ASSERT_TRUE(write(e.tx, 3, s)) << s;
+  auto full = e.tx.try_write(3, bytes_of("D"));
+  ASSERT_TRUE(full.ok());
+  EXPECT_FALSE(*full) << "the second record's bytes are still held";
+  e.tx.publish();
+  EXPECT_EQ(text_of(second->payload), "second") << "still intact";
+  e.rx.release();
+  EXPECT_EQ(e.mem.word(L::kHeadOffset).load(), 32u);
+}
+
 TEST(Ring, OversizeRecordFailsWithMessageTooLarge) {
   Endpoints e(1024);
   auto r = e.tx.try_reserve(70000, 1);
@@ -467,9 +568,10 @@ TEST(Ring, ConsumerCloseFailsTheProducerAndWakesIt) {
 // --- Golden vectors: tests/golden/ring.txt ---------------------------------
 // Each line: name | capacity | ops | hex of the whole ring memory afterwards.
 // ops (space separated): wT:N write a record with tag T and N payload bytes
-// (byte i = (T + i) & 0xFF); p publish; r read one record; R release;
-// cp producer close; cc consumer close. The TypeScript ring replays the same
-// lines and must produce the same bytes.
+// (byte i = (T + i) & 0xFF); eN grow the last record by N payload bytes
+// (try_extend, continuing its byte pattern); p publish; r read one record;
+// R release; cp producer close; cc consumer close. The TypeScript ring
+// replays the same lines and must produce the same bytes.
 namespace {
 
 std::string hex_of(std::span<const std::byte> b) {
@@ -495,6 +597,8 @@ std::string replay(std::uint32_t capacity, const std::string& ops) {
   auto rx = std::move(RingConsumer::attach(mem.base()).value());
   std::istringstream in(ops);
   std::string op;
+  std::uint32_t last_tag = 0;
+  std::size_t last_len = 0;
   while (in >> op) {
     if (op[0] == 'w') {
       const auto colon = op.find(':');
@@ -503,6 +607,16 @@ std::string replay(std::uint32_t capacity, const std::string& ops) {
       std::vector<std::byte> payload(n);
       for (std::size_t i = 0; i < n; ++i) payload[i] = static_cast<std::byte>((tag + i) & 0xFF);
       EXPECT_TRUE(*tx.try_write(tag, payload)) << op;
+      last_tag = tag;
+      last_len = n;
+    } else if (op[0] == 'e') {
+      const auto n = std::stoul(op.substr(1));
+      std::byte* at = tx.try_extend(n);
+      EXPECT_NE(at, nullptr) << op;
+      if (at == nullptr) continue;
+      for (std::size_t i = 0; i < n; ++i) at[i] = static_cast<std::byte>((last_tag + last_len + i) & 0xFF);
+      tx.commit_extend(n);
+      last_len += n;
     } else if (op == "p") {
       tx.publish();
     } else if (op == "r") {

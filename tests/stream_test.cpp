@@ -739,7 +739,8 @@ TEST(Stream, SendsInOneSliceArePublishedTogetherWhenTheCoroutineSuspends) {
   }(s.tx, s.ring));
   auto tail = get(done);
   ASSERT_TRUE(tail.ok()) << describe(tail.error());
-  EXPECT_EQ(*tail, 10 * ring_record_bytes(5)) << "one batch, published when the coroutine suspended";
+  // The ten 5-byte values share one record: 8 header bytes + 50 padded to 56.
+  EXPECT_EQ(*tail, ring_record_bytes(10 * 5)) << "one batch in one record, published when the coroutine suspended";
 }
 
 TEST(StreamExecutor, ASpawnedTaskIsReportedDoneOnlyAfterItsBatchedSendsArePublished) {
@@ -1134,6 +1135,88 @@ TEST(Stream, ARecvBatchStopsAtABadRecordAndReportsItNext) {
   }(*rx)));
   ASSERT_TRUE(r.ok()) << describe(r.error());
   EXPECT_EQ(*r, (std::vector<std::int32_t>{1, 2, 3}));
+}
+
+// One tag-0 record holding the concatenation of `parts` (each an encoded value, or junk).
+void write_packed(void* ring, std::initializer_list<std::vector<std::byte>> parts) {
+  auto raw = RingProducer::attach(ring);
+  ASSERT_TRUE(raw.ok());
+  std::vector<std::byte> payload;
+  for (const auto& p : parts) payload.insert(payload.end(), p.begin(), p.end());
+  ASSERT_TRUE(*raw->try_write(stream_tag::kValue, payload));
+  raw->publish();
+}
+
+TEST(Stream, AValueOfAnotherTypeInsideARecordIsSkippedAndTheValuesAfterItArrive) {
+  OwnRing ring(1024, nullptr);
+  write_packed(ring.mem, {*encode(std::int32_t{1}), *encode(std::string("oops")), *encode(std::int32_t{2})});
+  auto rx = Receiver<std::int32_t>::over(ring.mem);
+  ASSERT_TRUE(rx.ok());
+  auto first = rx->try_recv();
+  ASSERT_TRUE(first.ok() && *first);
+  EXPECT_EQ(**first, 1);
+  auto bad = rx->try_recv();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::TypeMismatch);
+  EXPECT_EQ(bad.error().actual, "string");
+  auto second = rx->try_recv();
+  ASSERT_TRUE(second.ok() && *second) << "the value after the mismatch is read";
+  EXPECT_EQ(**second, 2);
+  EXPECT_EQ(rx->stats().messages_received, 2u);
+}
+
+TEST(Stream, BytesThatAreNoValueEndTheirRecordButNotTheStream) {
+  OwnRing ring(1024, nullptr);
+  {
+    auto raw = RingProducer::attach(ring.mem);
+    ASSERT_TRUE(raw.ok());
+    std::vector<std::byte> first = *encode(std::int32_t{1});
+    first.push_back(std::byte{0xEE});  // no wire tag
+    first.push_back(std::byte{0x06});
+    ASSERT_TRUE(*raw->try_write(stream_tag::kValue, first));
+    ASSERT_TRUE(*raw->try_write(stream_tag::kValue, *encode(std::int32_t{3})));
+    ASSERT_TRUE(*raw->try_write(stream_tag::kValue, {}));  // a value record carries at least one value
+    ASSERT_TRUE(*raw->try_write(stream_tag::kValue, *encode(std::int32_t{4})));
+    raw->close();
+  }
+  auto rx = Receiver<std::int32_t>::over(ring.mem);
+  ASSERT_TRUE(rx.ok());
+  auto one = rx->recv_blocking();
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, 1);
+  auto junk = rx->recv_blocking();
+  ASSERT_FALSE(junk.ok());
+  EXPECT_EQ(junk.error().kind, ErrorKind::Deserialization);
+  auto three = rx->recv_blocking();
+  ASSERT_TRUE(three.ok()) << "the junk took only the rest of its record";
+  EXPECT_EQ(*three, 3);
+  auto empty = rx->recv_blocking();
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("empty stream record"), std::string::npos) << empty.error().message;
+  auto four = rx->recv_blocking();
+  ASSERT_TRUE(four.ok());
+  EXPECT_EQ(*four, 4);
+  EXPECT_EQ(rx->recv_blocking().error().kind, ErrorKind::Closed);
+}
+
+TEST(Stream, AReceiverHandsBackRoomWhileItIsStillReadingARecordsValues) {
+  // A 128-byte ring: the sender's batches fill it, and it can only go on if
+  // the receiver releases what it finished while it takes the values of a
+  // record one by one (release_to keeps that record).
+  constexpr int kCount = 5000;
+  Running a, b;
+  auto s = must(make_stream<std::int64_t>({.capacity = 128, .sender_scheduler = &a.ex, .receiver_scheduler = &b.ex}));
+  std::vector<std::int64_t> values(kCount);
+  for (int i = 0; i < kCount; ++i) values[static_cast<std::size_t>(i)] = i * 7919;
+  auto sent = start(a, [](Sender<std::int64_t>& tx, const std::vector<std::int64_t>& v) -> Task<Result<void>> {
+    if (auto ok = co_await tx.send_batch(v); !ok) co_return ok.error();
+    tx.close();
+    co_return Result<void>{};
+  }(s.tx, values));
+  auto got = get(start(b, recv_all(s.rx)));
+  ASSERT_TRUE(get(sent).ok());
+  ASSERT_TRUE(got.ok()) << describe(got.error());
+  EXPECT_EQ(*got, values);
 }
 
 // --- topologies and stats ----------------------------------------------------------------

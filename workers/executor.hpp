@@ -251,6 +251,8 @@ void Executor::spawn(Task<T> task, Done done, std::string origin) {
   // The frame is the posted function's until it first runs: dropped unrun
   // (a crashed executor discards its queue), it is destroyed with it.
   struct NotStarted {
+    // A constructor, not an aggregate: clang 14 and Emscripten 3.1.6's libc++
+    // have no parenthesised aggregate initialisation for make_shared.
     explicit NotStarted(coro::coroutine_handle<detail::SpawnFrame::promise_type> frame) noexcept : h(frame) {}
     NotStarted(const NotStarted&) = delete;
     NotStarted& operator=(const NotStarted&) = delete;

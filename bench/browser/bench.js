@@ -77,8 +77,10 @@ class PlainWorker {
     this.pending = new Map();
     this.next = 0;
     this.onAck = null;
+    this.onValue = null;
     this.w.onmessage = ({ data: m }) => {
       if (m.op === 'ack') return this.onAck?.(m.n);
+      if (m.op === 'v') return this.onValue?.(m.v);
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.error) p.reject(new Error(m.error));
@@ -168,6 +170,11 @@ async function setUp(run, opts) {
       check('ferry wasm warm-up', await p.call('add', 1, 2), 3);
       return p;
     });
+    c.ferryMsg = await run.guard("WorkerPool.create({ script: /bench/ferry-worker.js, transport: 'postMessage' })", async () => {
+      const p = await WorkerPool.create({ script: '/bench/ferry-worker.js', workers: 2, transport: 'postMessage' });
+      check('ferry postMessage warm-up', await p.call('add', 1, 2), 3);
+      return p;
+    });
     if (c.ferryWasm && typeof c.ferryWasm.alloc !== 'function') run.skipped.push('WasmBuffer cases: the pool has no alloc() yet');
     if (c.ferryWasm && typeof c.ferryWasm.heap !== 'function') run.skipped.push('wasm heap statistics: the pool has no heap() yet');
   }
@@ -182,6 +189,7 @@ async function tearDown(run) {
   await c.wp?.terminate(true);
   await c.ferryJs?.terminate();
   await c.ferryWasm?.terminate();
+  await c.ferryMsg?.terminate();
 }
 
 // Interleaves the contenders' repetitions, so background noise hits them alike.
@@ -591,6 +599,100 @@ async function streamThroughput(run) {
   run.tables.push(t);
 }
 
+// --- 2b. Small values one way -------------------------------------------------------------
+
+// 8-byte numbers and 32-byte strings, page -> worker (a sink that counts
+// them) and worker -> page (a source that sends them), against one
+// postMessage per value. Also the postMessage transport (no shared memory)
+// with one `await send()` per value, against the same postMessage baseline.
+async function smallStreams(run) {
+  log('small-value streams');
+  const { c } = run;
+  const n = run.quick ? 2000 : 200000;
+  const valueOf = (strings, i) => (strings ? self.benchTasks.smallString(i) : i + 0.5);
+  // page -> worker: send n values, close, read the count.
+  const toWorker = (pool, task, strings, awaitEach) => pool && (async () => {
+    const s = await pool.stream(task);
+    if (awaitEach) {
+      for (let i = 0; i < n; i++) await s.send(valueOf(strings, i));
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = valueOf(strings, i);
+        if (!s.trySend(v)) await s.send(v);
+      }
+    }
+    await s.close();
+    const r = await s.recv();
+    check(`${task}: count`, r.value, n);
+    await s.done;
+  });
+  // worker -> page: read n values in batches.
+  const fromWorker = (pool, task, args, strings) => pool && (async () => {
+    const s = await pool.stream(task, { args });
+    await s.close();
+    let k = 0, last;
+    for (let b = await s.recvBatch(4096); b.length !== 0; b = await s.recvBatch(4096)) {
+      k += b.length;
+      last = b[b.length - 1];
+    }
+    check(`${task}: values`, k, n);
+    check(`${task}: last`, last, valueOf(strings, n - 1));
+    await s.done;
+  });
+  const pmTo = (strings) => async () => {
+    for (let i = 0; i < n - 1; i++) c.plain.post({ op: 'small', v: valueOf(strings, i) });
+    check('postMessage sink count', (await c.plain.call({ op: 'small', v: valueOf(strings, n - 1), last: true })).r, n);
+  };
+  const pmFrom = (strings) => async () => {
+    let k = 0, last;
+    c.plain.onValue = (v) => {
+      k++;
+      last = v;
+    };
+    await c.plain.call({ op: 'source', n, strings });
+    c.plain.onValue = null;
+    check('postMessage source values', k, n);
+    check('postMessage source last', last, valueOf(strings, n - 1));
+  };
+  const t = table('small values one way: 8-byte numbers and 32-byte strings between the page and a worker (k values/s)', [PM],
+    `${n} values per rep, median of ${run.reps} after a warm-up rep; ferry: page → worker trySend (await send when full) ` +
+    `into a task that counts them; worker → page a task that sends them, read with recvBatch(4096); postMessage: one ` +
+    `message per value (the worker counts them / posts them); "postMessage transport": ferry without shared memory ` +
+    `(transport: 'postMessage', as in a page that is not cross-origin isolated), one await send() per value`);
+  for (const strings of [false, true]) {
+    const what = strings ? '32-byte strings' : '8-byte numbers';
+    for (const dir of ['page → worker', 'worker → page']) {
+      const to = dir === 'page → worker';
+      const runs = to
+        ? {
+            'ferry JS': toWorker(c.ferryJs, 'sink', strings, false),
+            'ferry wasm': toWorker(c.ferryWasm, strings ? 'sink_str' : 'sink_f64', strings, false),
+            'ferry JS, postMessage transport': toWorker(c.ferryMsg, 'sink', strings, true),
+            [PM]: pmTo(strings),
+          }
+        : {
+            'ferry JS': fromWorker(c.ferryJs, 'source', [strings, n], strings),
+            'ferry wasm': fromWorker(c.ferryWasm, strings ? 'source_str' : 'source_f64', [n], strings),
+            [PM]: pmFrom(strings),
+          };
+      for (const k of Object.keys(runs)) if (!runs[k]) delete runs[k];
+      const res = await interleaved(run, runs, run.reps + 1, async (name, f, r) => {
+        const t0 = performance.now();
+        await f();
+        return r === 0 ? undefined : n / ((performance.now() - t0) / 1000) / 1000;
+      });
+      const st = (name) => (res[name] ? stat(res[name].filter((v) => v !== undefined), n) : null);
+      addRow(t, `${what}, ${dir} · ferry JS workers`, 'k values/s', true, st('ferry JS'), { [PM]: st(PM) }, '', 'small-value streams');
+      addRow(t, `${what}, ${dir} · ferry wasm workers (C++)`, 'k values/s', true, st('ferry wasm'), { [PM]: st(PM) }, '', 'small-value streams');
+      if (to) {
+        addRow(t, `${what}, ${dir} · ferry JS, postMessage transport, await send() per value`, 'k values/s', true,
+          st('ferry JS, postMessage transport'), { [PM]: st(PM) }, '', 'small-value streams');
+      }
+    }
+  }
+  run.tables.push(t);
+}
+
 // --- 3. Buffers into a worker -------------------------------------------------------------
 
 async function buffers(run) {
@@ -643,6 +745,73 @@ async function buffers(run) {
     if (wasmBuf) addRow(t, `${label} · ferry wasm, WasmBuffer + checksum_shared`, 'MB/s', true, st('ferry wasm WasmBuffer'), others);
   }
   run.tables.push(t);
+}
+
+// --- 3b. A large value into a worker and back, default settings ------------------------
+
+// What a user gets without tuning anything: pools created with the default
+// options (64 KiB rings) echo a 1 MiB Uint8Array, against postMessage with
+// structured clone and with the buffer transferred both ways. Where ferry
+// cannot carry the value at all (a MessageTooLargeError: the value does not
+// fit one ring record), the row says so under "skipped" and has no ferry value.
+async function largeDefault(run) {
+  log('large value, default settings');
+  const { c } = run;
+  if (!c.WorkerPool) return;
+  const size = run.quick ? 256 * 1024 : 1 << 20;
+  const label = size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
+  const ops = run.quick ? 3 : 24;
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24;
+  // Every echo is checked where it can differ cheaply: its length and a
+  // stride of bytes (a full checksum would be most of what is timed).
+  const same = (what, u8) => {
+    check(`${what}: length`, u8.byteLength, size);
+    for (let i = 0; i < size; i += 4093) if (u8[i] !== data[i]) check(`${what}: byte ${i}`, u8[i], data[i]);
+  };
+  const pools = {
+    'ferry JS, default settings': [await run.guard('WorkerPool.create({ script: /bench/ferry-worker.js }) with defaults',
+      () => c.WorkerPool.create({ script: '/bench/ferry-worker.js', workers: 2 })), 'echo'],
+    'ferry wasm, default settings': [await run.guard("WorkerPool.create({ module: '/wasm/ferry_web.js' }) with defaults",
+      () => c.WorkerPool.create({ module: '/wasm/ferry_web.js', workers: 2 })), 'echo_bytes'],
+  };
+  try {
+    const one = {};
+    for (const [name, [pool, task]] of Object.entries(pools)) {
+      if (!pool) continue;
+      try {
+        same(name, new Uint8Array(await pool.call(task, data)));
+      } catch (e) {
+        if (e?.name !== 'MessageTooLargeError') throw e;
+        run.skipped.push(`${label} echo · ${name}: ${e.message}`);
+        continue;
+      }
+      one[name] = async () => same(name, new Uint8Array(await pool.call(task, data)));
+    }
+    let moving = data.slice().buffer;
+    one[PM_CLONE] = async () => same(PM_CLONE, (await c.plain.call({ op: 'echo', v: data })).r);
+    one[PM_TRANSFER] = async () => {
+      const m = await c.plain.call({ op: 'bounce', buf: moving }, [moving]);
+      moving = m.buf;
+      same(PM_TRANSFER, new Uint8Array(moving));
+    };
+    const res = await interleaved(run, one, run.reps + 1, async (name, f, r) => {
+      const t0 = performance.now();
+      for (let k = 0; k < ops; k++) await f();
+      return r === 0 ? undefined : (ops * size) / ((performance.now() - t0) / 1000) / 1e6;
+    });
+    const st = (name) => (res[name] ? stat(res[name].filter((v) => v !== undefined), ops) : null);
+    const t = table(`a ${label} Uint8Array into a worker and back, default pool settings (MB/s of the value, one way)`,
+      [PM_CLONE, PM_TRANSFER],
+      `${ops} echoes per rep, median of ${run.reps} after a warm-up rep; ferry: WorkerPool.create() with no ` +
+      'options (64 KiB rings), call(echo) / call(echo_bytes); clone: postMessage there and back; transfer: the ' +
+      'ArrayBuffer moved to the worker and back; each echo checks its length and every 4093rd byte');
+    const others = { [PM_CLONE]: st(PM_CLONE), [PM_TRANSFER]: st(PM_TRANSFER) };
+    for (const name of Object.keys(pools)) addRow(t, `${label} echo · ${name}`, 'MB/s', true, st(name), others, '', 'large values');
+    run.tables.push(t);
+  } finally {
+    for (const [pool] of Object.values(pools)) await pool?.terminate();
+  }
 }
 
 // --- 4. Marshalling structured values -------------------------------------------------------
@@ -884,9 +1053,10 @@ async function memory(run) {
 
 function environment() {
   const ua = navigator.userAgent;
-  const m = /(?:Headless)?Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
+  const ff = /Firefox\/([\d.]+)/.exec(ua);
+  const m = ff ?? /(?:Headless)?Chrom(?:e|ium)\/([\d.]+)/.exec(ua);
   return {
-    platform: `Chromium ${m ? m[1] : '?'} (${/Headless/.test(ua) ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
+    platform: `${ff ? 'Firefox' : 'Chromium'} ${m ? m[1] : '?'} (${/Headless/.test(ua) ? 'headless, ' : ''}crossOriginIsolated ${String(globalThis.crossOriginIsolated)})`,
     compiler: 'ferry web package (/dist) and ferry_web.wasm (em++); Comlink, workerpool from node_modules',
     cores: navigator.hardwareConcurrency,
     build_type: 'Release',
@@ -900,7 +1070,7 @@ export async function runBench(opts = {}) {
   if (!globalThis.crossOriginIsolated) run.problems.push('the page is not cross-origin isolated: SharedArrayBuffer and Atomics.waitAsync are missing');
   const ringCapacity = opts.quick ? 1 << 20 : 32 << 20;  // 16 MiB buffers through the ring need 32 MiB rings
   await setUp(run, { ringCapacity });
-  const cases = { engine: engineCosts, latency: callLatency, inflight: callsInFlight, wake: wakeStrategies, busy: busyCore, streams: streamThroughput, buffers, marshalling, backpressure, memory };
+  const cases = { engine: engineCosts, latency: callLatency, inflight: callsInFlight, wake: wakeStrategies, busy: busyCore, streams: streamThroughput, small: smallStreams, buffers, large: largeDefault, marshalling, backpressure, memory };
   for (const [name, fn] of Object.entries(cases)) {
     if (opts.only && !opts.only.includes(name)) continue;
     await run.guard(`case ${name}`, () => fn(run));

@@ -18,6 +18,19 @@ self.onmessage = ({ data: m }) => {
       break;
     }
     case 'noop': break;
+    // Small values one way: 'small' messages are counted, the one with
+    // `last` answers the count; 'source' posts `n` values, then answers.
+    case 'small':
+      sunk++;
+      if (m.last) {
+        postMessage({ id: m.id, r: sunk });
+        sunk = 0;
+      }
+      break;
+    case 'source':
+      for (let i = 0; i < m.n; i++) postMessage({ op: 'v', v: m.strings ? t.smallString(i) : i + 0.5 });
+      postMessage({ id: m.id, r: m.n });
+      break;
     // Backpressure: spin `work` µs per message, ack every `ack` messages and at the end.
     case 'sink-start': sunk = 0; postMessage({ id: m.id, r: 0 }); break;
     case 'sink':

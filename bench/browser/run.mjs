@@ -12,8 +12,8 @@
 //   --browser NAME     the engine (default chromium)
 //   --quick / --smoke  tiny sizes: checks every case runs and verifies, not speed
 //   --json FILE        write the results (bench_harness.hpp's JSON shape) to FILE
-//   --only a,b         run only these cases: engine, latency, inflight, wake, busy,
-//                      streams, buffers, marshalling, backpressure, memory
+//   --only a,b         run only these cases: engine, latency, inflight, wake, busy, small,
+//                      streams, buffers, large, marshalling, backpressure, memory
 //   --serve            only serve the page and print its URL (open it, call runBench())
 //
 // What is served: the dev server's startServer({ webRoot }) over a staging

@@ -10,6 +10,11 @@
     for (let i = 0; i < u8.length; i++) h = Math.imul(h ^ u8[i], 0x01000193);
     return h >>> 0;
   }
+  // The i-th 32-byte string of the small-value stream benchmark (the C++
+  // source_str task sends the same ones).
+  function smallString(i) {
+    return `ferry small value #${String(i).padStart(13, '0')}`;
+  }
   // Busy work for `us` microseconds (the slow consumer of the backpressure case).
   function spin(us) {
     const end = performance.now() + us / 1000;
@@ -31,5 +36,5 @@
       return ++sunk;
     },
   };
-  g.benchTasks = { ...calls, fnv1a, spin, exposed };
+  g.benchTasks = { ...calls, fnv1a, spin, smallString, exposed };
 })(self);

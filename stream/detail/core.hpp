@@ -127,6 +127,9 @@ struct StreamShared {
   ReceiverCounters rx;
 };
 
+inline Error receiver_ring_error(Error e);
+Error bad_record(const RingRecord& record);
+
 // What both endpoint cores have: the ring, the bell this end waits on, the
 // one-operation-at-a-time flag, and the pending operation (so close() can end it).
 class EndCore : public Flushable {
@@ -189,12 +192,13 @@ class SenderCore final : public EndCore {
     batch_bytes = 0;
     note_depth();
   }
-  // A record of `payload` bytes joined the batch.
-  void note_commit(std::size_t payload, bool in_batch_op) {
+  // A value of `payload` bytes joined the batch, in a new record or
+  // appended to the last one.
+  void note_commit(std::size_t payload, bool new_record, bool in_batch_op) {
     counter_add(shared->tx.messages, 1);
     counter_add(shared->tx.bytes, payload);
     ++batch_records;
-    batch_bytes += static_cast<std::uint32_t>(ring_record_bytes(payload));
+    batch_bytes += static_cast<std::uint32_t>(new_record ? ring_record_bytes(payload) : payload);
     // A batch operation publishes only per quarter ring; single sends also
     // every kBatchRecords, so a receiver on another core starts early. And
     // at once when the receiver is parked: batching only helps a receiver
@@ -223,7 +227,7 @@ class SenderCore final : public EndCore {
   }
 
   RingProducer producer;
-  std::uint32_t batch_records = 0;  // committed since the last publish
+  std::uint32_t batch_records = 0;  // values committed since the last publish
   std::uint32_t batch_bytes = 0;
 
  private:
@@ -256,10 +260,17 @@ class ReceiverCore final : public EndCore {
   void flush() override {
     if (!borrows) release();
   }
+  // Hands back what was read, except the record whose values are still
+  // being taken (its later values would be overwritten).
   void release() {
-    consumer.release();
-    held_records = 0;
     held_bytes = 0;
+    if (rest.empty()) {
+      consumer.release();
+      held_records = 0;
+    } else {
+      consumer.release_to(rest_start);
+      held_records = 1;  // the kept record: settle() must come back for it
+    }
   }
   bool over_threshold() const noexcept {
     return held_bytes >= batch_bytes_limit || held_records >= kBatchRecords;
@@ -268,9 +279,26 @@ class ReceiverCore final : public EndCore {
   void begin_call() {
     if (borrows && over_threshold()) release();
   }
-  void note_read(std::size_t payload) {
+  // True when a value is waiting in the record being read, or one more
+  // record was read into `rest`; false when none is published now. Errors:
+  // the ring's (reworded), or Deserialization for a record that is not a
+  // value record (it is consumed).
+  Result<bool> fill() {
+    if (!rest.empty()) return true;
+    auto next = consumer.try_read();
+    if (!next) return receiver_ring_error(std::move(next).error());
+    if (!*next) return false;
+    if (auto ok = accept(**next); !ok) return std::move(ok).error();
+    return true;
+  }
+  // Takes `record` (just read) as the one whose values come next.
+  Result<void> accept(const RingRecord& record) {
     ++held_records;
-    held_bytes += static_cast<std::uint32_t>(ring_record_bytes(payload));
+    held_bytes += static_cast<std::uint32_t>(ring_record_bytes(record.payload.size()));
+    if (record.tag != stream_tag::kValue || record.payload.empty()) return bad_record(record);
+    rest = record.payload;
+    rest_start = consumer.record_start();
+    return {};
   }
   void note_value(std::size_t payload) {
     counter_add(shared->rx.messages, 1);
@@ -289,6 +317,7 @@ class ReceiverCore final : public EndCore {
   void close() {
     if (closed) return;
     closed = true;
+    rest = {};
     consumer.close();  // releases, marks the ring closed, wakes the sender
     held_records = 0;
     held_bytes = 0;
@@ -297,6 +326,10 @@ class ReceiverCore final : public EndCore {
 
   RingConsumer consumer;
   const bool borrows;  // T holds views into the ring
+  // The values of the record being read that were not taken yet, and where
+  // that record begins (release() keeps it).
+  std::span<const std::byte> rest;
+  std::uint32_t rest_start = 0;
   std::uint32_t held_records = 0;  // read and not yet released
   std::uint32_t held_bytes = 0;
   std::optional<Error> pending_error;  // found by a batch after it had values
@@ -337,18 +370,31 @@ inline Error busy_error(const char* op) {
                      kStreamOrigin);
 }
 
-// One record to a T, or why not. The record is consumed either way.
-template <class T>
-Result<T> decode_record(ReceiverCore& core, const RingRecord& record) {
-  core.note_read(record.payload.size());
+[[gnu::cold]] inline Error bad_record(const RingRecord& record) {
   if (record.tag != stream_tag::kValue) {
     return Error::make(ErrorKind::Deserialization,
                        "stream record with tag " + std::to_string(record.tag) +
-                           ": this receiver reads only tag 0 (one codec value); see stream/STREAMS.md",
+                           ": this receiver reads only tag 0 (codec values); see stream/STREAMS.md",
                        kStreamOrigin);
   }
-  Result<T> value = decode<T>(record.payload);
-  if (value) core.note_value(record.payload.size());
+  return Error::make(ErrorKind::Deserialization, "empty stream record (tag 0 carries at least one value)",
+                     kStreamOrigin);
+}
+
+// The next value of the record being read (core.rest must not be empty), or
+// why not. The value is consumed either way: one of another type is skipped,
+// and bytes that are no value at all end the record.
+template <class T>
+Result<T> take_value(ReceiverCore& core) {
+  Reader reader(core.rest);
+  Result<T> value = decode<T>(reader);
+  if (value) [[likely]] {
+    core.note_value(reader.position());
+    core.rest = core.rest.subspan(reader.position());
+    return value;
+  }
+  Reader skip(core.rest);
+  core.rest = skip_value(skip) ? core.rest.subspan(skip.position()) : std::span<const std::byte>{};
   return value;
 }
 

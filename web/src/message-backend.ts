@@ -89,10 +89,15 @@ export class MsgProducer implements RecordProducer {
   private used = 0;
   private reservedLen = -1;
   private reservedTag = 0;
+  private extendLen = -1; // the open extension (extendAt), -1 for none
+  private lastAt = -1; // the chunk offset of the last record since the last publish, -1 for none
+  private lastLen = 0;
   private closedByUs = false;
   private peerClosed = false;
   private abortKind = 0;
   /** @internal */ waiter: (() => void) | null = null;
+  /** Each publish is a postMessage: a stream writer publishes once per task, not per microtask. */
+  readonly coalesce = true;
 
   constructor(
     private readonly post: Post,
@@ -112,14 +117,11 @@ export class MsgProducer implements RecordProducer {
 
   reserveAt(length: number, tag: number): number {
     this.reservedLen = -1;
+    this.extendLen = -1;
     this.check(length);
     const need = 8 + ((length + 7) & ~7);
     if (need > this.credit) return -1;
-    if (this.used + need > this.chunk.length) {
-      const bigger = new Uint8Array(Math.max(2 * this.chunk.length, this.used + need));
-      bigger.set(this.chunk.subarray(0, this.used));
-      this.chunk = bigger;
-    }
+    this.ensure(this.used + need);
     this.reservedLen = length;
     this.reservedTag = tag;
     return this.used + 8;
@@ -145,9 +147,50 @@ export class MsgProducer implements RecordProducer {
     b[at + 6] = tag >>> 16;
     b[at + 7] = tag >>> 24;
     const span = 8 + ((length + 7) & ~7);
+    this.lastAt = at;
+    this.lastLen = length;
     this.used += span;
     this.credit -= span;
     this.reservedLen = -1;
+  }
+
+  /** RingProducer.extendAt's twin: grows the last record of the unpublished chunk, as far as credit allows. */
+  extendAt(length: number): number {
+    if (this.lastAt < 0 || length >>> 0 !== length || this.closedByUs || this.consumerClosed()) return -1;
+    const grown = this.lastLen + length;
+    if (grown > this.maxPayload) return -1;
+    const extra = ((grown + 7) & ~7) - ((this.lastLen + 7) & ~7);
+    if (extra > this.credit) return -1;
+    this.ensure(this.used + extra);
+    this.reservedLen = -1;
+    this.extendLen = length;
+    return this.lastAt + 8 + this.lastLen;
+  }
+
+  commitExtend(length: number): void {
+    if (this.extendLen < 0) throw new InvalidArgumentError('commitExtend() without extendAt()', kOrigin);
+    if (length > this.extendLen) throw new InvalidArgumentError(`commitExtend of ${length} bytes does not fit the extension of ${this.extendLen}`, kOrigin);
+    const before = (this.lastLen + 7) & ~7;
+    this.lastLen += length;
+    const extra = ((this.lastLen + 7) & ~7) - before;
+    const b = this.chunk;
+    const at = this.lastAt;
+    const n = this.lastLen;
+    b[at] = n;
+    b[at + 1] = n >>> 8;
+    b[at + 2] = n >>> 16;
+    b[at + 3] = n >>> 24;
+    this.used += extra;
+    this.credit -= extra;
+    this.extendLen = -1;
+  }
+
+  // The chunk holds at least `n` bytes (what was written is kept).
+  private ensure(n: number): void {
+    if (n <= this.chunk.length) return;
+    const bigger = new Uint8Array(Math.max(2 * this.chunk.length, n));
+    bigger.set(this.chunk.subarray(0, this.used));
+    this.chunk = bigger;
   }
 
   tryWrite(tag: number, payload: Uint8Array): boolean {
@@ -162,6 +205,7 @@ export class MsgProducer implements RecordProducer {
     if (this.used === 0 || this.abortKind !== 0) return;
     const out = this.chunk.slice(0, this.used);
     this.used = 0;
+    this.lastAt = -1;
     this.post({ c: this.id, d: out.buffer }, [out.buffer]);
   }
 

@@ -30,7 +30,7 @@
 
 import type { Backend } from './backend.js';
 import { WasmBuffer, flushQuarantine, quarantineStats } from './buffer.js';
-import { decodeRange, Writer } from './codec.js';
+import { decodeFirst, decodeRange, Writer } from './codec.js';
 import {
   CancelledError,
   ClosedError,
@@ -1334,7 +1334,7 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): { args: ValueCodec; in
         return w.toUint8Array();
       },
       size: (value) => c.encode(value).length,
-      decodeAt: (bytes, start, end) => decodeRange(bytes, start, end),
+      decodeAt: (bytes, start, end, next) => decodeFirst(bytes, start, end, next),
     };
     return c;
   };

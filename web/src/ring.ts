@@ -452,6 +452,11 @@ export class RingProducer {
   private headCache: number; // local copy of the consumer's head
   private reservedLen = -1; // the open reservation, -1 for none
   private reservedTag = 0;
+  private extendLen = -1; // the open extension (extendAt), -1 for none
+  // The last record committed since the last publish, which extendAt may
+  // grow: its header's write counter and payload length; -1 for none.
+  private lastStart = -1;
+  private lastLen = 0;
   private state = State.Open;
   /**
    * Called each time this producer rings the consumer's data bell: for a
@@ -515,8 +520,45 @@ export class RingProducer {
     const at = (this.data + (this.write & this.mask)) >>> 2;
     this.w[at] = length;
     this.w[at + 1] = this.reservedTag;
+    this.lastStart = this.write;
+    this.lastLen = length;
     this.write = (this.write + RING.RECORD_HEADER_BYTES + ((length + 7) & ~7)) >>> 0;
     this.reservedLen = -1;
+  }
+
+  /**
+   * Grows the last record committed since the last publish by up to
+   * `length` payload bytes, in place (core/RING.md, "Growing the last
+   * record"): the payload offset in `bytes` where they go, right after its
+   * payload; finish with commitExtend(). An open reservation is abandoned.
+   * -1, and nothing changes, when there is no such record (none committed
+   * since the last publish, or a skip record followed it, or the consumer
+   * closed: reserveAt() reports that) or it cannot grow by `length` now (it
+   * would cross the end of the data area, or there is no room).
+   */
+  extendAt(length: number): number {
+    if (this.lastStart < 0 || this.state !== State.Open || length >>> 0 !== length) return -1;
+    if (this.consumerClosed()) return -1;
+    const pos = this.lastStart & this.mask;
+    const grown = RING.RECORD_HEADER_BYTES + ((this.lastLen + length + 7) & ~7);
+    if (grown > this.capacity - pos) return -1; // a record never crosses the end
+    if (!this.fits(grown - ((this.write - this.lastStart) >>> 0))) return -1;
+    this.reservedLen = -1;
+    this.extendLen = length;
+    return this.data + pos + RING.RECORD_HEADER_BYTES + this.lastLen;
+  }
+
+  /** Ends the extension extendAt() offered with `length` (<= what was asked) more payload bytes. */
+  commitExtend(length: number): void {
+    if (this.extendLen < 0) throw invalid('commitExtend() without extendAt()');
+    if (length >>> 0 !== length || length > this.extendLen) {
+      throw invalid(`commitExtend of ${length} bytes does not fit the extension of ${this.extendLen}`);
+    }
+    this.lastLen += length;
+    // Not published yet: the consumer cannot see the header change.
+    this.w[(this.data + (this.lastStart & this.mask)) >>> 2] = this.lastLen;
+    this.write = (this.lastStart + RING.RECORD_HEADER_BYTES + ((this.lastLen + 7) & ~7)) >>> 0;
+    this.extendLen = -1;
   }
 
   /** Copies a whole record in: tryReserve + set + commit. false: no room now. */
@@ -532,6 +574,7 @@ export class RingProducer {
   publish(): void {
     if (this.published === this.write) return;
     this.published = this.write;
+    this.lastStart = -1; // the consumer may read it from now on
     // seq_cst (release): publishes every record up to write; pairs with the
     // consumer's load of tail.
     Atomics.store(this.w, this.base + W.tail, this.write | 0);
@@ -639,6 +682,7 @@ export class RingProducer {
   // try_reserve of RING.md: returns the payload's byte offset in the buffer, or -1.
   private reserve(length: number, tag: number): number {
     this.reservedLen = -1;
+    this.extendLen = -1;
     this.checkOpen();
     if (tag >>> 0 !== tag) throw invalid(`record tag ${tag} must be a u32`);
     if (tag === RING.SKIP_TAG) throw invalid('tag 0xFFFFFFFF is reserved for skip records');
@@ -666,6 +710,7 @@ export class RingProducer {
     this.w[at] = toEnd - RING.RECORD_HEADER_BYTES;
     this.w[at + 1] = SKIP_TAG_I32;
     this.write = (this.write + toEnd) >>> 0;
+    this.lastStart = -1; // the skip now follows the last record
   }
 
   private prepareWait(length: number, timeoutMs: number | undefined): number {

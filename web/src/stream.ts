@@ -4,8 +4,9 @@
 // (pool -> task) and `out` (task -> pool). A channel is a ring of
 // core/RING.md in shared memory, or its postMessage stand-in
 // (message-backend.ts) — both offer the RecordProducer / RecordConsumer
-// surface below. One record per value, tag 0, payload one codec value
-// (stream/STREAMS.md).
+// surface below. Value records carry tag 0 and one or more codec values back
+// to back: the values sent in one batch share a record where the channel can
+// grow its last record in place (stream/STREAMS.md).
 //
 // StreamWriter and StreamReader are the two ends as user code sees them; the
 // pool's Stream pairs one of each, and a JavaScript task (worker.ts) gets the
@@ -22,8 +23,8 @@
 // - readable / writable are WHATWG adapters whose only buffer is the channel
 //   (highWaterMark 0 for the readable, 1 for the writable).
 
-import { decodeRange, encode, encodedSize, encodeToRange } from './codec.js';
-import { ClosedError, DeserializationError, ErrorKind, FerryError, MessageTooLargeError } from './errors.js';
+import { decodeFirst, encode, encodedSize, encodeToRange, valueEnd } from './codec.js';
+import { ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, MessageTooLargeError } from './errors.js';
 
 // ---------------------------------------------------------------------------
 // Channels
@@ -38,6 +39,20 @@ export interface RecordProducer {
   /** What reserveAt()'s offsets index (read it after reserveAt: a channel's chunk may grow). */
   readonly bytes: Uint8Array;
   commit(length: number): void;
+  /**
+   * Grows the last record written since the last publish by up to `length`
+   * bytes in place: where they go in `bytes`, or -1 (write a new record).
+   * Finish with commitExtend(). Channels that cannot grow a record lack it.
+   */
+  extendAt?(length: number): number;
+  commitExtend?(length: number): void;
+  /**
+   * True where each publish costs a message (the postMessage channel): a
+   * stream writer then publishes once per task instead of once per
+   * microtask, so that a loop of `await send(v)` sends one message per
+   * batch, not one per value.
+   */
+  readonly coalesce?: boolean;
   tryWrite(tag: number, payload: Uint8Array): boolean;
   publish(): void;
   close(): void;
@@ -85,8 +100,12 @@ export interface ValueCodec {
   encode(value: unknown): Uint8Array;
   /** Exact encoded size (only asked for after encodeAt found the room too small). */
   size(value: unknown): number;
-  /** Decodes the one value filling bytes[start, end); the result must not refer to `bytes` (it dies at release). */
-  decodeAt(bytes: Uint8Array, start: number, end: number): unknown;
+  /**
+   * Decodes the first value of bytes[start, end) (more may follow) and sets
+   * `next.at` to where it ends; the result must not refer to `bytes` (it
+   * dies at release).
+   */
+  decodeAt(bytes: Uint8Array, start: number, end: number, next: { at: number }): unknown;
 }
 
 /** Values as core/CODEC.md's generic mapping encodes them (codec.ts). */
@@ -94,7 +113,7 @@ export const plainCodec: ValueCodec = {
   encodeAt: encodeToRange,
   encode,
   size: encodedSize,
-  decodeAt: (bytes, start, end) => decodeRange(bytes, start, end),
+  decodeAt: (bytes, start, end, next) => decodeFirst(bytes, start, end, next),
 };
 
 function isTooLarge(e: unknown): boolean {
@@ -151,6 +170,35 @@ export class RecordWriter {
     if (headLen !== 0) full.set(head!.subarray(0, headLen));
     full.set(body, headLen);
     return full;
+  }
+
+  /**
+   * Appends `value` to the channel's last unpublished record when the
+   * channel can grow it in place (values of one batch share a record): the
+   * bytes written; -1 when it cannot (write a new record with put()).
+   * Throws encoding errors.
+   */
+  append(p: RecordProducer, value: unknown, codec: ValueCodec): number {
+    if (p.extendAt === undefined) return -1;
+    let want = this.hint;
+    let at = p.extendAt(want);
+    if (at < 0) return -1;
+    let n = -1;
+    try {
+      n = codec.encodeAt(value, p.bytes, at, at + want);
+    } catch (e) {
+      if (!isTooLarge(e)) throw e;
+    }
+    if (n < 0) {
+      want = codec.size(value);
+      this.learn(want);
+      at = p.extendAt(want);
+      if (at < 0) return -1;
+      n = codec.encodeAt(value, p.bytes, at, at + want);
+    }
+    p.commitExtend!(n);
+    this.learn(n);
+    return n;
   }
 
   /** The complete payload as new bytes (for records that wait in a queue). */
@@ -248,6 +296,8 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
   private publishQueued = false;
   private writableStream: WritableStream<T> | null = null;
   private readonly records = new RecordWriter();
+  private packed = 0; // bytes appended to the channel's last record
+  private readonly packLimit: number; // a record stops growing here: the reader releases per record
 
   constructor(
     private readonly p: RecordProducer,
@@ -255,6 +305,7 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
     private readonly hooks: EndHooks = {},
   ) {
     super();
+    this.packLimit = p.maxPayload >>> 2;
   }
 
   /** Largest encoded value one record carries. */
@@ -270,7 +321,7 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
   trySend(value: T): boolean {
     this.checkOpen();
     if (this.qHead < this.queue.length) return false;
-    const rest = this.records.put(this.p, kValueTag, null, 0, value, this.codec);
+    const rest = this.write(value);
     if (rest !== null) {
       this.p.publish(); // the receiver can only make room for what it sees
       return false;
@@ -286,7 +337,7 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
     if (this.qHead === this.queue.length) {
       let rest: Uint8Array | null;
       try {
-        rest = this.records.put(this.p, kValueTag, null, 0, value, this.codec);
+        rest = this.write(value);
       } catch (e) {
         return Promise.reject(this.channelError(e));
       }
@@ -312,6 +363,19 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
       this.queue.push({ value, bytes, resolve, reject });
       void this.pump();
     });
+  }
+
+  /**
+   * Sends every value in order (C++ send_batch's twin): resolves once all are
+   * in the channel, waiting only while it is full, so a batch costs one
+   * promise rather than one per value. On an error the values before it were
+   * sent and none after it.
+   */
+  async sendBatch(values: Iterable<T>): Promise<void> {
+    for (const v of values) {
+      const sent = this.send(v);
+      if (sent !== RESOLVED) await sent;
+    }
   }
 
   /**
@@ -375,6 +439,21 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
     if (this.closing) throw closedByUs();
   }
 
+  // Writes `value` into the channel's batch: appended to its last record,
+  // else as a new record. null once written; else the complete payload (no
+  // room now: the caller queues it).
+  private write(value: T): Uint8Array | null {
+    if (this.packed < this.packLimit) {
+      const n = this.records.append(this.p, value, this.codec);
+      if (n >= 0) {
+        this.packed += n;
+        return null;
+      }
+    }
+    this.packed = 0;
+    return this.records.put(this.p, kValueTag, null, 0, value, this.codec);
+  }
+
   // A channel error (the other side closed, the ring was aborted) ends the
   // writer; encoding errors only fail the one send.
   private channelError(e: unknown): unknown {
@@ -388,10 +467,12 @@ export class StreamWriter<T = unknown> extends ChannelEnd {
   private schedulePublish(): void {
     if (this.publishQueued) return;
     this.publishQueued = true;
-    queueMicrotask(() => {
+    const publish = () => {
       this.publishQueued = false;
       if (!this.closed) this.p.publish();
-    });
+    };
+    if (this.p.coalesce === true) setTimeout(publish, 0);
+    else queueMicrotask(publish);
   }
 
   private async pump(): Promise<void> {
@@ -474,8 +555,13 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
   private active = 0; // recv() calls not yet settled
   private wake: (() => void) | null = null;
   private readableStream: ReadableStream<T> | null = null;
-  private peeked: { tag: number; payload: Uint8Array } | null = null; // read, not yet handed out
+  // A record read and not yet used up, and where its next value starts (its
+  // values are handed out one per call; the record is released after its last).
+  private peeked: { tag: number; payload: Uint8Array } | null = null;
+  private at = 0;
+  private readonly nextAt = { at: 0 };
   private drainError: unknown = null; // failAfterDrain(): the error once the channel is empty
+  private pending: unknown = null; // a value's decoding error met by recvBatch() after it had values
 
   constructor(
     private readonly c: RecordConsumer,
@@ -494,6 +580,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
   tryRecv(): IteratorResult<T, undefined> | null {
     if (this.active !== 0) return null; // an awaited recv() goes first
     if (this.error !== null) throw this.error;
+    if (this.pending !== null) throw this.takePending();
     if (this.ended) return DONE;
     let rec: { tag: number; payload: Uint8Array } | null;
     try {
@@ -515,6 +602,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
 
   /** Resolves with the next value, or {done: true} once the stream ended normally. */
   recv(): Promise<IteratorResult<T, undefined>> {
+    if (this.pending !== null && this.active === 0 && this.error === null) return Promise.reject(this.takePending());
     if (this.active === 0 && this.error === null && !this.ended) {
       // Fast path: a record is there now.
       let rec: { tag: number; payload: Uint8Array } | null = null;
@@ -538,6 +626,32 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
       () => (this.active--, undefined),
     );
     return p;
+  }
+
+  /**
+   * Waits for at least one value, then takes what is there now, up to `max`
+   * (C++ recv_batch's twin): one promise for many values. Resolves with []
+   * once the stream ended normally; rejects as recv() does. A value that
+   * does not decode after some were taken ends the batch early, and the next
+   * call rejects with its error.
+   */
+  async recvBatch(max: number): Promise<T[]> {
+    if (!(max >= 1)) throw new InvalidArgumentError(`recvBatch(${max}): max must be at least 1`, kOrigin);
+    const first = await this.recv();
+    if (first.done) return [];
+    const out = [first.value];
+    while (out.length < max) {
+      let r: IteratorResult<T, undefined> | null;
+      try {
+        r = this.tryRecv();
+      } catch (e) {
+        if (this.error === null) this.pending = e; // one value's error: the next call reports it
+        break;
+      }
+      if (r === null || r.done) break;
+      out.push(r.value);
+    }
+    return out;
   }
 
   /** Stops reading: the sender's later sends fail with Closed. Pending recv() calls end with {done: true}. */
@@ -564,6 +678,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
     if (this.active === 0 && this.peeked === null) {
       try {
         this.peeked = this.c.tryRead();
+        this.at = 0;
       } catch {
         this.fail(error); // nothing was left
       }
@@ -624,6 +739,7 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
     if (this.ended || this.active !== 0 || this.peeked !== null) return;
     try {
       this.peeked = this.c.tryRead();
+      this.at = 0;
     } catch (e) {
       if (e instanceof FerryError && e.kind === ErrorKind.Closed) {
         if (error !== undefined) this.fail(error);
@@ -634,12 +750,19 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
     }
   }
 
+  private takePending(): unknown {
+    const e = this.pending;
+    this.pending = null;
+    return e;
+  }
+
   private next(): { tag: number; payload: Uint8Array } | null {
     const p = this.peeked;
     if (p !== null) {
       this.peeked = null;
       return p;
     }
+    this.at = 0;
     try {
       return this.c.tryRead();
     } catch (e) {
@@ -649,19 +772,36 @@ export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterab
     }
   }
 
+  // The value at `this.at` of `rec`; the record is kept for the next call
+  // while values are left in it, else released. A value that does not decode
+  // is consumed and thrown (bytes that are no value end their record).
   private take(rec: { tag: number; payload: Uint8Array }): IteratorResult<T, undefined> {
     let value: unknown;
     let bad: unknown = null;
-    if (rec.tag !== kValueTag) {
-      bad = new DeserializationError(`stream record with tag ${rec.tag}`, kOrigin);
+    const bytes = rec.payload;
+    const end = bytes.length;
+    if (rec.tag !== kValueTag || end === 0) {
+      bad = new DeserializationError(rec.tag !== kValueTag ? `stream record with tag ${rec.tag}` : 'empty stream record (tag 0 carries at least one value)', kOrigin);
+      this.at = end;
     } else {
+      const start = this.at;
       try {
-        value = this.codec.decodeAt(rec.payload, 0, rec.payload.length);
+        value = this.codec.decodeAt(bytes, start, end, this.nextAt);
+        this.at = this.nextAt.at;
       } catch (e) {
         bad = e;
+        try {
+          this.at = valueEnd(bytes, start, end);
+        } catch {
+          this.at = end;
+        }
       }
     }
-    this.c.release();
+    if (this.at < end) {
+      this.peeked = rec;
+    } else {
+      this.c.release();
+    }
     if (bad !== null) throw bad;
     return { done: false, value: value as T };
   }
@@ -784,6 +924,10 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   trySend(value: In): boolean {
     return this.writer.trySend(value);
   }
+  /** Sends every value in order; one promise for the batch (StreamWriter.sendBatch). */
+  sendBatch(values: Iterable<In>): Promise<void> {
+    return this.writer.sendBatch(values);
+  }
   /** Ends our sending direction after what was sent. */
   close(): Promise<void> {
     return this.writer.close();
@@ -795,6 +939,10 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   /** The next value if one is there now, else null. */
   tryRecv(): IteratorResult<Out, undefined> | null {
     return this.reader.tryRecv();
+  }
+  /** At least one value, up to `max`; [] once the stream ended (StreamReader.recvBatch). */
+  recvBatch(max: number): Promise<Out[]> {
+    return this.reader.recvBatch(max);
   }
   /** Ends both directions with CancelledError and cancels the task. */
   cancel(reason?: unknown): void {

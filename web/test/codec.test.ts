@@ -346,6 +346,28 @@ test('Mapping.StringsAreStrictUtf8BothWays', () => {
   throwsKind(() => C.encode(new E.ClosedError('\ud800')), E.ErrorKind.Serialization, /error message/);
 });
 
+test('Mapping.StringsIntoSharedMemoryEncodeAsIntoOrdinaryMemory', () => {
+  // Into a SharedArrayBuffer, strings up to 128 units are encoded by hand
+  // (TextEncoder cannot write there in place): same bytes, same errors, and a
+  // range too small is still MessageTooLarge.
+  const whole = new Uint8Array(new SharedArrayBuffer(1024));
+  const units = ['x', '\u00e9', '\u0800', '\u{1f600}'];
+  for (const n of [25, 32, 64, 127, 128, 129, 200]) {
+    for (const u of units) {
+      const s = u.repeat(Math.ceil(n / u.length)).slice(0, n - (u.length === 2 && n % 2 ? 1 : 0)) + (u.length === 2 && n % 2 ? 'y' : '');
+      const want = C.encode(s);
+      whole.fill(0xaa);
+      assert.equal(C.encodeToRange(s, whole, 7, 7 + want.length), want.length, `${n} × ${u}`);
+      assert.equal(toHex(whole.subarray(7, 7 + want.length)), toHex(want), `${n} × ${u}`);
+      assert.equal(whole[7 + want.length], 0xaa, `${n} × ${u}: nothing written after the range`);
+      assert.equal(C.decodeRange(whole, 7, 7 + want.length), s);
+      throwsKind(() => C.encodeToRange(s, whole, 0, want.length - 1), E.ErrorKind.MessageTooLarge);
+    }
+    const lone = 'x'.repeat(n - 1) + '\ud800';
+    throwsKind(() => C.encodeToRange(lone, whole, 0, 1024), E.ErrorKind.Serialization, `string is not valid UTF-8 (lone surrogate U+D800 at index ${n - 1})`);
+  }
+});
+
 test('Mapping.BytesDecodeToACopyOrAZeroCopyView', () => {
   const input = fromHex('0d03000000010203');
   const copy = C.decode(input) as Uint8Array;

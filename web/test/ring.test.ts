@@ -320,12 +320,24 @@ function registerTests(): void {
         all.fill(0, where.at + RING.HEADER_BYTES, where.at + ringBytes(capacity)); // as the C++ replay does
         const tx = RingProducer.attach(buf, where.at);
         const rx = RingConsumer.attach(buf, where.at);
+        let lastTag = 0;
+        let lastLen = 0;
         for (const op of ops.split(/\s+/).filter(Boolean)) {
           const w = /^w(\d+):(\d+)$/.exec(op);
+          const e = /^e(\d+)$/.exec(op);
           if (w) {
             const tag = Number(w[1]);
             const payload = new Uint8Array(Number(w[2])).map((_, i) => (tag + i) & 0xff);
             assert.ok(tx.tryWrite(tag, payload), `${name}: ${op}`);
+            lastTag = tag;
+            lastLen = payload.length;
+          } else if (e) {
+            const n = Number(e[1]);
+            const at = tx.extendAt(n);
+            assert.ok(at >= 0, `${name}: ${op}`);
+            for (let i = 0; i < n; i++) tx.bytes[at + i] = (lastTag + lastLen + i) & 0xff;
+            tx.commitExtend(n);
+            lastLen += n;
           } else if (op === 'p') tx.publish();
           else if (op === 'r') assert.ok(rx.tryRead(), `${name}: ${op}`);
           else if (op === 'R') rx.release();
@@ -468,6 +480,34 @@ function registerTests(): void {
     e.tx.publish();
     assert.equal(word(e.buf, O.tail), 16);
     assert.equal(readText(e.rx), 'abc');
+  });
+
+  test('extendAt grows the last unpublished record in place, and refuses what it cannot grow', () => {
+    const { buf, tx, rx } = makeRing(64);
+    assert.equal(tx.extendAt(1), -1, 'no record yet');
+    assert.ok(write(tx, 4, 'abc'));
+    for (const more of ['de', 'fghijk']) {
+      const at = tx.extendAt(more.length);
+      assert.ok(at >= 0, more);
+      tx.bytes.set(enc(more), at);
+      tx.commitExtend(more.length);
+    }
+    assert.throws(() => tx.commitExtend(1), isKind(ErrorKind.InvalidArgument, 'without extendAt'));
+    tx.publish();
+    assert.equal(word(buf, O.tail), 24, 'one header for the three pieces');
+    assert.equal(tx.extendAt(1), -1, 'published: the consumer may be reading it');
+    const r = rx.tryRead()!;
+    assert.equal(r.tag, 4);
+    assert.equal(new TextDecoder().decode(r.payload), 'abcdefghijk');
+    rx.release();
+    // At 24 with 40 bytes to the end: 32 payload bytes at most.
+    assert.ok(write(tx, 5, ''));
+    assert.equal(tx.extendAt(33), -1, 'it would cross the end of the ring');
+    assert.ok(tx.extendAt(32) >= 0);
+    tx.commitExtend(0);
+    rx.close();
+    assert.equal(tx.extendAt(1), -1, 'the consumer closed: reserveAt reports it');
+    assert.throws(() => tx.reserveAt(1, 1), isKind(ErrorKind.Closed));
   });
 
   test('an exact fit uses the whole capacity', () => {

@@ -54,6 +54,25 @@ describe(`streams over ${transport}`, () => {
     assert.equal(await s.done, values.length);
   });
 
+  test('sendBatch and recvBatch move many small values with one promise per batch; [] at the end', async () => {
+    const s = await pool.stream<number, number, number>('echoStream');
+    const values = Array.from({ length: 5000 }, (_, i) => i * 3);
+    const sending = s.sendBatch(values).then(() => s.close());
+    const got: number[] = [];
+    let batches = 0;
+    for (let b = await s.recvBatch(700); b.length !== 0; b = await s.recvBatch(700)) {
+      assert.ok(b.length <= 700);
+      got.push(...b);
+      batches++;
+    }
+    await sending;
+    assert.deepEqual(got, values);
+    assert.ok(batches < values.length / 4, `${batches} batches for ${values.length} values`);
+    assert.deepEqual(await s.recvBatch(10), []);
+    assert.equal(await s.done, values.length);
+    await assert.rejects(s.recvBatch(0), /max must be at least 1/);
+  });
+
   test('recv() gives {done: false, value} and {done: true} at the end', async () => {
     const s = await pool.stream<number, number, number>('count', { args: [3] });
     assert.deepEqual(await s.recv(), { done: false, value: 0 });

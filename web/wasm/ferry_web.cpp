@@ -191,6 +191,41 @@ ferry::Task<void> slow_sink(ferry::Receiver<std::span<const std::uint8_t>> in, f
 }
 FERRY_EXPORT_STREAM(slow_sink);
 
+// Small values one way (bench/browser, "small-value streams"): a sink that
+// counts what it receives and answers the count once its input ends, and a
+// source that sends `count` values and ends.
+ferry::Task<void> sink_f64(ferry::Receiver<double> in, ferry::Sender<std::uint32_t> out) {
+  std::uint32_t n = 0;
+  while (co_await in.recv()) ++n;
+  (void)co_await out.send(n);
+}
+FERRY_EXPORT_STREAM(sink_f64);
+
+ferry::Task<void> sink_str(ferry::Receiver<std::string_view> in, ferry::Sender<std::uint32_t> out) {
+  std::uint32_t n = 0;
+  while (co_await in.recv()) ++n;
+  (void)co_await out.send(n);
+}
+FERRY_EXPORT_STREAM(sink_str);
+
+ferry::Task<void> source_f64(ferry::Receiver<std::monostate> in, ferry::Sender<double> out, std::uint32_t count) {
+  (void)in;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (!co_await out.send(i + 0.5)) co_return;
+  }
+}
+FERRY_EXPORT_STREAM(source_f64);
+
+ferry::Task<void> source_str(ferry::Receiver<std::monostate> in, ferry::Sender<std::string> out, std::uint32_t count) {
+  (void)in;
+  std::string s = "ferry small value #0000000000000";  // 32 bytes
+  for (std::uint32_t i = 0; i < count; ++i) {
+    for (std::uint32_t k = i, at = 31; at > 20; --at, k /= 10) s[at] = static_cast<char>('0' + k % 10);
+    if (!co_await out.send(s)) co_return;
+  }
+}
+FERRY_EXPORT_STREAM(source_str);
+
 // Sends 0 .. count-1, publishes them, then dies: the caller still reads
 // every one of them before its recv() rejects with WorkerCrashed.
 ferry::Task<void> crash_after(ferry::Receiver<std::monostate> in, ferry::Sender<std::uint32_t> out, std::uint32_t count) {
