@@ -36,7 +36,8 @@ export interface DecodeOptions {
 
 /** @internal decode flags: bytes as views of the input, Typed numbers, Some/NONE optionals. */
 export const F_VIEW = 1;
-const F_TYPES = 2;
+/** @internal */
+export const F_TYPES = 2;
 /** @internal */
 export const F_OPTIONAL = 4;
 
@@ -50,7 +51,8 @@ export function flagsOf(o: DecodeOptions | undefined): number {
   return f;
 }
 
-function decValue(r: Reader, flags: number, depth: number): unknown {
+/** @internal the generic decoder with decode flags (F_*) at `depth` open levels. */
+export function decValue(r: Reader, flags: number, depth: number): unknown {
   const at = r.pos;
   if (at >= r.end) throw deserErr(`input ends at offset ${at - r.base} where a value was expected`);
   const tag = r.u8[at]!;

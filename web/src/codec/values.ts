@@ -61,7 +61,7 @@ export function struct<T extends object>(name: string, fields: T): T & { [STRUCT
 }
 
 /** @internal sets o[k], also for k "__proto__" (as an own field). */
-export function setField(o: Record<string, unknown>, k: string, v: unknown): void {
+export function setField(o: Record<string | symbol, unknown>, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
   else o[k] = v;
 }
