@@ -113,8 +113,8 @@ function textAt(r: Reader, at: number, data: number, n: number, what: string): s
   return s;
 }
 
-/** @internal Deserialization unless the n bytes at absolute `data` are valid UTF-8. */
-export function checkUtf8(r: Reader, at: number, data: number, n: number, what: string): void {
+// Deserialization unless the n bytes at absolute `data` are valid UTF-8.
+function checkUtf8(r: Reader, at: number, data: number, n: number, what: string): void {
   const bad = findInvalidUtf8(r.u8, data, data + n);
   if (bad >= 0) throw invalidUtf8(r, at, data, bad, what);
 }
@@ -186,15 +186,35 @@ export function readText(r: Reader, what: string): string {
   return textAt(r, at, at + 4, n, what);
 }
 
+/** @internal moves past a u32 length + strict UTF-8 without making the string. */
+export function skipText(r: Reader, what: string): void {
+  const at = r.pos;
+  const n = readBlob(r, what);
+  checkUtf8(r, at, at + 4, n, what);
+}
+
 /** @internal u8 length + strict UTF-8 (struct and field names); `at` is the length byte. */
 export function readName(r: Reader, what: string): string {
+  const at = nameBytes(r, what);
+  return textAt(r, at, at + 1, r.pos - at - 1, what);
+}
+
+/** @internal moves past a u8 length + strict UTF-8 without making the string; returns ''. */
+export function skipName(r: Reader, what: string): string {
+  const at = nameBytes(r, what);
+  checkUtf8(r, at, at + 1, r.pos - at - 1, what);
+  return '';
+}
+
+// Moves past the u8 length and the bytes of a name; returns where it began.
+function nameBytes(r: Reader, what: string): number {
   const at = r.pos;
   if (at >= r.end) needFail(r, 1, what, ' length');
   const n = r.u8[at]!;
   r.pos = at + 1;
   if (r.pos + n > r.end) needFail(r, n, what, '');
   r.pos += n;
-  return textAt(r, at, at + 1, n, what);
+  return at;
 }
 
 /** @internal the u8 ErrorKind. */
@@ -216,15 +236,22 @@ export function peekPackedElem(r: Reader): NumberTag {
   return elem;
 }
 
-/** @internal the payload of a packed value (tag already read) as a typed array copy. */
-export function readPacked(r: Reader): ArrayBufferView {
+/** @internal moves past the payload of a packed value (tag already read); returns where its elements start. */
+export function skipPacked(r: Reader): number {
   const elem = peekPackedElem(r);
   r.pos++;
   const size = numberSize(elem);
   const count = readCount(r, 'packed count', size);
   const at = r.pos;
   r.pos = at + count * size;
-  return packedCopy(r, elem, at, count);
+  return at;
+}
+
+/** @internal the payload of a packed value (tag already read) as a typed array copy. */
+export function readPacked(r: Reader): ArrayBufferView {
+  const at = skipPacked(r);
+  const elem = r.u8[at - 5]! as NumberTag; // the element tag, then the u32 count
+  return packedCopy(r, elem, at, (r.pos - at) / numberSize(elem));
 }
 
 function packedCopy(r: Reader, elem: number, at: number, count: number): ArrayBufferView {

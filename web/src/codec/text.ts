@@ -3,12 +3,10 @@
 
 import { ErrorKind, kindName } from '../errors.js';
 import { hex2 } from './common.js';
-import { kScratchF64, kScratchU64, readRaw } from './numbers.js';
+import { kScratchF64, kScratchU64 } from './numbers.js';
 import {
   borrowReader,
-  checkUtf8,
   enterDec,
-  needFail,
   peekPackedElem,
   readBlob,
   readCount,
@@ -20,12 +18,16 @@ import {
   readTag,
   readText,
   readU32,
+  readPacked,
   releaseReader,
+  skipName,
+  skipPacked,
+  skipText,
   trailingCheck,
   unknownTag,
   type Reader,
 } from './reader.js';
-import { Tag, numberSize, wireName, type NumberTag } from './tags.js';
+import { Tag, wireName, type NumberTag } from './tags.js';
 
 /** Validates the value at the reader's position (every rule decode applies) and moves past it. */
 export function skipValue(r: Reader): void {
@@ -220,17 +222,15 @@ function walkBytes(r: Reader, out: Out): void {
 }
 
 function walkPacked(r: Reader, out: Out): void {
-  const elem = peekPackedElem(r);
-  r.pos++;
-  const size = numberSize(elem);
-  const count = readCount(r, 'packed count', size);
-  const data = r.pos;
-  r.pos = data + count * size;
-  if (out) {
-    let s = `${wireName(elem)}[] [`;
-    for (let i = 0; i < count; i++) s += (i ? ', ' : '') + formatNumber(elem, readRaw(r.u8, elem, data + i * size));
-    out.s += s + ']';
+  if (!out) {
+    skipPacked(r);
+    return;
   }
+  const elem = peekPackedElem(r);
+  const a = readPacked(r) as unknown as ArrayLike<number | bigint>;
+  let s = `${wireName(elem)}[] [`;
+  for (let i = 0; i < a.length; i++) s += (i ? ', ' : '') + formatNumber(elem, a[i]!);
+  out.s += s + ']';
 }
 
 function walkStruct(r: Reader, depth: number, out: Out): void {
@@ -265,21 +265,4 @@ function walkError(r: Reader, out: Out): void {
     out.s += `, ${quoteText(expected)}, ${quoteText(actual)}`;
   }
   out.s += ')';
-}
-
-function skipText(r: Reader, what: string): void {
-  const at = r.pos;
-  const n = readBlob(r, what);
-  checkUtf8(r, at, at + 4, n, what);
-}
-
-function skipName(r: Reader, what: string): string {
-  const at = r.pos;
-  if (at >= r.end) needFail(r, 1, what, ' length');
-  const n = r.u8[at]!;
-  r.pos = at + 1;
-  if (r.pos + n > r.end) needFail(r, n, what, '');
-  r.pos += n;
-  checkUtf8(r, at, at + 1, n, what);
-  return '';
 }
