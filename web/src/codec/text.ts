@@ -3,11 +3,10 @@
 
 import { ErrorKind, kindName } from '../errors.js';
 import { hex2 } from './common.js';
-import { kScratchF64, kScratchU64 } from './numbers.js';
+import { kScratchF64, kScratchU64, readRaw } from './numbers.js';
 import {
   borrowReader,
   enterDec,
-  peekPackedElem,
   readBlob,
   readCount,
   readErrorKind,
@@ -18,7 +17,6 @@ import {
   readTag,
   readText,
   readU32,
-  readPacked,
   releaseReader,
   skipName,
   skipPacked,
@@ -27,7 +25,7 @@ import {
   unknownTag,
   type Reader,
 } from './reader.js';
-import { Tag, wireName, type NumberTag } from './tags.js';
+import { Tag, numberSize, wireName, type NumberTag } from './tags.js';
 
 /** Validates the value at the reader's position (every rule decode applies) and moves past it. */
 export function skipValue(r: Reader): void {
@@ -152,63 +150,62 @@ export function walk(r: Reader, depth: number, out: Out): void {
       return;
     case Tag.Bytes:
       return walkBytes(r, out);
-    case Tag.Packed:
-      return walkPacked(r, out);
-    case Tag.Error:
-      return walkError(r, out);
-  }
-  if (tag > Tag.Error || tag < Tag.Unit) return unknownTag(r, tag, at);
-  enterDec(r, at, depth);
-  walkContainer(r, tag, depth + 1, out);
-}
-
-// The payload of an array, optional, variant, map or struct whose tag was read;
-// its items are `depth` levels deep.
-function walkContainer(r: Reader, tag: Tag, depth: number, out: Out): void {
-  switch (tag) {
     case Tag.Array: {
+      enterDec(r, at, depth);
       const count = readCount(r, 'array count', 1);
       if (out) out.s += 'array [';
       for (let i = 0; i < count; i++) {
         if (out && i) out.s += ', ';
-        walk(r, depth, out);
+        walk(r, depth + 1, out);
       }
       if (out) out.s += ']';
       return;
     }
+    case Tag.Packed:
+      return walkPacked(r, out);
     case Tag.Optional: {
-      const present = readFlag(r, 'optional flag');
-      if (!present) {
+      enterDec(r, at, depth);
+      if (!readFlag(r, 'optional flag')) {
         if (out) out.s += 'none';
         return;
       }
       if (out) out.s += 'some(';
-      walk(r, depth, out);
+      walk(r, depth + 1, out);
       if (out) out.s += ')';
       return;
     }
     case Tag.Variant: {
+      enterDec(r, at, depth);
       const index = readU32(r, 'variant index', '');
       if (out) out.s += `variant ${index}(`;
-      walk(r, depth, out);
+      walk(r, depth + 1, out);
       if (out) out.s += ')';
       return;
     }
-    case Tag.Map: {
-      const count = readCount(r, 'map count', 2);
-      if (out) out.s += 'map {';
-      for (let i = 0; i < count; i++) {
-        if (out && i) out.s += ', ';
-        walk(r, depth, out);
-        if (out) out.s += ': ';
-        walk(r, depth, out);
-      }
-      if (out) out.s += '}';
-      return;
-    }
+    case Tag.Map:
+      enterDec(r, at, depth);
+      return walkMap(r, depth + 1, out);
+    case Tag.Struct:
+      enterDec(r, at, depth);
+      return walkStruct(r, depth + 1, out);
+    case Tag.Error:
+      return walkError(r, out);
     default:
-      return walkStruct(r, depth, out);
+      unknownTag(r, tag, at);
   }
+}
+
+// A map's payload; its keys and values are `depth` levels deep.
+function walkMap(r: Reader, depth: number, out: Out): void {
+  const count = readCount(r, 'map count', 2);
+  if (out) out.s += 'map {';
+  for (let i = 0; i < count; i++) {
+    if (out && i) out.s += ', ';
+    walk(r, depth, out);
+    if (out) out.s += ': ';
+    walk(r, depth, out);
+  }
+  if (out) out.s += '}';
 }
 
 function walkBytes(r: Reader, out: Out): void {
@@ -222,17 +219,16 @@ function walkBytes(r: Reader, out: Out): void {
 }
 
 function walkPacked(r: Reader, out: Out): void {
-  if (!out) {
-    skipPacked(r);
-    return;
-  }
-  const elem = peekPackedElem(r);
-  const a = readPacked(r) as unknown as ArrayLike<number | bigint>;
+  const data = skipPacked(r);
+  if (!out) return;
+  const elem = r.u8[data - 5]! as NumberTag; // the element tag, then the u32 count
+  const size = numberSize(elem);
   let s = `${wireName(elem)}[] [`;
-  for (let i = 0; i < a.length; i++) s += (i ? ', ' : '') + formatNumber(elem, a[i]!);
+  for (let p = data; p < r.pos; p += size) s += (p > data ? ', ' : '') + formatNumber(elem, readRaw(r.u8, elem, p));
   out.s += s + ']';
 }
 
+// A struct's payload; its field values are `depth` levels deep.
 function walkStruct(r: Reader, depth: number, out: Out): void {
   const name = out ? readName(r, 'struct name') : skipName(r, 'struct name');
   const count = readFieldCount(r);

@@ -94,8 +94,8 @@ export function findInvalidUtf8(u8: Uint8Array, start: number, end: number): num
   return -1;
 }
 
-// Decodes short UTF-8 by hand; null when invalid.
-function decodeShortUtf8(u8: Uint8Array, i: number, end: number): string | null {
+/** @internal decodes short UTF-8 by hand; null when invalid. */
+export function decodeShortUtf8(u8: Uint8Array, i: number, end: number): string | null {
   let s = '';
   while (i < end) {
     const c = u8[i]!;
@@ -135,9 +135,8 @@ function decodeShortUtf8(u8: Uint8Array, i: number, end: number): string | null 
   return s;
 }
 
-/** @internal the string of the n UTF-8 bytes at u8[data]; null when they are not valid UTF-8. */
-export function decodeUtf8(u8: Uint8Array, data: number, n: number): string | null {
-  if (n <= kShortText) return decodeShortUtf8(u8, data, data + n);
+/** @internal the string of the n UTF-8 bytes at u8[data] (past kShortText: TextDecoder); null when they are not valid UTF-8. */
+export function decodeLongUtf8(u8: Uint8Array, data: number, n: number): string | null {
   let src = u8.subarray(data, data + n);
   if (isShared(u8)) {
     if (n > kScratchKeep) {
