@@ -49,16 +49,47 @@
 //   error       a FerryError (another Error becomes JsException)
 //   !T          a FerryError or Error becomes the error value, anything else T
 
-import { deserErr, hex2, kOrigin as kCodecOrigin, u16At } from './codec/common.js';
-import { F_OPTIONAL, F_TYPES, F_VIEW, decValue, flagsOf, type DecodeOptions } from './codec/decode.js';
-import { encodeTop, encodeValueAt } from './codec/encode.js';
-import { kI64Hi, kI64Lo, kIntHi, kIntLo, kU64Hi, writeRaw } from './codec/numbers.js';
 import {
+  F_OPTIONAL,
+  F_TYPES,
+  F_VIEW,
+  NONE,
   Reader,
+  STRUCT_NAME,
+  Some,
+  Tag,
+  Typed,
+  Variant,
+  Writer,
   borrowReader,
+  bytesOf,
+  decValue,
+  describeJs,
+  deserErr,
+  encodeTop,
+  encodeValueAt,
   enterDec,
+  enterEnc,
+  flagsOf,
+  hex2,
+  isNumberTag,
+  kCodecOrigin,
+  kI64Hi,
+  kI64Lo,
+  kIntHi,
+  kIntLo,
+  kU64Hi,
   needFail,
+  numberSize,
+  packedTagOf,
   peekPackedElem,
+  putBlob,
+  putError,
+  putName,
+  putNumber,
+  putPacked,
+  putString,
+  putTagU32,
   readBlob,
   readCount,
   readErrorValue,
@@ -68,24 +99,15 @@ import {
   readText,
   readU32,
   releaseReader,
+  setField,
   trailingCheck,
+  u16At,
   unknownTag,
-} from './codec/reader.js';
-import { Tag, isNumberTag, numberSize, wireName, type NumberTag } from './codec/tags.js';
-import { NONE, STRUCT_NAME, Some, Typed, Variant, describeJs, setField } from './codec/values.js';
-import {
-  Writer,
-  bytesOf,
-  enterEnc,
-  packedTagOf,
-  putBlob,
-  putError,
-  putName,
-  putNumber,
-  putPacked,
-  putString,
-  putTagU32,
-} from './codec/writer.js';
+  wireName,
+  writeRaw,
+  type DecodeOptions,
+  type NumberTag,
+} from './codec.js';
 import { FerryError, InvalidArgumentError, TypeMismatchError, toFerryError } from './errors.js';
 
 // ---------------------------------------------------------------------------

@@ -185,9 +185,19 @@ export function walk(r: Reader, depth: number, out: Out): void {
     case Tag.Map:
       enterDec(r, at, depth);
       return walkMap(r, depth + 1, out);
-    case Tag.Struct:
+    case Tag.Struct: {
       enterDec(r, at, depth);
-      return walkStruct(r, depth + 1, out);
+      const name = out ? readName(r, 'struct name') : skipName(r, 'struct name');
+      const count = readFieldCount(r);
+      if (out) out.s += `struct ${nameText(name)} {`;
+      for (let i = 0; i < count; i++) {
+        const field = out ? readName(r, 'field name') : skipName(r, 'field name');
+        if (out) out.s += `${i ? ', ' : ''}${nameText(field)}: `;
+        walk(r, depth + 1, out);
+      }
+      if (out) out.s += '}';
+      return;
+    }
     case Tag.Error:
       return walkError(r, out);
     default:
@@ -226,19 +236,6 @@ function walkPacked(r: Reader, out: Out): void {
   let s = `${wireName(elem)}[] [`;
   for (let p = data; p < r.pos; p += size) s += (p > data ? ', ' : '') + formatNumber(elem, readRaw(r.u8, elem, p));
   out.s += s + ']';
-}
-
-// A struct's payload; its field values are `depth` levels deep.
-function walkStruct(r: Reader, depth: number, out: Out): void {
-  const name = out ? readName(r, 'struct name') : skipName(r, 'struct name');
-  const count = readFieldCount(r);
-  if (out) out.s += `struct ${nameText(name)} {`;
-  for (let i = 0; i < count; i++) {
-    const field = out ? readName(r, 'field name') : skipName(r, 'field name');
-    if (out) out.s += `${i ? ', ' : ''}${nameText(field)}: `;
-    walk(r, depth, out);
-  }
-  if (out) out.s += '}';
 }
 
 function walkError(r: Reader, out: Out): void {
