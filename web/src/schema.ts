@@ -541,6 +541,21 @@ function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
   w.pos = at;
 }
 
+function encOptionalAs(w: Writer, s: OptionalSchema, v: unknown, depth: number): void {
+  if (v === undefined) throw mismatch(s, v, 'use null for none');
+  enterEnc(depth);
+  w.ensure(2);
+  w.u8[w.pos] = Tag.Optional;
+  if (v === null || v === NONE) {
+    w.u8[w.pos + 1] = 0;
+    w.pos += 2;
+    return;
+  }
+  w.u8[w.pos + 1] = 1;
+  w.pos += 2;
+  encAs(w, s.value, v instanceof Some ? v.some : v, depth + 1);
+}
+
 function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
   switch (s.kind) {
     case 'scalar':
@@ -586,21 +601,9 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       }
       return;
     }
-    case 'optional': {
-      if (v === undefined) throw mismatch(s, v, 'use null for none');
-      enterEnc(depth);
-      w.ensure(2);
-      w.u8[w.pos] = Tag.Optional;
-      if (v === null || v === NONE) {
-        w.u8[w.pos + 1] = 0;
-        w.pos += 2;
-        return;
-      }
-      w.u8[w.pos + 1] = 1;
-      w.pos += 2;
-      encAs(w, s.value, v instanceof Some ? v.some : v, depth + 1);
+    case 'optional':
+      encOptionalAs(w, s, v, depth);
       return;
-    }
     case 'variant':
       encVariant(w, s, v, depth);
       return;
@@ -899,6 +902,28 @@ function namesOf(s: StructSchema): { name: Uint8Array; fields: Uint8Array[] } {
   return n;
 }
 
+// A map of `s`, whose keys must be unique.
+function decMapAs(r: Reader, s: MapSchema, flags: number, depth: number): Map<unknown, unknown> {
+  const at = r.pos;
+  expectTag(r, s, Tag.Map);
+  enterDec(r, at, depth);
+  const count = readCount(r, 'map count', 2);
+  const m = new Map<unknown, unknown>();
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const keyAt = r.pos;
+    const k = decAs(r, s.key, flags, depth + 1);
+    const keyEnd = r.pos;
+    const v = decAs(r, s.value, flags, depth + 1);
+    // Keys compare as values for primitives, by their bytes otherwise.
+    const id = keyId(r.u8, keyAt, keyEnd, k);
+    if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
+    seen.add(id);
+    m.set(k, v);
+  }
+  return m;
+}
+
 function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
   const at = r.pos;
   switch (s.kind) {
@@ -957,25 +982,8 @@ function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
       }
       return new Variant(index, decAs(r, s.alts[index]!, flags, depth + 1));
     }
-    case 'map': {
-      expectTag(r, s, Tag.Map);
-      enterDec(r, at, depth);
-      const count = readCount(r, 'map count', 2);
-      const m = new Map<unknown, unknown>();
-      const seen = new Set<string>();
-      for (let i = 0; i < count; i++) {
-        const keyAt = r.pos;
-        const k = decAs(r, s.key, flags, depth + 1);
-        const keyEnd = r.pos;
-        const v = decAs(r, s.value, flags, depth + 1);
-        // Keys compare as values for primitives, by their bytes otherwise.
-        const id = keyId(r.u8, keyAt, keyEnd, k);
-        if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
-        seen.add(id);
-        m.set(k, v);
-      }
-      return m;
-    }
+    case 'map':
+      return decMapAs(r, s, flags, depth);
     case 'struct':
       return decStructAs(r, s, flags, depth);
     case 'error':
