@@ -710,4 +710,55 @@ inline void ring_write_u64(ferry::RingProducer& p, std::uint32_t tag, std::uint6
   p.publish();
 }
 
+// --- Round trips ----------------------------------------------------------------------
+
+inline float ns_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<float, std::nano>(b - a).count();
+}
+
+// The value of round trip i: distinct, never 0 and never ~0.
+inline std::uint64_t ping_value(std::uint64_t i) { return (i + 1) * 0x9E3779B97F4A7C15ull; }
+
+// n timed round trips, the echoes that came back wrong, the whole run's time.
+struct RoundTrips {
+  std::vector<float> ns;
+  std::uint64_t bad = 0;
+  double seconds = 0;
+};
+
+// Two threads spinning on two 4 KiB ferry rings, one 8-byte record each way
+// per round trip: the ring's round trip with no wake.
+inline RoundTrips ring_round_trips(std::uint64_t n) {
+  constexpr std::uint32_t kTag = 7;
+  auto [ping_tx, pong_rx] = attach(ring_memory(4096, 0).fresh());
+  auto [pong_tx, ping_rx] = attach(ring_memory(4096, 1).fresh());
+  RoundTrips out;
+  run_pair(
+      [n, tx = std::move(ping_tx), rx = std::move(ping_rx), &out]() mutable {
+        RoundTrips mine;
+        mine.ns.reserve(n);
+        const auto t0 = Clock::now();
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const auto t = Clock::now();
+          const std::uint64_t v = ping_value(i);
+          ring_write_u64(tx, kTag, v);
+          std::uint64_t back = 0;
+          if (!ring_read_u64(rx, kTag, back) || back != v) ++mine.bad;
+          rx.release();
+          mine.ns.push_back(ns_between(t, Clock::now()));
+        }
+        mine.seconds = seconds_since(t0);
+        out = std::move(mine);
+      },
+      [n, rx = std::move(pong_rx), tx = std::move(pong_tx)]() mutable {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          std::uint64_t v = 0;
+          if (!ring_read_u64(rx, kTag, v)) v = ~std::uint64_t{0};
+          ring_write_u64(tx, kTag, v);
+          rx.release();
+        }
+      });
+  return out;
+}
+
 }  // namespace ferry::bench

@@ -71,7 +71,6 @@ const std::string kRingFloor = "ring ping-pong (spin)";
 constexpr unsigned kCallers = 4;
 constexpr unsigned kWindow = 64;
 
-inline std::uint64_t value_of(std::uint64_t i) { return (i + 1) * 0x9E3779B97F4A7C15ull; }
 
 // --- What a user writes by hand ----------------------------------------------------
 
@@ -163,10 +162,6 @@ class HandQueue {
 
 // --- Latency ------------------------------------------------------------------------
 
-float ns_between(fb::Clock::time_point a, fb::Clock::time_point b) {
-  return static_cast<float>(std::chrono::duration<double, std::nano>(b - a).count());
-}
-
 RunResult latency_result(const std::string& what, std::vector<float> ns, std::uint64_t bad, double seconds) {
   if (bad != 0) fail(what + ": " + std::to_string(bad) + " wrong echoes");
   RunResult r;
@@ -183,9 +178,9 @@ RunResult time_each(const std::string& what, std::uint64_t n, CallOnce call_once
   const auto t0 = fb::Clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     const auto t = fb::Clock::now();
-    const std::uint64_t v = value_of(i);
+    const std::uint64_t v = fb::ping_value(i);
     if (call_once(v) != v) ++bad;
-    ns.push_back(ns_between(t, fb::Clock::now()));
+    ns.push_back(fb::ns_between(t, fb::Clock::now()));
   }
   return latency_result(what, std::move(ns), bad, fb::seconds_since(t0));
 }
@@ -220,14 +215,14 @@ RunResult futex_rtt(std::uint64_t n) {
         const auto t0 = fb::Clock::now();
         for (std::uint64_t i = 0; i < n; ++i) {
           const auto t = fb::Clock::now();
-          const std::uint64_t v = value_of(i);
+          const std::uint64_t v = fb::ping_value(i);
           value.store(v, std::memory_order_relaxed);
           ping->w.fetch_add(1, std::memory_order_release);
           ferry::notify_word(ping->w);
           ++seen;
           while (pong->w.load(std::memory_order_acquire) != seen) ferry::wait_word(pong->w, seen - 1);
           if (value.load(std::memory_order_relaxed) != ~v) ++bad;
-          local.push_back(ns_between(t, fb::Clock::now()));
+          local.push_back(fb::ns_between(t, fb::Clock::now()));
         }
         seconds = fb::seconds_since(t0);
         ns = std::move(local);
@@ -247,40 +242,8 @@ RunResult futex_rtt(std::uint64_t n) {
 
 // Two threads spinning on two ferry rings: the round trip with no wake.
 RunResult ring_rtt(std::uint64_t n) {
-  constexpr std::uint32_t kTag = 7;
-  auto [ping_tx, pong_rx] = fb::attach(fb::ring_memory(4096, 0).fresh());
-  auto [pong_tx, ping_rx] = fb::attach(fb::ring_memory(4096, 1).fresh());
-  std::vector<float> ns;
-  std::uint64_t bad = 0;
-  double seconds = 0;
-  fb::run_pair(
-      [n, tx = std::move(ping_tx), rx = std::move(ping_rx), &ns, &bad, &seconds]() mutable {
-        std::vector<float> local;
-        local.reserve(n);
-        std::uint64_t wrong = 0;
-        const auto t0 = fb::Clock::now();
-        for (std::uint64_t i = 0; i < n; ++i) {
-          const auto t = fb::Clock::now();
-          const std::uint64_t v = value_of(i);
-          fb::ring_write_u64(tx, kTag, v);
-          std::uint64_t back = 0;
-          if (!fb::ring_read_u64(rx, kTag, back) || back != v) ++wrong;
-          rx.release();
-          local.push_back(ns_between(t, fb::Clock::now()));
-        }
-        seconds = fb::seconds_since(t0);
-        ns = std::move(local);
-        bad = wrong;
-      },
-      [n, rx = std::move(pong_rx), tx = std::move(pong_tx)]() mutable {
-        for (std::uint64_t i = 0; i < n; ++i) {
-          std::uint64_t v = 0;
-          if (!fb::ring_read_u64(rx, kTag, v)) v = ~std::uint64_t{0};
-          fb::ring_write_u64(tx, kTag, v);
-          rx.release();
-        }
-      });
-  return latency_result("ring ping-pong", std::move(ns), bad, seconds);
+  auto r = fb::ring_round_trips(n);
+  return latency_result("ring ping-pong", std::move(r.ns), r.bad, r.seconds);
 }
 
 // --- Throughput ------------------------------------------------------------------------
@@ -319,7 +282,7 @@ std::uint64_t windowed(unsigned t, std::uint64_t calls, unsigned window, Start s
   std::deque<std::pair<std::uint64_t, Pending>> inflight;
   std::uint64_t bad = 0;
   for (std::uint64_t i = 0; i < calls; ++i) {
-    const std::uint64_t v = value_of(i + (std::uint64_t{t} << 40));
+    const std::uint64_t v = fb::ping_value(i + (std::uint64_t{t} << 40));
     if (inflight.size() == window) {
       if (wait(inflight.front().second) != inflight.front().first) ++bad;
       inflight.pop_front();
@@ -352,7 +315,7 @@ RunResult hand_calls(HandPool& pool, std::uint64_t n, unsigned window) {
 
 std::uint64_t expected_sum(std::uint64_t n) {
   std::uint64_t s = 0;
-  for (std::uint64_t i = 0; i < n; ++i) s += value_of(i);
+  for (std::uint64_t i = 0; i < n; ++i) s += fb::ping_value(i);
   return s;
 }
 
@@ -367,7 +330,7 @@ void check_sum(const std::string& what, std::uint64_t got, std::uint64_t n) {
 RunResult ferry_stream_plain(ferry::WorkerPool& pool, std::uint64_t n) {
   const auto t0 = fb::Clock::now();
   auto s = must("pool.stream sum_u64", pool.stream<std::uint64_t, std::uint64_t>("sum_u64"));
-  for (std::uint64_t i = 0; i < n; ++i) check("send_blocking", s.tx.send_blocking(value_of(i)));
+  for (std::uint64_t i = 0; i < n; ++i) check("send_blocking", s.tx.send_blocking(fb::ping_value(i)));
   s.tx.close();
   const std::uint64_t sum = must("recv_blocking", s.rx.recv_blocking());
   check("stream done", s.done.get());
@@ -381,7 +344,7 @@ ferry::Task<ferry::Result<std::uint64_t>> send_all(ferry::WorkerPool& pool, std:
   auto s = pool.stream<std::uint64_t, std::uint64_t>("sum_u64");
   if (!s) co_return s.error();
   for (std::uint64_t i = 0; i < n; ++i) {
-    if (auto ok = co_await s->tx.send(value_of(i)); !ok) co_return ok.error();
+    if (auto ok = co_await s->tx.send(fb::ping_value(i)); !ok) co_return ok.error();
   }
   s->tx.close();
   auto sum = co_await s->rx.recv();
@@ -407,7 +370,7 @@ RunResult hand_stream(std::uint64_t n) {
   std::thread consumer([&] {
     while (auto v = q.pop()) sum += *v;
   });
-  for (std::uint64_t i = 0; i < n; ++i) q.push(value_of(i));
+  for (std::uint64_t i = 0; i < n; ++i) q.push(fb::ping_value(i));
   q.close();
   consumer.join();
   RunResult r;

@@ -187,10 +187,6 @@ std::vector<double> sketch(std::vector<float>& ns) {
   return q;
 }
 
-inline float ns_between(fb::Clock::time_point a, fb::Clock::time_point b) {
-  return std::chrono::duration<float, std::nano>(b - a).count();
-}
-
 // --- Asio: io_contexts on their own threads -------------------------------------
 
 struct AsioThread {
@@ -721,8 +717,6 @@ RunResult asio_bulk(AsioPair& io, const Source& src, std::uint64_t n) {
 // Latency: 8-byte round trips, each one timed
 // =================================================================================
 
-inline std::uint64_t ping_value(std::uint64_t i) { return (i + 1) * 0x9E3779B97F4A7C15ull; }
-
 RunResult finish_latency(const std::string& what, std::vector<float>& ns, std::uint64_t bad, double seconds) {
   if (bad != 0) fail(what + ": " + std::to_string(bad) + " wrong echoes");
   RunResult out;
@@ -732,39 +726,8 @@ RunResult finish_latency(const std::string& what, std::vector<float>& ns, std::u
 }
 
 RunResult ring_rtt(std::uint64_t n) {
-  auto [ping_tx, pong_rx] = fb::attach(fb::ring_memory(4096, 0).fresh());
-  auto [pong_tx, ping_rx] = fb::attach(fb::ring_memory(4096, 1).fresh());
-  std::vector<float> ns;
-  std::uint64_t bad = 0;
-  double seconds = 0;
-  fb::run_pair(
-      [n, tx = std::move(ping_tx), rx = std::move(ping_rx), &ns, &bad, &seconds]() mutable {
-        std::vector<float> local;
-        local.reserve(n);
-        std::uint64_t wrong = 0;
-        const auto t0 = fb::Clock::now();
-        for (std::uint64_t i = 0; i < n; ++i) {
-          const auto t = fb::Clock::now();
-          const std::uint64_t v = ping_value(i);
-          fb::ring_write_u64(tx, kTag, v);
-          std::uint64_t back = 0;
-          if (!fb::ring_read_u64(rx, kTag, back) || back != v) ++wrong;
-          rx.release();
-          local.push_back(ns_between(t, fb::Clock::now()));
-        }
-        seconds = fb::seconds_since(t0);
-        ns = std::move(local);
-        bad = wrong;
-      },
-      [n, rx = std::move(pong_rx), tx = std::move(pong_tx)]() mutable {
-        for (std::uint64_t i = 0; i < n; ++i) {
-          std::uint64_t v = 0;
-          if (!fb::ring_read_u64(rx, kTag, v)) v = ~std::uint64_t{0};
-          fb::ring_write_u64(tx, kTag, v);
-          rx.release();
-        }
-      });
-  return finish_latency("ferry ring round trip", ns, bad, seconds);
+  auto r = fb::ring_round_trips(n);
+  return finish_latency("ferry ring round trip", r.ns, r.bad, r.seconds);
 }
 
 template <class Queue, class Push, class Pop>
@@ -782,12 +745,12 @@ RunResult queue_rtt(const std::string& what, std::uint64_t n, Push push, Pop pop
         const auto t0 = fb::Clock::now();
         for (std::uint64_t i = 0; i < n; ++i) {
           const auto t = fb::Clock::now();
-          const std::uint64_t v = ping_value(i);
+          const std::uint64_t v = fb::ping_value(i);
           for (Spinner s; !push(*ping, v);) s.spin();
           std::uint64_t back = 0;
           for (Spinner s; !pop(*pong, back);) s.spin();
           if (back != v) ++wrong;
-          local.push_back(ns_between(t, fb::Clock::now()));
+          local.push_back(fb::ns_between(t, fb::Clock::now()));
         }
         seconds = fb::seconds_since(t0);
         ns = std::move(local);
@@ -834,12 +797,12 @@ ferry::Task<ferry::Result<Pings>> stream_ping(ferry::Sender<std::uint64_t> tx, f
   const auto t0 = fb::Clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     const auto t = fb::Clock::now();
-    const std::uint64_t v = ping_value(i);
+    const std::uint64_t v = fb::ping_value(i);
     if (auto ok = co_await tx.send(v); !ok) co_return ok.error();
     auto back = co_await rx.recv();
     if (!back) co_return back.error();
     if (*back != v) ++p.bad;
-    p.ns.push_back(ns_between(t, fb::Clock::now()));
+    p.ns.push_back(fb::ns_between(t, fb::Clock::now()));
   }
   p.seconds = fb::seconds_since(t0);
   tx.close();
@@ -875,11 +838,11 @@ RunResult call_rtt(ferry::WorkerPool& pool, std::uint64_t n) {
   const auto t0 = fb::Clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     const auto t = fb::Clock::now();
-    const std::uint64_t v = ping_value(i);
+    const std::uint64_t v = fb::ping_value(i);
     auto r = pool.call<std::uint64_t>("echo_u64", v).get();
     if (!r) fail("pool call echo_u64: " + r.error().describe());
     if (*r != v) ++bad;
-    ns.push_back(ns_between(t, fb::Clock::now()));
+    ns.push_back(fb::ns_between(t, fb::Clock::now()));
   }
   return finish_latency("ferry pool call", ns, bad, fb::seconds_since(t0));
 }
@@ -891,11 +854,11 @@ asio::awaitable<Pings> asio_ping(AsioChannel<std::uint64_t>& ping, AsioChannel<s
   const auto t0 = fb::Clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     const auto t = fb::Clock::now();
-    const std::uint64_t v = ping_value(i);
+    const std::uint64_t v = fb::ping_value(i);
     co_await ping.async_send(asio::error_code{}, v, asio::use_awaitable);
     const std::uint64_t back = co_await pong.async_receive(asio::use_awaitable);
     if (back != v) ++p.bad;
-    p.ns.push_back(ns_between(t, fb::Clock::now()));
+    p.ns.push_back(fb::ns_between(t, fb::Clock::now()));
   }
   p.seconds = fb::seconds_since(t0);
   co_return p;

@@ -36,8 +36,11 @@ class NativeArena {
  public:
   static constexpr std::size_t kReserve = std::size_t{1} << 30;  // 1 GiB of address space
   static NativeArena& instance() {
-    static NativeArena arena;
-    return arena;
+    // Never destroyed: a thread that a pool's shutdown left behind inside a
+    // task (ShutdownReport) may still free its rings here while the
+    // process exits and runs static destructors.
+    static NativeArena* const arena = new NativeArena;
+    return *arena;
   }
   Result<void*> alloc(std::size_t bytes) {
     const std::size_t n = (bytes + 63) & ~std::size_t{63};

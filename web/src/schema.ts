@@ -50,23 +50,39 @@
 //   !T          a FerryError or Error becomes the error value, anything else T
 
 import {
+  F_OPTIONAL,
+  F_TYPES,
+  F_VIEW,
   NONE,
   Reader,
   STRUCT_NAME,
   Some,
+  Tag,
   Typed,
   Variant,
   Writer,
   borrowReader,
   bytesOf,
+  decValue,
   describeJs,
+  deserErr,
   encodeTop,
   encodeValueAt,
   enterDec,
   enterEnc,
+  flagsOf,
+  hex2,
   isNumberTag,
+  kCodecOrigin,
+  kI64Hi,
+  kI64Lo,
+  kIntHi,
+  kIntLo,
+  kU64Hi,
+  needFail,
   numberSize,
   packedTagOf,
+  peekPackedElem,
   putBlob,
   putError,
   putName,
@@ -79,19 +95,20 @@ import {
   readErrorValue,
   readFlag,
   readNumber,
-  u16At,
   readPacked,
-  decodeValueAt,
   readText,
   readU32,
   releaseReader,
+  setField,
   trailingCheck,
+  u16At,
   unknownTag,
   wireName,
+  writeRaw,
   type DecodeOptions,
   type NumberTag,
 } from './codec.js';
-import { DeserializationError, FerryError, InvalidArgumentError, TypeMismatchError, toFerryError } from './errors.js';
+import { FerryError, InvalidArgumentError, TypeMismatchError, toFerryError } from './errors.js';
 
 // ---------------------------------------------------------------------------
 // Schema objects
@@ -151,7 +168,8 @@ export interface Signature {
 }
 
 const kScalarTags: Record<ScalarName, number> = {
-  unit: 0x00, bool: 0x01, i8: 0x02, u8: 0x03, i16: 0x04, u16: 0x05, i32: 0x06, u32: 0x07, i64: 0x08, u64: 0x09, f32: 0x0a, f64: 0x0b,
+  unit: Tag.Unit, bool: Tag.Bool, i8: Tag.I8, u8: Tag.U8, i16: Tag.I16, u16: Tag.U16,
+  i32: Tag.I32, u32: Tag.U32, i64: Tag.I64, u64: Tag.U64, f32: Tag.F32, f64: Tag.F64,
 };
 
 // ---------------------------------------------------------------------------
@@ -250,7 +268,7 @@ class Parser {
     this.pos += w.length;
     if (Object.prototype.hasOwnProperty.call(kScalarTags, w)) {
       const tag = kScalarTags[w as ScalarName];
-      if (tag >= 0x02 && this.eat('[]')) return { kind: 'packed', elem: tag as NumberTag };
+      if (tag >= Tag.I8 && this.eat('[]')) return { kind: 'packed', elem: tag as NumberTag };
       return { kind: 'scalar', name: w as ScalarName, tag };
     }
     switch (w) {
@@ -447,44 +465,36 @@ function withPath(e: unknown, seg: string): unknown {
   return e;
 }
 
-const kIntLo = [0, 0, -128, 0, -32768, 0, -2147483648, 0];
-const kIntHi = [0, 0, 127, 255, 32767, 65535, 2147483647, 4294967295];
-const kI64Lo = -(1n << 63n);
-const kI64Hi = (1n << 63n) - 1n;
-const kU64Hi = (1n << 64n) - 1n;
-
-const kF32Max = 3.4028234663852886e38;
-
 // The value converted for number tag `tag`, or undefined when it does not fit
 // without loss (f32: rounding is allowed, overflow is not).
 function numberFor(tag: number, v: unknown): number | bigint | undefined {
-  if (tag <= 0x07) {
+  if (tag <= Tag.U32) {
     return typeof v === 'number' && Number.isInteger(v) && v >= kIntLo[tag]! && v <= kIntHi[tag]! ? v : undefined;
   }
-  if (tag <= 0x09) {
-    const lo = tag === 0x08 ? kI64Lo : 0n;
-    const hi = tag === 0x08 ? kI64Hi : kU64Hi;
+  if (tag <= Tag.U64) {
+    const lo = tag === Tag.I64 ? kI64Lo : 0n;
+    const hi = tag === Tag.I64 ? kI64Hi : kU64Hi;
     if (typeof v === 'bigint') return v >= lo && v <= hi ? v : undefined;
-    if (typeof v === 'number') return Number.isSafeInteger(v) && (tag === 0x08 || v >= 0) ? BigInt(v) : undefined;
+    if (typeof v === 'number') return Number.isSafeInteger(v) && (tag === Tag.I64 || v >= 0) ? BigInt(v) : undefined;
     return undefined;
   }
   if (typeof v !== 'number') return undefined;
-  if (tag === 0x0a && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) return undefined;
+  if (tag === Tag.F32 && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) return undefined;
   return v;
 }
 
 function encScalar(w: Writer, s: ScalarSchema, v: unknown): void {
   const tag = s.tag;
-  if (tag === 0x00) {
+  if (tag === Tag.Unit) {
     if (v !== undefined && v !== null) throw mismatch(s, v);
     w.ensure(1);
-    w.u8[w.pos++] = 0x00;
+    w.u8[w.pos++] = Tag.Unit;
     return;
   }
-  if (tag === 0x01) {
+  if (tag === Tag.Bool) {
     if (typeof v !== 'boolean') throw mismatch(s, v);
     w.ensure(2);
-    w.u8[w.pos] = 0x01;
+    w.u8[w.pos] = Tag.Bool;
     w.u8[w.pos + 1] = v ? 1 : 0;
     w.pos += 2;
     return;
@@ -496,7 +506,7 @@ function encScalar(w: Writer, s: ScalarSchema, v: unknown): void {
   }
   const x = numberFor(tag, v);
   if (x === undefined) {
-    throw mismatch(s, v, tag === 0x0a && typeof v === 'number' ? 'beyond the f32 range' : tag <= 0x07 && typeof v === 'bigint' ? 'bigints are for i64 and u64' : '');
+    throw mismatch(s, v, tag === Tag.F32 && typeof v === 'number' ? 'beyond the f32 range' : tag <= Tag.U32 && typeof v === 'bigint' ? 'bigints are for i64 and u64' : '');
   }
   putNumber(w, tag, x);
 }
@@ -505,7 +515,7 @@ function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
   const elem = s.elem;
   if (ArrayBuffer.isView(v)) {
     const t = packedTagOf(v);
-    if (t === elem || (elem === 0x03 && v instanceof Uint8Array)) {
+    if (t === elem || (elem === Tag.U8 && v instanceof Uint8Array)) {
       putPacked(w, elem, v as ArrayBufferView & { length: number });
       return;
     }
@@ -516,7 +526,7 @@ function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
   const size = numberSize(elem);
   w.ensure(6 + n * size);
   const p = w.pos;
-  w.u8[p] = 0x0f;
+  w.u8[p] = Tag.Packed;
   w.u8[p + 1] = elem;
   w.dv.setUint32(p + 2, n, true);
   const dv = w.dv;
@@ -526,20 +536,24 @@ function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
     if (x instanceof Typed) x = x.tag === elem ? x.value : undefined;
     const y = numberFor(elem, x);
     if (y === undefined) throw withPath(new Mismatch(wireName(elem), describeJs(v[i])), `[${i}]`);
-    switch (elem) {
-      case 0x02: dv.setInt8(at, y as number); break;
-      case 0x03: dv.setUint8(at, y as number); break;
-      case 0x04: dv.setInt16(at, y as number, true); break;
-      case 0x05: dv.setUint16(at, y as number, true); break;
-      case 0x06: dv.setInt32(at, y as number, true); break;
-      case 0x07: dv.setUint32(at, y as number, true); break;
-      case 0x08: dv.setBigInt64(at, y as bigint, true); break;
-      case 0x09: dv.setBigUint64(at, y as bigint, true); break;
-      case 0x0a: dv.setFloat32(at, y as number, true); break;
-      default: dv.setFloat64(at, y as number, true); break;
-    }
+    writeRaw(dv, elem, at, y);
   }
   w.pos = at;
+}
+
+function encOptionalAs(w: Writer, s: OptionalSchema, v: unknown, depth: number): void {
+  if (v === undefined) throw mismatch(s, v, 'use null for none');
+  enterEnc(depth);
+  w.ensure(2);
+  w.u8[w.pos] = Tag.Optional;
+  if (v === null || v === NONE) {
+    w.u8[w.pos + 1] = 0;
+    w.pos += 2;
+    return;
+  }
+  w.u8[w.pos + 1] = 1;
+  w.pos += 2;
+  encAs(w, s.value, v instanceof Some ? v.some : v, depth + 1);
 }
 
 function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
@@ -564,7 +578,7 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       if (!Array.isArray(v)) throw mismatch(s, v);
       enterEnc(depth);
       const n = v.length;
-      putTagU32(w, 0x0e, n);
+      putTagU32(w, Tag.Array, n);
       let i = 0;
       try {
         for (; i < n; i++) encAs(w, s.item, v[i], depth + 1);
@@ -578,7 +592,7 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       if (!Array.isArray(v)) throw mismatch(s, v);
       if (v.length !== items.length) throw new Mismatch(`array of ${items.length}`, `array of ${v.length}`);
       enterEnc(depth);
-      putTagU32(w, 0x0e, items.length);
+      putTagU32(w, Tag.Array, items.length);
       let i = 0;
       try {
         for (; i < items.length; i++) encAs(w, items[i]!, v[i], depth + 1);
@@ -587,21 +601,9 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       }
       return;
     }
-    case 'optional': {
-      if (v === undefined) throw mismatch(s, v, 'use null for none');
-      enterEnc(depth);
-      w.ensure(2);
-      w.u8[w.pos] = 0x10;
-      if (v === null || v === NONE) {
-        w.u8[w.pos + 1] = 0;
-        w.pos += 2;
-        return;
-      }
-      w.u8[w.pos + 1] = 1;
-      w.pos += 2;
-      encAs(w, s.value, v instanceof Some ? v.some : v, depth + 1);
+    case 'optional':
+      encOptionalAs(w, s, v, depth);
       return;
-    }
     case 'variant':
       encVariant(w, s, v, depth);
       return;
@@ -641,7 +643,7 @@ function encVariant(w: Writer, s: VariantSchema, v: unknown, depth: number): voi
   if (!(typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < s.alts.length)) {
     throw new Mismatch(`variant of ${s.alts.length} alternatives`, `variant index ${String(index)}`);
   }
-  putTagU32(w, 0x11, index);
+  putTagU32(w, Tag.Variant, index);
   try {
     encAs(w, s.alts[index]!, value, depth + 1);
   } catch (e) {
@@ -650,15 +652,15 @@ function encVariant(w: Writer, s: VariantSchema, v: unknown, depth: number): voi
 }
 
 function keyFor(k: Schema, key: string): unknown {
-  if (k.kind === 'scalar' && k.tag >= 0x02 && k.tag <= 0x09 && /^-?\d+$/.test(key)) return k.tag >= 0x08 ? BigInt(key) : Number(key);
-  if (k.kind === 'scalar' && k.tag >= 0x0a && key.trim() !== '' && !Number.isNaN(Number(key))) return Number(key);
+  if (k.kind === 'scalar' && k.tag >= Tag.I8 && k.tag <= Tag.U64 && /^-?\d+$/.test(key)) return k.tag >= Tag.I64 ? BigInt(key) : Number(key);
+  if (k.kind === 'scalar' && k.tag >= Tag.F32 && key.trim() !== '' && !Number.isNaN(Number(key))) return Number(key);
   return key;
 }
 
 function encMap(w: Writer, s: MapSchema, v: unknown, depth: number): void {
   if (v instanceof Map) {
     enterEnc(depth);
-    putTagU32(w, 0x12, v.size);
+    putTagU32(w, Tag.Map, v.size);
     let i = 0;
     for (const [k, x] of v) {
       try {
@@ -678,7 +680,7 @@ function encMap(w: Writer, s: MapSchema, v: unknown, depth: number): void {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Typed || v instanceof Error) throw mismatch(s, v);
   enterEnc(depth);
   const keys = Object.keys(v);
-  putTagU32(w, 0x12, keys.length);
+  putTagU32(w, Tag.Map, keys.length);
   for (const key of keys) {
     try {
       encAs(w, s.key, keyFor(s.key, key), depth + 1);
@@ -699,7 +701,7 @@ function encStructAs(w: Writer, s: StructSchema, v: unknown, depth: number): voi
   enterEnc(depth);
   const fields = s.fields;
   w.ensure(1);
-  w.u8[w.pos++] = 0x13;
+  w.u8[w.pos++] = Tag.Struct;
   putName(w, s.name, 'struct name');
   if (fields === null) {
     // No body known: the object's own fields, untyped.
@@ -800,7 +802,7 @@ export function encodeArgsInto(w: Writer, sig: Signature, args: readonly unknown
   let i = 0;
   try {
     encodeTop(w, (into) => {
-      putTagU32(into, 0x0e, n);
+      putTagU32(into, Tag.Array, n);
       for (i = 0; i < n; i++) encAs(into, sig.args[i]!, args[i], 1);
     });
   } catch (e) {
@@ -827,12 +829,6 @@ export function encodeArgs(sig: Signature, args: readonly unknown[]): Uint8Array
 // ---------------------------------------------------------------------------
 // Typed decoding: what a C++ decoder of the schema's type accepts
 
-const kDecoderOrigin = 'web/codec';
-
-function deserErr(message: string): DeserializationError {
-  return new DeserializationError(message, kDecoderOrigin);
-}
-
 // Wire text for messages, escaping bytes that are not valid UTF-8 as \xNN.
 function printable(u8: Uint8Array, start: number, n: number): string {
   try {
@@ -841,7 +837,7 @@ function printable(u8: Uint8Array, start: number, n: number): string {
     let s = '';
     for (let i = 0; i < n; i++) {
       const b = u8[start + i]!;
-      s += b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+      s += b < 0x80 ? String.fromCharCode(b) : `\\x${hex2(b)}`;
     }
     return s;
   }
@@ -850,8 +846,8 @@ function printable(u8: Uint8Array, start: number, n: number): string {
 // Best-effort wire type name of the value at absolute `at` ("i32[]", "struct Pt").
 function actualName(r: Reader, at: number): string {
   const tag = r.u8[at]!;
-  if (tag === 0x0f && at + 1 < r.end && isNumberTag(r.u8[at + 1]!)) return `${wireName(r.u8[at + 1]!)}[]`;
-  if (tag === 0x13 && at + 1 < r.end) {
+  if (tag === Tag.Packed && at + 1 < r.end && isNumberTag(r.u8[at + 1]!)) return `${wireName(r.u8[at + 1]!)}[]`;
+  if (tag === Tag.Struct && at + 1 < r.end) {
     const n = r.u8[at + 1]!;
     if (r.end - (at + 2) >= n) return `struct ${printable(r.u8, at + 2, n)}`;
   }
@@ -861,7 +857,7 @@ function actualName(r: Reader, at: number): string {
 function typeMismatchAt(r: Reader, expected: string, actual: string, at: number, detail = ''): TypeMismatchError {
   return new TypeMismatchError(
     `type mismatch: expected ${expected}, got ${actual} at offset ${at - r.base}${detail ? ` (${detail})` : ''}`,
-    kDecoderOrigin,
+    kCodecOrigin,
     expected,
     actual,
   );
@@ -876,29 +872,23 @@ function expectTag(r: Reader, s: Schema, tag: number): void {
     r.pos = at + 1;
     return;
   }
-  if (got > 0x14) unknownTag(r, got, at);
+  if (got > Tag.Error) unknownTag(r, got, at);
   throw typeMismatchAt(r, describeSchema(s), actualName(r, at), at);
 }
 
 // A u8-length name compared byte for byte with `want` (a typed decoder does not validate, it compares).
 function nameMatches(r: Reader, want: Uint8Array, what: string): { ok: boolean; at: number; n: number } {
   const at = r.pos;
-  if (at >= r.end) needFail(r, 1, `${what} length`);
+  if (at >= r.end) needFail(r, 1, what, ' length');
   const n = r.u8[at]!;
   if (at + 1 + n > r.end) {
     r.pos = at + 1;
-    needFail(r, n, what);
+    needFail(r, n, what, '');
   }
   r.pos = at + 1 + n;
   let ok = n === want.length;
   for (let i = 0; ok && i < n; i++) ok = r.u8[at + 1 + i] === want[i];
   return { ok, at, n };
-}
-
-function needFail(r: Reader, n: number, what: string): never {
-  const rem = r.end - r.pos;
-  const bytes = (k: number) => (k === 1 ? '1 byte' : `${k} bytes`);
-  throw deserErr(`${what} at offset ${r.pos - r.base} needs ${bytes(n)} but ${bytes(rem)} ${rem === 1 ? 'remains' : 'remain'}`);
 }
 
 const kNameBytes = new WeakMap<StructSchema, { name: Uint8Array; fields: Uint8Array[] }>();
@@ -912,39 +902,53 @@ function namesOf(s: StructSchema): { name: Uint8Array; fields: Uint8Array[] } {
   return n;
 }
 
-const F_VIEW = 1;
-const F_OPTIONAL = 2;
+// A map of `s`, whose keys must be unique.
+function decMapAs(r: Reader, s: MapSchema, flags: number, depth: number): Map<unknown, unknown> {
+  const at = r.pos;
+  expectTag(r, s, Tag.Map);
+  enterDec(r, at, depth);
+  const count = readCount(r, 'map count', 2);
+  const m = new Map<unknown, unknown>();
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const keyAt = r.pos;
+    const k = decAs(r, s.key, flags, depth + 1);
+    const keyEnd = r.pos;
+    const v = decAs(r, s.value, flags, depth + 1);
+    // Keys compare as values for primitives, by their bytes otherwise.
+    const id = keyId(r.u8, keyAt, keyEnd, k);
+    if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
+    seen.add(id);
+    m.set(k, v);
+  }
+  return m;
+}
 
 function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
   const at = r.pos;
   switch (s.kind) {
     case 'scalar': {
       expectTag(r, s, s.tag);
-      if (s.tag === 0x00) return undefined;
-      if (s.tag === 0x01) return readFlag(r, 'bool byte');
+      if (s.tag === Tag.Unit) return undefined;
+      if (s.tag === Tag.Bool) return readFlag(r, 'bool byte');
       return readNumber(r, s.tag as NumberTag);
     }
     case 'string':
-      expectTag(r, s, 0x0c);
+      expectTag(r, s, Tag.String);
       return readText(r, 'string');
     case 'bytes': {
-      expectTag(r, s, 0x0d);
+      expectTag(r, s, Tag.Bytes);
       const n = readBlob(r, 'bytes');
       const p = r.pos - n;
       return flags & F_VIEW ? r.u8.subarray(p, p + n) : r.u8.slice(p, p + n);
     }
     case 'packed': {
-      expectTag(r, s, 0x0f);
-      if (r.pos >= r.end) needFail(r, 1, 'packed element tag');
-      const elem = r.u8[r.pos]!;
-      if (!isNumberTag(elem)) {
-        throw deserErr(`packed element tag 0x${elem.toString(16).padStart(2, '0')} at offset ${r.pos - r.base} is not a number type (0x02..0x0b)`);
-      }
-      if (elem !== s.elem) throw typeMismatchAt(r, describeSchema(s), actualName(r, at), at);
+      expectTag(r, s, Tag.Packed);
+      if (peekPackedElem(r) !== s.elem) throw typeMismatchAt(r, describeSchema(s), actualName(r, at), at);
       return readPacked(r);
     }
     case 'array': {
-      expectTag(r, s, 0x0e);
+      expectTag(r, s, Tag.Array);
       enterDec(r, at, depth);
       const count = readCount(r, 'array count', 1);
       const out = new Array<unknown>(count);
@@ -952,7 +956,7 @@ function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
       return out;
     }
     case 'tuple': {
-      expectTag(r, s, 0x0e);
+      expectTag(r, s, Tag.Array);
       enterDec(r, at, depth);
       const n = s.items.length;
       const count = readU32(r, 'array count', '');
@@ -962,14 +966,14 @@ function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
       return out;
     }
     case 'optional': {
-      expectTag(r, s, 0x10);
+      expectTag(r, s, Tag.Optional);
       enterDec(r, at, depth);
       if (!readFlag(r, 'optional flag')) return flags & F_OPTIONAL ? NONE : null;
       const v = decAs(r, s.value, flags, depth + 1);
       return flags & F_OPTIONAL ? new Some(v) : v;
     }
     case 'variant': {
-      expectTag(r, s, 0x11);
+      expectTag(r, s, Tag.Variant);
       enterDec(r, at, depth);
       const indexAt = r.pos;
       const index = readU32(r, 'variant index', '');
@@ -978,32 +982,15 @@ function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
       }
       return new Variant(index, decAs(r, s.alts[index]!, flags, depth + 1));
     }
-    case 'map': {
-      expectTag(r, s, 0x12);
-      enterDec(r, at, depth);
-      const count = readCount(r, 'map count', 2);
-      const m = new Map<unknown, unknown>();
-      const seen = new Set<string>();
-      for (let i = 0; i < count; i++) {
-        const keyAt = r.pos;
-        const k = decAs(r, s.key, flags, depth + 1);
-        const keyEnd = r.pos;
-        const v = decAs(r, s.value, flags, depth + 1);
-        // Keys compare as values for primitives, by their bytes otherwise.
-        const id = keyId(r.u8, keyAt, keyEnd, k);
-        if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
-        seen.add(id);
-        m.set(k, v);
-      }
-      return m;
-    }
+    case 'map':
+      return decMapAs(r, s, flags, depth);
     case 'struct':
       return decStructAs(r, s, flags, depth);
     case 'error':
-      expectTag(r, s, 0x14);
+      expectTag(r, s, Tag.Error);
       return readErrorValue(r);
     case 'result':
-      if (r.pos < r.end && r.u8[r.pos] === 0x14) {
+      if (r.pos < r.end && r.u8[r.pos] === Tag.Error) {
         r.pos++;
         return readErrorValue(r);
       }
@@ -1032,13 +1019,13 @@ function keyId(u8: Uint8Array, start: number, end: number, k: unknown): string {
 
 function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): unknown {
   const at = r.pos;
-  expectTag(r, s, 0x13);
+  expectTag(r, s, Tag.Struct);
   enterDec(r, at, depth);
   const names = namesOf(s);
   const nm = nameMatches(r, names.name, 'struct name');
   if (!nm.ok) throw typeMismatchAt(r, `struct ${s.name}`, `struct ${printable(r.u8, nm.at + 1, nm.n)}`, at);
   const countAt = r.pos;
-  if (countAt + 2 > r.end) needFail(r, 2, 'struct field count');
+  if (countAt + 2 > r.end) needFail(r, 2, 'struct field count', '');
   const count = u16At(r.u8, countAt);
   r.pos = countAt + 2;
   const o: Record<string | symbol, unknown> = { [STRUCT_NAME]: s.name };
@@ -1047,13 +1034,13 @@ function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): 
     if (2 * count > r.end - r.pos) throw deserErr(`struct field count ${count} at offset ${countAt - r.base} needs at least ${2 * count} bytes but ${r.end - r.pos} bytes remain`);
     for (let i = 0; i < count; i++) {
       const fieldAt = r.pos;
-      if (fieldAt >= r.end) needFail(r, 1, 'field name length');
+      if (fieldAt >= r.end) needFail(r, 1, 'field name', ' length');
       const n = r.u8[fieldAt]!;
       r.pos++;
-      if (r.pos + n > r.end) needFail(r, n, 'field name');
+      if (r.pos + n > r.end) needFail(r, n, 'field name', '');
       const name = printable(r.u8, r.pos, n);
       r.pos += n;
-      setField(o, name, decodeValueAt(r, { copy: !(flags & F_VIEW), preserveOptional: !!(flags & F_OPTIONAL) }, depth + 1));
+      setField(o, name, decValue(r, flags, depth + 1));
     }
     return o;
   }
@@ -1070,11 +1057,6 @@ function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): 
   return o;
 }
 
-function setField(o: Record<string | symbol, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
-  else o[k] = v;
-}
-
 /**
  * Decodes one value as a C++ decoder of `schema`'s type would, refusing
  * anything else: TypeMismatch for a value of another type ("type mismatch:
@@ -1086,9 +1068,7 @@ function setField(o: Record<string | symbol, unknown>, k: string, v: unknown): v
  * bytes: exactly one value, trailing bytes are Deserialization.
  */
 export function decodeAs(input: Uint8Array | Reader, schema: Schema, opts?: DecodeOptions): unknown {
-  let flags = 0;
-  if (opts?.copy === false) flags |= F_VIEW;
-  if (opts?.preserveOptional ?? opts?.preserveTypes) flags |= F_OPTIONAL;
+  const flags = flagsOf(opts) & ~F_TYPES; // typed decoding gives plain numbers
   if (input instanceof Reader) return decAs(input, schema, flags, 0);
   const r = borrowReader(input);
   try {

@@ -50,10 +50,11 @@ class Monitor {
   }
 
   // Any thread: runs fn on the monitor thread at `when`, unless
-  // cancel_timer(id) came first. Returns the id (never 0).
-  std::uint64_t add_timer(Clock::time_point when, std::function<void()> fn) {
+  // cancel_timer(id) came first. The id (never 0) is stored in `id` under
+  // the monitor's mutex, before fn can run: fn (which takes that mutex
+  // first) sees it, even when `when` has passed already.
+  void add_timer(Clock::time_point when, std::function<void()> fn, std::uint64_t& id) {
     bool wake;
-    std::uint64_t id;
     {
       std::lock_guard lock(mutex_);
       id = next_id_++;
@@ -61,7 +62,6 @@ class Monitor {
       wake = sleeping_ && when < sleeping_until_;
     }
     if (wake) ring();
-    return id;
   }
 
   // Any thread: forgets timer `id` if it has not fired (its function is

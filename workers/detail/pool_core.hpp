@@ -191,13 +191,13 @@ inline void PoolCore::end_early(CallState& st, Error e) {
 inline void PoolCore::watch(const CallRef& st, const CallOptions& options) {
   if (options.timeout.count() >= 0) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count();
-    st->timer = monitor_.add_timer(Clock::now() + options.timeout, [self = weak_from_this(), ref = st, ms] {
+    monitor_.add_timer(Clock::now() + options.timeout, [self = weak_from_this(), ref = st, ms] {
       if (auto core = self.lock()) {
         core->end_early(*ref, Error::make(ErrorKind::Timeout,
                                           "call " + std::to_string(ref->id) + " timed out after " + std::to_string(ms) + " ms",
                                           "workers/pool"));
       }
-    });
+    }, st->timer);
   }
   if (options.cancel.can_be_cancelled()) {
     // A raw pointer: the callback is st's own member, destroyed with it.
