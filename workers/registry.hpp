@@ -70,8 +70,11 @@ struct TaskEntry {
 class TaskRegistry {
  public:
   static TaskRegistry& instance() {
-    static TaskRegistry registry;
-    return registry;
+    // Never destroyed: a worker thread that a pool's shutdown left behind
+    // inside a task (ShutdownReport) may still look its task up while the
+    // process exits and runs static destructors.
+    static TaskRegistry* const registry = new TaskRegistry;
+    return *registry;
   }
   // A second task under a name already taken is not registered; the name is
   // remembered, and duplicates() names it, so that a pool refuses to start
