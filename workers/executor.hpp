@@ -168,6 +168,8 @@ class Executor final : public Scheduler {
   void flush_all();
   void sleep();
   void run_one(std::function<void()>& fn);
+  void stop_asio();      // close() and discard(): Asio's services stop first
+  void destroy_roots();  // close() and discard(): every suspended frame goes
 
   std::atomic<std::uint32_t>* doorbell_;  // in the shared arena (rings point at it); recycled, never freed
   std::atomic<std::uint32_t> sleeping_{0};
@@ -323,9 +325,7 @@ inline Executor::~Executor() {
   detail::DoorbellPool::give_back(doorbell_);
 }
 
-inline void Executor::close() {
-  if (closed_) return;
-  closed_ = true;
+inline void Executor::stop_asio() {
   // Asio's services stop first (their internal thread posts into us); they
   // are destroyed last, after the frames whose Asio objects refer to them.
   // Asio 1.22 shuts services down newest first, i.e. the reactor before the
@@ -335,6 +335,18 @@ inline void Executor::close() {
     asio::use_service<asio::detail::scheduler>(*asio_context_).shutdown();
   }
   asio_context_->shutdown();
+}
+
+inline void Executor::destroy_roots() {
+  auto roots = std::move(roots_);
+  roots_.clear();
+  for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
+}
+
+inline void Executor::close() {
+  if (closed_) return;
+  closed_ = true;
+  stop_asio();
   Scheduler*& cur = current_ref();
   Scheduler* saved = cur;
   cur = this;
@@ -347,9 +359,7 @@ inline void Executor::close() {
     run_ready();
   }
   // Whatever is still suspended is destroyed (locals' destructors run).
-  auto roots = std::move(roots_);
-  roots_.clear();
-  for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
+  destroy_roots();
   asio_context_.reset();
   thread_.store(std::thread::id{}, std::memory_order_relaxed);
   cur = saved;
@@ -358,10 +368,7 @@ inline void Executor::close() {
 inline void Executor::discard() {
   if (closed_) return;
   closed_ = true;
-  if (asio::has_service<asio::detail::scheduler>(*asio_context_)) {
-    asio::use_service<asio::detail::scheduler>(*asio_context_).shutdown();
-  }
-  asio_context_->shutdown();
+  stop_asio();
   Scheduler*& cur = current_ref();
   Scheduler* saved = cur;
   cur = this;
@@ -375,9 +382,7 @@ inline void Executor::discard() {
   waits_.clear();
   timers_.clear();
   flushes_.clear();
-  auto roots = std::move(roots_);
-  roots_.clear();
-  for (void* frame : roots) coro::coroutine_handle<>::from_address(frame).destroy();
+  destroy_roots();
   asio_context_.reset();
   cur = saved;
 }

@@ -96,6 +96,14 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void take_queued(Worker& w, std::uint32_t room, std::vector<CallState*>& out);
   void finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
   void finish(Worker& w, CallState& st, Error error) { finish(w, st, nullptr, std::move(error)); }
+  // A task's outcome: its encoded result, or its error.
+  void finish(Worker& w, CallState& st, Result<std::vector<std::byte>>& out) {
+    if (out) {
+      finish(w, st, &*out, std::nullopt);
+    } else {
+      finish(w, st, std::move(out).error());
+    }
+  }
   void respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value, const std::optional<Error>& error);
   Task<bool> send_unsent(Worker& w);
   void poll_cancels(Worker& w);

@@ -201,11 +201,7 @@ inline Task<void> PoolCore::run_task(Worker& w, CallState& st, const TaskEntry& 
   Task<Result<std::vector<std::byte>>> task = entry.invoke(args, std::move(token));
   std::string where = origin(w) + ": " + entry.name;
   auto out = co_await catch_errors(std::move(task), std::move(where));
-  if (out) {
-    finish(w, st, &*out, std::nullopt);
-  } else {
-    finish(w, st, std::move(out).error());
-  }
+  finish(w, st, out);
 }
 
 // A stream ring named by a JavaScript peer: it must lie inside the module's
@@ -270,11 +266,7 @@ inline Task<void> PoolCore::run_stream(Worker& w, CallState& st, const TaskEntry
   Task<Result<std::vector<std::byte>>> task = entry.invoke_stream(std::move(rings), args, std::move(token));
   std::string where = origin(w) + ": " + entry.name;
   auto out = co_await catch_errors(std::move(task), std::move(where));
-  if (out) {
-    finish(w, st, &*out, std::nullopt);
-  } else {
-    finish(w, st, std::move(out).error());
-  }
+  finish(w, st, out);
 }
 
 // Takes queued calls while this worker has room — as many at a time as it
