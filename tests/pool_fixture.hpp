@@ -44,13 +44,29 @@ struct sleep_on {
   void await_resume() const noexcept {}
 };
 
-// Bytes the C heap has handed out and not taken back (leak checks).
+// Bytes the C heap has handed out and not taken back (leak checks), once
+// the allocator's deferred frees are done. In wasm a thread joined from
+// another thread gives its 2 MiB stack back only when Node's main thread
+// handles its 'cleanupThread' message (Emscripten's library_pthread.js), so
+// the count is read until it stops changing (at most about 2 s).
 inline std::size_t heap_in_use() {
+  const auto read = [] {
 #if defined(__GLIBC__) && !defined(__EMSCRIPTEN__)
-  return mallinfo2().uordblks;
+    return mallinfo2().uordblks;
 #else
-  return static_cast<std::size_t>(mallinfo().uordblks);
+    return static_cast<std::size_t>(mallinfo().uordblks);
 #endif
+  };
+  std::size_t last = read();
+#if defined(__EMSCRIPTEN__)
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::size_t now = read();
+    if (now == last) break;
+    last = now;
+  }
+#endif
+  return last;
 }
 
 // Learns each worker's rings as the pool announces them (on_worker_started).

@@ -27,6 +27,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -53,8 +54,14 @@ struct StreamRings {
   void* out;
   std::shared_ptr<void> keepalive;
 };
-using StreamInvoker =
-    std::function<Task<Result<std::vector<std::byte>>>(StreamRings rings, std::span<const std::byte> args, CancelToken)>;
+// Told how a stream's task ended, before its Receiver and Sender close the
+// rings: the pool settles the call there, so the caller's `done` and the
+// rings' end tell the same story. Returns the kind the rings must end with
+// when something else (a cancel, a timeout, shutdown) had ended the call
+// first; nothing if this ending is the call's outcome.
+using StreamEnding = std::function<std::optional<ErrorKind>(Result<std::vector<std::byte>>& outcome)>;
+using StreamInvoker = std::function<Task<Result<std::vector<std::byte>>>(
+    StreamRings rings, std::span<const std::byte> args, CancelToken, StreamEnding ending)>;
 
 struct TaskEntry {
   std::string name;
@@ -243,8 +250,8 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
   constexpr bool kCancel = last_is_cancel<Args...>();
   using Marshalled = MarshalledArgs<Args...>;
 
-  return [fn, name](StreamRings rings, std::span<const std::byte> bytes,
-                    CancelToken cancel) -> Task<Result<std::vector<std::byte>>> {
+  return [fn, name](StreamRings rings, std::span<const std::byte> bytes, CancelToken cancel,
+                    StreamEnding ending) -> Task<Result<std::vector<std::byte>>> {
     auto args = decode<Marshalled>(bytes);
     auto rx = Receiver<In>::over(rings.in, rings.keepalive);
     auto tx = Sender<Out>::over(rings.out, rings.keepalive);
@@ -265,8 +272,8 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
       }
     };
     // `task` owns the coroutine's frame, and so the task's Receiver and
-    // Sender: they close their rings when it is destroyed, after this
-    // function has seen how the task ended.
+    // Sender: they close their rings when it is destroyed, at this
+    // function's co_return, after `ending` settled the call.
     R task = std::apply(call, std::move(*args));
     std::optional<Error> failed;
     try {
@@ -284,12 +291,17 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
     } catch (...) {
       failed = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", name);
     }
-    if (!failed) co_return encode(std::monostate{});
-    // A failed task's rings end with its error's kind, not a plain Closed,
-    // so the caller's recv() and send() tell failure from a normal end.
-    ring_set_close_reason(rings.in, failed->kind);
-    ring_set_close_reason(rings.out, failed->kind);
-    co_return std::move(*failed);
+    Result<std::vector<std::byte>> outcome = failed ? Result<std::vector<std::byte>>(*failed) : encode(std::monostate{});
+    // The rings end with the call's outcome: a failed task's or the early
+    // end's kind, not a plain Closed, so the caller's recv() and send() tell
+    // failure from a normal end (the first reason set wins).
+    std::optional<ErrorKind> reason = ending(outcome);
+    if (!reason && failed) reason = failed->kind;
+    if (reason) {
+      ring_set_close_reason(rings.in, *reason);
+      ring_set_close_reason(rings.out, *reason);
+    }
+    co_return outcome;
   };
 }
 

@@ -94,15 +94,12 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   Task<void> run_stream(Worker& w, CallState& st, const TaskEntry& entry, StreamRings rings, std::vector<std::byte> args);
   Step run_queued(Worker& w);
   void take_queued(Worker& w, std::uint32_t room, std::vector<CallState*>& out);
-  void finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
-  void finish(Worker& w, CallState& st, Error error) { finish(w, st, nullptr, std::move(error)); }
+  std::optional<ErrorKind> finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
+  std::optional<ErrorKind> finish(Worker& w, CallState& st, Error error) { return finish(w, st, nullptr, std::move(error)); }
   // A task's outcome: its encoded result, or its error.
-  void finish(Worker& w, CallState& st, Result<std::vector<std::byte>>& out) {
-    if (out) {
-      finish(w, st, &*out, std::nullopt);
-    } else {
-      finish(w, st, std::move(out).error());
-    }
+  std::optional<ErrorKind> finish(Worker& w, CallState& st, Result<std::vector<std::byte>>& out) {
+    if (out) return finish(w, st, &*out, std::nullopt);
+    return finish(w, st, std::move(out).error());
   }
   void respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value, const std::optional<Error>& error);
   Task<bool> send_unsent(Worker& w);

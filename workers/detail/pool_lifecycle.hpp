@@ -281,7 +281,10 @@ inline std::uint32_t PoolCore::cancel_pending(Worker& w, const Error& why) {
   }
   for (auto& st : pinned) ended += fail(*st, why) ? 1 : 0;
   for (auto& st : w.held.snapshot()) {
-    ended += fail(*st, why) ? 1 : 0;
+    // A stream whose task ended first was settled before its rings closed
+    // (run_stream): its rings are left to end as the task ended them.
+    if (!fail(*st, why)) continue;
+    ++ended;
     st->cancel_task();
     if (auto mem = st->stream.lock()) {
       ring_abort(mem->in, ErrorKind::Cancelled);

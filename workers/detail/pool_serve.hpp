@@ -263,10 +263,17 @@ inline Task<void> PoolCore::run_stream(Worker& w, CallState& st, const TaskEntry
                                        std::vector<std::byte> args) {
   CancelToken token;  // named: see run_task
   if (entry.takes_token) token = st.token();
-  Task<Result<std::vector<std::byte>>> task = entry.invoke_stream(std::move(rings), args, std::move(token));
+  // Settled when the task ends, before its rings close: a shutdown that
+  // comes in between cannot end a stream the caller saw end normally.
+  bool ended = false;
+  StreamEnding ending = [&](Result<std::vector<std::byte>>& outcome) {
+    ended = true;
+    return finish(w, st, outcome);
+  };
+  Task<Result<std::vector<std::byte>>> task = entry.invoke_stream(std::move(rings), args, std::move(token), std::move(ending));
   std::string where = origin(w) + ": " + entry.name;
   auto out = co_await catch_errors(std::move(task), std::move(where));
-  finish(w, st, out);
+  if (!ended) finish(w, st, out);  // it never ran (bad arguments), or threw past its own catch
 }
 
 // Takes queued calls while this worker has room — as many at a time as it
@@ -311,15 +318,19 @@ inline void PoolCore::take_queued(Worker& w, std::uint32_t room, std::vector<Cal
 
 // The call's answer: to its C++ caller directly, or to JavaScript through
 // the response ring. Counted first, so a caller that has its answer sees
-// the worker's counters include it.
-inline void PoolCore::finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error) {
+// the worker's counters include it. Returns the kind of the error the call
+// had ended with already when a timeout, a cancel or shutdown ended it first.
+inline std::optional<ErrorKind> PoolCore::finish(Worker& w, CallState& st, std::vector<std::byte>* value,
+                                                 std::optional<Error> error) {
   CallRef ref = w.held.remove(&st);  // empty if shutdown took it already
   w.completed.fetch_add(1, std::memory_order_relaxed);
   if (options_.external) {
     w.by_id.erase(st.id);
     respond(w, st.id, value, error);
   }
-  settle(st, value, std::move(error));
+  if (settle(st, value, std::move(error))) return std::nullopt;
+  // Read after settle() saw done == 1 under the state's mutex: final.
+  return st.error ? st.error->kind : ErrorKind::Cancelled;
 }
 
 inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value,
