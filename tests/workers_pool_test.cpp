@@ -511,6 +511,100 @@ TEST(PoolExternal, RingsWrittenByAnotherProducerAreServedAndAnswered) {
   EXPECT_EQ(pool.stats().workers[1].in_flight, 0u);
 }
 
+// Values larger than a ring record, with the default 64 KiB rings: a C++
+// caller's request goes by the queue (never through a ring), its answer
+// straight to it; a JavaScript peer's travel in part records.
+TEST(Pool, ValuesOfMegabytesNeedNoTuning) {
+  WorkerPool pool({.workers = 2});
+  std::vector<double> big(512 * 1024);  // 4 MiB
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<double>(i);
+  auto r = pool.call<std::vector<double>>("scale", big, 2.0).get(30s);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(r->size(), big.size());
+  for (std::size_t i = 0; i < big.size(); i += 4093) EXPECT_EQ((*r)[i], 2.0 * static_cast<double>(i));
+  auto s = pool.call<std::string>("greet", std::string(100000, 'x'), 20u).get(30s);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  EXPECT_EQ(s->size(), 20u * 100004u);  // "hi " + name + ";"
+}
+
+TEST(PoolExternal, RecordsLargerThanTheRingTravelInParts) {
+  ExternalPeer peer;
+  WorkerPool pool({.workers = 1, .external = true,
+                   .on_worker_started = [&](const WorkerPool& p, unsigned i) { peer.on_started(p, i); }});
+  auto tx = RingProducer::attach(peer.rings[0].request);
+  auto rx = RingConsumer::attach(peer.rings[0].response);
+  ASSERT_TRUE(tx.ok() && rx.ok());
+  std::vector<double> big(300 * 1000);  // 2.4 MB: 37 parts of a 64 KiB ring each way
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<double>(i % 1000);
+  const auto record = call_record(5, "scale", encode(std::tuple<std::vector<double>, double>{big, 0.5}).value());
+  // The request, written part by part as the worker makes room, while this
+  // thread also reads the answer's parts (both rings are smaller than either).
+  std::vector<std::vector<std::byte>> parts;
+  protocol::split_parts(protocol::kCallTag, record, tx->max_payload(), [&](std::vector<std::byte> p) { parts.push_back(std::move(p)); });
+  ASSERT_GT(parts.size(), 30u);
+  std::thread writer([&] {
+    for (auto& p : parts) {
+      while (!*tx->try_write(protocol::kRequestPartTag, p)) {
+        tx->publish();
+        std::this_thread::sleep_for(50us);
+      }
+    }
+    tx->publish();
+  });
+  protocol::PartReader answer;
+  std::size_t answer_parts = 0;
+  for (bool whole = false; !whole;) {
+    auto rec = rx->read(10s);
+    ASSERT_TRUE(rec.ok()) << rec.error().describe();
+    ASSERT_EQ(rec->tag, protocol::kResponsePartTag);
+    ++answer_parts;
+    auto got = answer.add(rec->payload);
+    ASSERT_TRUE(got.ok()) << got.error().describe();
+    whole = *got;
+    rx->release();
+  }
+  writer.join();
+  EXPECT_GT(answer_parts, 30u);
+  ASSERT_EQ(answer.tag(), protocol::kResultTag);
+  std::uint64_t id = 0;
+  std::memcpy(&id, answer.bytes().data(), 8);
+  EXPECT_EQ(id, 5u);
+  auto value = decode<std::vector<double>>(answer.bytes().subspan(8));
+  ASSERT_TRUE(value.ok()) << value.error().describe();
+  ASSERT_EQ(value->size(), big.size());
+  for (std::size_t i = 0; i < big.size(); i += 997) EXPECT_EQ((*value)[i], 0.5 * static_cast<double>(i % 1000));
+  // Small records after it are whole again, and the worker serves them.
+  ASSERT_TRUE(*tx->try_write(protocol::kCallTag, call_record(6, "add", encode(std::tuple<int, int>{1, 2}).value())));
+  tx->publish();
+  auto [id2, sum] = read_answer(*rx);
+  EXPECT_EQ(id2, 6u);
+  EXPECT_EQ(decode<int>(sum).value(), 3);
+}
+
+TEST(PoolExternal, AMalformedPartEndsTheWorkerWithAReason) {
+  ExternalPeer peer;
+  WorkerPool pool({.workers = 1, .external = true,
+                   .on_worker_started = [&](const WorkerPool& p, unsigned i) { peer.on_started(p, i); }});
+  auto tx = RingProducer::attach(peer.rings[0].request);
+  auto rx = RingConsumer::attach(peer.rings[0].response);
+  // A first part announcing 100 bytes, then a part of 200.
+  std::vector<std::byte> first(16 + 8);
+  const std::uint32_t tag = protocol::kCallTag;
+  const std::uint64_t length = 100;
+  std::memcpy(first.data(), &tag, 4);
+  std::memcpy(first.data() + 8, &length, 8);
+  ASSERT_TRUE(*tx->try_write(protocol::kRequestPartTag, first));
+  ASSERT_TRUE(*tx->try_write(protocol::kRequestPartTag, std::vector<std::byte>(200)));
+  tx->publish();
+  auto why = rx->read(10s);
+  ASSERT_TRUE(why.ok()) << why.error().describe();
+  EXPECT_EQ(why->tag, protocol::kCrashTag);
+  EXPECT_NE(decode<std::string>(why->payload).value().find("runs past the 100 bytes its record announced"), std::string::npos);
+  rx->release();
+  peer.await(2, 0);
+  EXPECT_EQ(pool.stats().workers[0].restarts, 1u);
+}
+
 TEST(PoolExternal, ACrashAbortsTheWorkersRingsAndAnnouncesTheReplacement) {
   ExternalPeer peer;
   WorkerPool pool({.workers = 1, .external = true,

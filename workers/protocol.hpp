@@ -6,9 +6,17 @@
 //   kCallTag    u64 id, u16 name length n, n bytes name, arguments (one codec array)
 //   kCancelTag  u64 id
 //   kStreamTag  u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 n, name, arguments
+//   kRequestPartTag   a part of a record too large for one ring record (below)
 // Response ring (worker -> JavaScript caller):
 //   kResultTag  u64 id, one codec value (the result, or an error value)
 //   kCrashTag   one codec string: why the worker died
+//   kResponsePartTag  a part of a record too large for one ring record
+//
+// Parts: a record larger than the ring's largest payload travels as
+// consecutive part records (its producer writes nothing else in between).
+// The first: u32 the whole record's tag, u32 0, u64 its length, then its
+// first bytes; each later part: the next bytes. The consumer has the whole
+// record once the parts add up to its length. At most kMaxPartedBytes.
 //
 // Ids: JavaScript numbers its calls. A C++ caller in the same process puts
 // the address of its call's state in the id field instead, so the worker
@@ -22,6 +30,7 @@
 
 #include "../core/error.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -37,10 +46,14 @@ inline constexpr std::uint32_t kCancelTag = 2;
 inline constexpr std::uint32_t kStreamTag = 3;
 inline constexpr std::uint32_t kResultTag = 1;
 inline constexpr std::uint32_t kCrashTag = 2;
+inline constexpr std::uint32_t kRequestPartTag = 4;
+inline constexpr std::uint32_t kResponsePartTag = 3;
 
 inline constexpr std::size_t kCallHeaderBytes = 10;    // id, name length
 inline constexpr std::size_t kStreamHeaderBytes = 34;  // id, in, out, keepalive, name length
 inline constexpr std::size_t kMaxNameBytes = 0xFFFF;
+inline constexpr std::size_t kPartHeaderBytes = 16;          // tag, 0, length
+inline constexpr std::size_t kMaxPartedBytes = std::size_t{1} << 30;  // 1 GiB
 
 // A call or stream request, as views into the record.
 struct Request {
@@ -131,6 +144,73 @@ inline void begin_stream(std::vector<std::byte>& out, std::uint64_t id, std::uin
   const auto* p = reinterpret_cast<const std::byte*>(name.data());
   out.insert(out.end(), p, p + name.size());
 }
+
+// Splits the record (tag, payload) into part records of at most `max`
+// payload bytes (max > kPartHeaderBytes): emit(part_bytes) for each, in order.
+template <class Emit>
+void split_parts(std::uint32_t tag, std::span<const std::byte> payload, std::size_t max, Emit&& emit) {
+  std::vector<std::byte> part;
+  detail::put(part, tag);
+  detail::put(part, std::uint32_t{0});
+  detail::put(part, static_cast<std::uint64_t>(payload.size()));
+  std::size_t at = std::min(payload.size(), max - kPartHeaderBytes);
+  part.insert(part.end(), payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(at));
+  emit(std::move(part));
+  while (at < payload.size()) {
+    const std::size_t n = std::min(payload.size() - at, max);
+    emit(std::vector<std::byte>(payload.begin() + static_cast<std::ptrdiff_t>(at),
+                                payload.begin() + static_cast<std::ptrdiff_t>(at + n)));
+    at += n;
+  }
+}
+
+// Puts a record sent in parts back together.
+class PartReader {
+ public:
+  // Takes the next part. True once the record is whole: tag() and bytes()
+  // then say what it is, until the next add(). A part that contradicts the
+  // first (longer than what is left, a length over kMaxPartedBytes) is a
+  // Deserialization error, and the record is dropped.
+  Result<bool> add(std::span<const std::byte> part) {
+    if (done_) {
+      bytes_ = {};  // a large record's memory goes with it
+      done_ = false;
+      open_ = false;
+    }
+    if (!open_) {
+      if (part.size() < kPartHeaderBytes) {
+        return detail::malformed("first part", part.size(), "shorter than its 16-byte header");
+      }
+      std::uint32_t tag;
+      std::memcpy(&tag, part.data(), 4);
+      const std::uint64_t length = detail::get_u64(part.data() + 8);
+      if (length > kMaxPartedBytes) {
+        return detail::malformed("first part", part.size(), "announces " + std::to_string(length) + " bytes, more than 1 GiB");
+      }
+      tag_ = tag;
+      length_ = static_cast<std::size_t>(length);
+      bytes_.clear();
+      bytes_.reserve(length_);
+      open_ = true;
+      part = part.subspan(kPartHeaderBytes);
+    }
+    if (part.size() > length_ - bytes_.size()) {
+      open_ = false;
+      return detail::malformed("part", part.size(), "runs past the " + std::to_string(length_) + " bytes its record announced");
+    }
+    bytes_.insert(bytes_.end(), part.begin(), part.end());
+    done_ = bytes_.size() == length_;
+    return done_;
+  }
+  std::uint32_t tag() const noexcept { return tag_; }
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+
+ private:
+  std::vector<std::byte> bytes_;
+  std::size_t length_ = 0;
+  std::uint32_t tag_ = 0;
+  bool open_ = false, done_ = false;
+};
 
 // The payload of a result record: the id, then the encoded value.
 inline void begin_result(std::vector<std::byte>& out, std::uint64_t id) {

@@ -37,7 +37,6 @@ import {
   ErrorKind,
   FerryError,
   InvalidArgumentError,
-  MessageTooLargeError,
   QueueFullError,
   TimeoutError,
   UnknownTaskError,
@@ -45,7 +44,7 @@ import {
 } from './errors.js';
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
 import { SpinBudget, nowUs } from './spin.js';
-import { RequestTag, ResponseTag, cancelRecord, crashReason, kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from './protocol.js';
+import { PartReader, RequestTag, ResponseTag, cancelRecord, crashReason, kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader, splitParts } from './protocol.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
 import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
@@ -321,6 +320,7 @@ interface Slot {
   restarts: number;
   outbox: Deque<{ tag: number; bytes: Uint8Array }>;
   draining: Promise<void> | null;
+  parts: PartReader; // a result that comes in parts
   dirty: boolean;
   calls: number; // of inFlight, the calls (not streams): the answers worth spinning for
   parked: Promise<void> | null; // a wake-up armed on the response ring
@@ -408,7 +408,7 @@ export class WorkerPool {
   private readonly serviceFn = () => this.service();
   // How long to spin for answers before parking (learned).
   private readonly spin: SpinBudget;
-  private readonly records = new RecordWriter();
+  private readonly records = new RecordWriter(true);
   private head = new Uint8Array(256);
   private readonly names = new Map<string, Uint8Array>();
   private schema: SchemaModule | null = null;
@@ -436,6 +436,7 @@ export class WorkerPool {
         restarts: 0,
         outbox: new Deque(),
         draining: null,
+        parts: new PartReader(),
         dirty: false,
         calls: 0,
         parked: null,
@@ -849,13 +850,16 @@ export class WorkerPool {
     this.sendRaw(s, tag, full);
   }
 
+  // Writes one record now, or queues it behind the others while the ring is
+  // full; a record too large for the ring goes in parts (web/PROTOCOL.md).
   private sendRaw(s: Slot, tag: number, bytes: Uint8Array): void {
+    if (bytes.length > s.request!.maxPayload) {
+      for (const part of splitParts(tag, bytes, s.request!.maxPayload)) this.sendRaw(s, RequestTag.Part, part);
+      return;
+    }
     if (s.outbox.length === 0 && s.request!.tryWrite(tag, bytes)) {
       this.markDirty(s);
       return;
-    }
-    if (bytes.length > s.request!.maxPayload) {
-      throw new MessageTooLargeError(`request of ${bytes.length} bytes exceeds the ${s.request!.maxPayload} bytes a record of the request ring carries`, kOrigin);
     }
     s.outbox.push({ tag, bytes });
     if (s.draining === null) s.draining = this.drain(s);
@@ -1071,6 +1075,7 @@ export class WorkerPool {
     const rings = this.t.slot(s.index);
     s.request = rings.request;
     s.response = rings.response;
+    s.parts.reset();
     s.parked = null;
     this.schedule();
   }
@@ -1083,8 +1088,21 @@ export class WorkerPool {
     }
     // A record the protocol does not have: the worker is broken (or not
     // ours), and which call it meant cannot be known. End it cleanly.
+    if (tag === ResponseTag.Part) {
+      let whole: Uint8Array | null;
+      try {
+        whole = s.parts.add(bytes, at, len);
+      } catch (e) {
+        this.crash(s, `it wrote a malformed response part: ${(e as Error).message}`);
+        return;
+      }
+      if (whole === null) return;
+      if (s.parts.tag === ResponseTag.Part) this.crash(s, 'it wrote a response part made of parts');
+      else this.onRecord(s, s.parts.tag, whole, 0, whole.length);
+      return;
+    }
     if (tag !== ResponseTag.Result) {
-      this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result and 2 crashed)`);
+      this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed and 3 part)`);
       return;
     }
     if (len < 8) {

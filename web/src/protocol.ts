@@ -6,16 +6,30 @@
 //   RequestTag.Call    u64 id, u16 name length n, n bytes name, arguments (one codec array)
 //   RequestTag.Cancel  u64 id
 //   RequestTag.Stream  u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 n, name, arguments
+//   RequestTag.Part    a part of a record too large for one ring record (below)
 // Response ring (worker -> pool):
 //   ResponseTag.Result u64 id, one codec value (the result, or an error value)
 //   ResponseTag.Crash  one codec string: why a C++ worker died
+//   ResponseTag.Part   a part of a record too large for one ring record
 // Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream.ts.
+//
+// Parts: a record larger than the ring's largest payload travels as
+// consecutive part records (its producer writes nothing else in between).
+// The first: u32 the whole record's tag, u32 0, u64 its length, then its
+// first bytes; each later part: the next bytes. The consumer has the whole
+// record once the parts add up to its length. At most kMaxPartedBytes.
 
 import { decodeRange } from './codec.js';
-import { putU64 } from './stream.js';
+import { CorruptRecordError, MessageTooLargeError } from './errors.js';
+import { getU64, putU64 } from './stream.js';
 
-export const RequestTag = { Call: 1, Cancel: 2, Stream: 3 } as const;
-export const ResponseTag = { Result: 1, Crash: 2 } as const;
+export const RequestTag = { Call: 1, Cancel: 2, Stream: 3, Part: 4 } as const;
+export const ResponseTag = { Result: 1, Crash: 2, Part: 3 } as const;
+
+/** Bytes before the first part's share: the whole record's tag, 0, its length. */
+export const kPartHeaderBytes = 16;
+/** The largest record that may travel in parts (1 GiB). */
+export const kMaxPartedBytes = 2 ** 30;
 
 /** Bytes before the name: id, name length. */
 export const kCallHeaderBytes = 10;
@@ -60,4 +74,67 @@ export function crashReason(bytes: Uint8Array, at: number, len: number): string 
     // not a string: say so below
   }
   return 'its rings were aborted (with an unreadable reason)';
+}
+
+/**
+ * The part records of the record (tag, bytes), each at most `max` bytes
+ * (views into `bytes`, except the first). Throws MessageTooLarge above
+ * kMaxPartedBytes.
+ */
+export function splitParts(tag: number, bytes: Uint8Array, max: number): Uint8Array[] {
+  if (bytes.length > kMaxPartedBytes) {
+    throw new MessageTooLargeError(`a record of ${bytes.length} bytes: more than the 1 GiB a record sent in parts may hold`, 'web/protocol');
+  }
+  const share = Math.min(bytes.length, max - kPartHeaderBytes);
+  const first = new Uint8Array(kPartHeaderBytes + share);
+  first[0] = tag;
+  first[1] = tag >>> 8;
+  first[2] = tag >>> 16;
+  first[3] = tag >>> 24;
+  putU64(first, 8, bytes.length);
+  first.set(bytes.subarray(0, share), kPartHeaderBytes);
+  const parts: Uint8Array[] = [first];
+  for (let at = share; at < bytes.length; at += max) parts.push(bytes.subarray(at, Math.min(bytes.length, at + max)));
+  return parts;
+}
+
+/** Puts a record sent in parts back together (workers/protocol.hpp's PartReader). */
+export class PartReader {
+  /** The whole record's tag, once add() returned it. */
+  tag = 0;
+  private whole: Uint8Array | null = null;
+  private filled = 0;
+
+  /**
+   * Takes the next part, b[at, at + len): the whole record once its last
+   * part is in, else null. Throws CorruptRecord for a part that contradicts
+   * the first (longer than what is left, a length over 1 GiB).
+   */
+  add(b: Uint8Array, at: number, len: number): Uint8Array | null {
+    if (this.whole === null) {
+      if (len < kPartHeaderBytes) throw new CorruptRecordError(`a first part of ${len} bytes is shorter than its 16-byte header`, 'web/protocol');
+      const length = getU64(b, at + 8);
+      if (length > kMaxPartedBytes) throw new CorruptRecordError(`a first part announces ${length} bytes, more than 1 GiB`, 'web/protocol');
+      this.tag = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      this.whole = new Uint8Array(length);
+      this.filled = 0;
+      at += kPartHeaderBytes;
+      len -= kPartHeaderBytes;
+    }
+    const whole = this.whole;
+    if (len > whole.length - this.filled) {
+      this.whole = null;
+      throw new CorruptRecordError(`a part of ${len} bytes runs past the ${whole.length} bytes its record announced`, 'web/protocol');
+    }
+    whole.set(b.subarray(at, at + len), this.filled);
+    this.filled += len;
+    if (this.filled < whole.length) return null;
+    this.whole = null;
+    return whole;
+  }
+
+  /** Forgets a record half put together (its producer is gone). */
+  reset(): void {
+    this.whole = null;
+  }
 }

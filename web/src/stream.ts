@@ -129,10 +129,18 @@ export class RecordWriter {
   private hint = 248;
 
   /**
+   * @param parted a value too large for one record is returned whole (its
+   *   caller sends it in parts: web/src/protocol.ts) instead of throwing
+   *   MessageTooLarge.
+   */
+  constructor(private readonly parted = false) {}
+
+  /**
    * Writes `head[0, headLen)` + `value` as one record. Returns null once it is
    * written (not yet published), or the complete payload when the channel has
-   * no room now (the caller waits and writes it later). Throws encoding
-   * errors, MessageTooLarge (can never fit) and the channel's errors.
+   * no room now (the caller waits and writes it later) or, if parted, never
+   * will. Throws encoding errors, MessageTooLarge (can never fit, unless
+   * parted) and the channel's errors.
    */
   put(p: RecordProducer, tag: number, head: Uint8Array | null, headLen: number, value: unknown, codec: ValueCodec): Uint8Array | null {
     const max = p.maxPayload;
@@ -155,10 +163,10 @@ export class RecordWriter {
     const size = codec.size(value);
     this.learn(size);
     const total = headLen + size;
-    if (total > max) {
+    if (total > max && !this.parted) {
       throw new MessageTooLargeError(`value encodes to ${total} bytes, more than the ${max} bytes one record of this channel can carry`, 'web/stream');
     }
-    at = p.reserveAt(total, tag);
+    at = total > max ? -1 : p.reserveAt(total, tag);
     if (at >= 0) {
       const n = codec.encodeAt(value, p.bytes, at + headLen, at + total);
       if (headLen !== 0) p.bytes.set(head!.subarray(0, headLen), at);

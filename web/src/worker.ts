@@ -38,13 +38,13 @@
 //   starts a new worker.
 
 import { decodeRange } from './codec.js';
-import { CancelledError, ClosedError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
+import { CancelledError, ClosedError, CorruptRecordError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
 import { MessageHub } from './message-backend.js';
 import { nodeModule } from './platform.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';
-import { RequestTag, ResponseTag, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLengthAt } from './protocol.js';
+import { PartReader, RequestTag, ResponseTag, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLengthAt, splitParts } from './protocol.js';
 import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
 
 export { StreamReader, StreamWriter } from './stream.js';
@@ -357,10 +357,11 @@ class Runtime {
   private readonly names: TaskNames;
   private readonly spin: SpinBudget;
   private idle: (() => void) | null = null; // run() waits for running to empty
-  private readonly outbox: Uint8Array[] = [];
+  private readonly outbox: { tag: number; bytes: Uint8Array }[] = [];
   private draining = false;
   private publishQueued = false;
-  private readonly records = new RecordWriter();
+  private readonly records = new RecordWriter(true);
+  private readonly parts = new PartReader(); // a request that comes in parts
   private readonly head = new Uint8Array(8);
   private gone = false; // the pool ended our response ring
 
@@ -448,10 +449,16 @@ class Runtime {
 
   // One request record, read where it lies: its payload is b[at, at + len).
   // A record too short for what it says is answered with Deserialization
-  // when it has an id to answer, and dropped otherwise.
+  // when it has an id to answer, and dropped otherwise. A malformed part
+  // throws CorruptRecord: the worker ends, and the pool fails its calls.
   private onRequest(tag: number, b: Uint8Array, at: number, len: number): void {
     const end = at + len;
-    if (tag === RequestTag.Call && len >= kCallHeaderBytes) {
+    if (tag === RequestTag.Part) {
+      const whole = this.parts.add(b, at, len);
+      if (whole === null) return;
+      if (this.parts.tag === RequestTag.Part) throw new CorruptRecordError('a request part made of parts', `worker ${this.index}`);
+      this.onRequest(this.parts.tag, whole, 0, whole.length);
+    } else if (tag === RequestTag.Call && len >= kCallHeaderBytes) {
       const n = nameLengthAt(b, at + kCallHeaderBytes - 2);
       const args = at + kCallHeaderBytes + n;
       if (args > end) this.reply(getU64(b, at), this.shortRecord('call', len, n));
@@ -620,7 +627,19 @@ class Runtime {
       }
     }
     if (rest === null) return;
-    this.outbox.push(rest);
+    if (rest.length <= resp.maxPayload) {
+      this.outbox.push({ tag: ResponseTag.Result, bytes: rest });
+    } else {
+      // Too large for one record: in parts (web/PROTOCOL.md); an error if over 1 GiB.
+      let parts: Uint8Array[];
+      try {
+        parts = splitParts(ResponseTag.Result, rest, resp.maxPayload);
+      } catch (e) {
+        this.reply(id, e);
+        return;
+      }
+      for (const bytes of parts) this.outbox.push({ tag: ResponseTag.Part, bytes });
+    }
     void this.drain();
   }
 
@@ -639,12 +658,12 @@ class Runtime {
     const resp = this.env.response;
     try {
       while (this.outbox.length > 0 && !this.gone) {
-        const b = this.outbox[0]!;
-        if (resp.tryWrite(ResponseTag.Result, b)) {
+        const r = this.outbox[0]!;
+        if (resp.tryWrite(r.tag, r.bytes)) {
           this.outbox.shift();
           continue;
         }
-        await resp.waitForSpace(b.length);
+        await resp.waitForSpace(r.bytes.length);
       }
     } catch (e) {
       if (!this.channelEnded(e)) throw e;

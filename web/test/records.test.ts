@@ -148,3 +148,31 @@ test('a postMessage channel consumer over random chunks returns records inside t
   }
   assert.ok(corrupt > 0);
 });
+
+test('parts put back together give the record; a part that contradicts the first throws CorruptRecord', async () => {
+  const { PartReader, splitParts, kPartHeaderBytes } = await import('../dist/protocol.js');
+  const next = rng32(0x9a27);
+  for (let round = 0; round < Math.round(200 * stressScale); round++) {
+    const max = 32 + (next() % 300);
+    const record = new Uint8Array(next() % 5000);
+    for (let i = 0; i < record.length; i++) record[i] = next();
+    const parts = splitParts(7, record, max);
+    assert.ok(parts.every((p: Uint8Array) => p.length <= max));
+    assert.equal(parts.length, Math.max(1, Math.ceil((record.length + kPartHeaderBytes) / max)));
+    const reader = new PartReader();
+    parts.forEach((p: Uint8Array, i: number) => {
+      const whole = reader.add(p, 0, p.length);
+      if (i < parts.length - 1) assert.equal(whole, null);
+      else assert.deepEqual(whole, record);
+    });
+    assert.equal(reader.tag, 7);
+  }
+  const reader = new PartReader();
+  const first = splitParts(1, new Uint8Array(100), 64)[0]!;
+  assert.equal(reader.add(first, 0, first.length), null);
+  assert.throws(() => reader.add(new Uint8Array(200), 0, 200), (e: unknown) => kinds(e) === 'CorruptRecord' && /runs past the 100 bytes its record announced/.test((e as Error).message));
+  assert.throws(() => reader.add(new Uint8Array(8), 0, 8), (e: unknown) => kinds(e) === 'CorruptRecord' && /shorter than its 16-byte header/.test((e as Error).message));
+  const huge = new Uint8Array(16);
+  huge[15] = 1; // 2^56 bytes
+  assert.throws(() => reader.add(huge, 0, 16), (e: unknown) => kinds(e) === 'CorruptRecord' && /more than 1 GiB/.test((e as Error).message));
+});

@@ -145,6 +145,26 @@ test('the WorkerPool over the wasm module in Node: typed calls, streams, errors,
   await assert.rejects(pool.call('add', 1, 1), ClosedError);
 });
 
+test('C++ workers take and give values of megabytes with the default rings: both ways in parts', async () => {
+  const { WorkerPool } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 2 });
+  try {
+    const arg = new Uint8Array(3 << 20);
+    for (let i = 0; i < arg.length; i += 4093) arg[i] = i & 0xff;
+    const sizes = [3 << 20, 65000, 1 << 20, 10];
+    const echoes = await Promise.all(sizes.map((n) => pool.call<Uint8Array>('echo_bytes', arg.subarray(0, n))));
+    echoes.forEach((b, k) => {
+      assert.equal(b.length, sizes[k]);
+      for (let i = 0; i < b.length; i += 4093) assert.equal(b[i], i & 0xff, `echo ${k} byte ${i}`);
+    });
+    assert.equal(await pool.call('add', 2, 40), 42);
+    const text = 'x'.repeat(2_000_000);
+    assert.equal(await pool.call('echo_string', text), text);
+  } finally {
+    await pool.terminate();
+  }
+});
+
 test('a released WasmBuffer is quarantined: old views read poison, cannot reach the next lease, and a write through one is reported', async () => {
   const { WorkerPool } = await import('../dist/index.js');
   const pool = await WorkerPool.create({ module: wasmModule, workers: 1 });

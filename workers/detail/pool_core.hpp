@@ -102,6 +102,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
     return finish(w, st, std::move(out).error());
   }
   void respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value, const std::optional<Error>& error);
+  void send_response(Worker& w, std::uint32_t tag, std::vector<std::byte> record);
   Task<bool> send_unsent(Worker& w);
   void poll_cancels(Worker& w);
   std::string origin(const Worker& w) const { return "worker " + std::to_string(w.index); }

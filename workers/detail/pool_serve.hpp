@@ -136,6 +136,14 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
     if (step == Step::Ok) w.request_rx->release();  // its record is done with: room for callers
     return step;
   }
+  if (tag == protocol::kRequestPartTag && js) {
+    // A request too large for one record: handled once its last part is in.
+    auto whole = w.parts.add(payload);
+    if (!whole) crash_worker("its request ring carried a malformed part: " + whole.error().message);
+    if (!*whole) return Step::Ok;
+    if (w.parts.tag() == protocol::kRequestPartTag) crash_worker("its request ring carried a part made of parts");
+    return handle(w, w.parts.tag(), w.parts.bytes());
+  }
   if (tag == protocol::kCancelTag && js) {
     auto id = protocol::parse_id(payload, "cancel");
     if (!id) return Step::Ok;
@@ -344,22 +352,35 @@ inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std
     Writer writer(payload);
     (void)encode(writer, Result<void>(*error));
   }
-  auto& tx = *w.response_tx;
+  if (payload.size() > protocol::kMaxPartedBytes) {  // answer with that error instead
+    const auto size = payload.size();
+    protocol::begin_result(payload, id);
+    Writer writer(payload);
+    (void)encode(writer, Result<void>(Error::make(ErrorKind::MessageTooLarge,
+                                                  "a result of " + std::to_string(size) +
+                                                      " bytes: more than the 1 GiB a record sent in parts may hold",
+                                                  origin(w))));
+  }
+  const std::size_t max = w.response_tx->max_payload();
+  if (payload.size() <= max) {
+    send_response(w, protocol::kResultTag, std::move(payload));
+    return;
+  }
+  protocol::split_parts(protocol::kResultTag, payload, max,
+                        [&](std::vector<std::byte> part) { send_response(w, protocol::kResponsePartTag, std::move(part)); });
+}
+
+// Writes one response record now, or queues it behind the others while the
+// response ring is full (serve() sends those as room appears).
+inline void PoolCore::send_response(Worker& w, std::uint32_t tag, std::vector<std::byte> record) {
   if (w.unsent.empty()) {
-    auto wrote = tx.try_write(protocol::kResultTag, payload);
-    if (!wrote) {  // too large for the ring (or closed): answer with that error instead
-      Error e = std::move(wrote).error();
-      protocol::begin_result(payload, id);
-      Writer writer(payload);
-      (void)encode(writer, Result<void>(std::move(e)));
-      wrote = tx.try_write(protocol::kResultTag, payload);
-    }
-    if (!wrote || *wrote) {
+    auto wrote = w.response_tx->try_write(tag, record);
+    if (!wrote || *wrote) {  // written, or never will be (closed: nobody reads it any more)
       w.ex->defer_flush(w.response_flush);  // published once this handler is done
       return;
     }
   }
-  w.unsent.push_back(std::move(payload));  // the ring is full: serve() sends it when there is room
+  w.unsent.emplace_back(tag, std::move(record));
 }
 
 // Writes the answers that found the response ring full, waiting for room;
@@ -367,7 +388,7 @@ inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std
 inline Task<bool> PoolCore::send_unsent(Worker& w) {
   auto& tx = *w.response_tx;
   while (!w.unsent.empty()) {
-    auto wrote = tx.try_write(protocol::kResultTag, w.unsent.front());
+    auto wrote = tx.try_write(w.unsent.front().first, w.unsent.front().second);
     if (!wrote || *wrote) {  // written, or it can never be (closed): either way it is done with
       w.unsent.pop_front();
       continue;
@@ -375,7 +396,7 @@ inline Task<bool> PoolCore::send_unsent(Worker& w) {
     tx.publish();  // JavaScript can only free room it can see
     const bool ok = co_await RingCondition(
         [&] {
-          auto wrote = tx.try_write(protocol::kResultTag, w.unsent.front());
+          auto wrote = tx.try_write(w.unsent.front().first, w.unsent.front().second);
           return !wrote || *wrote;  // written, or never will be
         },
         [&] {

@@ -10,6 +10,7 @@
 #include "../../core/arena.hpp"
 #include "../../core/ring.hpp"
 #include "../executor.hpp"
+#include "../protocol.hpp"
 #include "call_state.hpp"
 
 #include <atomic>
@@ -121,7 +122,8 @@ struct Worker {
   // Worker thread only: calls from JavaScript by id (external mode), and
   // answers that found the response ring full, in order.
   std::unordered_map<std::uint64_t, CallState*> by_id;
-  std::deque<std::vector<std::byte>> unsent;
+  std::deque<std::pair<std::uint32_t, std::vector<std::byte>>> unsent;
+  protocol::PartReader parts;                      // a request that comes in parts (external mode)
   std::vector<std::byte> answer;                   // worker thread: a synchronous task's encoded result
   std::vector<CallState*> batch;                   // worker thread: queued calls being taken
   // Worker thread only: records taken off the request ring early, while a
