@@ -534,7 +534,7 @@ TEST(PoolExternal, RecordsLargerThanTheRingTravelInParts) {
   auto tx = RingProducer::attach(peer.rings[0].request);
   auto rx = RingConsumer::attach(peer.rings[0].response);
   ASSERT_TRUE(tx.ok() && rx.ok());
-  std::vector<double> big(300 * 1000);  // 2.4 MB: 37 parts of a 64 KiB ring each way
+  std::vector<double> big(300 * 1000);  // 2.4 MB: about 150 parts of a quarter ring each way
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<double>(i % 1000);
   const auto record = call_record(5, "scale", encode(std::tuple<std::vector<double>, double>{big, 0.5}).value());
   // The request, written part by part as the worker makes room, while this

@@ -145,10 +145,18 @@ inline void begin_stream(std::vector<std::byte>& out, std::uint64_t id, std::uin
   out.insert(out.end(), p, p + name.size());
 }
 
-// Splits the record (tag, payload) into part records of at most `max`
-// payload bytes (max > kPartHeaderBytes): emit(part_bytes) for each, in order.
+// How large a part is: a quarter of the ring (record header included), so
+// the producer writes the next parts while the consumer copies the last one;
+// parts that filled the ring would make the two sides take turns.
+inline std::size_t part_bytes(std::size_t max_payload) {
+  return std::max(kPartHeaderBytes + 8, (max_payload + 8) / 4 - 8);
+}
+
+// Splits the record (tag, payload) into part records for a ring whose
+// records carry at most `max_payload` bytes: emit(part_bytes) for each, in order.
 template <class Emit>
-void split_parts(std::uint32_t tag, std::span<const std::byte> payload, std::size_t max, Emit&& emit) {
+void split_parts(std::uint32_t tag, std::span<const std::byte> payload, std::size_t max_payload, Emit&& emit) {
+  const std::size_t max = part_bytes(max_payload);
   std::vector<std::byte> part;
   detail::put(part, tag);
   detail::put(part, std::uint32_t{0});

@@ -77,14 +77,15 @@ export function crashReason(bytes: Uint8Array, at: number, len: number): string 
 }
 
 /**
- * The part records of the record (tag, bytes), each at most `max` bytes
- * (views into `bytes`, except the first). Throws MessageTooLarge above
- * kMaxPartedBytes.
+ * The part records of the record (tag, bytes) for a ring whose records carry
+ * at most `maxPayload` bytes (views into `bytes`, except the first). Throws
+ * MessageTooLarge above kMaxPartedBytes.
  */
-export function splitParts(tag: number, bytes: Uint8Array, max: number): Uint8Array[] {
+export function splitParts(tag: number, bytes: Uint8Array, maxPayload: number): Uint8Array[] {
   if (bytes.length > kMaxPartedBytes) {
     throw new MessageTooLargeError(`a record of ${bytes.length} bytes: more than the 1 GiB a record sent in parts may hold`, 'web/protocol');
   }
+  const max = partBytes(maxPayload);
   const share = Math.min(bytes.length, max - kPartHeaderBytes);
   const first = new Uint8Array(kPartHeaderBytes + share);
   first[0] = tag;
@@ -96,6 +97,15 @@ export function splitParts(tag: number, bytes: Uint8Array, max: number): Uint8Ar
   const parts: Uint8Array[] = [first];
   for (let at = share; at < bytes.length; at += max) parts.push(bytes.subarray(at, Math.min(bytes.length, at + max)));
   return parts;
+}
+
+/**
+ * How large a part is: a quarter of the ring (record header included), so
+ * the producer writes the next parts while the consumer copies the last one;
+ * parts that filled the ring would make the two sides take turns.
+ */
+export function partBytes(maxPayload: number): number {
+  return Math.max(kPartHeaderBytes + 8, ((maxPayload + 8) >>> 2) - 8);
 }
 
 /** Puts a record sent in parts back together (workers/protocol.hpp's PartReader). */

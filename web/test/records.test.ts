@@ -150,15 +150,17 @@ test('a postMessage channel consumer over random chunks returns records inside t
 });
 
 test('parts put back together give the record; a part that contradicts the first throws CorruptRecord', async () => {
-  const { PartReader, splitParts, kPartHeaderBytes } = await import('../dist/protocol.js');
+  const { PartReader, partBytes, splitParts, kPartHeaderBytes } = await import('../dist/protocol.js');
   const next = rng32(0x9a27);
   for (let round = 0; round < Math.round(200 * stressScale); round++) {
     const max = 32 + (next() % 300);
     const record = new Uint8Array(next() % 5000);
     for (let i = 0; i < record.length; i++) record[i] = next();
     const parts = splitParts(7, record, max);
-    assert.ok(parts.every((p: Uint8Array) => p.length <= max));
-    assert.equal(parts.length, Math.max(1, Math.ceil((record.length + kPartHeaderBytes) / max)));
+    const size = partBytes(max);
+    assert.ok(size <= max && size >= kPartHeaderBytes + 8);
+    assert.ok(parts.every((p: Uint8Array) => p.length <= size));
+    assert.equal(parts.length, Math.max(1, Math.ceil((record.length + kPartHeaderBytes) / size)));
     const reader = new PartReader();
     parts.forEach((p: Uint8Array, i: number) => {
       const whole = reader.add(p, 0, p.length);
