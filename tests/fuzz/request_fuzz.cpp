@@ -6,6 +6,11 @@
 // before it may be answered with an error or dropped, but never crash the
 // worker, read outside a record (ASan) or hang it (5 s, then abort).
 //
+// Part records (a record too large for one ring record, in pieces) come
+// well formed from the peer: a call sent in parts of a fuzzed size. Every
+// record's payload also goes through a PartReader of its own, as if it were
+// a part: it must refuse what does not add up without reading outside it.
+//
 // Stream records name their rings by address; a native peer's addresses are
 // trusted (in wasm they are checked against the module's memory), so the
 // fuzzer zeroes them here and the worker must refuse the record.
@@ -87,6 +92,7 @@ void write(Peer& p, std::uint32_t tag, const std::vector<std::byte>& payload) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Peer& p = peer();
+  ferry::protocol::PartReader loose_parts;
   // Records: [u8 kind][u16 length][length bytes], as many as the input holds.
   std::size_t at = 0;
   while (at + 3 <= size) {
@@ -98,8 +104,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::byte> payload;
     put(payload, data + at, len);
     at += len;
+    (void)loose_parts.add(payload);  // refused or taken, inside its bounds (ASan)
     std::uint32_t tag = ferry::protocol::kCallTag;
-    switch (kind % 5) {
+    switch (kind % 6) {
       case 0: tag = 7 + kind; break;  // an unknown tag
       case 1: tag = ferry::protocol::kCallTag; break;
       case 2: tag = ferry::protocol::kCancelTag; break;
@@ -107,6 +114,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         tag = ferry::protocol::kStreamTag;
         if (payload.size() >= 24) std::memset(payload.data() + 8, 0, 16);  // no ring at address 0
         break;
+      case 5: {  // the same call sent in parts of a fuzzed size
+        std::vector<std::byte> call;
+        ferry::protocol::begin_call(call, kind, "fz_add");
+        call.insert(call.end(), payload.begin(), payload.end());
+        std::uint64_t id;
+        std::memcpy(&id, call.data(), 8);
+        if (id == kSentinel) std::memset(call.data(), 0, 8);
+        ferry::protocol::split_parts(ferry::protocol::kCallTag, call, 96 + 4 * (kind % 64),
+                                     [&](std::vector<std::byte> part) { write(p, ferry::protocol::kRequestPartTag, part); });
+        continue;
+      }
       default: {  // a well-formed call to a real task with the fuzzed bytes as arguments
         std::vector<std::byte> call;
         ferry::protocol::begin_call(call, kind, (kind & 8) ? "fz_later" : "fz_add");
