@@ -15,7 +15,7 @@ import { Mode, kModes } from './workers/malformed-modes.js';
 
 const script = new URL('./workers/malformed.js', import.meta.url);
 const kinds = (e: unknown) => (e instanceof FerryError ? ErrorKind[e.kind] : `not a FerryError: ${String(e)}`);
-const kCrashModes: number[] = [Mode.Short, Mode.UnknownTag, Mode.BadHeader, Mode.CrashGarbage];
+const kCrashModes: number[] = [Mode.Short, Mode.UnknownTag, Mode.BadHeader, Mode.CrashGarbage, Mode.BadPart];
 
 for (const transport of ['shared-memory', 'postMessage'] as const) {
   test(`${transport}: malformed response records fail their call or end their worker; every call settles and the pool goes on`, async () => {
@@ -34,7 +34,7 @@ for (const transport of ['shared-memory', 'postMessage'] as const) {
           assert.notEqual(how, 'Timeout', `mode ${mode} left its call pending`);
           assert.ok(how === 'value' || r.status === 'rejected' && r.reason instanceof FerryError, `mode ${mode}: ${how}`);
           // A call answered well gets its value, unless its worker was ended by another call's record.
-          if (mode === Mode.Good || mode === Mode.StrangerId) assert.ok(how === 'WorkerCrashed' || (r.status === 'fulfilled' && (r.value as number[])[0] === seed), `mode ${mode}: ${how}`);
+          if (mode === Mode.Good || mode === Mode.StrangerId || mode === Mode.GoodParts) assert.ok(how === 'WorkerCrashed' || (r.status === 'fulfilled' && (r.value as number[])[0] === seed), `mode ${mode}: ${how}`);
           if (kCrashModes.includes(mode)) assert.equal(how, 'WorkerCrashed', `mode ${mode}`);
         });
         done += group.length;

@@ -7,5 +7,7 @@ export const Mode = {
   StrangerId: 4, // a result for an id nobody waits for, then a good one
   BadHeader: 5, // a record header that claims more bytes than were published
   CrashGarbage: 6, // a crash record whose reason is not a string
+  GoodParts: 7, // a well-formed result sent in parts of random sizes (web/PROTOCOL.md)
+  BadPart: 8, // a part longer than what its first part announced
 } as const;
-export const kModes = 7;
+export const kModes = 9;

@@ -88,6 +88,25 @@ function answerCall(response: RecordProducer, id: number, seed: number, mode: nu
     case Mode.CrashGarbage:
       response.tryWrite(2, randomBytes(next, next() % 20));
       break;
+    case Mode.GoodParts:
+    case Mode.BadPart: {
+      const whole = result(id, encode([seed]));
+      let at = next() % (mode === Mode.BadPart ? whole.length : whole.length + 1); // a bad part needs one to follow
+      const first = new Uint8Array(16 + at);
+      first[0] = 1; // the result tag
+      putU64(first, 8, whole.length);
+      first.set(whole.subarray(0, at), 16);
+      response.tryWrite(3, first);
+      if (mode === Mode.BadPart) {
+        response.tryWrite(3, randomBytes(next, whole.length - at + 1 + (next() % 8)));
+        break;
+      }
+      for (let n = 0; at < whole.length; at += n) {
+        n = 1 + (next() % 7);
+        response.tryWrite(3, whole.subarray(at, at + n));
+      }
+      break;
+    }
   }
   response.publish();
 }
