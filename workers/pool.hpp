@@ -78,7 +78,11 @@ class WorkerPool;
 
 struct PoolOptions {
   unsigned workers = 0;                    // 0: hardware concurrency
-  std::uint32_t ring_capacity = 1u << 16;  // bytes of each worker's request (and response) ring
+  // Bytes of each worker's request (and response) ring. It bounds what is
+  // in flight, not how large a value may be: a C++ call too large for a ring
+  // record waits in the pool's queue instead, and a JavaScript peer's records
+  // travel in parts (web/PROTOCOL.md).
+  std::uint32_t ring_capacity = 1u << 16;
   std::uint32_t max_in_flight = 4;         // calls held by one worker at once
   std::uint32_t max_queued = 10000;        // calls waiting for a worker
   // How long shutdown() gives running tasks, once told to stop (their
