@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -75,6 +76,17 @@ Task<int> add_nested(int a, int b) {
   co_return *r + 1000;
 }
 FERRY_EXPORT(add_nested);
+
+// The same with an argument larger than any request ring record.
+Task<std::size_t> sum_nested(std::uint32_t n) {
+  std::vector<std::uint8_t> big(n, 1);
+  auto r = co_await the_pool->call<std::size_t>("count_ones", big);
+  if (!r) throw std::runtime_error(r.error().describe());
+  co_return *r;
+}
+FERRY_EXPORT(sum_nested);
+std::size_t count_ones(std::vector<std::uint8_t> v) { return static_cast<std::size_t>(std::count(v.begin(), v.end(), 1)); }
+FERRY_EXPORT(count_ones);
 
 // A synchronous task that blocks on a nested call: refused at once.
 std::string blocks_on_nested() {
@@ -167,6 +179,25 @@ TEST(PoolFailure, NestedCallsFromCoroutineTasksNeverDeadlockTheInFlightLimit) {
     ASSERT_TRUE(r.ok()) << r.error().describe();
     EXPECT_EQ(*r, i + 1 + 1000);
   }
+  the_pool = nullptr;
+}
+
+TEST(PoolFailure, NestedCallsWithArgumentsLargerThanTheRingAreServedLikeTheOthers) {
+  // Every worker full of parents, each awaiting a child whose request does
+  // not fit a ring record: the children still go straight to a worker.
+  WorkerPool pool({.workers = 2, .max_in_flight = 2});
+  the_pool = &pool;
+  std::vector<Call<std::size_t>> calls;
+  for (std::uint32_t i = 0; i < 16; ++i) calls.push_back(pool.call<std::size_t>("sum_nested", 100000 + i));
+  for (std::uint32_t i = 0; i < 16; ++i) {
+    auto r = calls[i].get(20s);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(*r, 100000u + i);
+  }
+  // And a plain caller's: a 1 MiB argument with the default 64 KiB rings.
+  auto r = pool.call<std::size_t>("count_ones", std::vector<std::uint8_t>(1 << 20, 1)).get(20s);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(*r, std::size_t{1} << 20);
   the_pool = nullptr;
 }
 

@@ -7,6 +7,8 @@
 //   kCancelTag  u64 id
 //   kStreamTag  u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 n, name, arguments
 //   kRequestPartTag   a part of a record too large for one ring record (below)
+//   kCallByStateTag   u64 id: a C++ caller's call record too large for the
+//                     ring, left in the call's state for the worker to read
 // Response ring (worker -> JavaScript caller):
 //   kResultTag  u64 id, one codec value (the result, or an error value)
 //   kCrashTag   one codec string: why the worker died
@@ -47,6 +49,7 @@ inline constexpr std::uint32_t kStreamTag = 3;
 inline constexpr std::uint32_t kResultTag = 1;
 inline constexpr std::uint32_t kCrashTag = 2;
 inline constexpr std::uint32_t kRequestPartTag = 4;
+inline constexpr std::uint32_t kCallByStateTag = 5;  // C++ callers only
 inline constexpr std::uint32_t kResponsePartTag = 3;
 
 inline constexpr std::size_t kCallHeaderBytes = 10;    // id, name length

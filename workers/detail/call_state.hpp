@@ -182,11 +182,15 @@ inline void CallState::recycle(CallState* st) noexcept {
   st->sleepers.store(0, std::memory_order_relaxed);
   st->waiter = {};
   st->waiter_scheduler = nullptr;
+  // A large value or request is given back rather than kept in the cache.
+  constexpr std::size_t kKeepBytes = std::size_t{64} << 10;
+  if (st->value.capacity() > kKeepBytes) st->value = {};
   st->value.clear();
   st->error.reset();
   st->worker.store(-1, std::memory_order_relaxed);
   st->task.store(nullptr, std::memory_order_relaxed);
   st->stream.reset();
+  if (st->request.capacity() > kKeepBytes) st->request = {};
   st->request.clear();
   st->prev = st->next = nullptr;
   st->held_by = nullptr;

@@ -269,13 +269,21 @@ inline int PoolCore::least_loaded(bool avoid_own) const {
 }
 
 // Hands the call to worker w through its request ring; false if w is dead
-// or the ring has no room (or the record can never fit it).
+// or the ring has no room (or, for a stream, the record can never fit it).
 inline bool PoolCore::send(Worker& w, const CallRef& st, std::uint32_t tag, std::span<const std::byte> record) {
   std::lock_guard lock(w.submit_mutex);
   if (!w.alive.load(std::memory_order_relaxed)) return false;
   st->worker.store(w.index, std::memory_order_relaxed);
   w.held.add(st);  // before the record: the worker may answer at once
-  auto wrote = w.request_tx->try_write(tag, record);
+  Result<bool> wrote = false;
+  if (tag != protocol::kCallTag || record.size() <= w.request_tx->max_payload()) {
+    wrote = w.request_tx->try_write(tag, record);
+  } else {
+    // A call too large for a ring record: the worker reads it from the
+    // call's state, which stays alive while the worker holds the call.
+    st->request.assign(record.begin(), record.end());
+    wrote = w.request_tx->try_write(protocol::kCallByStateTag, record.first(8));
+  }
   if (!wrote || !*wrote) {
     w.held.remove(st.get());
     st->worker.store(-1, std::memory_order_relaxed);

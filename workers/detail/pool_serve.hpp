@@ -136,6 +136,16 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
     if (step == Step::Ok) w.request_rx->release();  // its record is done with: room for callers
     return step;
   }
+  if (tag == protocol::kCallByStateTag && !js) {
+    auto id = protocol::parse_id(payload, "call by state");
+    if (!id) crash_worker("a malformed request from this process: " + id.error().message);
+    auto* st = reinterpret_cast<CallState*>(static_cast<std::uintptr_t>(*id));  // held: alive
+    auto req = protocol::parse_call(st->request);  // made by send(): well formed
+    if (!req) crash_worker("a malformed request from this process: " + req.error().message);
+    const Step step = run(w, *st, req->name, req->args);
+    if (step == Step::Ok) w.request_rx->release();
+    return step;
+  }
   if (tag == protocol::kRequestPartTag && js) {
     // A request too large for one record: handled once its last part is in.
     auto whole = w.parts.add(payload);
