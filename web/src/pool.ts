@@ -1086,8 +1086,7 @@ export class WorkerPool {
       this.crash(s, crashReason(bytes, at, len));
       return;
     }
-    // A record the protocol does not have: the worker is broken (or not
-    // ours), and which call it meant cannot be known. End it cleanly.
+    // A part of a record too large for one ring record: handled once whole.
     if (tag === ResponseTag.Part) {
       let whole: Uint8Array | null;
       try {
@@ -1101,6 +1100,8 @@ export class WorkerPool {
       else this.onRecord(s, s.parts.tag, whole, 0, whole.length);
       return;
     }
+    // A record the protocol does not have: the worker is broken (or not
+    // ours), and which call it meant cannot be known. End it cleanly.
     if (tag !== ResponseTag.Result) {
       this.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed and 3 part)`);
       return;
