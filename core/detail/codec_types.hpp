@@ -63,10 +63,10 @@ constexpr WireTag number_tag() noexcept {
 }
 
 constexpr std::size_t number_size(std::uint8_t tag) noexcept {
-  switch (tag) {
-    case 0x02: case 0x03: return 1;
-    case 0x04: case 0x05: return 2;
-    case 0x06: case 0x07: case 0x0A: return 4;
+  switch (WireTag{tag}) {
+    case WireTag::I8: case WireTag::U8: return 1;
+    case WireTag::I16: case WireTag::U16: return 2;
+    case WireTag::I32: case WireTag::U32: case WireTag::F32: return 4;
     default: return 8;
   }
 }

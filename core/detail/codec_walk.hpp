@@ -9,132 +9,158 @@
 namespace ferry::detail {
 
 template <class V>
+bool walk(Reader& r, V& v);
+
+// The containers, one function each. Each is called with the container's tag
+// read (it starts at `at`) and, except for packed, leaves the depth it enters.
+template <class V>
+bool walk_array(Reader& r, V& v, std::size_t at) {
+  std::uint32_t count;
+  if (!r.enter(at) || !read_count(r, "array count", 1, count)) return false;
+  v.array_begin(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    v.item(i);
+    if (!walk(r, v)) return false;
+  }
+  v.array_end();
+  r.leave();
+  return true;
+}
+
+template <class V>
+bool walk_packed(Reader& r, V& v) {
+  if (!r.need(1, "packed element tag")) return false;
+  const std::uint8_t elem = r.take_u8();
+  if (!is_number_tag(elem)) {
+    return deser(r, cat("packed element tag ", hex_byte(elem), " at offset ", r.position() - 1,
+                        " is not a number type (0x02..0x0b)"));
+  }
+  std::uint32_t count;
+  if (!read_count(r, "packed count", number_size(elem), count)) return false;
+  v.packed(WireTag{elem}, count, r.take(count * number_size(elem)));
+  return true;
+}
+
+template <class V>
+bool walk_optional(Reader& r, V& v, std::size_t at) {
+  bool present;
+  if (!r.enter(at) || !read_flag(r, "optional flag", present)) return false;
+  v.optional_begin(present);
+  if (present && !walk(r, v)) return false;
+  v.optional_end(present);
+  r.leave();
+  return true;
+}
+
+template <class V>
+bool walk_variant(Reader& r, V& v, std::size_t at) {
+  std::uint32_t index;
+  if (!r.enter(at) || !read_u32(r, "variant index", {}, index)) return false;
+  v.variant_begin(index);
+  if (!walk(r, v)) return false;
+  v.variant_end();
+  r.leave();
+  return true;
+}
+
+template <class V>
+bool walk_map(Reader& r, V& v, std::size_t at) {
+  std::uint32_t count;
+  if (!r.enter(at) || !read_count(r, "map count", 2, count)) return false;
+  v.map_begin(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    v.map_key(i);
+    if (!walk(r, v)) return false;
+    v.map_value(i);
+    if (!walk(r, v)) return false;
+  }
+  v.map_end();
+  r.leave();
+  return true;
+}
+
+template <class V>
+bool walk_struct(Reader& r, V& v, std::size_t at) {
+  std::string_view name;
+  if (!r.enter(at) || !read_name(r, "struct name", name) || !check_utf8(r, "struct name", name, at + 1, at + 2)) {
+    return false;
+  }
+  const std::size_t count_at = r.position();
+  if (!r.need(2, "struct field count")) return false;
+  const std::uint16_t count = r.take_le<std::uint16_t>();
+  if (2u * count > r.remaining()) {
+    return deser(r, cat("struct field count ", count, " at offset ", count_at, " needs at least ",
+                        count_bytes(2u * count), " but ", count_bytes(r.remaining()), " remain"));
+  }
+  v.struct_begin(name, count);
+  for (std::uint16_t i = 0; i < count; ++i) {
+    const std::size_t field_at = r.position();
+    std::string_view field;
+    if (!read_name(r, "field name", field) || !check_utf8(r, "field name", field, field_at, field_at + 1)) {
+      return false;
+    }
+    v.field(i, field);
+    if (!walk(r, v)) return false;
+  }
+  v.struct_end();
+  r.leave();
+  return true;
+}
+
+template <class V>
+bool walk_error(Reader& r, V& v) {
+  ErrorKind kind{};
+  std::string_view message, origin, expected, actual;
+  if (!read_error_kind(r, kind) || !read_text(r, "error message", message) ||
+      !read_text(r, "error origin", origin) || !read_mismatch_types(r, kind, expected, actual)) {
+    return false;
+  }
+  v.error(kind, message, origin, expected, actual);
+  return true;
+}
+
+template <class V>
 bool walk(Reader& r, V& v) {
   const std::size_t at = r.position();
   std::uint8_t tag = 0;
   if (!read_tag(r, tag)) return false;
-  switch (tag) {
-    case 0x00:
+  if (is_number_tag(tag)) {
+    const std::size_t n = number_size(tag);
+    if (!r.need(n, wire_name(WireTag{tag}), " payload")) return false;
+    v.number(WireTag{tag}, r.take(n));
+    return true;
+  }
+  switch (WireTag{tag}) {
+    case WireTag::Unit:
       v.unit();
       return true;
-    case 0x01: {
+    case WireTag::Bool: {
       bool b;
       if (!read_flag(r, "bool byte", b)) return false;
       v.boolean(b);
       return true;
     }
-    case 0x02: case 0x03: case 0x04: case 0x05: case 0x06: case 0x07:
-    case 0x08: case 0x09: case 0x0A: case 0x0B: {
-      const std::size_t n = number_size(tag);
-      if (!r.need(n, wire_name(WireTag{tag}), " payload")) return false;
-      v.number(WireTag{tag}, r.take(n));
-      return true;
-    }
-    case 0x0C: {
+    case WireTag::String: {
       std::string_view s;
       if (!read_text(r, "string", s)) return false;
       v.string(s);
       return true;
     }
-    case 0x0D: {
+    case WireTag::Bytes: {
       std::span<const std::byte> b;
       if (!read_blob(r, "bytes", b)) return false;
       v.bytes(b);
       return true;
     }
-    case 0x0E: {
-      std::uint32_t count;
-      if (!r.enter(at) || !read_count(r, "array count", 1, count)) return false;
-      v.array_begin(count);
-      for (std::uint32_t i = 0; i < count; ++i) {
-        v.item(i);
-        if (!walk(r, v)) return false;
-      }
-      v.array_end();
-      break;
-    }
-    case 0x0F: {
-      if (!r.need(1, "packed element tag")) return false;
-      const std::uint8_t elem = r.take_u8();
-      if (!is_number_tag(elem)) {
-        return deser(r, cat("packed element tag ", hex_byte(elem), " at offset ", r.position() - 1,
-                            " is not a number type (0x02..0x0b)"));
-      }
-      std::uint32_t count;
-      if (!read_count(r, "packed count", number_size(elem), count)) return false;
-      v.packed(WireTag{elem}, count, r.take(count * number_size(elem)));
-      return true;
-    }
-    case 0x10: {
-      bool present;
-      if (!r.enter(at) || !read_flag(r, "optional flag", present)) return false;
-      v.optional_begin(present);
-      if (present && !walk(r, v)) return false;
-      v.optional_end(present);
-      break;
-    }
-    case 0x11: {
-      std::uint32_t index;
-      if (!r.enter(at) || !read_u32(r, "variant index", {}, index)) return false;
-      v.variant_begin(index);
-      if (!walk(r, v)) return false;
-      v.variant_end();
-      break;
-    }
-    case 0x12: {
-      std::uint32_t count;
-      if (!r.enter(at) || !read_count(r, "map count", 2, count)) return false;
-      v.map_begin(count);
-      for (std::uint32_t i = 0; i < count; ++i) {
-        v.map_key(i);
-        if (!walk(r, v)) return false;
-        v.map_value(i);
-        if (!walk(r, v)) return false;
-      }
-      v.map_end();
-      break;
-    }
-    case 0x13: {
-      std::string_view name;
-      if (!r.enter(at) || !read_name(r, "struct name", name) ||
-          !check_utf8(r, "struct name", name, at + 1, at + 2)) {
-        return false;
-      }
-      const std::size_t count_at = r.position();
-      if (!r.need(2, "struct field count")) return false;
-      const std::uint16_t count = r.take_le<std::uint16_t>();
-      if (2u * count > r.remaining()) {
-        return deser(r, cat("struct field count ", count, " at offset ", count_at, " needs at least ",
-                            count_bytes(2u * count), " but ", count_bytes(r.remaining()), " remain"));
-      }
-      v.struct_begin(name, count);
-      for (std::uint16_t i = 0; i < count; ++i) {
-        const std::size_t field_at = r.position();
-        std::string_view field;
-        if (!read_name(r, "field name", field) || !check_utf8(r, "field name", field, field_at, field_at + 1)) {
-          return false;
-        }
-        v.field(i, field);
-        if (!walk(r, v)) return false;
-      }
-      v.struct_end();
-      break;
-    }
-    case 0x14: {
-      ErrorKind kind{};
-      std::string_view message, origin, expected, actual;
-      if (!read_error_kind(r, kind) || !read_text(r, "error message", message) ||
-          !read_text(r, "error origin", origin) || !read_mismatch_types(r, kind, expected, actual)) {
-        return false;
-      }
-      v.error(kind, message, origin, expected, actual);
-      return true;
-    }
-    default:
-      return unknown_tag(r, tag, at);
+    case WireTag::Array: return walk_array(r, v, at);
+    case WireTag::Packed: return walk_packed(r, v);
+    case WireTag::Optional: return walk_optional(r, v, at);
+    case WireTag::Variant: return walk_variant(r, v, at);
+    case WireTag::Map: return walk_map(r, v, at);
+    case WireTag::Struct: return walk_struct(r, v, at);
+    case WireTag::Error: return walk_error(r, v);
+    default: return unknown_tag(r, tag, at);
   }
-  r.leave();  // the containers
-  return true;
 }
 
 // --- Text form (core/CODEC.md, "Text form") ------------------------------------
