@@ -45,19 +45,6 @@ inline constexpr const char* kStreamOrigin = "stream";
 // this many records, or a quarter of the ring, whichever comes first.
 inline constexpr std::uint32_t kBatchRecords = 64;
 
-inline std::atomic<std::uint32_t>& stream_ring_word(std::byte* ring, std::size_t offset) noexcept {
-  return *reinterpret_cast<std::atomic<std::uint32_t>*>(ring + offset);
-}
-
-// The word a ring's bell field points at (core/RING.md: i32 offset from the base).
-inline std::atomic<std::uint32_t>* stream_ring_bell(std::byte* ring, std::size_t field) noexcept {
-  // relaxed: bells are fixed before either endpoint attaches.
-  const std::uint32_t raw = stream_ring_word(ring, field).load(std::memory_order_relaxed);
-  std::int32_t rel;
-  std::memcpy(&rel, &raw, sizeof rel);
-  return reinterpret_cast<std::atomic<std::uint32_t>*>(ring + rel);
-}
-
 // Counters with one writer: a plain load and store, no locked instruction.
 // Readers on other threads load them relaxed (statistics only).
 inline void counter_add(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
@@ -96,13 +83,13 @@ struct StreamShared {
   StreamShared& operator=(const StreamShared&) = delete;
 
   std::uint32_t capacity() const noexcept {
-    return stream_ring_word(ring, ring_layout::kCapacityOffset).load(std::memory_order_relaxed);
+    return ring_word(ring, ring_layout::kCapacityOffset).load(std::memory_order_relaxed);
   }
   // Published, unreleased ring bytes. relaxed: statistics; clamped because
   // the two words are not read at one instant.
   std::uint32_t in_flight() const noexcept {
-    const std::uint32_t tail = stream_ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
-    const std::uint32_t head = stream_ring_word(ring, ring_layout::kHeadOffset).load(std::memory_order_relaxed);
+    const std::uint32_t tail = ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
+    const std::uint32_t head = ring_word(ring, ring_layout::kHeadOffset).load(std::memory_order_relaxed);
     const std::uint32_t n = tail - head;
     return n > capacity() ? 0 : n;  // head read newer than tail: "wrapped" below 0
   }
@@ -135,7 +122,7 @@ Error bad_record(const RingRecord& record);
 class EndCore : public Flushable {
  public:
   EndCore(std::shared_ptr<StreamShared> s, std::size_t bell_field)
-      : shared(std::move(s)), ring(shared->ring), bell(stream_ring_bell(ring, bell_field)),
+      : shared(std::move(s)), ring(shared->ring), bell(&ring_bell(ring, bell_field)),
         capacity(shared->capacity()), batch_bytes_limit(std::max<std::uint32_t>(capacity / 4, 1)) {}
 
   // Ends the pending awaited operation (if any) with `why`, via its scheduler.
@@ -234,16 +221,16 @@ class SenderCore final : public EndCore {
   void note_depth() noexcept {
     // relaxed: statistics. Our own tail, then head: head is at least the value
     // we last reserved against, so the difference never exceeds capacity.
-    const std::uint32_t tail = stream_ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
+    const std::uint32_t tail = ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
     if (tail == last_tail_) return;  // nothing new was published
     last_tail_ = tail;
-    const std::uint32_t head = stream_ring_word(ring, ring_layout::kHeadOffset).load(std::memory_order_relaxed);
+    const std::uint32_t head = ring_word(ring, ring_layout::kHeadOffset).load(std::memory_order_relaxed);
     const std::uint32_t depth = tail - head;
     if (depth > shared->tx.high_water.load(std::memory_order_relaxed)) {
       shared->tx.high_water.store(depth, std::memory_order_relaxed);
     }
   }
-  std::uint32_t last_tail_ = stream_ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
+  std::uint32_t last_tail_ = ring_word(ring, ring_layout::kTailOffset).load(std::memory_order_relaxed);
 };
 
 class ReceiverCore final : public EndCore {
