@@ -551,7 +551,7 @@ TEST(PoolExternal, RecordsLargerThanTheRingTravelInParts) {
     }
     tx->publish();
   });
-  protocol::PartReader answer;
+  protocol::PartReader answer{protocol::kResponsePartTag};
   std::size_t answer_parts = 0;
   for (bool whole = false; !whole;) {
     auto rec = rx->read(10s);
@@ -579,6 +579,29 @@ TEST(PoolExternal, RecordsLargerThanTheRingTravelInParts) {
   auto [id2, sum] = read_answer(*rx);
   EXPECT_EQ(id2, 6u);
   EXPECT_EQ(decode<int>(sum).value(), 3);
+}
+
+TEST(PoolExternal, PartsDoNotNest) {
+  // A first part whose record would itself be a part is refused, and the
+  // reader takes the next record from its start.
+  protocol::PartReader reader{protocol::kRequestPartTag};
+  auto first_part = [](std::uint32_t tag, std::uint64_t length) {
+    std::vector<std::byte> b(16);
+    std::memcpy(b.data(), &tag, 4);
+    std::memcpy(b.data() + 8, &length, 8);
+    return b;
+  };
+  auto nested = reader.add(first_part(protocol::kRequestPartTag, 8));
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.error().kind, ErrorKind::Deserialization);
+  EXPECT_NE(nested.error().message.find("parts do not nest"), std::string::npos) << nested.error().message;
+  auto whole = reader.add(first_part(protocol::kCallTag, 0));
+  ASSERT_TRUE(whole.ok()) << whole.error().describe();
+  EXPECT_TRUE(*whole);
+  EXPECT_EQ(reader.tag(), protocol::kCallTag);
+  // The response direction's reader refuses its own part tag the same way.
+  protocol::PartReader answers{protocol::kResponsePartTag};
+  EXPECT_FALSE(answers.add(first_part(protocol::kResponsePartTag, 4)).ok());
 }
 
 TEST(PoolExternal, AMalformedPartEndsTheWorkerWithAReason) {

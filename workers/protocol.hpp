@@ -178,10 +178,15 @@ void split_parts(std::uint32_t tag, std::span<const std::byte> payload, std::siz
 // Puts a record sent in parts back together.
 class PartReader {
  public:
+  // Reads the parts of one direction: `part_tag` is its part record's tag
+  // (kRequestPartTag or kResponsePartTag), which a whole record never has.
+  explicit PartReader(std::uint32_t part_tag) noexcept : part_tag_(part_tag) {}
+
   // Takes the next part. True once the record is whole: tag() and bytes()
   // then say what it is, until the next add(). A part that contradicts the
-  // first (longer than what is left, a length over kMaxPartedBytes) is a
-  // Deserialization error, and the record is dropped.
+  // first (longer than what is left, a length over kMaxPartedBytes, a record
+  // that would itself be a part) is a Deserialization error, and the record
+  // is dropped.
   Result<bool> add(std::span<const std::byte> part) {
     if (done_) {
       bytes_ = {};  // a large record's memory goes with it
@@ -197,6 +202,10 @@ class PartReader {
       const std::uint64_t length = detail::get_u64(part.data() + 8);
       if (length > kMaxPartedBytes) {
         return detail::malformed("first part", part.size(), "announces " + std::to_string(length) + " bytes, more than 1 GiB");
+      }
+      if (tag == part_tag_) {
+        return detail::malformed("first part", part.size(), "announces a record of parts (tag " + std::to_string(tag) +
+                                                               "): parts do not nest");
       }
       tag_ = tag;
       length_ = static_cast<std::size_t>(length);
@@ -219,6 +228,7 @@ class PartReader {
  private:
   std::vector<std::byte> bytes_;
   std::size_t length_ = 0;
+  std::uint32_t part_tag_;
   std::uint32_t tag_ = 0;
   bool open_ = false, done_ = false;
 };

@@ -92,7 +92,7 @@ void write(Peer& p, std::uint32_t tag, const std::vector<std::byte>& payload) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Peer& p = peer();
-  ferry::protocol::PartReader loose_parts;
+  ferry::protocol::PartReader loose_parts{ferry::protocol::kRequestPartTag};
   // Records: [u8 kind][u16 length][length bytes], as many as the input holds.
   std::size_t at = 0;
   while (at + 3 <= size) {

@@ -151,7 +151,6 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
     auto whole = w.parts.add(payload);
     if (!whole) crash_worker("its request ring carried a malformed part: " + whole.error().message);
     if (!*whole) return Step::Ok;
-    if (w.parts.tag() == protocol::kRequestPartTag) crash_worker("its request ring carried a part made of parts");
     return handle(w, w.parts.tag(), w.parts.bytes());
   }
   if (tag == protocol::kCancelTag && js) {

@@ -123,7 +123,7 @@ struct Worker {
   // answers that found the response ring full, in order.
   std::unordered_map<std::uint64_t, CallState*> by_id;
   std::deque<std::pair<std::uint32_t, std::vector<std::byte>>> unsent;
-  protocol::PartReader parts;                      // a request that comes in parts (external mode)
+  protocol::PartReader parts{protocol::kRequestPartTag};  // a request that comes in parts (external mode)
   std::vector<std::byte> answer;                   // worker thread: a synchronous task's encoded result
   std::vector<CallState*> batch;                   // worker thread: queued calls being taken
   // Worker thread only: records taken off the request ring early, while a
