@@ -109,109 +109,128 @@ bool chaos_error(const Error& e) {
          e.kind == ErrorKind::QueueFull;
 }
 
+// A batch of plain calls.
+void plain_calls(WorkerPool& pool, Tally& tally, test::Rng& rng) {
+  std::vector<std::pair<int, Call<int>>> calls;
+  const int n = 1 + static_cast<int>(rng.below(32));
+  for (int i = 0; i < n; ++i) {
+    const int a = static_cast<int>(rng.below(1000));
+    calls.emplace_back(a, pool.call<int>("soak_add", a, 1));
+  }
+  for (auto& [a, c] : calls) {
+    auto r = c.get(30s);
+    if (r) {
+      if (*r != a + 1) tally.bad("soak_add answered " + std::to_string(*r) + " for " + std::to_string(a));
+      tally.end("call", "ok");
+    } else {
+      if (!chaos_error(r.error())) tally.bad("soak_add ended with " + r.error().describe());
+      tally.end("call", kind_of(r.error()));
+    }
+  }
+  std::lock_guard lock(tally.mutex);
+  tally.operations += static_cast<std::uint64_t>(n);
+}
+
+// A call that times out, or not.
+void timed_call(WorkerPool& pool, Tally& tally, test::Rng& rng) {
+  const int us = 100 + static_cast<int>(rng.below(3000));
+  const char* task = rng.below(2) ? "soak_nap" : "soak_later";
+  auto r = pool.call_with<int>({.timeout = std::chrono::microseconds(1500)}, task, us).get(30s);
+  if (r) {
+    if (*r != us) tally.bad(std::string(task) + " answered " + std::to_string(*r));
+    tally.end("timed call", "ok");
+  } else {
+    if (r.error().kind != ErrorKind::Timeout && !chaos_error(r.error())) tally.bad(std::string(task) + ": " + r.error().describe());
+    tally.end("timed call", kind_of(r.error()));
+  }
+  std::lock_guard lock(tally.mutex);
+  ++tally.operations;
+  if (!r && r.error().kind == ErrorKind::Timeout) ++tally.timeouts;
+}
+
+// A call cancelled at a random moment.
+void cancelled_call(WorkerPool& pool, Tally& tally, test::Rng& rng) {
+  CancelSource cancel;
+  auto c = pool.call_with<int>({.cancel = cancel.token()}, "soak_later", 2000);
+  std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
+  cancel.cancel();
+  auto r = c.get(30s);
+  if (r) {
+    if (*r != 2000) tally.bad("soak_later answered " + std::to_string(*r));
+    tally.end("cancelled call", "ok");
+  } else {
+    if (!chaos_error(r.error())) tally.bad("cancelled soak_later: " + r.error().describe());
+    tally.end("cancelled call", kind_of(r.error()));
+  }
+  std::lock_guard lock(tally.mutex);
+  ++tally.operations;
+  ++tally.cancels;
+}
+
+// A stream, crashed now and then.
+void echo_stream(WorkerPool& pool, Tally& tally, test::Rng& rng) {
+  const int n = 1 + static_cast<int>(rng.below(200));
+  const int crash_at = rng.below(8) == 0 ? static_cast<int>(rng.below(static_cast<std::uint32_t>(n))) : -1;
+  auto s = pool.stream<int, int>("soak_echo");
+  if (!s) {
+    if (!chaos_error(s.error())) tally.bad("open soak_echo: " + s.error().describe());
+    tally.end("stream", kind_of(s.error()));
+    return;
+  }
+  std::thread feeder([&, n, crash_at] {
+    for (int i = 0; i < n; ++i) {
+      if (!s->tx.send_blocking(i == crash_at ? -7 : i, 30s)) return;
+    }
+    s->tx.close();
+  });
+  int next = 0;
+  std::optional<Error> ended;
+  for (;;) {
+    auto v = s->rx.recv_blocking(30s);
+    if (!v) {
+      if (v.error().kind != ErrorKind::Closed) ended = v.error();
+      break;
+    }
+    if (*v != next) tally.bad("stream value " + std::to_string(*v) + " where " + std::to_string(next) + " was due");
+    ++next;
+  }
+  feeder.join();
+  auto done = s->done.get(30s);
+  if (!ended) {
+    if (next != n) tally.bad("stream ended normally after " + std::to_string(next) + " of " + std::to_string(n));
+    if (!done) tally.bad("stream read to its end, but its task: " + done.error().describe());
+    tally.end("stream", "ok");
+  } else {
+    if (!chaos_error(*ended)) tally.bad("stream ended with " + ended->describe());
+    if (done) tally.bad("stream failed (" + ended->describe() + ") but its task succeeded");
+    tally.end("stream", kind_of(*ended));
+  }
+  std::lock_guard lock(tally.mutex);
+  ++tally.operations;
+  tally.values += static_cast<std::uint64_t>(next);
+  if (crash_at >= 0) ++tally.crashes;
+}
+
+// A call that crashes its worker.
+void crash_call(WorkerPool& pool, Tally& tally) {
+  auto r = pool.call<int>("soak_crash", 0).get(30s);
+  if (r || !chaos_error(r.error())) tally.bad("soak_crash ended with " + (r ? std::string("a value") : r.error().describe()));
+  tally.end("crash call", r ? "ok" : kind_of(r.error()));
+  std::lock_guard lock(tally.mutex);
+  ++tally.operations;
+  ++tally.crashes;
+}
+
 // One caller: a random mix of calls, each checked.
 void caller(WorkerPool& pool, Tally& tally, std::uint64_t seed, std::atomic<bool>& stop) {
   test::Rng rng{seed};
   while (!stop.load(std::memory_order_relaxed)) {
     const auto pick = rng.below(100);
-    if (pick < 60) {  // a batch of plain calls
-      std::vector<std::pair<int, Call<int>>> calls;
-      const int n = 1 + static_cast<int>(rng.below(32));
-      for (int i = 0; i < n; ++i) {
-        const int a = static_cast<int>(rng.below(1000));
-        calls.emplace_back(a, pool.call<int>("soak_add", a, 1));
-      }
-      for (auto& [a, c] : calls) {
-        auto r = c.get(30s);
-        if (r) {
-          if (*r != a + 1) tally.bad("soak_add answered " + std::to_string(*r) + " for " + std::to_string(a));
-          tally.end("call", "ok");
-        } else {
-          if (!chaos_error(r.error())) tally.bad("soak_add ended with " + r.error().describe());
-          tally.end("call", kind_of(r.error()));
-        }
-      }
-      std::lock_guard lock(tally.mutex);
-      tally.operations += static_cast<std::uint64_t>(n);
-    } else if (pick < 75) {  // a call that times out, or not
-      const int us = 100 + static_cast<int>(rng.below(3000));
-      const char* task = rng.below(2) ? "soak_nap" : "soak_later";
-      auto r = pool.call_with<int>({.timeout = std::chrono::microseconds(1500)}, task, us).get(30s);
-      if (r) {
-        if (*r != us) tally.bad(std::string(task) + " answered " + std::to_string(*r));
-        tally.end("timed call", "ok");
-      } else {
-        if (r.error().kind != ErrorKind::Timeout && !chaos_error(r.error())) tally.bad(std::string(task) + ": " + r.error().describe());
-        tally.end("timed call", kind_of(r.error()));
-      }
-      std::lock_guard lock(tally.mutex);
-      ++tally.operations;
-      if (!r && r.error().kind == ErrorKind::Timeout) ++tally.timeouts;
-    } else if (pick < 88) {  // a call cancelled at a random moment
-      CancelSource cancel;
-      auto c = pool.call_with<int>({.cancel = cancel.token()}, "soak_later", 2000);
-      std::this_thread::sleep_for(std::chrono::microseconds(rng.below(3000)));
-      cancel.cancel();
-      auto r = c.get(30s);
-      if (r) {
-        if (*r != 2000) tally.bad("soak_later answered " + std::to_string(*r));
-        tally.end("cancelled call", "ok");
-      } else {
-        if (!chaos_error(r.error())) tally.bad("cancelled soak_later: " + r.error().describe());
-        tally.end("cancelled call", kind_of(r.error()));
-      }
-      std::lock_guard lock(tally.mutex);
-      ++tally.operations;
-      ++tally.cancels;
-    } else if (pick < 98) {  // a stream, crashed now and then
-      const int n = 1 + static_cast<int>(rng.below(200));
-      const int crash_at = rng.below(8) == 0 ? static_cast<int>(rng.below(static_cast<std::uint32_t>(n))) : -1;
-      auto s = pool.stream<int, int>("soak_echo");
-      if (!s) {
-        if (!chaos_error(s.error())) tally.bad("open soak_echo: " + s.error().describe());
-        tally.end("stream", kind_of(s.error()));
-        continue;
-      }
-      std::thread feeder([&, n, crash_at] {
-        for (int i = 0; i < n; ++i) {
-          if (!s->tx.send_blocking(i == crash_at ? -7 : i, 30s)) return;
-        }
-        s->tx.close();
-      });
-      int next = 0;
-      std::optional<Error> ended;
-      for (;;) {
-        auto v = s->rx.recv_blocking(30s);
-        if (!v) {
-          if (v.error().kind != ErrorKind::Closed) ended = v.error();
-          break;
-        }
-        if (*v != next) tally.bad("stream value " + std::to_string(*v) + " where " + std::to_string(next) + " was due");
-        ++next;
-      }
-      feeder.join();
-      auto done = s->done.get(30s);
-      if (!ended) {
-        if (next != n) tally.bad("stream ended normally after " + std::to_string(next) + " of " + std::to_string(n));
-        if (!done) tally.bad("stream read to its end, but its task: " + done.error().describe());
-        tally.end("stream", "ok");
-      } else {
-        if (!chaos_error(*ended)) tally.bad("stream ended with " + ended->describe());
-        if (done) tally.bad("stream failed (" + ended->describe() + ") but its task succeeded");
-        tally.end("stream", kind_of(*ended));
-      }
-      std::lock_guard lock(tally.mutex);
-      ++tally.operations;
-      tally.values += static_cast<std::uint64_t>(next);
-      if (crash_at >= 0) ++tally.crashes;
-    } else {  // a crash
-      auto r = pool.call<int>("soak_crash", 0).get(30s);
-      if (r || !chaos_error(r.error())) tally.bad("soak_crash ended with " + (r ? std::string("a value") : r.error().describe()));
-      tally.end("crash call", r ? "ok" : kind_of(r.error()));
-      std::lock_guard lock(tally.mutex);
-      ++tally.operations;
-      ++tally.crashes;
-    }
+    if (pick < 60) plain_calls(pool, tally, rng);
+    else if (pick < 75) timed_call(pool, tally, rng);
+    else if (pick < 88) cancelled_call(pool, tally, rng);
+    else if (pick < 98) echo_stream(pool, tally, rng);
+    else crash_call(pool, tally);
   }
 }
 
