@@ -400,6 +400,66 @@ fb::Row row_of(const std::string& name, const std::string& unit, bool higher, co
   return row;
 }
 
+// Round trips, one call at a time: p50 and p99 against the hand-written pool and the floors.
+void latency_rows(const fb::Options& o, fb::Table& lat, unsigned workers, bool loaded) {
+  fb::progress("round-trip latency");
+  ferry::WorkerPool pool({.workers = workers});
+  HandPool hand(workers);
+  const std::uint64_t n0 = o.quick ? 500 : 5'000;
+  Measured m = fb::measure(o, "round trip",
+                           {{kFerry, [&](std::uint64_t n) { return ferry_rtt(pool, n); }, n0},
+                            {kHand, [&](std::uint64_t n) { return hand_rtt(hand, n); }, n0},
+                            {kFutex, futex_rtt, n0},
+                            {kRingFloor, ring_rtt, n0 * 10}},
+                           fb::ns_per_op);
+  for (const auto& [p, pname] : {std::pair{50.0, "p50"}, std::pair{99.0, "p99"}}) {
+    Measured q;
+    for (const auto& [impl, ns] : m.batch_ns) {
+      if (!ns.empty()) q.stats[impl] = fb::single_value(fb::percentile(ns, p), ns.size());
+    }
+    lat.rows.push_back(row_of(std::string("round trip ") + pname, "ns", false, q,
+                              {kFerry, kHand, kFutex, kRingFloor}, "",
+                              loaded || p != 99.0 ? "" : "async call latency p99"));
+  }
+}
+
+// Calls/s from kCallers threads, blocking and with kWindow calls in flight.
+void throughput_rows(const fb::Options& o, fb::Table& tput, unsigned workers) {
+  const std::uint64_t n0 = o.quick ? 2'000 : 40'000;
+  for (const unsigned window : {1u, kWindow}) {
+    const std::string label = window == 1 ? std::to_string(kCallers) + " callers, blocking"
+                                          : std::to_string(kCallers) + " callers, " + std::to_string(window) + " in flight";
+    fb::progress(label);
+    ferry::WorkerPool pool({.workers = workers});
+    HandPool hand(workers);
+    Measured m = fb::measure(o, label,
+                             {{kFerry, [&](std::uint64_t n) { return ferry_calls(pool, n, window); }, n0},
+                              {kHand, [&](std::uint64_t n) { return hand_calls(hand, n, window); }, n0}},
+                             calls_per_s, kCallers);
+    tput.rows.push_back(row_of(label, "k calls/s", true, m, {kFerry, kHand}, ""));
+  }
+}
+
+// 8-byte values streamed into a task, from a plain thread and from a coroutine.
+void stream_rows(const fb::Options& o, fb::Table& streams, unsigned workers) {
+  fb::progress("streams of 8-byte values");
+  ferry::WorkerPool pool({.workers = workers});
+  fb::Running caller;
+  const std::uint64_t n0 = o.quick ? 20'000 : 200'000;
+  auto mvals = +[](std::uint64_t n, double s) { return static_cast<double>(n) / s / 1e6; };
+  Measured plain = fb::measure(o, "from a plain thread",
+                               {{kFerry, [&](std::uint64_t n) { return ferry_stream_plain(pool, n); }, n0},
+                                {kHandQueue, hand_stream, n0}},
+                               mvals);
+  streams.rows.push_back(row_of("from a plain thread", "M values/s", true, plain, {kFerry, kHandQueue}, ""));
+  Measured coro = fb::measure(o, "from a coroutine",
+                              {{kFerry, [&](std::uint64_t n) { return ferry_stream_coroutine(pool, caller, n); }, n0},
+                               {kHandQueue, hand_stream, n0}},
+                              mvals);
+  streams.rows.push_back(row_of("from a coroutine", "M values/s", true, coro, {kFerry, kHandQueue},
+                                "the baseline is the same plain-thread queue"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -439,62 +499,9 @@ int main(int argc, char** argv) {
                   "from a plain thread or co_await send from a coroutine on a ferry executor; mutex+condvar queue: "
                   "bounded to 4096 values, a consumer thread sums";
 
-  {
-    fb::progress("round-trip latency");
-    ferry::WorkerPool pool({.workers = workers});
-    HandPool hand(workers);
-    const std::uint64_t n0 = o.quick ? 500 : 5'000;
-    Measured m = fb::measure(o, "round trip",
-                             {{kFerry, [&](std::uint64_t n) { return ferry_rtt(pool, n); }, n0},
-                              {kHand, [&](std::uint64_t n) { return hand_rtt(hand, n); }, n0},
-                              {kFutex, futex_rtt, n0},
-                              {kRingFloor, ring_rtt, n0 * 10}},
-                             fb::ns_per_op);
-    for (const auto& [p, pname] : {std::pair{50.0, "p50"}, std::pair{99.0, "p99"}}) {
-      Measured q;
-      for (const auto& [impl, ns] : m.batch_ns) {
-        if (!ns.empty()) q.stats[impl] = fb::single_value(fb::percentile(ns, p), ns.size());
-      }
-      lat.rows.push_back(row_of(std::string("round trip ") + pname, "ns", false, q,
-                                {kFerry, kHand, kFutex, kRingFloor}, "",
-                                loaded || p != 99.0 ? "" : "async call latency p99"));
-    }
-  }
-
-  {
-    const std::uint64_t n0 = o.quick ? 2'000 : 40'000;
-    for (const unsigned window : {1u, kWindow}) {
-      const std::string label = window == 1 ? std::to_string(kCallers) + " callers, blocking"
-                                            : std::to_string(kCallers) + " callers, " + std::to_string(window) + " in flight";
-      fb::progress(label);
-      ferry::WorkerPool pool({.workers = workers});
-      HandPool hand(workers);
-      Measured m = fb::measure(o, label,
-                               {{kFerry, [&](std::uint64_t n) { return ferry_calls(pool, n, window); }, n0},
-                                {kHand, [&](std::uint64_t n) { return hand_calls(hand, n, window); }, n0}},
-                               calls_per_s, kCallers);
-      tput.rows.push_back(row_of(label, "k calls/s", true, m, {kFerry, kHand}, ""));
-    }
-  }
-
-  {
-    fb::progress("streams of 8-byte values");
-    ferry::WorkerPool pool({.workers = workers});
-    fb::Running caller;
-    const std::uint64_t n0 = o.quick ? 20'000 : 200'000;
-    auto mvals = +[](std::uint64_t n, double s) { return static_cast<double>(n) / s / 1e6; };
-    Measured plain = fb::measure(o, "from a plain thread",
-                                 {{kFerry, [&](std::uint64_t n) { return ferry_stream_plain(pool, n); }, n0},
-                                  {kHandQueue, hand_stream, n0}},
-                                 mvals);
-    streams.rows.push_back(row_of("from a plain thread", "M values/s", true, plain, {kFerry, kHandQueue}, ""));
-    Measured coro = fb::measure(o, "from a coroutine",
-                                {{kFerry, [&](std::uint64_t n) { return ferry_stream_coroutine(pool, caller, n); }, n0},
-                                 {kHandQueue, hand_stream, n0}},
-                                mvals);
-    streams.rows.push_back(row_of("from a coroutine", "M values/s", true, coro, {kFerry, kHandQueue},
-                                  "the baseline is the same plain-thread queue"));
-  }
+  latency_rows(o, lat, workers, loaded);
+  throughput_rows(o, tput, workers);
+  stream_rows(o, streams, workers);
 
   const double total_s = fb::seconds_since(t_start);
   std::printf("ferry call benchmark — %s, %s, %u cores (std::thread::hardware_concurrency), %s%s%s\n",

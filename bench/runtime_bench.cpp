@@ -282,6 +282,64 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// Stream rows: u64 values one by one and batched, against the raw ring batched.
+void stream_rows(const fb::Options& o, fb::Table& streams, const std::string& cores, std::uint64_t ring_n,
+                 std::uint64_t one_n, std::uint64_t batch_n) {
+  Running a, b;
+  progress("raw ring, batched");
+  const fb::Stat ring = repeat_ns(o.reps, ring_n, ring_run);
+  progress("stream one-by-one");
+  const fb::Stat one = repeat_ns(o.reps, one_n, [&](std::uint64_t n) { return stream_run(a, b, n, false); });
+  progress("stream batched");
+  const fb::Stat batch = repeat_ns(o.reps, batch_n, [&](std::uint64_t n) { return stream_run(a, b, n, true); });
+  const std::string threads = "2 executor threads + main, " + cores;
+  streams.rows.push_back({"send / recv one-by-one", "ns", false, {{kFerry, one}, {kRing, ring}},
+                          "co_await tx.send(v) / rx.recv(); " + threads});
+  streams.rows.push_back({"send_batch(256) / recv_batch(256)", "ns", false, {{kFerry, batch}, {kRing, ring}},
+                          std::string(kNative ? (batch.median < 100 ? "goal < 100 ns: met" : "goal < 100 ns: NOT met")
+                                              : "goal < 100 ns is for native builds") +
+                              "; " + threads});
+  streams.notes = "64 KiB stream; raw ring: 64 KiB, try_write x64 + publish / try_read + release per 64, two "
+                  "spinning threads; consumer sums every value, checked against the expected sum";
+}
+
+// Call rows: get() and co_await round trips against a raw ring ping-pong.
+void call_rows(const fb::Options& o, fb::Table& calls, const std::string& cores, std::uint64_t ring_rtt_n,
+               std::uint64_t call_n) {
+  ferry::WorkerPool pool({.workers = 1});
+  progress("raw ring round trip");
+  const Latency ring = repeat_rtt(o.reps, ring_rtt_n, ring_rtt_run);
+  progress("call().get() round trip");
+  const Latency get = repeat_rtt(o.reps, call_n, [&](std::uint64_t n) { return call_get_run(pool, n); });
+  progress("co_await call() round trip");
+  Running c;
+  const Latency await = repeat_rtt(o.reps, call_n, [&](std::uint64_t n) {
+    return must("co_await call", start(c, call_await_run(pool, n)).get());
+  });
+  auto row = [&](const std::string& name, const fb::Stat& f, const fb::Stat& r, const std::string& how) {
+    const double x = f.median / r.median;
+    // The goal is judged on p50 alone: a spinning ping-pong's mean and p99
+    // are set by preemptions on an oversubscribed machine, not by the ring.
+    const bool judged = name.find("p50") != std::string::npos;
+    calls.rows.push_back({name, "ns", false, {{kFerry, f}, {kRing, r}},
+                          "call/ring " + fmt("%.1fx", x) +
+                              (judged ? (x <= 2 ? " (goal <= 2x: met)" : " (goal <= 2x: NOT met)") : "") + "; " +
+                              how + "; " + cores});
+  };
+  const std::string get_how = "main thread, pool.call<int>(...).get(): caller + client + worker threads";
+  const std::string await_how = "coroutine on an Executor, co_await pool.call<int>(...): executor + client + worker";
+  row("get(), mean", get.mean, ring.mean, get_how);
+  row("get(), p50", get.p50, ring.p50, get_how);
+  row("get(), p99", get.p99, ring.p99, get_how);
+  row("co_await, mean", await.mean, ring.mean, await_how);
+  row("co_await, p50", await.p50, ring.p50, await_how);
+  row("co_await, p99", await.p99, ring.p99, await_how);
+  calls.notes = "per-call times from batches of " + std::to_string(kCallBatch) +
+                " sequential calls; mean = median over reps of the per-rep mean (±: spread over reps), p50/p99 over "
+                "every batch of every rep; raw ring: 8-byte ping-pong over two 4 KiB rings, both threads spinning; "
+                "every echo checked";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,59 +363,8 @@ int main(int argc, char** argv) {
   calls.title = "call round trip, WorkerPool with 1 worker, int echo(int) (ns per call)";
   calls.baselines = {kRing};
 
-  {
-    Running a, b;
-    progress("raw ring, batched");
-    const fb::Stat ring = repeat_ns(o.reps, ring_n, ring_run);
-    progress("stream one-by-one");
-    const fb::Stat one = repeat_ns(o.reps, one_n, [&](std::uint64_t n) { return stream_run(a, b, n, false); });
-    progress("stream batched");
-    const fb::Stat batch = repeat_ns(o.reps, batch_n, [&](std::uint64_t n) { return stream_run(a, b, n, true); });
-    const std::string threads = "2 executor threads + main, " + cores;
-    streams.rows.push_back({"send / recv one-by-one", "ns", false, {{kFerry, one}, {kRing, ring}},
-                            "co_await tx.send(v) / rx.recv(); " + threads});
-    streams.rows.push_back({"send_batch(256) / recv_batch(256)", "ns", false, {{kFerry, batch}, {kRing, ring}},
-                            std::string(kNative ? (batch.median < 100 ? "goal < 100 ns: met" : "goal < 100 ns: NOT met")
-                                                : "goal < 100 ns is for native builds") +
-                                "; " + threads});
-    streams.notes = "64 KiB stream; raw ring: 64 KiB, try_write x64 + publish / try_read + release per 64, two "
-                    "spinning threads; consumer sums every value, checked against the expected sum";
-  }
-
-  {
-    ferry::WorkerPool pool({.workers = 1});
-    progress("raw ring round trip");
-    const Latency ring = repeat_rtt(o.reps, ring_rtt_n, ring_rtt_run);
-    progress("call().get() round trip");
-    const Latency get = repeat_rtt(o.reps, call_n, [&](std::uint64_t n) { return call_get_run(pool, n); });
-    progress("co_await call() round trip");
-    Running c;
-    const Latency await = repeat_rtt(o.reps, call_n, [&](std::uint64_t n) {
-      return must("co_await call", start(c, call_await_run(pool, n)).get());
-    });
-    auto row = [&](const std::string& name, const fb::Stat& f, const fb::Stat& r, const std::string& how) {
-      const double x = f.median / r.median;
-      // The goal is judged on p50 alone: a spinning ping-pong's mean and p99
-      // are set by preemptions on an oversubscribed machine, not by the ring.
-      const bool judged = name.find("p50") != std::string::npos;
-      calls.rows.push_back({name, "ns", false, {{kFerry, f}, {kRing, r}},
-                            "call/ring " + fmt("%.1fx", x) +
-                                (judged ? (x <= 2 ? " (goal <= 2x: met)" : " (goal <= 2x: NOT met)") : "") + "; " +
-                                how + "; " + cores});
-    };
-    const std::string get_how = "main thread, pool.call<int>(...).get(): caller + client + worker threads";
-    const std::string await_how = "coroutine on an Executor, co_await pool.call<int>(...): executor + client + worker";
-    row("get(), mean", get.mean, ring.mean, get_how);
-    row("get(), p50", get.p50, ring.p50, get_how);
-    row("get(), p99", get.p99, ring.p99, get_how);
-    row("co_await, mean", await.mean, ring.mean, await_how);
-    row("co_await, p50", await.p50, ring.p50, await_how);
-    row("co_await, p99", await.p99, ring.p99, await_how);
-    calls.notes = "per-call times from batches of " + std::to_string(kCallBatch) +
-                  " sequential calls; mean = median over reps of the per-rep mean (±: spread over reps), p50/p99 over "
-                  "every batch of every rep; raw ring: 8-byte ping-pong over two 4 KiB rings, both threads spinning; "
-                  "every echo checked";
-  }
+  stream_rows(o, streams, cores, ring_n, one_n, batch_n);
+  call_rows(o, calls, cores, ring_rtt_n, call_n);
 
   const double total_s = fb::seconds_since(t_start);
   std::printf("ferry runtime benchmark — %s, %s, %u cores (std::thread::hardware_concurrency), %s%s\n",
