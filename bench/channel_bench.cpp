@@ -77,6 +77,8 @@ FERRY_EXPORT(checksum_bytes);
 #include "bench/channel/latency.hpp"
 #include "bench/channel/backpressure.hpp"
 
+using namespace chan_bench;
+
 namespace {
 
 // --- Driver --------------------------------------------------------------------

@@ -1,9 +1,10 @@
 // ferry channel benchmark, backpressure: 4 KiB values into a consumer 10x slower than the producer: delivered rate, bytes in flight, producer CPU.
 // Part of bench/channel_bench.cpp, the one translation unit that includes it
-// (after its includes, the `fb` alias and its using-declarations, and after bench/channel/common.hpp).
+// (in namespace chan_bench, named so that its coroutine frames have linkage;
+// after the includes, the `fb` alias and the using-declarations, and after bench/channel/common.hpp).
 #pragma once
 
-namespace {
+namespace chan_bench {
 
 // =================================================================================
 // Backpressure: 4 KiB values into a consumer 10x slower than the producer
@@ -238,4 +239,4 @@ double producer_ns_per_message() {
   return ns;
 }
 
-}  // namespace
+}  // namespace chan_bench

@@ -1,9 +1,10 @@
 // ferry channel benchmark, bulk: 64 KiB and 1 MiB buffers into a consumer that checksums them where they lie.
 // Part of bench/channel_bench.cpp, the one translation unit that includes it
-// (after its includes, the `fb` alias and its using-declarations, and after bench/channel/common.hpp).
+// (in namespace chan_bench, named so that its coroutine frames have linkage;
+// after the includes, the `fb` alias and the using-declarations, and after bench/channel/common.hpp).
 #pragma once
 
-namespace {
+namespace chan_bench {
 
 // =================================================================================
 // Bulk: 64 KiB and 1 MiB buffers into a consumer that checksums them
@@ -271,4 +272,4 @@ RunResult asio_bulk(AsioPair& io, const Source& src, std::uint64_t n) {
   return out;
 }
 
-}  // namespace
+}  // namespace chan_bench

@@ -1,9 +1,10 @@
 // ferry channel benchmark, common: values of a known sequence and their check, ring and queue sizes, the Asio threads and channels: what every case uses.
 // Part of bench/channel_bench.cpp, the one translation unit that includes it
-// (after its includes, the `fb` alias and its using-declarations).
+// (in namespace chan_bench, named so that its coroutine frames have linkage;
+// after the includes, the `fb` alias and the using-declarations).
 #pragma once
 
-namespace {
+namespace chan_bench {
 
 constexpr std::uint32_t kTag = 7;
 constexpr std::uint64_t kBatch = 64;          // ring publish / release, CQ bulk dequeue
@@ -158,4 +159,4 @@ struct AsioPair {
   AsioThread a, b;  // a: producer / ping side, b: consumer / echo side
 };
 
-}  // namespace
+}  // namespace chan_bench

@@ -1,9 +1,10 @@
 // ferry channel benchmark, latency: 8-byte round trips, each one timed, for every contender.
 // Part of bench/channel_bench.cpp, the one translation unit that includes it
-// (after its includes, the `fb` alias and its using-declarations, and after bench/channel/common.hpp).
+// (in namespace chan_bench, named so that its coroutine frames have linkage;
+// after the includes, the `fb` alias and the using-declarations, and after bench/channel/common.hpp).
 #pragma once
 
-namespace {
+namespace chan_bench {
 
 // =================================================================================
 // Latency: 8-byte round trips, each one timed
@@ -172,4 +173,4 @@ RunResult asio_rtt(AsioPair& io, std::uint64_t n) {
   return finish_latency("asio channel round trip", p.ns, p.bad, p.seconds);
 }
 
-}  // namespace
+}  // namespace chan_bench

@@ -1,9 +1,10 @@
 // ferry channel benchmark, messages: messages/s of 8 B, 64 B and 4 KiB values, producer thread -> consumer thread, for every contender.
 // Part of bench/channel_bench.cpp, the one translation unit that includes it
-// (after its includes, the `fb` alias and its using-declarations, and after bench/channel/common.hpp).
+// (in namespace chan_bench, named so that its coroutine frames have linkage;
+// after the includes, the `fb` alias and the using-declarations, and after bench/channel/common.hpp).
 #pragma once
 
-namespace {
+namespace chan_bench {
 
 // =================================================================================
 // Messages: throughput, producer on a thread, consumer (and the clock) on main
@@ -226,4 +227,4 @@ RunResult asio_tp(AsioPair& io, std::uint64_t n) {
   return out;
 }
 
-}  // namespace
+}  // namespace chan_bench
