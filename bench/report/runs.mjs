@@ -38,7 +38,7 @@ export function machineInfo() {
 
 export const TARGETS = ['native', 'wasm (Node)', 'browser (Chromium)', 'browser (Firefox)'];
 export const isBrowser = (run) => run.target.startsWith('browser (');
-// A table of the engine's own costs (bench.js engineCosts): no ferry in it.
+// A table of the engine's own costs (bench/browser/engine.js, engineCosts): no ferry in it.
 export const isPlatform = (table) => table.reference !== 'ferry';
 
 function targetOf(env) {
