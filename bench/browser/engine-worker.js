@@ -1,4 +1,4 @@
-// The other side of the engine case (bench.js, engineCosts): answers every
+// The other side of the engine case (engine.js, engineCosts): answers every
 // request the page writes into a SharedArrayBuffer, parked in Atomics.wait
 // between requests, and wakes the page the way it was told to: Atomics.notify
 // (the page parks in Atomics.waitAsync, or spins) or a postMessage doorbell.

@@ -14,7 +14,7 @@
 import type { Page } from '@playwright/test';
 import { test, expect, waitForFerryReady, keepScreenshot, type FerryDemo as Demo } from './fixtures';
 
-// Matches web/demo/demo.js.
+// Matches web/demo/pipeline.js.
 const CAPACITY = 256 * 1024;
 const SLOW_MS = 30;
 // "Flat": the wasm heap in use may move by this much while the producer waits.

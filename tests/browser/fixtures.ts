@@ -87,7 +87,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   ],
 });
 
-// window.__ferryDemo as web/demo/demo.js fills it.
+// window.__ferryDemo as web/demo/ fills it (state.js declares it).
 export interface FerryDemo {
   ready: boolean;
   workers: number;
