@@ -7,9 +7,10 @@
 //   const bytes = encodeArgs(sig, [1, 2]);          // array [i32 1, i32 2]
 //   const sum = decodeAs(resultBytes, sig.result!); // 3, or TypeMismatch
 //
-// The pool loads this module only for a pool with signatures (a dynamic
-// import in pool.ts). The implementation lives in schema/, one concern per
-// module (imports only go down this list):
+// Loaded only where signatures are known: pool.ts imports it dynamically
+// for tasks with signatures, and wasm-backend.ts (itself imported
+// dynamically) parses the ones a wasm module publishes. The implementation
+// lives in schema/, one concern per module (imports only go down this list):
 //   types.ts     the Schema objects and Signature
 //   parse.ts     the grammar, and parsing types and signature lines
 //   format.ts    schemas as text: wire type names and the grammar again
