@@ -17,7 +17,6 @@ import {
   flagsOf,
   kEncoder,
   nameBytes,
-  needFail,
   peekPackedElem,
   readBlob,
   readCount,
@@ -31,7 +30,6 @@ import {
   releaseReader,
   setField,
   trailingCheck,
-  u16At,
   unknownTag,
   type DecodeOptions,
 } from '../codec.js';
@@ -202,9 +200,7 @@ function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): 
   if (s.fields === null) return readFields(r, o, flags, depth);
   // The count is compared before the bytes it needs are: a wrong count is a TypeMismatch.
   const countAt = r.pos;
-  if (countAt + 2 > r.end) needFail(r, 2, 'struct field count', '');
-  const count = u16At(r.u8, countAt);
-  r.pos = countAt + 2;
+  const count = r.readU16('struct field count');
   const fields = s.fields;
   if (count !== fields.length) {
     throw typeMismatchAt(r, `struct ${s.name} with ${fields.length} fields`, `struct ${s.name} with ${count} fields`, countAt);
