@@ -1,5 +1,6 @@
 // Builds the web package: web/src/*.ts -> web/dist/*.js (esbuild, ESM, one
-// file per module; src/codec/ goes into dist/codec.js) plus .d.ts types (tsc), and web/test/*.ts ->
+// file per module; src/codec/ goes into dist/codec.js and src/schema/ into
+// dist/schema.js) plus .d.ts types (tsc), and web/test/*.ts ->
 // web/dist-test/*.js for Node's test runner. Usage: node web/build.mjs
 // (npm pack in web/ runs it first: package.json's prepack).
 import { build } from 'esbuild';
@@ -19,24 +20,32 @@ for (const out of ['dist', 'dist-test']) rmSync(join(web, out), { recursive: tru
 
 const common = { bundle: false, format: 'esm', platform: 'neutral', target: 'es2022', sourcemap: true, logLevel: 'warning' };
 const src = join(web, 'src');
-const codecDir = join(src, 'codec');
-const inCodec = (f) => f === join(src, 'codec.ts') || f.startsWith(codecDir + sep);
-await build({ ...common, entryPoints: ts('src').filter((f) => !inCodec(f)), outbase: src, outdir: join(web, 'dist') });
-// src/codec.ts and src/codec/ become one module, dist/codec.js, as the codec
-// was before it was split by concern: esbuild inlines the Tag enum's members
-// across files only when bundling, and the hot paths (decode, valueEnd,
-// encodeToRange) call within one module. Other modules stay imports.
-const outsideCodec = {
-  name: 'outside-codec',
-  setup(b) {
-    b.onResolve({ filter: /^\./ }, (a) => {
+// Modules split by concern that ship as one file each, as they were before
+// the split: esbuild inlines a TS enum's members across files only when
+// bundling, and calls within one module need no import binding. src/X.ts and
+// src/X/ become dist/X.js; `with` lists other files copied into that bundle
+// (only constants: schema/ takes codec/tags.ts so that Tag.X are numbers on
+// its hot paths, and imports everything else of the codec from codec.js).
+// Any other module stays an import, never copied in.
+const bundles = [
+  { name: 'codec', with: [] },
+  { name: 'schema', with: [join(src, 'codec', 'tags.ts')] },
+];
+const ownFile = (b, f) => f === join(src, `${b.name}.ts`) || f.startsWith(join(src, b.name) + sep);
+await build({ ...common, entryPoints: ts('src').filter((f) => !bundles.some((b) => ownFile(b, f))), outbase: src, outdir: join(web, 'dist') });
+const outside = (b) => ({
+  name: `outside-${b.name}`,
+  setup(pb) {
+    pb.onResolve({ filter: /^\./ }, (a) => {
       const abs = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
-      if (inCodec(abs)) return undefined;
+      if (ownFile(b, abs) || b.with.includes(abs)) return undefined;
       return { path: './' + relative(src, abs).replace(/\.ts$/, '.js'), external: true };
     });
   },
-};
-await build({ ...common, bundle: true, entryPoints: [join(src, 'codec.ts')], outdir: join(web, 'dist'), plugins: [outsideCodec] });
+});
+for (const b of bundles) {
+  await build({ ...common, bundle: true, entryPoints: [join(src, `${b.name}.ts`)], outdir: join(web, 'dist'), plugins: [outside(b)] });
+}
 // Tests import the built package (../dist/*.js), so they test what ships.
 await build({ ...common, entryPoints: ts('test'), outbase: join(web, 'test'), outdir: join(web, 'dist-test'), platform: 'node' });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(web, 'tsconfig.json')], { stdio: 'inherit' });

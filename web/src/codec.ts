@@ -57,7 +57,6 @@
 //   decode.ts   the generic decoder (bytes -> value)
 
 export { Tag, kMaxDepth, wireName, isNumberTag, numberSize, type NumberTag } from './codec/tags.js';
-export { u16At, u32At } from './codec/common.js';
 export { Typed, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64, typed, Some, some, NONE, Variant, variant, STRUCT_NAME, struct, describeJs } from './codec/values.js';
 export { utf8Length } from './codec/utf8.js';
 export {
@@ -93,14 +92,17 @@ export {
   borrowReader,
   releaseReader,
 } from './codec/reader.js';
-export { encodeValueAt, encodeTop, encodeInto, encode, encodeToSlot, encodeToRange, encodedSize } from './codec/encode.js';
+export { encodeTop, encodeInto, encode, encodeToSlot, encodeToRange, encodedSize } from './codec/encode.js';
 export { skipValue, describe, formatNumber, quoteText } from './codec/text.js';
-export { decodeValueAt, decodeFrom, decodeRange, decodeFirst, valueEnd, decode, type DecodeOptions } from './codec/decode.js';
+export { decodeFrom, decodeRange, decodeFirst, valueEnd, decode, type DecodeOptions } from './codec/decode.js';
 
-// For schema.ts, which is built from the same primitives (@internal: not
+// For schema/, which is built from the same primitives (@internal: not
 // part of the package's API; dist/codec.js is one module, see web/build.mjs).
-export { deserErr, hex2, kOrigin as kCodecOrigin } from './codec/common.js';
-export { F_OPTIONAL, F_TYPES, F_VIEW, decValue, flagsOf } from './codec/decode.js';
+export { deserErr, hex2, kOrigin as kCodecOrigin, kScratchKeep } from './codec/common.js';
+export { F_OPTIONAL, F_TYPES, F_VIEW, flagsOf, readFields } from './codec/decode.js';
+export { putFields } from './codec/encode.js';
 export { kI64Hi, kI64Lo, kIntHi, kIntLo, kU64Hi, writeRaw } from './codec/numbers.js';
-export { needFail, peekPackedElem } from './codec/reader.js';
+export { nameBytes, peekPackedElem } from './codec/reader.js';
+export { decodeLongUtf8, kEncoder } from './codec/utf8.js';
 export { setField } from './codec/values.js';
+export { putPackedHead, putTag, putTagFlag } from './codec/writer.js';

@@ -388,6 +388,23 @@ test('DecodeAs.TruncationAndBrokenBytesAreDeserialization', () => {
   }
 });
 
+test('Opaque.AStructWithNoKnownBodyIsCodedAsTheGenericCodecCodesIt', () => {
+  const opaque = S.parseType('struct A');
+  const ok = '130141' + '0100' + '0161' + '0601000000'; // struct A {a: i32 1}
+  assert.deepEqual(S.decodeAs(fromHex(ok), opaque), C.decode(fromHex(ok)));
+  // A field name that is not UTF-8 is refused by both decoders alike.
+  const bad = '130141' + '0100' + '01ff' + '00';
+  const e = catchFerry(() => S.decodeAs(fromHex(bad), opaque));
+  assert.ok(e instanceof E.DeserializationError);
+  assert.equal(e.message, catchFerry(() => C.decode(fromHex(bad))).message);
+  // More own fields than a u16 count holds: Serialization, as encode() gives.
+  const wide: Record<string, number> = {};
+  for (let i = 0; i < 0x10000; i++) wide[`k${i}`] = 0;
+  const se = catchFerry(() => S.encodeSchema(opaque, wide));
+  assert.ok(se instanceof E.SerializationError);
+  assert.equal(se.message, 'struct A has 65536 fields, more than the limit of 65535');
+});
+
 test('DecodeAs.GoldenVectorsDecodeWithTheirSchemas', () => {
   const cases: [string, string, unknown][] = [
     ['struct_point', 'struct Point{x:i32,y:i32}', C.struct('Point', { x: 1, y: -2 })],

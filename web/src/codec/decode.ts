@@ -108,13 +108,7 @@ export function decValue(r: Reader, flags: number, depth: number): unknown {
     case Tag.Struct: {
       enterDec(r, at, depth);
       const name = readName(r, 'struct name');
-      const count = readFieldCount(r);
-      const o: Record<string | symbol, unknown> = { [STRUCT_NAME]: name };
-      for (let i = 0; i < count; i++) {
-        const field = readName(r, 'field name');
-        setField(o as Record<string, unknown>, field, decValue(r, flags, depth + 1));
-      }
-      return o;
+      return readFields(r, { [STRUCT_NAME]: name }, flags, depth);
     }
     case Tag.Error:
       return readErrorValue(r);
@@ -123,9 +117,18 @@ export function decValue(r: Reader, flags: number, depth: number): unknown {
   }
 }
 
-/** @internal the generic decoder at `depth` open levels (schema.ts uses it for untyped parts). */
-export function decodeValueAt(r: Reader, opts: DecodeOptions | undefined, depth: number): unknown {
-  return decValue(r, flagsOf(opts), depth);
+/**
+ * @internal the u16 field count and the fields of a struct at `depth`, whose
+ * tag and name were read, into `o` (src/schema/decode.ts uses it for a struct
+ * with no known body).
+ */
+export function readFields(r: Reader, o: Record<string | symbol, unknown>, flags: number, depth: number): Record<string | symbol, unknown> {
+  const count = readFieldCount(r);
+  for (let i = 0; i < count; i++) {
+    const field = readName(r, 'field name');
+    setField(o, field, decValue(r, flags, depth + 1));
+  }
+  return o;
 }
 
 /** Decodes the value at the reader's position and moves past it. */

@@ -7,7 +7,7 @@ import { kU32Max } from './numbers.js';
 import { Tag, isNumberTag, numberSize } from './tags.js';
 import { utf8Length } from './utf8.js';
 import { NONE, STRUCT_NAME, Some, Typed, Variant, describeJs } from './values.js';
-import { Writer, bytesOf, enterEnc, packedTagOf, putBlob, putError, putName, putNumber, putPacked, putString, putTagU32 } from './writer.js';
+import { Writer, bytesOf, enterEnc, packedTagOf, putBlob, putError, putName, putNumber, putPacked, putString, putTag, putTagFlag, putTagU32 } from './writer.js';
 
 function encValue(w: Writer, v: unknown, depth: number): void {
   switch (typeof v) {
@@ -22,16 +22,11 @@ function encValue(w: Writer, v: unknown, depth: number): void {
     case 'string':
       putString(w, v);
       return;
-    case 'boolean': {
-      if (w.pos + 2 > w.end) w.ensure(2);
-      w.u8[w.pos] = Tag.Bool;
-      w.u8[w.pos + 1] = v ? 1 : 0;
-      w.pos += 2;
+    case 'boolean':
+      putTagFlag(w, Tag.Bool, v);
       return;
-    }
     case 'undefined':
-      if (w.pos + 1 > w.end) w.ensure(1);
-      w.u8[w.pos++] = Tag.Unit;
+      putTag(w, Tag.Unit);
       return;
     case 'bigint':
       putNumber(w, Tag.I64, v);
@@ -47,10 +42,7 @@ function encValue(w: Writer, v: unknown, depth: number): void {
 function encObject(w: Writer, v: object | null, depth: number): void {
   if (v === null || v === NONE) {
     enterEnc(depth);
-    if (w.pos + 2 > w.end) w.ensure(2);
-    w.u8[w.pos] = Tag.Optional;
-    w.u8[w.pos + 1] = 0;
-    w.pos += 2;
+    putTagFlag(w, Tag.Optional, false);
     return;
   }
   if (v instanceof Typed) {
@@ -85,10 +77,7 @@ function encObject(w: Writer, v: object | null, depth: number): void {
   }
   if (v instanceof Some) {
     enterEnc(depth);
-    if (w.pos + 2 > w.end) w.ensure(2);
-    w.u8[w.pos] = Tag.Optional;
-    w.u8[w.pos + 1] = 1;
-    w.pos += 2;
+    putTagFlag(w, Tag.Optional, true);
     encValue(w, v.some, depth + 1);
     return;
   }
@@ -124,24 +113,25 @@ function encStruct(w: Writer, o: Record<string | symbol, unknown>, depth: number
   enterEnc(depth);
   const name = o[STRUCT_NAME] ?? '';
   if (typeof name !== 'string') throw serErr(`struct name is a ${describeJs(name)}, not a string`);
+  putTag(w, Tag.Struct);
+  putName(w, name, 'struct name');
+  putFields(w, name, o, depth);
+}
+
+/**
+ * @internal the u16 field count, then the name and value of each own field
+ * of o, for struct `name` at `depth` whose tag and name are written
+ * (src/schema/encode.ts uses it for a struct with no known body).
+ */
+export function putFields(w: Writer, name: string, o: Record<string | symbol, unknown>, depth: number): void {
   const keys = Object.keys(o);
   if (keys.length > 0xffff) throw serErr(`struct ${name} has ${keys.length} fields, more than the limit of 65535`);
-  if (w.pos + 1 > w.end) w.ensure(1);
-  w.u8[w.pos++] = Tag.Struct;
-  putName(w, name, 'struct name');
-  if (w.pos + 2 > w.end) w.ensure(2);
-  w.dv.setUint16(w.pos, keys.length, true);
-  w.pos += 2;
+  w.putU16(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     putName(w, k, 'field name');
     encValue(w, o[k], depth + 1);
   }
-}
-
-/** @internal a value at `depth` open levels (schema.ts uses it for the untyped parts). */
-export function encodeValueAt(w: Writer, v: unknown, depth: number): void {
-  encValue(w, v, depth);
 }
 
 /**

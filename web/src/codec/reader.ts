@@ -1,6 +1,6 @@
 // Reader, and the read* primitives that check and read one wire value (or a
 // value's header): what the generic decoder (decode.ts), the text form
-// (text.ts) and the schema decoder (schema.ts) are built from.
+// (text.ts) and the schema decoder (src/schema/decode.ts) are built from.
 
 import { DeserializationError, ErrorKind, FerryError, InvalidArgumentError, ferryError, isErrorKind } from '../errors.js';
 import { countBytes, deserErr, hex2, kEmptyU8, kLittleEndian, kOrigin, u16At, u32At } from './common.js';
@@ -206,8 +206,8 @@ export function skipName(r: Reader, what: string): string {
   return '';
 }
 
-// Moves past the u8 length and the bytes of a name; returns where it began.
-function nameBytes(r: Reader, what: string): number {
+/** @internal moves past the u8 length and the bytes of a name, unchecked; returns where it began. */
+export function nameBytes(r: Reader, what: string): number {
   const at = r.pos;
   if (at >= r.end) needFail(r, 1, what, ' length');
   const n = r.u8[at]!;

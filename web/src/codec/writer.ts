@@ -1,6 +1,6 @@
 // Writer, and the put* primitives that write one wire value (or a value's
 // header) into it: what the generic encoder (encode.ts) and the schema
-// encoder (schema.ts) are built from.
+// encoder (src/schema/encode.ts) are built from.
 
 import { ErrorKind, FerryError, isErrorKind } from '../errors.js';
 import { hex2, isShared, kHasSab, kLittleEndian, kOverflow, serErr } from './common.js';
@@ -298,6 +298,20 @@ export function putBlob(w: Writer, b: Uint8Array): void {
   w.pos = p + 5 + n;
 }
 
+/** @internal a tag byte alone (a unit value; a struct's tag before its name). */
+export function putTag(w: Writer, tag: number): void {
+  if (w.pos + 1 > w.end) w.ensure(1);
+  w.u8[w.pos++] = tag;
+}
+
+/** @internal tag byte + a 0/1 byte (a bool value; an optional's presence flag before its value). */
+export function putTagFlag(w: Writer, tag: number, flag: boolean): void {
+  if (w.pos + 2 > w.end) w.ensure(2);
+  w.u8[w.pos] = tag;
+  w.u8[w.pos + 1] = flag ? 1 : 0;
+  w.pos += 2;
+}
+
 /** @internal tag byte + u32. */
 export function putTagU32(w: Writer, tag: number, n: number): void {
   if (w.pos + 5 > w.end) w.ensure(5);
@@ -354,24 +368,34 @@ export function packedTagOf(v: ArrayBufferView): number {
   }
 }
 
-/** @internal a packed value from a typed array of the element type `elem`. */
-export function putPacked(w: Writer, elem: number, v: ArrayBufferView & { length: number }): void {
-  const count = v.length;
+/**
+ * @internal the header of a packed value of `count` elements of type `elem`
+ * (n bytes in all), with room made for them; returns where the elements go.
+ * The caller writes them and moves w.pos past them.
+ */
+export function putPackedHead(w: Writer, elem: number, count: number, n: number): number {
   if (count > kU32Max) throw serErr(`packed array of ${count} exceeds the u32 limit of ${kU32Max}`);
-  const n = v.byteLength;
   if (w.pos + 6 + n > w.end) w.ensure(6 + n);
   const p = w.pos;
   w.u8[p] = Tag.Packed;
   w.u8[p + 1] = elem;
   w.dv.setUint32(p + 2, count, true);
+  return p + 6;
+}
+
+/** @internal a packed value from a typed array of the element type `elem`. */
+export function putPacked(w: Writer, elem: number, v: ArrayBufferView & { length: number }): void {
+  const count = v.length;
+  const n = v.byteLength;
+  const at = putPackedHead(w, elem, count, n);
   if (kLittleEndian || n === count) {
-    w.u8.set(new Uint8Array(v.buffer, v.byteOffset, n), p + 6);
+    w.u8.set(new Uint8Array(v.buffer, v.byteOffset, n), at);
   } else {
     const a = v as unknown as ArrayLike<number | bigint>;
     const size = n / count;
-    for (let i = 0; i < count; i++) writeRaw(w.dv, elem, p + 6 + i * size, a[i]!);
+    for (let i = 0; i < count; i++) writeRaw(w.dv, elem, at + i * size, a[i]!);
   }
-  w.pos = p + 6 + n;
+  w.pos = at + n;
 }
 
 
