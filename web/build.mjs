@@ -1,6 +1,7 @@
 // Builds the web package: web/src/*.ts -> web/dist/*.js (esbuild, ESM, one
-// file per module; src/codec/ goes into dist/codec.js) plus .d.ts types (tsc), and web/test/*.ts ->
-// web/dist-test/*.js for Node's test runner. Usage: node web/build.mjs
+// file per module; src/codec/ goes into dist/codec.js, src/ring/ into
+// dist/ring.js) plus .d.ts types (tsc), and web/test/*.ts -> web/dist-test/*.js
+// for Node's test runner. Usage: node web/build.mjs
 // (npm pack in web/ runs it first: package.json's prepack).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -19,24 +20,27 @@ for (const out of ['dist', 'dist-test']) rmSync(join(web, out), { recursive: tru
 
 const common = { bundle: false, format: 'esm', platform: 'neutral', target: 'es2022', sourcemap: true, logLevel: 'warning' };
 const src = join(web, 'src');
-const codecDir = join(src, 'codec');
-const inCodec = (f) => f === join(src, 'codec.ts') || f.startsWith(codecDir + sep);
-await build({ ...common, entryPoints: ts('src').filter((f) => !inCodec(f)), outbase: src, outdir: join(web, 'dist') });
-// src/codec.ts and src/codec/ become one module, dist/codec.js, as the codec
-// was before it was split by concern: esbuild inlines the Tag enum's members
-// across files only when bundling, and the hot paths (decode, valueEnd,
-// encodeToRange) call within one module. Other modules stay imports.
-const outsideCodec = {
-  name: 'outside-codec',
-  setup(b) {
-    b.onResolve({ filter: /^\./ }, (a) => {
-      const abs = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
-      if (inCodec(abs)) return undefined;
-      return { path: './' + relative(src, abs).replace(/\.ts$/, '.js'), external: true };
-    });
-  },
-};
-await build({ ...common, bundle: true, entryPoints: [join(src, 'codec.ts')], outdir: join(web, 'dist'), plugins: [outsideCodec] });
+// src/X.ts and src/X/ become one module, dist/X.js, for these X: each was one
+// module before it was split by concern. esbuild inlines `const enum` members
+// across files only when bundling (the codec's Tag, the ring's State), and
+// the hot paths (decode, valueEnd, encodeToRange; reserve/commit/publish,
+// nextRecord/release) call within one module. Other modules stay imports.
+const bundled = ['codec', 'ring'];
+const bundleOf = (f) => bundled.find((x) => f === join(src, `${x}.ts`) || f.startsWith(join(src, x) + sep));
+await build({ ...common, entryPoints: ts('src').filter((f) => bundleOf(f) === undefined), outbase: src, outdir: join(web, 'dist') });
+for (const x of bundled) {
+  const outside = {
+    name: `outside-${x}`,
+    setup(b) {
+      b.onResolve({ filter: /^\./ }, (a) => {
+        const abs = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
+        if (bundleOf(abs) === x) return undefined;
+        return { path: './' + relative(src, abs).replace(/\.ts$/, '.js'), external: true };
+      });
+    },
+  };
+  await build({ ...common, bundle: true, entryPoints: [join(src, `${x}.ts`)], outdir: join(web, 'dist'), plugins: [outside] });
+}
 // Tests import the built package (../dist/*.js), so they test what ships.
 await build({ ...common, entryPoints: ts('test'), outbase: join(web, 'test'), outdir: join(web, 'dist-test'), platform: 'node' });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(web, 'tsconfig.json')], { stdio: 'inherit' });
