@@ -224,25 +224,6 @@ export class RecordWriter {
   }
 }
 
-// Little-endian u64 (ids and offsets stay below 2^53) without a DataView.
-export function putU64(b: Uint8Array, at: number, v: number): void {
-  const lo = v >>> 0;
-  const hi = Math.floor(v / 4294967296) >>> 0;
-  b[at] = lo;
-  b[at + 1] = lo >>> 8;
-  b[at + 2] = lo >>> 16;
-  b[at + 3] = lo >>> 24;
-  b[at + 4] = hi;
-  b[at + 5] = hi >>> 8;
-  b[at + 6] = hi >>> 16;
-  b[at + 7] = hi >>> 24;
-}
-export function getU64(b: Uint8Array, at: number): number {
-  const lo = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-  const hi = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
-  return hi * 4294967296 + lo;
-}
-
 /** Stream value records carry tag 0 (stream/STREAMS.md). */
 export const kValueTag = 0;
 
