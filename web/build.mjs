@@ -1,7 +1,7 @@
 // Builds the web package: web/src/*.ts -> web/dist/*.js (esbuild, ESM, one
-// file per module; src/codec/ goes into dist/codec.js, src/ring/ into
-// dist/ring.js) plus .d.ts types (tsc), and web/test/*.ts -> web/dist-test/*.js
-// for Node's test runner. Usage: node web/build.mjs
+// file per module; src/codec/, src/ring/ and src/stream/ go into dist/codec.js,
+// dist/ring.js and dist/stream.js) plus .d.ts types (tsc), and web/test/*.ts ->
+// web/dist-test/*.js for Node's test runner. Usage: node web/build.mjs
 // (npm pack in web/ runs it first: package.json's prepack).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -24,8 +24,9 @@ const src = join(web, 'src');
 // module before it was split by concern. esbuild inlines `const enum` members
 // across files only when bundling (the codec's Tag, the ring's State), and
 // the hot paths (decode, valueEnd, encodeToRange; reserve/commit/publish,
-// nextRecord/release) call within one module. Other modules stay imports.
-const bundled = ['codec', 'ring'];
+// nextRecord/release; a stream's send and recv) call within one module, with
+// their constants module-local as before. Other modules stay imports.
+const bundled = ['codec', 'ring', 'stream'];
 const bundleOf = (f) => bundled.find((x) => f === join(src, `${x}.ts`) || f.startsWith(join(src, x) + sep));
 await build({ ...common, entryPoints: ts('src').filter((f) => bundleOf(f) === undefined), outbase: src, outdir: join(web, 'dist') });
 for (const x of bundled) {

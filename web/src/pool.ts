@@ -48,16 +48,8 @@ import { PartReader, RequestTag, ResponseTag, cancelRecord, crashReason, getU64,
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
 import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
-import {
-  RecordWriter,
-  Stream,
-  StreamReader,
-  StreamWriter,
-  plainCodec,
-  type RecordConsumer,
-  type RecordProducer,
-  type ValueCodec,
-} from './stream.js';
+import { RecordWriter, plainCodec, type RecordConsumer, type RecordProducer, type ValueCodec } from './records.js';
+import { Stream, StreamReader, StreamWriter } from './stream.js';
 
 // ---------------------------------------------------------------------------
 // Options and statistics

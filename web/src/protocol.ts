@@ -11,7 +11,7 @@
 //   ResponseTag.Result u64 id, one codec value (the result, or an error value)
 //   ResponseTag.Crash  one codec string: why a C++ worker died
 //   ResponseTag.Part   a part of a record too large for one ring record
-// Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream.ts.
+// Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream/end.ts.
 //
 // Parts: a record larger than the ring's largest payload travels as
 // consecutive part records (its producer writes nothing else in between).
