@@ -31,7 +31,7 @@
 
 import { ClosedError, CorruptRecordError, ErrorKind, InvalidArgumentError, MessageTooLargeError, ferryError, kindName } from './errors.js';
 import type { Signature } from './schema.js';
-import type { RecordConsumer, RecordProducer } from './stream.js';
+import type { RecordConsumer, RecordProducer } from './records.js';
 import { ringCapacityOf } from './js-backend.js';
 import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
 import type { StreamChannels, Transport } from './pool.js';

@@ -44,21 +44,12 @@ import {
 } from './errors.js';
 import { createJsBackend, ringCapacityOf, type ArenaStats } from './js-backend.js';
 import { SpinBudget, nowUs } from './spin.js';
-import { PartReader, RequestTag, ResponseTag, cancelRecord, crashReason, kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader, splitParts } from './protocol.js';
+import { PartReader, RequestTag, ResponseTag, cancelRecord, crashReason, getU64, kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader, splitParts } from './protocol.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
 import type { HeapStats, WasmBackendOptions } from './wasm-backend.js';
-import {
-  RecordWriter,
-  Stream,
-  StreamReader,
-  StreamWriter,
-  getU64,
-  plainCodec,
-  type RecordConsumer,
-  type RecordProducer,
-  type ValueCodec,
-} from './stream.js';
+import { RecordWriter, plainCodec, type RecordConsumer, type RecordProducer, type ValueCodec } from './records.js';
+import { Stream, StreamReader, StreamWriter } from './stream.js';
 
 // ---------------------------------------------------------------------------
 // Options and statistics

@@ -11,7 +11,7 @@
 //   ResponseTag.Result u64 id, one codec value (the result, or an error value)
 //   ResponseTag.Crash  one codec string: why a C++ worker died
 //   ResponseTag.Part   a part of a record too large for one ring record
-// Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream.ts.
+// Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream/end.ts.
 //
 // Parts: a record larger than the ring's largest payload travels as
 // consecutive part records (its producer writes nothing else in between).
@@ -21,10 +21,29 @@
 
 import { decodeRange } from './codec.js';
 import { CorruptRecordError, MessageTooLargeError } from './errors.js';
-import { getU64, putU64 } from './stream.js';
 
 export const RequestTag = { Call: 1, Cancel: 2, Stream: 3, Part: 4 } as const;
 export const ResponseTag = { Result: 1, Crash: 2, Part: 3 } as const;
+
+// The records' u64 fields, little-endian (ids and ring offsets stay below
+// 2^53), without a DataView.
+export function putU64(b: Uint8Array, at: number, v: number): void {
+  const lo = v >>> 0;
+  const hi = Math.floor(v / 4294967296) >>> 0;
+  b[at] = lo;
+  b[at + 1] = lo >>> 8;
+  b[at + 2] = lo >>> 16;
+  b[at + 3] = lo >>> 24;
+  b[at + 4] = hi;
+  b[at + 5] = hi >>> 8;
+  b[at + 6] = hi >>> 16;
+  b[at + 7] = hi >>> 24;
+}
+export function getU64(b: Uint8Array, at: number): number {
+  const lo = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  const hi = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
+  return hi * 4294967296 + lo;
+}
 
 /** Bytes before the first part's share: the whole record's tag, 0, its length. */
 export const kPartHeaderBytes = 16;

@@ -44,8 +44,9 @@ import { MessageHub } from './message-backend.js';
 import { nodeModule } from './platform.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';
-import { PartReader, RequestTag, ResponseTag, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLengthAt, splitParts } from './protocol.js';
-import { RecordWriter, StreamReader, StreamWriter, getU64, plainCodec, putU64, type RecordConsumer, type RecordProducer } from './stream.js';
+import { PartReader, RequestTag, ResponseTag, getU64, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLengthAt, putU64, splitParts } from './protocol.js';
+import { RecordWriter, plainCodec, type RecordConsumer, type RecordProducer } from './records.js';
+import { StreamReader, StreamWriter } from './stream.js';
 
 export { StreamReader, StreamWriter } from './stream.js';
 

@@ -12,7 +12,8 @@ import { decode, encode } from '../../dist/codec.js';
 import { MessageHub } from '../../dist/message-backend.js';
 import { RingConsumer, RingProducer } from '../../dist/ring.js';
 import type { SetupMessage } from '../../dist/spawn.js';
-import { getU64, putU64, type RecordConsumer, type RecordProducer } from '../../dist/stream.js';
+import { getU64, putU64 } from '../../dist/protocol.js';
+import type { RecordConsumer, RecordProducer } from '../../dist/records.js';
 import { rng32 } from '../helpers.js';
 import { Mode } from './malformed-modes.js';
 
