@@ -1,5 +1,5 @@
 // Builds the web package: web/src/*.ts -> web/dist/*.js (esbuild, ESM, one
-// file per module; src/codec/ goes into dist/codec.js) plus .d.ts types (tsc), and web/test/*.ts ->
+// file per module; src/codec/ goes into dist/codec.js, src/pool/ into dist/pool.js) plus .d.ts types (tsc), and web/test/*.ts ->
 // web/dist-test/*.js for Node's test runner. Usage: node web/build.mjs
 // (npm pack in web/ runs it first: package.json's prepack).
 import { build } from 'esbuild';
@@ -19,24 +19,27 @@ for (const out of ['dist', 'dist-test']) rmSync(join(web, out), { recursive: tru
 
 const common = { bundle: false, format: 'esm', platform: 'neutral', target: 'es2022', sourcemap: true, logLevel: 'warning' };
 const src = join(web, 'src');
-const codecDir = join(src, 'codec');
-const inCodec = (f) => f === join(src, 'codec.ts') || f.startsWith(codecDir + sep);
-await build({ ...common, entryPoints: ts('src').filter((f) => !inCodec(f)), outbase: src, outdir: join(web, 'dist') });
-// src/codec.ts and src/codec/ become one module, dist/codec.js, as the codec
-// was before it was split by concern: esbuild inlines the Tag enum's members
-// across files only when bundling, and the hot paths (decode, valueEnd,
-// encodeToRange) call within one module. Other modules stay imports.
-const outsideCodec = {
-  name: 'outside-codec',
-  setup(b) {
-    b.onResolve({ filter: /^\./ }, (a) => {
-      const abs = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
-      if (inCodec(abs)) return undefined;
-      return { path: './' + relative(src, abs).replace(/\.ts$/, '.js'), external: true };
-    });
-  },
-};
-await build({ ...common, bundle: true, entryPoints: [join(src, 'codec.ts')], outdir: join(web, 'dist'), plugins: [outsideCodec] });
+// A module and the folder of its implementation become one dist module,
+// dist/<name>.js: src/codec.ts + src/codec/ and src/pool.ts + src/pool/.
+// esbuild inlines `const enum` members across files only when bundling: the
+// codec's Tag on its hot paths (decode, valueEnd, encodeToRange), the pool's
+// call State on the call path. Imports of other modules stay imports.
+const bundled = ['codec', 'pool'];
+const groupOf = (f) => bundled.find((name) => f === join(src, `${name}.ts`) || f.startsWith(join(src, name) + sep));
+await build({ ...common, entryPoints: ts('src').filter((f) => groupOf(f) === undefined), outbase: src, outdir: join(web, 'dist') });
+for (const name of bundled) {
+  const outside = {
+    name: `outside-${name}`,
+    setup(b) {
+      b.onResolve({ filter: /^\./ }, (a) => {
+        const abs = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
+        if (groupOf(abs) === name) return undefined;
+        return { path: './' + relative(src, abs).replace(/\.ts$/, '.js'), external: true };
+      });
+    },
+  };
+  await build({ ...common, bundle: true, entryPoints: [join(src, `${name}.ts`)], outdir: join(web, 'dist'), plugins: [outside] });
+}
 // Tests import the built package (../dist/*.js), so they test what ships.
 await build({ ...common, entryPoints: ts('test'), outbase: join(web, 'test'), outdir: join(web, 'dist-test'), platform: 'node' });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(web, 'tsconfig.json')], { stdio: 'inherit' });

@@ -34,7 +34,7 @@ import type { Signature } from './schema.js';
 import type { RecordConsumer, RecordProducer } from './stream.js';
 import { ringCapacityOf } from './js-backend.js';
 import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
-import type { StreamChannels, Transport } from './pool.js';
+import type { StreamChannels, Transport } from './transport.js';
 
 const kOrigin = 'web/message-backend';
 
