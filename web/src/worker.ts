@@ -40,7 +40,7 @@
 import { decodeRange } from './codec.js';
 import { CancelledError, ClosedError, CorruptRecordError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
-import { MessageHub } from './message-backend.js';
+import { MessageHub } from './message-channel.js';
 import { nodeModule } from './platform.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';
