@@ -17,7 +17,7 @@
 // The pool posts one setup message (the only postMessage on the shared-memory
 // transport); the worker then reads request records from its request ring and
 // writes result records to its response ring (web/PROTOCOL.md), or does the
-// same over postMessage channels (message-backend.ts).
+// same over postMessage channels (message-channel.ts).
 //
 // Tasks:
 // - A task is a function (sync or async). Its arguments are the decoded call
