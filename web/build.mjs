@@ -1,7 +1,8 @@
 // Builds the web package: web/src/*.ts -> web/dist/*.js (esbuild, ESM, one
 // file per module, except that src/X.ts and src/X/ become one dist/X.js for
 // the modules split by concern listed in `bundles` below) plus .d.ts types
-// (tsc), and web/test/*.ts -> web/dist-test/*.js for Node's test runner. Usage: node web/build.mjs
+// (tsc), and web/test/*.ts -> web/dist-test/*.js for Node's test runner.
+// Usage: node web/build.mjs
 // (npm pack in web/ runs it first: package.json's prepack).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -22,18 +23,20 @@ const common = { bundle: false, format: 'esm', platform: 'neutral', target: 'es2
 const src = join(web, 'src');
 // Modules split by concern that ship as one file each, as they were before
 // the split: esbuild inlines a TS enum's members across files only when
-// bundling (the codec's Tag, the ring's State), and the hot paths (decode,
-// valueEnd, encodeToRange; reserve/commit/publish, nextRecord/release; a
-// stream's send and recv) call within one module, with their constants
-// module-local as before. src/X.ts and src/X/ become dist/X.js; `with`
-// lists other files copied into that bundle (only constants: schema/ takes codec/tags.ts so that Tag.X are numbers on
-// its hot paths, and imports everything else of the codec from codec.js).
-// Any other module stays an import, never copied in.
+// bundling (the codec's Tag, the ring's State, the pool's call State), and
+// the hot paths (the call path; decode, valueEnd, encodeToRange;
+// reserve/commit/publish, nextRecord/release; a stream's send and recv) call
+// within one module, with their constants module-local as before. src/X.ts
+// and src/X/ become dist/X.js; `with` lists other files copied into that
+// bundle (only constants: schema/ takes codec/tags.ts so that Tag.X are
+// numbers on its hot paths, and imports everything else of the codec from
+// codec.js). Any other module stays an import, never copied in.
 const bundles = [
   { name: 'codec', with: [] },
   { name: 'schema', with: [join(src, 'codec', 'tags.ts')] },
   { name: 'ring', with: [] },
   { name: 'stream', with: [] },
+  { name: 'pool', with: [] },
 ];
 const ownFile = (b, f) => f === join(src, `${b.name}.ts`) || f.startsWith(join(src, b.name) + sep);
 await build({ ...common, entryPoints: ts('src').filter((f) => !bundles.some((b) => ownFile(b, f))), outbase: src, outdir: join(web, 'dist') });

@@ -1,7 +1,7 @@
 // @ferry/web: the public surface. Worker scripts import from '@ferry/web/worker'
 // (expose, streamTask, currentCall).
 export { WorkerPool, sharedMemoryAvailable } from './pool.js';
-export type { CallOptions, PoolStats, StreamOptions, WorkerPoolOptions, WorkerStats } from './pool.js';
+export type { CallOptions, PoolStats, StreamOptions, WorkerPoolOptions, WorkerStats } from './pool/options.js';
 export { Stream, StreamReader, StreamWriter } from './stream.js';
 export { WasmBuffer } from './buffer.js';
 export type { ArenaStats } from './js-backend.js';

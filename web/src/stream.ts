@@ -3,7 +3,7 @@
 // A stream between the pool (main thread) and a task is two channels: `in`
 // (pool -> task) and `out` (task -> pool). A channel is a ring of
 // core/RING.md in shared memory, or its postMessage stand-in
-// (message-backend.ts) — both offer the RecordProducer / RecordConsumer
+// (message-channel.ts) — both offer the RecordProducer / RecordConsumer
 // surface of records.ts. Value records carry tag 0 and one or more codec
 // values back to back: the values sent in one batch share a record where the
 // channel can grow its last record in place (stream/STREAMS.md).
@@ -33,7 +33,7 @@ import { StreamWriter } from './stream/writer.js';
 
 export { StreamReader, StreamWriter };
 
-/** What the pool does for a Stream (pool.ts implements it). */
+/** What the pool does for a Stream (pool/streams.ts implements it). */
 export interface StreamControl {
   cancel(reason: unknown): void;
 }

@@ -17,7 +17,7 @@
 // The pool posts one setup message (the only postMessage on the shared-memory
 // transport); the worker then reads request records from its request ring and
 // writes result records to its response ring (web/PROTOCOL.md), or does the
-// same over postMessage channels (message-backend.ts).
+// same over postMessage channels (message-channel.ts).
 //
 // Tasks:
 // - A task is a function (sync or async). Its arguments are the decoded call
@@ -40,7 +40,7 @@
 import { decodeRange } from './codec.js';
 import { CancelledError, ClosedError, CorruptRecordError, DeserializationError, ErrorKind, FerryError, InvalidArgumentError, TaskFailedError, UnknownTaskError, ferryError } from './errors.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
-import { MessageHub } from './message-backend.js';
+import { MessageHub } from './message-channel.js';
 import { nodeModule } from './platform.js';
 import { RingConsumer, RingProducer, canBlock, ringAbort } from './ring.js';
 import { SpinBudget, nowUs } from './spin.js';

@@ -31,7 +31,7 @@ test("transport 'auto' picks shared memory in Node, and postMessage where the pa
 });
 
 test('over postMessage, a loop of await send(v) goes out as one message per task, its values packed into one record', async () => {
-  const { MsgConsumer, MsgProducer } = await import('../dist/message-backend.js');
+  const { MsgConsumer, MsgProducer } = await import('../dist/message-channel.js');
   const { StreamReader, StreamWriter } = await import('../dist/stream.js');
   const messages: { records: number; bytes: number }[] = [];
   let consumer: InstanceType<typeof MsgConsumer> | null = null;

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorKind, FerryError, WorkerPool } from '../dist/index.js';
-import { MsgConsumer } from '../dist/message-backend.js';
+import { MsgConsumer } from '../dist/message-channel.js';
 import { RING, RingConsumer, ringInit } from '../dist/ring.js';
 import { rng32, stressScale, until } from './helpers.js';
 import { Mode, kModes } from './workers/malformed-modes.js';

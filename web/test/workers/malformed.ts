@@ -9,7 +9,7 @@
 // channel, then its result (or something else), all chosen by seed.
 import { parentPort } from 'node:worker_threads';
 import { decode, encode } from '../../dist/codec.js';
-import { MessageHub } from '../../dist/message-backend.js';
+import { MessageHub } from '../../dist/message-channel.js';
 import { RingConsumer, RingProducer } from '../../dist/ring.js';
 import type { SetupMessage } from '../../dist/spawn.js';
 import { getU64, putU64 } from '../../dist/protocol.js';

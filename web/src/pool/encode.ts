@@ -1,0 +1,102 @@
+// Where a call is encoded: the head of a call or stream record (its header
+// and task name, web/PROTOCOL.md) and the codecs its arguments and stream
+// values are encoded with — plain codec values for JavaScript workers, a
+// task's published signature for wasm workers. send.ts writes the record.
+
+import { decodeFirst, Writer } from '../codec.js';
+import { InvalidArgumentError } from '../errors.js';
+import { kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from '../protocol.js';
+import type { Signature } from '../schema.js';
+import { RecordWriter, plainCodec, type ValueCodec } from '../records.js';
+import type { StreamChannels } from '../transport.js';
+import { kOrigin } from './common.js';
+
+export type SchemaModule = typeof import('../schema.js');
+
+/** How one task's values are encoded: its arguments, and a stream's input and output. */
+export interface TaskCodecs {
+  args: ValueCodec;
+  input: ValueCodec;
+  output: ValueCodec;
+}
+
+const utf8 = new TextEncoder();
+
+export class CallEncoder {
+  /** The record being written: head[0, headLen) from putHead(), arguments after it. */
+  head = new Uint8Array(256);
+  readonly records = new RecordWriter(true);
+  /** Set once create() has loaded it, when the workers published signatures (wasm). */
+  schema: SchemaModule | null = null;
+  private readonly names = new Map<string, Uint8Array>();
+  private readonly codecs = new Map<string, TaskCodecs>();
+
+  constructor(private readonly signatures: Map<string, Signature> | null) {}
+
+  /** The task name's UTF-8 bytes (cached); throws past 65535 bytes. */
+  nameBytes(name: string): Uint8Array {
+    let b = this.names.get(name);
+    if (b === undefined) {
+      b = utf8.encode(name);
+      if (b.length > 0xffff) throw new InvalidArgumentError(`task name of ${b.length} bytes exceeds the limit of 65535`, kOrigin);
+      if (this.names.size < 4096) this.names.set(name, b);
+    }
+    return b;
+  }
+
+  codecsOf(name: string): TaskCodecs {
+    if (this.schema === null) return kPlainCodecs;
+    let c = this.codecs.get(name);
+    if (c === undefined) {
+      c = schemaCodecs(this.schema, this.signatures!.get(name)!);
+      this.codecs.set(name, c);
+    }
+    return c;
+  }
+
+  /** Writes call `id`'s record head into head (a stream's when ch is given); returns its length. */
+  putHead(id: number, nameBytes: Uint8Array, ch: StreamChannels | null): number {
+    const headerBytes = ch !== null ? kStreamHeaderBytes : kCallHeaderBytes;
+    const headLen = headerBytes + nameBytes.length;
+    if (this.head.length < headLen) this.head = new Uint8Array(2 * headLen);
+    const h = this.head;
+    if (ch !== null) putStreamHeader(h, id, ch.inWire, ch.outWire, nameBytes.length);
+    else putCallHeader(h, id, nameBytes.length);
+    h.set(nameBytes, headerBytes);
+    return headLen;
+  }
+}
+
+const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
+
+// Codecs that encode with a task's published signature (wasm workers), so
+// that a JavaScript number becomes the i32 the C++ task takes; they encode
+// straight into the ring's reservation. Results decode generically (every
+// value carries its type).
+function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
+  const slotWriter = new Writer(16);
+  const via = (body: (w: Writer, value: unknown) => void): ValueCodec => {
+    const c: ValueCodec = {
+      encodeAt(value, bytes, start, end) {
+        slotWriter.rebindRange(bytes, start, end);
+        body(slotWriter, value);
+        return slotWriter.size;
+      },
+      encode(value) {
+        const w = new Writer(256);
+        body(w, value);
+        return w.toUint8Array();
+      },
+      size: (value) => c.encode(value).length,
+      decodeAt: (bytes, start, end, next) => decodeFirst(bytes, start, end, next),
+    };
+    return c;
+  };
+  const element = (schema: Signature['input']): ValueCodec =>
+    schema === undefined ? plainCodec : via((w, v) => mod.encodeAs(w, schema, v, `stream '${sig.name}'`));
+  return {
+    args: via((w, args) => mod.encodeArgsInto(w, sig, args as unknown[])),
+    input: element(sig.input),
+    output: element(sig.output),
+  };
+}
