@@ -216,21 +216,108 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
     throw new InvalidArgumentError(`workers ${String(workers)} must be an integer from 1 to 256`, kOrigin);
   }
   checkHeartbeat(options.heartbeatMs, kOrigin);
-  const capacity = ringCapacityOf(options.ringCapacity, 64 * 1024);
-  const arenaBytes = Math.ceil((options.arenaBytes ?? 16 * 1024 * 1024) / 64) * 64;
-  const slotBytes = Math.ceil(ringBytes(capacity) / 64) * 64;
-  // Each slot's two rings, room for one replacement pair (a crashed worker's
-  // rings are freed once it is gone), then the stream arena.
-  const total = 2 * slotBytes * (workers + 1) + arenaBytes;
-  const buffer = new SharedArrayBuffer(total);
-  const arena = new Arena(0, total);
-  const script = options.script;
-  const slots: JsSlot[] = [];
-  let crashCallback: (index: number, reason: string) => void = () => {};
-  let terminating = false;
+  const backend = new JsWorkers(options, workers, ringCapacityOf(options.ringCapacity, 64 * 1024), spinUs);
+  await backend.startAll();
+  return backend;
+}
 
-  const useBell = typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function';
-  const newRings = (): Omit<JsSlot, 'gen' | 'worker' | 'dead'> => {
+function terminated(): FerryError {
+  return new FerryError(ErrorKind.Closed, 'the pool was terminated', kOrigin);
+}
+
+class JsWorkers implements JsBackend {
+  readonly kind = 'js' as const;
+  readonly signatures = null;
+  readonly buffer: SharedArrayBuffer;
+  private readonly arena: Arena;
+  private readonly slots: JsSlot[] = [];
+  private readonly useBell = typeof (Atomics as { waitAsync?: unknown }).waitAsync !== 'function';
+  private crashCallback: (index: number, reason: string) => void = () => {};
+  private terminating = false;
+
+  constructor(
+    private readonly options: JsBackendOptions,
+    readonly size: number,
+    private readonly capacity: number,
+    private readonly spinUs: number,
+  ) {
+    const arenaBytes = Math.ceil((options.arenaBytes ?? 16 * 1024 * 1024) / 64) * 64;
+    const slotBytes = Math.ceil(ringBytes(capacity) / 64) * 64;
+    // Each slot's two rings, room for one replacement pair (a crashed worker's
+    // rings are freed once it is gone), then the stream arena.
+    const total = 2 * slotBytes * (size + 1) + arenaBytes;
+    this.buffer = new SharedArrayBuffer(total);
+    this.arena = new Arena(0, total);
+  }
+
+  /** Starts every slot's worker; when one cannot start, stops the others and throws. */
+  async startAll(): Promise<void> {
+    try {
+      for (let i = 0; i < this.size; i++) this.slots.push({ gen: 0, ...this.newRings(), worker: null, dead: false });
+      await Promise.all(this.slots.map((s, i) => this.start(i, s)));
+    } catch (e) {
+      this.terminating = true;
+      await Promise.all(this.slots.map((s) => s.worker?.terminate().catch(() => {})));
+      throw e;
+    }
+  }
+
+  slot(index: number): SlotRings {
+    const s = this.slots[index];
+    if (s === undefined) throw new InvalidArgumentError(`no worker slot ${index} (the pool has ${this.size})`, kOrigin);
+    return s.rings;
+  }
+
+  async replace(index: number): Promise<void> {
+    const s = this.slots[index]!;
+    if (this.terminating) throw terminated();
+    await this.retire(s);
+    this.renew(s);
+    await this.start(index, s);
+    if (this.terminating) {
+      await s.worker?.terminate();
+      throw terminated();
+    }
+  }
+
+  onCrash(callback: (index: number, reason: string) => void): void {
+    this.crashCallback = callback;
+  }
+
+  alloc(bytes: number): number {
+    const off = this.arena.alloc(bytes);
+    if (off < 0) {
+      const st = this.arena.stats();
+      throw new QueueFullError(
+        `no room for ${bytes} more bytes of stream memory (${st.used} of ${st.bytes} bytes in use): close streams, or create the pool with a larger arenaBytes`,
+        kOrigin,
+      );
+    }
+    return off;
+  }
+
+  free(offset: number): void {
+    this.arena.free(offset);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.terminating) return;
+    this.terminating = true;
+    await Promise.all(this.slots.map((s) => s.worker?.terminate().catch(() => {})));
+    for (const s of this.slots) {
+      s.bell?.close();
+      s.bellPort?.close();
+    }
+  }
+
+  memory(): ArenaStats {
+    return this.arena.stats();
+  }
+
+  // A slot's two rings, fresh from the arena, and (without waitAsync) the
+  // MessagePort doorbell of its response ring.
+  private newRings(): Omit<JsSlot, 'gen' | 'worker' | 'dead'> {
+    const { arena, buffer, capacity } = this;
     const requestOff = arena.alloc(ringBytes(capacity));
     const responseOff = arena.alloc(ringBytes(capacity));
     if (requestOff < 0 || responseOff < 0) throw new QueueFullError('no memory left for a worker slot\'s rings', kOrigin);
@@ -239,121 +326,77 @@ export async function createJsBackend(options: JsBackendOptions): Promise<JsBack
     const response = RingConsumer.attach(buffer, responseOff);
     let bell: PortBell | null = null;
     let bellPort: MessagePort | undefined;
-    if (useBell) {
+    if (this.useBell) {
       const ch = new MessageChannel();
       bell = new PortBell(ch.port1);
       bellPort = ch.port2;
       response.whenRung = bell;
     }
     return { requestOff, responseOff, rings: { request: RingProducer.attach(buffer, requestOff), response, doorbell: null }, bell, bellPort };
-  };
+  }
 
-  const start = async (index: number, slot: JsSlot): Promise<void> => {
+  // Starts the worker of slot `index` on the slot's rings; its death, unless
+  // the pool is ending or the slot has moved on, aborts them and reports a crash.
+  private async start(index: number, slot: JsSlot): Promise<void> {
     const gen = slot.gen;
     slot.worker = await startWorker(
-      script,
+      this.options.script,
       index,
       () => {
         const answerBell = slot.bellPort;
         slot.bellPort = undefined; // transferred with this message
-        return { ferry: 'setup', transport: 'shared-memory', buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs, answerBell };
+        return { ferry: 'setup', transport: 'shared-memory', buffer: this.buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs: this.spinUs, answerBell };
       },
       {
         onDeath: (reason) => {
-          if (terminating || slot.gen !== gen || slot.dead) return;
+          if (this.terminating || slot.gen !== gen || slot.dead) return;
           slot.dead = true;
-          ringAbort(buffer, slot.requestOff, ErrorKind.WorkerCrashed);
-          ringAbort(buffer, slot.responseOff, ErrorKind.WorkerCrashed);
-          crashCallback(index, reason);
+          this.abortRings(slot);
+          this.crashCallback(index, reason);
         },
       },
-      options,
+      this.options,
     );
-  };
-
-  try {
-    for (let i = 0; i < workers; i++) slots.push({ gen: 0, ...newRings(), worker: null, dead: false });
-    await Promise.all(slots.map((s, i) => start(i, s)));
-  } catch (e) {
-    terminating = true;
-    await Promise.all(slots.map((s) => s.worker?.terminate().catch(() => {})));
-    throw e;
   }
 
-  const backend: JsBackend = {
-    kind: 'js',
-    buffer,
-    size: workers,
-    signatures: null,
-    slot(index: number): SlotRings {
-      const s = slots[index];
-      if (s === undefined) throw new InvalidArgumentError(`no worker slot ${index} (the pool has ${workers})`, kOrigin);
-      return s.rings;
-    },
-    async replace(index: number): Promise<void> {
-      const s = slots[index]!;
-      if (terminating) throw new FerryError(ErrorKind.Closed, 'the pool was terminated', kOrigin);
-      const old = { worker: s.worker, requestOff: s.requestOff, responseOff: s.responseOff };
-      if (!s.dead) {
-        // Replacing a live worker (the pool gave up on it): end it like a crash.
-        s.dead = true;
-        ringAbort(buffer, s.requestOff, ErrorKind.WorkerCrashed);
-        ringAbort(buffer, s.responseOff, ErrorKind.WorkerCrashed);
-      }
-      await old.worker?.terminate().catch(() => {});
-      // A browser's terminate() returns before the thread stops: wait until
-      // it has (spawn.ts, stopped), then the dead worker cannot touch its
-      // rings any more; the pool stopped using them before asking for a
-      // replacement.
-      await old.worker?.stopped;
-      s.rings.request.detach();
-      s.rings.response.detach();
-      arena.free(old.requestOff);
-      arena.free(old.responseOff);
-      s.bell?.close();
-      s.bellPort?.close();
-      const fresh = newRings();
-      s.gen++;
-      s.requestOff = fresh.requestOff;
-      s.responseOff = fresh.responseOff;
-      s.rings = fresh.rings;
-      s.bell = fresh.bell;
-      s.bellPort = fresh.bellPort;
-      s.worker = null;
-      s.dead = false;
-      await start(index, s);
-      if (terminating) {
-        await (s.worker as WorkerHandle | null)?.terminate();
-        throw new FerryError(ErrorKind.Closed, 'the pool was terminated', kOrigin);
-      }
-    },
-    onCrash(callback) {
-      crashCallback = callback;
-    },
-    alloc(bytes: number): number {
-      const off = arena.alloc(bytes);
-      if (off < 0) {
-        const st = arena.stats();
-        throw new QueueFullError(
-          `no room for ${bytes} more bytes of stream memory (${st.used} of ${st.bytes} bytes in use): close streams, or create the pool with a larger arenaBytes`,
-          kOrigin,
-        );
-      }
-      return off;
-    },
-    free(offset: number): void {
-      arena.free(offset);
-    },
-    async terminate(): Promise<void> {
-      if (terminating) return;
-      terminating = true;
-      await Promise.all(slots.map((s) => s.worker?.terminate().catch(() => {})));
-      for (const s of slots) {
-        s.bell?.close();
-        s.bellPort?.close();
-      }
-    },
-    memory: () => arena.stats(),
-  };
-  return backend;
+  // Ends the slot's worker (a live one like a crash) and gives its rings
+  // and doorbell back once its thread can no longer touch them.
+  private async retire(s: JsSlot): Promise<void> {
+    const old = { worker: s.worker, requestOff: s.requestOff, responseOff: s.responseOff };
+    if (!s.dead) {
+      // Replacing a live worker (the pool gave up on it): end it like a crash.
+      s.dead = true;
+      this.abortRings(s);
+    }
+    await old.worker?.terminate().catch(() => {});
+    // A browser's terminate() returns before the thread stops: wait until
+    // it has (spawn.ts, stopped), then the dead worker cannot touch its
+    // rings any more; the pool stopped using them before asking for a
+    // replacement.
+    await old.worker?.stopped;
+    s.rings.request.detach();
+    s.rings.response.detach();
+    this.arena.free(old.requestOff);
+    this.arena.free(old.responseOff);
+    s.bell?.close();
+    s.bellPort?.close();
+  }
+
+  // The slot's next generation: fresh rings, no worker yet.
+  private renew(s: JsSlot): void {
+    const fresh = this.newRings();
+    s.gen++;
+    s.requestOff = fresh.requestOff;
+    s.responseOff = fresh.responseOff;
+    s.rings = fresh.rings;
+    s.bell = fresh.bell;
+    s.bellPort = fresh.bellPort;
+    s.worker = null;
+    s.dead = false;
+  }
+
+  private abortRings(s: JsSlot): void {
+    ringAbort(this.buffer, s.requestOff, ErrorKind.WorkerCrashed);
+    ringAbort(this.buffer, s.responseOff, ErrorKind.WorkerCrashed);
+  }
 }

@@ -79,9 +79,36 @@ export function cancelRecord(id: number): Uint8Array {
   return b;
 }
 
-/** The name length of a call (at = kCallHeaderBytes - 2) or stream (kStreamHeaderBytes - 2) header. */
-export function nameLengthAt(b: Uint8Array, at: number): number {
-  return b[at]! | (b[at + 1]! << 8);
+/** The id of a call, cancel, stream or result record at b[at] (its first 8 bytes). */
+export function recordId(b: Uint8Array, at: number): number {
+  return getU64(b, at);
+}
+
+/**
+ * The name length of the call or stream record at b[at], whose header has
+ * `headerBytes` (kCallHeaderBytes or kStreamHeaderBytes; the length is its last two).
+ */
+export function nameLength(b: Uint8Array, at: number, headerBytes: number): number {
+  const n = at + headerBytes - 2;
+  return b[n]! | (b[n + 1]! << 8);
+}
+
+/** A stream record's in ring (the pool writes, the task reads): a byte offset, or a channel id over postMessage. */
+export function streamInRing(b: Uint8Array, at: number): number {
+  return getU64(b, at + 8);
+}
+
+/** A stream record's out ring (the task writes, the pool reads). */
+export function streamOutRing(b: Uint8Array, at: number): number {
+  return getU64(b, at + 16);
+}
+
+/** Bytes before a result record's value: the call's id. */
+export const kResultHeaderBytes = 8;
+
+/** Writes a result record's header (the value follows at kResultHeaderBytes). */
+export function putResultHeader(h: Uint8Array, id: number): void {
+  putU64(h, 0, id);
 }
 
 /** A crash record's reason; a record that is not one codec string says so. */

@@ -2,7 +2,7 @@
 // writes or reads records on it, and how a value becomes a record payload.
 //
 // A channel is a ring of core/RING.md in shared memory (ring.ts), or its
-// postMessage stand-in (message-backend.ts); both offer the RecordProducer /
+// postMessage stand-in (message-channel.ts); both offer the RecordProducer /
 // RecordConsumer surface below. Streams (stream.ts) write value records on
 // them; the pool and the worker runtime write the call protocol's records
 // (protocol.ts) with the same RecordWriter.

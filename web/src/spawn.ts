@@ -90,32 +90,48 @@ async function scriptUrl(script: string | URL): Promise<URL> {
 export async function spawnWorker(script: string | URL, events: WorkerEvents): Promise<WorkerHandle> {
   let dead = false;
   let stopping = false;
-  const death = (reason: string) => {
-    if (dead || stopping) return;
-    dead = true;
-    events.onDeath(reason);
+  const end: Ending = {
+    stopping: () => {
+      stopping = true;
+    },
+    death: (reason) => {
+      if (dead || stopping) return;
+      dead = true;
+      events.onDeath(reason);
+    },
   };
-  if (isNode) {
-    const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
-    const w = new Worker(await scriptUrl(script));
-    w.on('message', (m: unknown) => events.onMessage(m));
-    w.on('error', (e: unknown) => death(`uncaught ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
-    w.on('messageerror', (e: unknown) => death(`a message could not be read: ${String(e)}`));
-    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-    w.on('exit', (code: number) => death(`the worker exited with code ${code}`));
-    return {
-      post: (m, transfer) => w.postMessage(m, transfer as never),
-      terminate: async () => {
-        stopping = true;
-        await w.terminate();
-      },
-      kill: (reason) => {
-        void w.terminate();
-        death(reason);
-      },
-      stopped: exited,
-    };
-  }
+  return isNode ? spawnInNode(script, events, end) : spawnInBrowser(script, events, end);
+}
+
+// How a spawned worker ends: death() reports it once, unless stopping() came first.
+interface Ending {
+  stopping(): void;
+  death(reason: string): void;
+}
+
+async function spawnInNode(script: string | URL, events: WorkerEvents, end: Ending): Promise<WorkerHandle> {
+  const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
+  const w = new Worker(await scriptUrl(script));
+  w.on('message', (m: unknown) => events.onMessage(m));
+  w.on('error', (e: unknown) => end.death(`uncaught ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
+  w.on('messageerror', (e: unknown) => end.death(`a message could not be read: ${String(e)}`));
+  const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+  w.on('exit', (code: number) => end.death(`the worker exited with code ${code}`));
+  return {
+    post: (m, transfer) => w.postMessage(m, transfer as never),
+    terminate: async () => {
+      end.stopping();
+      await w.terminate();
+    },
+    kill: (reason) => {
+      void w.terminate();
+      end.death(reason);
+    },
+    stopped: exited,
+  };
+}
+
+function spawnInBrowser(script: string | URL, events: WorkerEvents, end: Ending): WorkerHandle {
   // Without a lock to tell (startWorker replaces this when it has one): a
   // grace period after the thread was told to stop.
   let graceStarted = false;
@@ -138,7 +154,7 @@ export async function spawnWorker(script: string | URL, events: WorkerEvents): P
     // A module worker that cannot load says nothing more; the usual cause is
     // a bare import ('@ferry/web/worker'): the page's import map does not
     // reach workers.
-    death(
+    end.death(
       `uncaught ${
         e.message ||
         'error (the script failed to load or threw; a worker resolves its imports without the page\'s import map: import @ferry/web/worker by URL, or bundle the worker)'
@@ -147,17 +163,17 @@ export async function spawnWorker(script: string | URL, events: WorkerEvents): P
   };
   w.onmessageerror = () => {
     stop();
-    death('a message could not be read');
+    end.death('a message could not be read');
   };
   return {
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
     terminate: async () => {
-      stopping = true;
+      end.stopping();
       stop();
     },
     kill: (reason) => {
       stop();
-      death(reason);
+      end.death(reason);
     },
     stopped: grace,
   };
@@ -235,90 +251,25 @@ export async function startWorker(
 ): Promise<WorkerHandle> {
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const heartbeatMs = options.heartbeatMs ?? 0;
-  let ready = false;
+  const hs = new Handshake(index, setup, heartbeatMs, webLocks() !== null ? lockName(index) : undefined);
   let gone = false;
-  let settle!: { resolve: () => void; reject: (e: unknown) => void };
-  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  let handle: WorkerHandle | null = null;
-  let hello = false;
-  let locked = false;
-  const lock = webLocks() !== null ? lockName(index) : undefined;
-  let beats = 0;
-  let word: Int32Array | null = null;
-  handle = await spawnWorker(script, {
+  const spawned = await spawnWorker(script, {
     onMessage: (m) => {
-      const f = (m as { ferry?: string } | null)?.ferry;
-      if (f === 'beat') {
-        beats++;
-      } else if (!ready && f === 'hello') {
-        hello = true;
-        const s = setup();
-        s.lock = lock;
-        if (heartbeatMs > 0) {
-          const shared = s.transport === 'shared-memory' ? new SharedArrayBuffer(4) : undefined;
-          word = shared !== undefined ? new Int32Array(shared) : null;
-          s.heartbeat = { ms: heartbeatMs, word: shared };
-        }
-        handle!.post(s, s.answerBell !== undefined ? [s.answerBell] : undefined);
-      } else if (!ready && f === 'ready') {
-        ready = true;
-        locked = (m as { locked?: boolean }).locked === true;
-        settle.resolve();
-      } else if (!ready && f === 'error') {
-        settle.reject(new WorkerCrashedError(`worker ${index} could not start: ${String((m as { message?: unknown }).message)}`, `worker ${index}`));
-      } else {
-        events.onMessage?.(m);
-      }
+      if (!hs.take(m)) events.onMessage?.(m);
     },
     onDeath: (reason) => {
       gone = true;
-      if (!ready) {
-        settle.reject(
-          new WorkerCrashedError(
-            `worker ${index} died while starting (${hello ? 'after' : 'before'} expose() answered): ${reason}`,
-            `worker ${index}`,
-          ),
-        );
-      } else {
-        events.onDeath(reason);
-      }
+      if (!hs.ready) hs.died(reason);
+      else events.onDeath(reason);
     },
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new WorkerCrashedError(
-            `worker ${index} did not start within ${startTimeoutMs} ms (${hello ? 'it answered, then never attached' : 'does its script call expose()?'})`,
-            `worker ${index}`,
-          ),
-        ),
-      startTimeoutMs,
-    );
-  });
+  hs.worker = spawned;
   try {
-    await Promise.race([started, timeout]);
+    await inTime(hs, startTimeoutMs);
   } catch (e) {
-    await handle.terminate().catch(() => {});
+    await spawned.terminate().catch(() => {});
     throw e;
-  } finally {
-    clearTimeout(timer);
   }
-  const spawned = handle;
-  // Granted only once the worker no longer holds it: it is gone (and if we
-  // stopped it ourselves, kill() reports nothing).
-  const released =
-    locked && lock !== undefined
-      ? webLocks()!
-          .request(lock, () => {
-            if (!gone) h.kill('it ended without an error (self.close(), or the browser closed it)');
-          })
-          .then(
-            () => {},
-            () => spawned.stopped,
-          )
-      : spawned.stopped;
   const h: WorkerHandle = {
     post: spawned.post,
     kill: spawned.kill,
@@ -326,10 +277,115 @@ export async function startWorker(
       gone = true; // stops the watches below
       return spawned.terminate();
     },
-    stopped: released,
+    // Granted only once the worker no longer holds it: it is gone (and if we
+    // stopped it ourselves, kill() reports nothing).
+    stopped:
+      hs.locked && hs.lock !== undefined
+        ? webLocks()!
+            .request(hs.lock, () => {
+              if (!gone) h.kill('it ended without an error (self.close(), or the browser closed it)');
+            })
+            .then(
+              () => {},
+              () => spawned.stopped,
+            )
+        : spawned.stopped,
   };
-  if (heartbeatMs > 0) watchHeartbeat(h, heartbeatMs, () => (word !== null ? Atomics.load(word, 0) : beats), () => gone);
+  if (heartbeatMs > 0) watchHeartbeat(h, heartbeatMs, () => hs.beatsNow(), () => gone);
   return h;
+}
+
+// The pool's side of the handshake (see the top): answers hello with the
+// setup message, settles `started` once the worker is ready (or says it
+// cannot start, or dies first), and counts the heartbeats that come as
+// messages.
+class Handshake {
+  ready = false;
+  hello = false;
+  /** The worker holds its liveness lock. */
+  locked = false;
+  /** Set once spawned: where the setup message goes. */
+  worker: WorkerHandle | null = null;
+  readonly started: Promise<void>;
+  private settle!: { resolve: () => void; reject: (e: unknown) => void };
+  private beats = 0;
+  private word: Int32Array | null = null; // the heartbeat word (shared memory)
+
+  constructor(
+    readonly index: number,
+    private readonly setup: () => SetupMessage,
+    private readonly heartbeatMs: number,
+    readonly lock: string | undefined,
+  ) {
+    this.started = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  /** Takes a message of the handshake, or a beat: false for any other message. */
+  take(m: unknown): boolean {
+    const f = (m as { ferry?: string } | null)?.ferry;
+    const index = this.index;
+    if (f === 'beat') {
+      this.beats++;
+    } else if (!this.ready && f === 'hello') {
+      this.hello = true;
+      this.sendSetup();
+    } else if (!this.ready && f === 'ready') {
+      this.ready = true;
+      this.locked = (m as { locked?: boolean }).locked === true;
+      this.settle.resolve();
+    } else if (!this.ready && f === 'error') {
+      this.settle.reject(new WorkerCrashedError(`worker ${index} could not start: ${String((m as { message?: unknown }).message)}`, `worker ${index}`));
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  /** The worker died before it was ready. */
+  died(reason: string): void {
+    const index = this.index;
+    this.settle.reject(
+      new WorkerCrashedError(`worker ${index} died while starting (${this.hello ? 'after' : 'before'} expose() answered): ${reason}`, `worker ${index}`),
+    );
+  }
+
+  beatsNow(): number {
+    return this.word !== null ? Atomics.load(this.word, 0) : this.beats;
+  }
+
+  private sendSetup(): void {
+    const s = this.setup();
+    s.lock = this.lock;
+    if (this.heartbeatMs > 0) {
+      const shared = s.transport === 'shared-memory' ? new SharedArrayBuffer(4) : undefined;
+      this.word = shared !== undefined ? new Int32Array(shared) : null;
+      s.heartbeat = { ms: this.heartbeatMs, word: shared };
+    }
+    this.worker!.post(s, s.answerBell !== undefined ? [s.answerBell] : undefined);
+  }
+}
+
+// The handshake's end, or WorkerCrashedError once `ms` have passed.
+async function inTime(hs: Handshake, ms: number): Promise<void> {
+  const index = hs.index;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WorkerCrashedError(
+            `worker ${index} did not start within ${ms} ms (${hs.hello ? 'it answered, then never attached' : 'does its script call expose()?'})`,
+            `worker ${index}`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    await Promise.race([hs.started, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // Kills the worker once its beat count has not moved for `ms`.

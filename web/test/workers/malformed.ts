@@ -10,10 +10,10 @@
 import { parentPort } from 'node:worker_threads';
 import { decode, encode } from '../../dist/codec.js';
 import { MessageHub } from '../../dist/message-channel.js';
+import { RequestTag, ResponseTag, kCallHeaderBytes, kPartHeaderBytes, kResultHeaderBytes, kStreamHeaderBytes, nameLength, putResultHeader, putU64, recordId, streamOutRing } from '../../dist/protocol.js';
+import type { RecordConsumer, RecordProducer } from '../../dist/records.js';
 import { RingConsumer, RingProducer } from '../../dist/ring.js';
 import type { SetupMessage } from '../../dist/spawn.js';
-import { getU64, putU64 } from '../../dist/protocol.js';
-import type { RecordConsumer, RecordProducer } from '../../dist/records.js';
 import { rng32 } from '../helpers.js';
 import { Mode } from './malformed-modes.js';
 
@@ -31,9 +31,9 @@ function randomBytes(next: () => number, n: number): Uint8Array {
 }
 
 function result(id: number, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + value.length);
-  putU64(out, 0, id);
-  out.set(value, 8);
+  const out = new Uint8Array(kResultHeaderBytes + value.length);
+  putResultHeader(out, id);
+  out.set(value, kResultHeaderBytes);
   return out;
 }
 
@@ -66,20 +66,20 @@ function answerCall(response: RecordProducer, id: number, seed: number, mode: nu
   const next = rng32(seed);
   switch (mode) {
     case Mode.Good:
-      response.tryWrite(1, result(id, encode([seed])));
+      response.tryWrite(ResponseTag.Result, result(id, encode([seed])));
       break;
     case Mode.Garbage:
-      response.tryWrite(1, result(id, randomBytes(next, next() % 40)));
+      response.tryWrite(ResponseTag.Result, result(id, randomBytes(next, next() % 40)));
       break;
     case Mode.Short:
-      response.tryWrite(1, randomBytes(next, next() % 8));
+      response.tryWrite(ResponseTag.Result, randomBytes(next, next() % 8));
       break;
     case Mode.UnknownTag:
       response.tryWrite(3 + (next() % 1000), result(id, encode(seed)));
       break;
     case Mode.StrangerId:
-      response.tryWrite(1, result(id + 1_000_000 + (next() % 1000), encode('nobody asked')));
-      response.tryWrite(1, result(id, encode([seed])));
+      response.tryWrite(ResponseTag.Result, result(id + 1_000_000 + (next() % 1000), encode('nobody asked')));
+      response.tryWrite(ResponseTag.Result, result(id, encode([seed])));
       break;
     case Mode.BadHeader:
       response.publish();
@@ -87,24 +87,24 @@ function answerCall(response: RecordProducer, id: number, seed: number, mode: nu
       broken = true; // our producer no longer knows where the tail is: write nothing more
       return;
     case Mode.CrashGarbage:
-      response.tryWrite(2, randomBytes(next, next() % 20));
+      response.tryWrite(ResponseTag.Crash, randomBytes(next, next() % 20));
       break;
     case Mode.GoodParts:
     case Mode.BadPart: {
       const whole = result(id, encode([seed]));
       let at = next() % (mode === Mode.BadPart ? whole.length : whole.length + 1); // a bad part needs one to follow
-      const first = new Uint8Array(16 + at);
-      first[0] = 1; // the result tag
+      const first = new Uint8Array(kPartHeaderBytes + at);
+      first[0] = ResponseTag.Result; // the whole record's tag
       putU64(first, 8, whole.length);
-      first.set(whole.subarray(0, at), 16);
-      response.tryWrite(3, first);
+      first.set(whole.subarray(0, at), kPartHeaderBytes);
+      response.tryWrite(ResponseTag.Part, first);
       if (mode === Mode.BadPart) {
-        response.tryWrite(3, randomBytes(next, whole.length - at + 1 + (next() % 8)));
+        response.tryWrite(ResponseTag.Part, randomBytes(next, whole.length - at + 1 + (next() % 8)));
         break;
       }
       for (let n = 0; at < whole.length; at += n) {
         n = 1 + (next() % 7);
-        response.tryWrite(3, whole.subarray(at, at + n));
+        response.tryWrite(ResponseTag.Part, whole.subarray(at, at + n));
       }
       break;
     }
@@ -128,9 +128,9 @@ async function answerStream(response: RecordProducer, out: RecordProducer, id: n
   }
   out.close();
   const end = next() % 3;
-  if (end === 0) response.tryWrite(1, result(id, encode(count)));
-  else if (end === 1) response.tryWrite(1, result(id, randomBytes(next, next() % 16)));
-  else response.tryWrite(1, result(id, encode(null)));
+  if (end === 0) response.tryWrite(ResponseTag.Result, result(id, encode(count)));
+  else if (end === 1) response.tryWrite(ResponseTag.Result, result(id, randomBytes(next, next() % 16)));
+  else response.tryWrite(ResponseTag.Result, result(id, encode(null)));
   response.publish();
 }
 
@@ -139,14 +139,14 @@ function serve(request: RecordConsumer, response: RecordProducer, attachOut: (wi
     for (;;) {
       for (let r = request.tryRead(); r !== null && !broken; r = request.tryRead()) {
         const p = r.payload;
-        if (r.tag === 1) {
-          const n = p[8]! | (p[9]! << 8);
-          const [seed, mode] = decode(p.subarray(10 + n)) as [number, number];
-          answerCall(response, getU64(p, 0), seed, mode);
-        } else if (r.tag === 3) {
-          const n = p[32]! | (p[33]! << 8);
-          const [seed, count] = decode(p.subarray(34 + n)) as [number, number];
-          void answerStream(response, attachOut(getU64(p, 16)), getU64(p, 0), seed, count);
+        if (r.tag === RequestTag.Call) {
+          const n = nameLength(p, 0, kCallHeaderBytes);
+          const [seed, mode] = decode(p.subarray(kCallHeaderBytes + n)) as [number, number];
+          answerCall(response, recordId(p, 0), seed, mode);
+        } else if (r.tag === RequestTag.Stream) {
+          const n = nameLength(p, 0, kStreamHeaderBytes);
+          const [seed, count] = decode(p.subarray(kStreamHeaderBytes + n)) as [number, number];
+          void answerStream(response, attachOut(streamOutRing(p, 0)), recordId(p, 0), seed, count);
         }
       }
       request.release();

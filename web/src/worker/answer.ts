@@ -1,0 +1,118 @@
+// Answering calls: every result (a value or an error value) becomes a result
+// record on the worker's response ring (web/PROTOCOL.md). A result the ring
+// has no room for waits in an outbox, in order, and goes out as space frees;
+// one too large for a ring record goes out in parts. Answers are published
+// in batches: by the request loop after each round of requests, and once
+// per microtask turn for answers of async tasks.
+import { ErrorKind, FerryError, TaskFailedError } from '../errors.js';
+import { ResponseTag, kResultHeaderBytes, putResultHeader, splitParts } from '../protocol.js';
+import { RecordWriter, plainCodec, type RecordProducer } from '../records.js';
+
+export class Answers {
+  private readonly outbox: { tag: number; bytes: Uint8Array }[] = [];
+  private draining = false;
+  private publishQueued = false;
+  private readonly records = new RecordWriter(true);
+  private readonly head = new Uint8Array(kResultHeaderBytes);
+  private gone = false; // the pool ended our response ring
+
+  constructor(
+    private readonly response: RecordProducer,
+    private readonly index: number,
+  ) {}
+
+  /** Writes the result record of call `id` (or queues it while the response ring is full). */
+  reply(id: number, value: unknown): void {
+    if (this.gone) return;
+    const resp = this.response;
+    putResultHeader(this.head, id);
+    let rest: Uint8Array | null;
+    try {
+      rest = this.write(value);
+    } catch (e) {
+      if (this.channelEnded(e)) return;
+      // The value has no encoding (or is too large): report that instead.
+      const err = e instanceof FerryError ? e : new TaskFailedError(String(e), `worker ${this.index}`);
+      try {
+        rest = this.write(err);
+      } catch (e2) {
+        if (this.channelEnded(e2)) return;
+        throw e2;
+      }
+    }
+    if (rest === null) return;
+    if (rest.length <= resp.maxPayload) {
+      this.outbox.push({ tag: ResponseTag.Result, bytes: rest });
+    } else {
+      // Too large for one record: in parts (web/PROTOCOL.md); an error if over 1 GiB.
+      let parts: Uint8Array[];
+      try {
+        parts = splitParts(ResponseTag.Result, rest, resp.maxPayload);
+      } catch (e) {
+        this.reply(id, e);
+        return;
+      }
+      for (const bytes of parts) this.outbox.push({ tag: ResponseTag.Part, bytes });
+    }
+    void this.drain();
+  }
+
+  /** Publishes the answers written so far at the end of this microtask turn (once, however many ask). */
+  schedulePublish(): void {
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    queueMicrotask(() => {
+      this.publishQueued = false;
+      this.publish();
+    });
+  }
+
+  /** Makes the answers written so far visible to the pool (one publish: one wake at most). */
+  publish(): void {
+    if (this.gone) return;
+    try {
+      this.response.publish();
+    } catch (e) {
+      if (!this.channelEnded(e)) throw e;
+    }
+  }
+
+  // The record of this.head and `value`, written to the ring (null) when
+  // nothing waits in the outbox, else its bytes for the outbox.
+  private write(value: unknown): Uint8Array | null {
+    const resp = this.response;
+    return this.outbox.length === 0
+      ? this.records.put(resp, ResponseTag.Result, this.head, kResultHeaderBytes, value, plainCodec)
+      : this.records.bytes(this.head, kResultHeaderBytes, value, plainCodec);
+  }
+
+  private channelEnded(e: unknown): boolean {
+    if (e instanceof FerryError && (e.kind === ErrorKind.Closed || e.kind === ErrorKind.WorkerCrashed)) {
+      this.gone = true;
+      this.outbox.length = 0;
+      return true;
+    }
+    return false;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const resp = this.response;
+    try {
+      while (this.outbox.length > 0 && !this.gone) {
+        const r = this.outbox[0]!;
+        if (resp.tryWrite(r.tag, r.bytes)) {
+          this.outbox.shift();
+          continue;
+        }
+        await resp.waitForSpace(r.bytes.length);
+      }
+    } catch (e) {
+      if (!this.channelEnded(e)) throw e;
+    } finally {
+      this.draining = false;
+    }
+    this.publish();
+  }
+}
