@@ -52,7 +52,7 @@ export class Arena {
   private peakBytes = 0;
 
   constructor(
-    private readonly base: number,
+    base: number,
     private readonly size: number,
   ) {
     if (base % 64 !== 0 || size % 64 !== 0) throw new InvalidArgumentError('arena base and size must be multiples of 64', 'web/js-backend');

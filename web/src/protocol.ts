@@ -162,16 +162,25 @@ export class PartReader {
   private filled = 0;
 
   /**
+   * Reads the parts of one direction: `partTag` is its part record's tag
+   * (RequestTag.Part or ResponseTag.Part), which a whole record never has.
+   */
+  constructor(private readonly partTag: number) {}
+
+  /**
    * Takes the next part, b[at, at + len): the whole record once its last
    * part is in, else null. Throws CorruptRecord for a part that contradicts
-   * the first (longer than what is left, a length over 1 GiB).
+   * the first (longer than what is left, a length over 1 GiB, a record that
+   * would itself be a part).
    */
   add(b: Uint8Array, at: number, len: number): Uint8Array | null {
     if (this.whole === null) {
       if (len < kPartHeaderBytes) throw new CorruptRecordError(`a first part of ${len} bytes is shorter than its 16-byte header`, 'web/protocol');
       const length = getU64(b, at + 8);
       if (length > kMaxPartedBytes) throw new CorruptRecordError(`a first part announces ${length} bytes, more than 1 GiB`, 'web/protocol');
-      this.tag = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      const tag = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      if (tag === this.partTag) throw new CorruptRecordError(`a first part announces a record of parts (tag ${tag}): parts do not nest`, 'web/protocol');
+      this.tag = tag;
       this.whole = new Uint8Array(length);
       this.filled = 0;
       at += kPartHeaderBytes;

@@ -150,7 +150,7 @@ test('a postMessage channel consumer over random chunks returns records inside t
 });
 
 test('parts put back together give the record; a part that contradicts the first throws CorruptRecord', async () => {
-  const { PartReader, partBytes, splitParts, kPartHeaderBytes } = await import('../dist/protocol.js');
+  const { PartReader, RequestTag, partBytes, splitParts, kPartHeaderBytes } = await import('../dist/protocol.js');
   const next = rng32(0x9a27);
   for (let round = 0; round < Math.round(200 * stressScale); round++) {
     const max = 32 + (next() % 300);
@@ -161,7 +161,7 @@ test('parts put back together give the record; a part that contradicts the first
     assert.ok(size <= max && size >= kPartHeaderBytes + 8);
     assert.ok(parts.every((p: Uint8Array) => p.length <= size));
     assert.equal(parts.length, Math.max(1, Math.ceil((record.length + kPartHeaderBytes) / size)));
-    const reader = new PartReader();
+    const reader = new PartReader(RequestTag.Part);
     parts.forEach((p: Uint8Array, i: number) => {
       const whole = reader.add(p, 0, p.length);
       if (i < parts.length - 1) assert.equal(whole, null);
@@ -169,7 +169,7 @@ test('parts put back together give the record; a part that contradicts the first
     });
     assert.equal(reader.tag, 7);
   }
-  const reader = new PartReader();
+  const reader = new PartReader(RequestTag.Part);
   const first = splitParts(1, new Uint8Array(100), 64)[0]!;
   assert.equal(reader.add(first, 0, first.length), null);
   assert.throws(() => reader.add(new Uint8Array(200), 0, 200), (e: unknown) => kinds(e) === 'CorruptRecord' && /runs past the 100 bytes its record announced/.test((e as Error).message));
@@ -177,4 +177,11 @@ test('parts put back together give the record; a part that contradicts the first
   const huge = new Uint8Array(16);
   huge[15] = 1; // 2^56 bytes
   assert.throws(() => reader.add(huge, 0, 16), (e: unknown) => kinds(e) === 'CorruptRecord' && /more than 1 GiB/.test((e as Error).message));
+  // Parts do not nest: a first part whose record would itself be a part is
+  // refused, and the next record is read from its start.
+  const nested = splitParts(RequestTag.Part, new Uint8Array(4), 64)[0]!;
+  assert.throws(() => reader.add(nested, 0, nested.length), (e: unknown) => kinds(e) === 'CorruptRecord' && /parts do not nest/.test((e as Error).message));
+  const empty = splitParts(RequestTag.Call, new Uint8Array(0), 64)[0]!;
+  assert.deepEqual(reader.add(empty, 0, empty.length), new Uint8Array(0));
+  assert.equal(reader.tag, RequestTag.Call);
 });

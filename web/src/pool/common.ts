@@ -5,7 +5,7 @@
 // back into. They import this file, never core.ts.
 
 import { CancelledError, ClosedError } from '../errors.js';
-import { PartReader } from '../protocol.js';
+import { PartReader, ResponseTag } from '../protocol.js';
 import type { RecordConsumer, RecordProducer } from '../records.js';
 import type { StreamReader, StreamWriter } from '../stream.js';
 import type { StreamChannels } from '../transport.js';
@@ -89,7 +89,7 @@ export function newSlot(index: number): Slot {
     restarts: 0,
     outbox: new Deque(),
     draining: null,
-    parts: new PartReader(),
+    parts: new PartReader(ResponseTag.Part),
     dirty: false,
     calls: 0,
     parked: null,

@@ -176,8 +176,7 @@ export class Service {
         return;
       }
       if (whole === null) return;
-      if (s.parts.tag === ResponseTag.Part) this.pool.crash(s, 'it wrote a response part made of parts');
-      else this.onRecord(s, s.parts.tag, whole, 0, whole.length);
+      this.onRecord(s, s.parts.tag, whole, 0, whole.length);
       return;
     }
     // A record the protocol does not have: the worker is broken (or not

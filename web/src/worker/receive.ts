@@ -3,7 +3,7 @@
 // and cancels to the call they name, publishes the answers of a round at
 // once, then waits for the next request: spinning, blocking or parked
 // (web/README.md, "Waiting").
-import { CorruptRecordError, DeserializationError, ErrorKind, FerryError } from '../errors.js';
+import { DeserializationError, ErrorKind, FerryError } from '../errors.js';
 import { PartReader, RequestTag, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLength, recordId, streamInRing, streamOutRing } from '../protocol.js';
 import { canBlock, type RingConsumer } from '../ring.js';
 import { SpinBudget, nowUs } from '../spin.js';
@@ -82,7 +82,7 @@ export class RequestLoop {
   private readonly answers: Answers;
   private readonly calls: Calls;
   private readonly streams: Streams;
-  private readonly parts = new PartReader(); // a request that comes in parts
+  private readonly parts = new PartReader(RequestTag.Part); // a request that comes in parts
 
   constructor(
     tasks: Tasks,
@@ -162,7 +162,6 @@ export class RequestLoop {
     if (tag === RequestTag.Part) {
       const whole = this.parts.add(b, at, len);
       if (whole === null) return;
-      if (this.parts.tag === RequestTag.Part) throw new CorruptRecordError('a request part made of parts', `worker ${this.index}`);
       this.onRequest(this.parts.tag, whole, 0, whole.length);
     } else if (tag === RequestTag.Call && len >= kCallHeaderBytes) {
       const n = nameLength(b, at, kCallHeaderBytes);
