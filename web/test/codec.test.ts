@@ -1,11 +1,15 @@
-// Tests of web/src/codec.ts against core/CODEC.md and tests/golden/codec.txt.
+// Tests of web/src/codec.ts against core/CODEC.md and tests/golden/codec.txt:
+// the shared golden vectors (bytes and text form), the text form of floats and
+// strings, and the decoding rules of CODEC.md row by row. The JavaScript
+// mapping and the Writer/Reader are in codec-values.test.ts, random values and
+// mutated bytes in codec-fuzz.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as C from '../dist/codec.js';
 import * as E from '../dist/errors.js';
-import { fromHex, rng, stressScale, toHex } from './helpers.js';
+import { fromHex, throwsKind, toHex } from './helpers.js';
 
 const goldenPath = fileURLToPath(new URL('../../tests/golden/codec.txt', import.meta.url));
 
@@ -15,7 +19,6 @@ interface Vector {
   text: string;
   bytes: Uint8Array;
 }
-
 
 function loadGolden(): Vector[] {
   const out: Vector[] = [];
@@ -33,20 +36,6 @@ function loadGolden(): Vector[] {
 }
 const golden = loadGolden();
 
-function throwsKind(fn: () => unknown, kind: E.ErrorKind, message?: string | RegExp): E.FerryError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, 'expected a throw');
-  assert.ok(caught instanceof E.FerryError, `expected a FerryError, got ${String(caught)}`);
-  assert.equal(E.kindName(caught.kind), E.kindName(kind), caught.message);
-  if (typeof message === 'string') assert.equal(caught.message, message);
-  else if (message) assert.match(caught.message, message);
-  return caught;
-}
 const deser = (hex: string, message?: string | RegExp) => throwsKind(() => C.decode(fromHex(hex)), E.ErrorKind.Deserialization, message);
 // Every decoder entry point applies the rule: decode, describe and skipValue.
 function deserAll(hex: string, message?: string | RegExp): void {
@@ -167,6 +156,35 @@ test('Golden.VectorsEncodeAndDecodeInPlaceInsideARangeOfAWholeBuffer', () => {
   whole.set(fromHex('0e0200000006'), 100);
   throwsKind(() => C.decodeRange(whole, 100, 106), E.ErrorKind.Deserialization, 'array count 2 at offset 1 needs at least 2 bytes but 1 byte remain');
   throwsKind(() => C.encodeToRange('longer than four', whole, 0, 4), E.ErrorKind.MessageTooLarge, /encoding needs 21 bytes but the buffer holds 4/);
+});
+
+// --- Text form ------------------------------------------------------------------
+
+test('Describe.FloatsAndTextFollowTheTextForm', () => {
+  const d = (v: unknown) => C.describe(C.encode(v));
+  assert.equal(d(C.f64(100)), 'f64 100');
+  assert.equal(d(C.f64(123456789012345680000)), 'f64 123456789012345680000');
+  assert.equal(d(C.f64(0.000001)), 'f64 0.000001');
+  assert.equal(d(C.f64(NaN)), 'f64 NaN');
+  assert.equal(d(C.f64(-Infinity)), 'f64 -Infinity');
+  assert.equal(d(C.f32(Infinity)), 'f32 Infinity');
+  assert.equal(d(C.f32(16777216)), 'f32 16777216');
+  assert.equal(d(C.f32(1e-7)), 'f32 1e-7');
+  assert.equal(d(C.f32(1.401298464324817e-45)), 'f32 1e-45');
+  assert.equal(d(new Float32Array([0.1, -0])), 'f32[] [0.1, -0]');
+  // Exact ties round to even as C's printf does (toPrecision would give 42.226563 and 189.07813).
+  const f32bits = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0]!;
+  assert.equal(d(C.f32(f32bits(0x4228e800))), 'f32 42.226562');
+  assert.equal(d(C.f32(f32bits(0xc265c800))), 'f32 -57.445312');
+  assert.equal(d(C.f32(f32bits(0x433d1400))), 'f32 189.07812');
+  assert.equal(d(C.f32(2.5)), 'f32 2.5');
+  assert.equal(d(C.f32(f32bits(0x7f7fffff))), 'f32 3.4028235e+38');
+  assert.equal(d(new BigInt64Array([-1n])), 'i64[] [-1]');
+  assert.equal(d('\u007f\u0080"\\'), 'string "\\u{7f}\\u{80}\\"\\\\"');
+  assert.equal(d(C.struct('a b', { 'c-d': true, _ok9: false })), 'struct "a b" {"c-d": bool true, _ok9: bool false}');
+  assert.equal(d(new E.TimeoutError('late\n', 'worker 1')), 'error Timeout("late\\u{a}", "worker 1")');
+  assert.equal(d(new Map([[1, null]])), 'map {f64 1: none}');
+  assert.equal(d(new Uint8Array(0)), 'bytes []');
 });
 
 // --- Decoding rules (one test per row of CODEC.md's table) ----------------------
@@ -310,389 +328,3 @@ test('DecodingRules.TrailingBytesAfterAWholeBufferDecodeAreDeserialization', () 
 
 // Typed-only rows (variant index range, duplicate map keys, TypeMismatch) are
 // tested against schema.ts's typed decoder in schema.test.ts.
-
-// --- JavaScript mapping ------------------------------------------------------
-
-test('Mapping.PlainNumbersAreF64AndBigintsAreI64', () => {
-  assert.equal(toHex(C.encode(1.5)), '0b000000000000f83f');
-  assert.equal(toHex(C.encode(-1n)), '08ffffffffffffffff');
-  throwsKind(() => C.encode(1n << 63n), E.ErrorKind.Serialization, /i64 value 9223372036854775808 is not an integer in/);
-});
-
-test('Mapping.TypedWrappersChooseTheWireTypeAndCheckRange', () => {
-  const cases: [C.Typed, string][] = [
-    [C.i8(-128), '0280'], [C.u8(255), '03ff'], [C.i16(-32768), '040080'], [C.u16(65535), '05ffff'],
-    [C.i32(-2), '06feffffff'], [C.u32(4294967295), '07ffffffff'], [C.i64(-1n), '08ffffffffffffffff'],
-    [C.i64(-1), '08ffffffffffffffff'], [C.u64((1n << 64n) - 1n), '09ffffffffffffffff'], [C.f32(1.5), '0a0000c03f'],
-    [C.f32(-0), '0a00000080'], [C.f64(0.1), '0b9a9999999999b93f'], [C.i32(7n as unknown as number), '0607000000'],
-  ];
-  for (const [t, hex] of cases) assert.equal(toHex(C.encode(t)), hex);
-  for (const bad of [C.i8(128), C.u8(-1), C.i16(1.5), C.u16(65536), C.i32(2 ** 31), C.u32(NaN), C.i64(2 ** 60), C.u64(-1n), C.u64(1n << 64n), C.f32('1' as unknown as number)]) {
-    throwsKind(() => C.encode(bad), E.ErrorKind.Serialization);
-  }
-  throwsKind(() => C.encode(C.i8(300)), E.ErrorKind.Serialization, 'i8 value 300 is not an integer in -128..127');
-  throwsKind(() => C.encode(new C.Typed(0x0c as C.NumberTag, 1)), E.ErrorKind.Serialization, /not a number type/);
-});
-
-test('Mapping.StringsAreStrictUtf8BothWays', () => {
-  for (const s of ['', 'hello', 'h\u00e9llo', '\u{1f600}', 'x'.repeat(100), '\u{10ffff}\u0000\u07ff\u0800\uffff'.repeat(9)]) {
-    assert.equal(C.decode(C.encode(s)), s);
-    assert.equal(C.encodedSize(s), C.encode(s).length);
-  }
-  throwsKind(() => C.encode('a\ud800b'), E.ErrorKind.Serialization, 'string is not valid UTF-8 (lone surrogate U+D800 at index 1)');
-  throwsKind(() => C.encode('\udc00'), E.ErrorKind.Serialization);
-  throwsKind(() => C.encode('x'.repeat(50) + '\ud83d'), E.ErrorKind.Serialization, /lone surrogate U\+D83D at index 50/);
-  throwsKind(() => C.encode(C.struct('P\udfff', {})), E.ErrorKind.Serialization, /struct name/);
-  throwsKind(() => C.encode(new E.ClosedError('\ud800')), E.ErrorKind.Serialization, /error message/);
-});
-
-test('Mapping.StringsIntoSharedMemoryEncodeAsIntoOrdinaryMemory', () => {
-  // Into a SharedArrayBuffer, strings up to 128 units are encoded by hand
-  // (TextEncoder cannot write there in place): same bytes, same errors, and a
-  // range too small is still MessageTooLarge.
-  const whole = new Uint8Array(new SharedArrayBuffer(1024));
-  const units = ['x', '\u00e9', '\u0800', '\u{1f600}'];
-  for (const n of [25, 32, 64, 127, 128, 129, 200]) {
-    for (const u of units) {
-      const s = u.repeat(Math.ceil(n / u.length)).slice(0, n - (u.length === 2 && n % 2 ? 1 : 0)) + (u.length === 2 && n % 2 ? 'y' : '');
-      const want = C.encode(s);
-      whole.fill(0xaa);
-      assert.equal(C.encodeToRange(s, whole, 7, 7 + want.length), want.length, `${n} × ${u}`);
-      assert.equal(toHex(whole.subarray(7, 7 + want.length)), toHex(want), `${n} × ${u}`);
-      assert.equal(whole[7 + want.length], 0xaa, `${n} × ${u}: nothing written after the range`);
-      assert.equal(C.decodeRange(whole, 7, 7 + want.length), s);
-      throwsKind(() => C.encodeToRange(s, whole, 0, want.length - 1), E.ErrorKind.MessageTooLarge);
-    }
-    const lone = 'x'.repeat(n - 1) + '\ud800';
-    throwsKind(() => C.encodeToRange(lone, whole, 0, 1024), E.ErrorKind.Serialization, `string is not valid UTF-8 (lone surrogate U+D800 at index ${n - 1})`);
-  }
-});
-
-test('Mapping.BytesDecodeToACopyOrAZeroCopyView', () => {
-  const input = fromHex('0d03000000010203');
-  const copy = C.decode(input) as Uint8Array;
-  const view = C.decode(input, { copy: false }) as Uint8Array;
-  assert.deepEqual(copy, new Uint8Array([1, 2, 3]));
-  assert.deepEqual(view, new Uint8Array([1, 2, 3]));
-  assert.equal(view.buffer, input.buffer);
-  assert.equal(view.byteOffset, 5);
-  input[5] = 9;
-  assert.equal(view[0], 9);
-  assert.equal(copy[0], 1);
-  const ab = new Uint8Array([7, 8]).buffer;
-  for (const b of [new Uint8Array([7, 8]), new DataView(ab), ab, Buffer.from([7, 8]), new Uint8Array([0, 7, 8, 0]).subarray(1, 3)]) {
-    assert.equal(toHex(C.encode(b)), '0d020000000708');
-  }
-  const sab = new SharedArrayBuffer(2);
-  new Uint8Array(sab).set([7, 8]);
-  assert.equal(toHex(C.encode(sab)), '0d020000000708');
-});
-
-test('Mapping.TypedArraysArePackedAndDecodeToCopies', () => {
-  const arrays = [
-    new Int8Array([-1, 2]), new Uint8ClampedArray([255, 0]), new Int16Array([-2, 3]), new Uint16Array([1, 65535]),
-    new Int32Array([1, -2, 3]), new Uint32Array([4294967295]), new BigInt64Array([-5n]), new BigUint64Array([(1n << 64n) - 1n]),
-    new Float32Array([1.5, -0.25]), new Float64Array([Math.PI, -0]),
-  ];
-  for (const a of arrays) {
-    const back = C.decode(C.encode(a));
-    assert.deepEqual(back, a);
-    assert.equal(Object.getPrototypeOf(back), Object.getPrototypeOf(a));
-  }
-  assert.equal(toHex(C.encode(new Int32Array([1, -2, 3]))), '0f060300000001000000feffffff03000000');
-  // Unaligned elements (offset 1 of the input) still decode; the result owns its memory.
-  const input = new Uint8Array(1 + 14);
-  input.set(fromHex('0f06020000000100000002000000'), 1);
-  const out = C.decode(input.subarray(1)) as Int32Array;
-  assert.deepEqual(out, new Int32Array([1, 2]));
-  assert.notEqual(out.buffer, input.buffer);
-  // A subarray view encodes only its elements; NaN payloads survive inside packed arrays.
-  const f = new Float64Array([1, 2, 3, 4]).subarray(1, 3);
-  assert.deepEqual(C.decode(C.encode(f)), new Float64Array([2, 3]));
-  const nan = new Uint32Array([0x7fc00001]);
-  const nanBack = C.decode(C.encode(new Float32Array(nan.buffer))) as Float32Array;
-  assert.equal(new Uint32Array(nanBack.buffer)[0], 0x7fc00001);
-});
-
-test('Mapping.OptionalsUseNullNoneAndSome', () => {
-  assert.equal(toHex(C.encode(null)), '1000');
-  assert.equal(toHex(C.encode(C.NONE)), '1000');
-  assert.equal(toHex(C.encode(C.some(C.i32(5)))), '10010605000000');
-  assert.equal(toHex(C.encode(C.some(null))), '10011000');
-  assert.equal(C.decode(fromHex('10011000')), null); // some(none) flattens without preserveOptional
-  assert.deepEqual(C.decode(fromHex('10011000'), { preserveOptional: true }), C.some(C.NONE));
-  assert.equal(C.decode(fromHex('1000'), { preserveOptional: true }), C.NONE);
-  assert.deepEqual(C.decode(fromHex('10010605000000'), { preserveOptional: true }), C.some(5));
-  assert.equal(C.decode(fromHex('10010605000000'), { preserveTypes: true, preserveOptional: false }) instanceof C.Typed, true);
-  assert.ok(Object.isFrozen(C.NONE));
-});
-
-test('Mapping.VariantsMapsStructsAndErrors', () => {
-  assert.equal(toHex(C.encode(C.variant(1, 'x'))), '11010000000c0100000078');
-  throwsKind(() => C.encode(C.variant(-1, 0)), E.ErrorKind.Serialization, /variant index -1/);
-  const m = new Map<unknown, unknown>([['a', C.i32(1)], ['b', C.i32(2)]]);
-  assert.equal(toHex(C.encode(m)), '12020000000c010000006106010000000c01000000620602000000');
-  const p = C.struct('Point', { x: C.i32(1), y: C.i32(-2) });
-  assert.equal(toHex(C.encode(p)), '1305506f696e74020001780601000000017906feffffff');
-  // A plain object is a struct with an empty name, and decodes back to one.
-  const plain = { a: 1, b: 'x' };
-  const back = C.decode(C.encode(plain)) as Record<string | symbol, unknown>;
-  assert.equal(back[C.STRUCT_NAME], '');
-  assert.deepEqual({ ...back }, { ...plain, [C.STRUCT_NAME]: '' });
-  assert.equal(C.describe(C.encode(plain)), 'struct "" {a: f64 1, b: string "x"}');
-  // A field named __proto__ is a field, not a prototype.
-  const proto = C.decode(fromHex('1301410100' + '095f5f70726f746f5f5f' + '0101')) as Record<string, unknown>;
-  assert.equal(Object.getPrototypeOf(proto), Object.prototype);
-  assert.deepEqual(Object.keys(proto), ['__proto__']);
-  assert.equal(toHex(C.encode(proto)), '1301410100095f5f70726f746f5f5f0101');
-  throwsKind(() => C.encode(C.struct('x'.repeat(256), {})), E.ErrorKind.Serialization, 'struct name of 256 bytes exceeds the limit of 255');
-  // Errors are values: FerryError subclasses both ways; other Errors become JsException.
-  assert.equal(toHex(C.encode(new E.ClosedError('stream closed', 'core/ring'))), '14050d00000073747265616d20636c6f73656409000000636f72652f72696e67');
-  const js = C.decode(C.encode(new TypeError('nope'))) as E.FerryError;
-  assert.ok(js instanceof E.JsExceptionError);
-  assert.equal(js.message, 'nope');
-  throwsKind(() => C.encode(new E.FerryError(99 as E.ErrorKind, 'x')), E.ErrorKind.Serialization, /error kind 99/);
-});
-
-test('Mapping.ValuesWithoutAnEncodingAreSerialization', () => {
-  throwsKind(() => C.encode(() => 1), E.ErrorKind.Serialization, 'cannot encode a function');
-  throwsKind(() => C.encode(Symbol('s')), E.ErrorKind.Serialization, 'cannot encode a symbol');
-  throwsKind(() => C.encode(new Set([1])), E.ErrorKind.Serialization, /cannot encode a Set/);
-  throwsKind(() => C.encode([1, new Date(0)]), E.ErrorKind.Serialization, /cannot encode a Date/);
-  const cyclic: unknown[] = [];
-  cyclic.push(cyclic);
-  throwsKind(() => C.encode(cyclic), E.ErrorKind.Serialization, 'nesting depth 65 exceeds the limit of 64');
-  let deep: unknown = 0;
-  for (let i = 0; i < 64; i++) deep = [deep];
-  assert.equal(C.encode(deep).length, 64 * 5 + 9);
-  throwsKind(() => C.encode([deep]), E.ErrorKind.Serialization, 'nesting depth 65 exceeds the limit of 64');
-  throwsKind(() => C.encode(C.some(deep)), E.ErrorKind.Serialization);
-});
-
-// --- Writer, Reader, slots -----------------------------------------------------
-
-test('Writer.GrowsByDoublingAndKeepsEarlierValues', () => {
-  const w = new C.Writer(16);
-  const values: unknown[] = [];
-  for (let i = 0; i < 200; i++) {
-    const v = i % 3 === 0 ? 'x'.repeat(i) : i % 3 === 1 ? C.u16(i) : [i, 'y'];
-    values.push(v);
-    C.encodeInto(w, v);
-  }
-  assert.ok(w.capacity >= w.size);
-  const r = new C.Reader(w.bytes());
-  for (const v of values) assert.deepEqual(C.encode(C.decodeFrom(r, { preserveTypes: true })), C.encode(v));
-  assert.ok(r.atEnd);
-});
-
-test('Writer.AFailedEncodeLeavesWhatWasWrittenBefore', () => {
-  const w = new C.Writer();
-  C.encodeInto(w, 'ok');
-  const before = toHex(w.bytes());
-  throwsKind(() => C.encodeInto(w, ['a', 'b', () => 0]), E.ErrorKind.Serialization);
-  assert.equal(toHex(w.bytes()), before);
-});
-
-test('Writer.LowLevelPutsAndReaderReadsForRecordHeaders', () => {
-  const w = new C.Writer(4);
-  w.putU8(1);
-  w.putU64(123456789012345n);
-  w.putU16(3);
-  w.putUtf8('add');
-  C.encodeInto(w, [C.i32(1), C.i32(2)]);
-  const r = new C.Reader(w.toUint8Array());
-  assert.equal(r.readU8(), 1);
-  assert.equal(r.readU64(), 123456789012345n);
-  const n = r.readU16();
-  assert.equal(r.readUtf8(n), 'add');
-  assert.deepEqual(C.decodeFrom(r), [1, 2]);
-  throwsKind(() => r.readU32('record id'), E.ErrorKind.Deserialization, 'record id at offset 29 needs 4 bytes but 0 bytes remain');
-});
-
-test('Slot.EncodeToSlotWritesOnlyInsideTheSlot', () => {
-  const sab = new SharedArrayBuffer(64);
-  const all = new Uint8Array(sab);
-  all.fill(0xcc); // canaries
-  const slot = new Uint8Array(sab, 8, 16);
-  const n = C.encodeToSlot(C.struct('P', { x: C.i32(1) }), slot);
-  assert.equal(n, 12);
-  assert.equal(C.describe(slot.subarray(0, n)), 'struct P {x: i32 1}');
-  for (let i = 0; i < 64; i++) if (i < 8 || i >= 8 + n) assert.equal(all[i], 0xcc, `byte ${i}`);
-  const e = throwsKind(() => C.encodeToSlot('hello world', new Uint8Array(sab, 32, 8)), E.ErrorKind.MessageTooLarge, 'encoding needs 16 bytes but the buffer holds 8 (8 more)');
-  assert.ok(e instanceof E.MessageTooLargeError);
-  for (let i = 40; i < 64; i++) assert.equal(all[i], 0xcc, `byte ${i}`);
-  throwsKind(() => C.encodeToSlot('y'.repeat(100), new Uint8Array(sab, 32, 30)), E.ErrorKind.MessageTooLarge, 'encoding needs 105 bytes but the buffer holds 30 (75 more)');
-  for (let i = 62; i < 64; i++) assert.equal(all[i], 0xcc, `byte ${i}`);
-  // A fixed Writer keeps earlier values and reports the total.
-  const w = C.Writer.over(new Uint8Array(12));
-  C.encodeInto(w, C.i32(1));
-  throwsKind(() => C.encodeInto(w, C.i64(1)), E.ErrorKind.MessageTooLarge, 'encoding needs 14 bytes but the buffer holds 12 (2 more)');
-  assert.equal(w.size, 5);
-});
-
-test('Reader.ErrorOffsetsCountFromTheStartOfItsInput', () => {
-  const buf = new Uint8Array(20);
-  buf.set(fromHex('0e010000000102'), 10);
-  throwsKind(() => C.decode(buf.subarray(10, 17)), E.ErrorKind.Deserialization, 'bool byte 0x02 at offset 6 is not 0 or 1');
-  const r = new C.Reader(buf.subarray(10, 17), 5);
-  throwsKind(() => C.decodeFrom(r), E.ErrorKind.Deserialization, 'bool byte 0x02 at offset 6 is not 0 or 1');
-});
-
-test('Describe.FloatsAndTextFollowTheTextForm', () => {
-  const d = (v: unknown) => C.describe(C.encode(v));
-  assert.equal(d(C.f64(100)), 'f64 100');
-  assert.equal(d(C.f64(123456789012345680000)), 'f64 123456789012345680000');
-  assert.equal(d(C.f64(0.000001)), 'f64 0.000001');
-  assert.equal(d(C.f64(NaN)), 'f64 NaN');
-  assert.equal(d(C.f64(-Infinity)), 'f64 -Infinity');
-  assert.equal(d(C.f32(Infinity)), 'f32 Infinity');
-  assert.equal(d(C.f32(16777216)), 'f32 16777216');
-  assert.equal(d(C.f32(1e-7)), 'f32 1e-7');
-  assert.equal(d(C.f32(1.401298464324817e-45)), 'f32 1e-45');
-  assert.equal(d(new Float32Array([0.1, -0])), 'f32[] [0.1, -0]');
-  // Exact ties round to even as C's printf does (toPrecision would give 42.226563 and 189.07813).
-  const f32bits = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0]!;
-  assert.equal(d(C.f32(f32bits(0x4228e800))), 'f32 42.226562');
-  assert.equal(d(C.f32(f32bits(0xc265c800))), 'f32 -57.445312');
-  assert.equal(d(C.f32(f32bits(0x433d1400))), 'f32 189.07812');
-  assert.equal(d(C.f32(2.5)), 'f32 2.5');
-  assert.equal(d(C.f32(f32bits(0x7f7fffff))), 'f32 3.4028235e+38');
-  assert.equal(d(new BigInt64Array([-1n])), 'i64[] [-1]');
-  assert.equal(d('\u007f\u0080"\\'), 'string "\\u{7f}\\u{80}\\"\\\\"');
-  assert.equal(d(C.struct('a b', { 'c-d': true, _ok9: false })), 'struct "a b" {"c-d": bool true, _ok9: bool false}');
-  assert.equal(d(new E.TimeoutError('late\n', 'worker 1')), 'error Timeout("late\\u{a}", "worker 1")');
-  assert.equal(d(new Map([[1, null]])), 'map {f64 1: none}');
-  assert.equal(d(new Uint8Array(0)), 'bytes []');
-});
-
-// --- Random values -------------------------------------------------------------
-
-const scale = stressScale;
-
-function randomValue(rand: () => number, depth: number): unknown {
-  const int = (n: number) => Math.floor(rand() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const big = () => BigInt.asIntN(64, (BigInt(int(2 ** 32)) << 32n) | BigInt(int(2 ** 32)));
-  const str = () => {
-    const n = pick([0, 1, 3, 8, 24, 25, 40, 100]);
-    let s = '';
-    for (let i = 0; i < n; i++) {
-      const k = rand();
-      if (k < 0.6) s += String.fromCharCode(0x20 + int(95));
-      else if (k < 0.7) s += String.fromCharCode(int(0x20));
-      else if (k < 0.85) s += String.fromCharCode(0x80 + int(0xd800 - 0x80));
-      else if (k < 0.93) s += String.fromCharCode(0xe000 + int(0x2000));
-      else s += String.fromCodePoint(0x10000 + int(0x100000));
-    }
-    return s;
-  };
-  const f64 = () => pick([0, -0, NaN, Infinity, -Infinity, 5e-324, 1.7976931348623157e308, 1e21, 1e-7, (rand() - 0.5) * 10 ** int(40)]);
-  const leaf = depth >= 6 || rand() < 0.45;
-  if (leaf) {
-    switch (int(17)) {
-      case 0: return undefined;
-      case 1: return rand() < 0.5;
-      case 2: return C.i8(int(256) - 128);
-      case 3: return C.u8(int(256));
-      case 4: return C.i16(int(65536) - 32768);
-      case 5: return C.u16(int(65536));
-      case 6: return C.i32(int(2 ** 32) - 2 ** 31);
-      case 7: return C.u32(int(2 ** 32));
-      case 8: return C.i64(big());
-      case 9: return C.u64(BigInt.asUintN(64, big()));
-      case 10: return C.f32(Math.fround(f64()));
-      case 11: return C.f64(f64());
-      case 12: return str();
-      case 13: return Uint8Array.from({ length: int(40) }, () => int(256));
-      case 14: {
-        const n = int(6);
-        return pick([
-          () => Int8Array.from({ length: n }, () => int(256) - 128),
-          () => Uint8ClampedArray.from({ length: n }, () => int(256)),
-          () => Int16Array.from({ length: n }, () => int(65536)),
-          () => Uint32Array.from({ length: n }, () => int(2 ** 32)),
-          () => BigInt64Array.from({ length: n }, big),
-          () => BigUint64Array.from({ length: n }, big),
-          () => Float32Array.from({ length: n }, f64),
-          () => Float64Array.from({ length: n }, f64),
-        ])();
-      }
-      case 15: return E.ferryError(1 + int(14), str(), pick(['', 'js', 'worker 2', 'core/ring']));
-      default: return E.ferryError(E.ErrorKind.TypeMismatch, `type mismatch: expected i32, got ${pick(['string', 'map'])} at offset ${int(99)}`, 'core/codec');
-    }
-  }
-  switch (int(6)) {
-    case 0: return Array.from({ length: int(5) }, () => randomValue(rand, depth + 1));
-    case 1: return rand() < 0.3 ? C.NONE : C.some(randomValue(rand, depth + 1));
-    case 2: return C.variant(int(4), randomValue(rand, depth + 1));
-    case 3: {
-      const m = new Map<unknown, unknown>();
-      for (let i = int(4); i > 0; i--) m.set(rand() < 0.5 ? `k${int(1000)}` : randomValue(rand, depth + 1), randomValue(rand, depth + 1));
-      return m;
-    }
-    default: {
-      const fields: Record<string, unknown> = {};
-      for (let i = int(5); i > 0; i--) fields[pick(['x', 'y', 'z', 'label', 'kids', '_n', 'h\u00e9', 'a b'])] = randomValue(rand, depth + 1);
-      return C.struct(pick(['Point', 'Rect', 'Tree', '', 'S\u00fc']), fields);
-    }
-  }
-}
-
-test('Random.TenThousandNestedValuesRoundTripByteExact', () => {
-  const rand = rng(0xfe77);
-  const count = Math.round(10000 * scale);
-  const w = new C.Writer(64);
-  for (let i = 0; i < count; i++) {
-    const v = randomValue(rand, 0);
-    const bytes = C.encode(v);
-    assert.equal(C.encodedSize(v), bytes.length);
-    const back = C.decode(bytes, { preserveTypes: true });
-    assert.deepStrictEqual(back, v);
-    assert.equal(toHex(C.encode(back)), toHex(bytes));
-    C.describe(bytes);
-    const r = new C.Reader(bytes);
-    C.skipValue(r);
-    assert.ok(r.atEnd);
-    C.decode(bytes); // plain JS types too
-    C.encodeInto(w, v);
-  }
-  // Everything written in a row reads back in a row.
-  const r = new C.Reader(w.bytes());
-  let n = 0;
-  while (!r.atEnd) {
-    C.skipValue(r);
-    n++;
-  }
-  assert.equal(n, count);
-});
-
-test('Random.MutatedBytesOnlyEverThrowDeserialization', () => {
-  const rand = rng(0xbad);
-  const count = Math.round(3000 * scale);
-  for (let i = 0; i < count; i++) {
-    const bytes = C.encode(randomValue(rand, 0));
-    for (let k = 0; k < 4; k++) {
-      const m = bytes.slice();
-      const flips = 1 + Math.floor(rand() * 3);
-      for (let f = 0; f < flips; f++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
-      let a: unknown = null;
-      let b: unknown = null;
-      try {
-        C.decode(m);
-      } catch (e) {
-        a = e;
-      }
-      try {
-        C.describe(m);
-      } catch (e) {
-        b = e;
-      }
-      // decode and describe apply the same rules, so they agree.
-      assert.equal(a === null, b === null);
-      if (a !== null) {
-        assert.ok(a instanceof E.DeserializationError, String(a));
-        assert.equal((a as Error).message, (b as Error).message);
-      }
-    }
-  }
-});

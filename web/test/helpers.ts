@@ -1,4 +1,6 @@
 // Helpers shared by the Node tests of web/ (not a test file itself).
+import assert from 'node:assert/strict';
+import { FerryError, kindName, type ErrorKind } from '../dist/errors.js';
 import { WorkerPool } from '../dist/index.js';
 // @ts-expect-error: a plain JavaScript module (browser pages use it too)
 import { mulberry32 } from '../test-pages/prng.js';
@@ -29,6 +31,22 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Runs fn, which must throw a FerryError of `kind` (with that message, or one matching it); returns the error. */
+export function throwsKind(fn: () => unknown, kind: ErrorKind, message?: string | RegExp): FerryError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught !== undefined, 'expected a throw');
+  assert.ok(caught instanceof FerryError, `expected a FerryError, got ${String(caught)}`);
+  assert.equal(kindName(caught.kind), kindName(kind), caught.message);
+  if (typeof message === 'string') assert.equal(caught.message, message);
+  else if (message) assert.match(caught.message, message);
+  return caught;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
