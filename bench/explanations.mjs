@@ -104,7 +104,7 @@ export const explanations = [
       'turn waits for room. Those per-message costs come on top of the consumer’s 80 µs of work; how they split ' +
       'has not been profiled. What the row shows as intended: peak memory stays at the ring’s capacity while ' +
       'the others queue every message.',
-    fix: 'Profile the worker’s read loop; batch reads (a recv of many values per wake-up) in StreamReader.',
+    fix: 'Profile the worker’s read loop; batch reads (a recv of many values per wake-up) in Receiver.',
   },
   {
     title: 'JS heap after 10,000 calls: the pool’s caches warm up',

@@ -52,7 +52,7 @@ using Chunks = std::vector<std::vector<std::byte>>;
 
 ferry::Task<std::uint64_t> offload(ferry::WorkerPool& pool, const Chunks& chunks) {
   auto& self = dynamic_cast<ferry::Executor&>(*ferry::Scheduler::current());
-  std::vector<ferry::PoolStream<std::span<const std::byte>, ChunkHash>> streams;
+  std::vector<ferry::Stream<std::span<const std::byte>, ChunkHash>> streams;
   for (unsigned w = 0; w < pool.size(); ++w) {
     auto s = pool.stream_with<std::span<const std::byte>, ChunkHash>({.capacity = 256 * 1024, .affinity = w},
                                                                    "hash_chunks");

@@ -48,8 +48,6 @@ struct StreamWaitOptions {
   // Cancelling this token ends a pending operation with Cancelled.
   CancelTokenRef cancel = {};
 };
-using SendOptions = StreamWaitOptions;
-using RecvOptions = StreamWaitOptions;
 static_assert(std::is_trivially_destructible_v<StreamWaitOptions>,
               "StreamWaitOptions is an aggregate used inside co_await: keep it trivially destructible (g++ 12)");
 

@@ -62,11 +62,11 @@ class Receiver {
   // skipped), Timeout/Cancelled (per options), CorruptRecord (the ring is
   // unusable), InvalidArgument (no scheduler on this thread, or the stream
   // was made for another executor).
-  [[nodiscard]] detail::RecvOp<T, false> recv(RecvOptions options = {});
+  [[nodiscard]] detail::RecvOp<T, false> recv(StreamWaitOptions options = {});
   // co_await rx.recv_batch(max) -> Result<std::vector<T>>: waits for at least
   // one value, then takes what is there, up to `max`. An error met after some
   // values ends the batch early; the next call reports it.
-  [[nodiscard]] detail::RecvOp<T, true> recv_batch(std::size_t max, RecvOptions options = {});
+  [[nodiscard]] detail::RecvOp<T, true> recv_batch(std::size_t max, StreamWaitOptions options = {});
   // Never waits: nullopt when nothing is there now.
   Result<std::optional<T>> try_recv();
   // Blocks a plain thread while the ring is empty, up to `timeout`.
@@ -104,7 +104,7 @@ class RecvOp final : public OpBase {
  public:
   using Out = std::conditional_t<Batch, std::vector<T>, T>;
 
-  RecvOp(ReceiverCore* core, std::size_t max, const RecvOptions& options) noexcept
+  RecvOp(ReceiverCore* core, std::size_t max, const StreamWaitOptions& options) noexcept
       : OpBase(core, options, Batch ? "recv_batch" : "recv", "no value arrived", "receiver_scheduler",
                "recv_blocking"),
         max_(max) {}
@@ -215,12 +215,12 @@ Result<Receiver<T>> Receiver<T>::over(void* ring, std::shared_ptr<void> keepaliv
 }
 
 template <class T>
-detail::RecvOp<T, false> Receiver<T>::recv(RecvOptions options) {
+detail::RecvOp<T, false> Receiver<T>::recv(StreamWaitOptions options) {
   return detail::RecvOp<T, false>(core_.get(), 1, options);
 }
 
 template <class T>
-detail::RecvOp<T, true> Receiver<T>::recv_batch(std::size_t max, RecvOptions options) {
+detail::RecvOp<T, true> Receiver<T>::recv_batch(std::size_t max, StreamWaitOptions options) {
   return detail::RecvOp<T, true>(core_.get(), max, options);
 }
 

@@ -60,20 +60,20 @@ class Sender {
   // (per options; nothing of v was written), InvalidArgument (no scheduler on
   // this thread, or the stream was made for another executor). `value` must
   // stay alive until the co_await finishes (await the call at once).
-  [[nodiscard]] detail::SendOp<T> send(const T& value, SendOptions options = {});
+  [[nodiscard]] detail::SendOp<T> send(const T& value, StreamWaitOptions options = {});
 #if defined(__GNUC__) && !defined(__clang__)
   // g++ destroys the members of an aggregate temporary made inside a co_await
   // expression twice (stream/STREAMS.md, "Compiler note"): for such T, name
   // the value first (`auto v = Shape{...}; co_await tx.send(v);`).
   template <class U = T>
     requires(std::is_aggregate_v<U> && !std::is_trivially_destructible_v<U>)
-  detail::SendOp<T> send(T&& value, SendOptions options = {}) = delete;
+  detail::SendOp<T> send(T&& value, StreamWaitOptions options = {}) = delete;
 #endif
   // co_await tx.send_batch(values) -> Result<void>: sends every value in
   // order, suspending as often as the ring fills, publishing per quarter ring.
   // On an error, the values before it were sent (the message says how many)
   // and none after it. A value too large fails the batch before anything is sent.
-  [[nodiscard]] detail::SendOp<T> send_batch(std::span<const T> values, SendOptions options = {});
+  [[nodiscard]] detail::SendOp<T> send_batch(std::span<const T> values, StreamWaitOptions options = {});
   // Never waits: false when the ring is full now (and the batch was published
   // so the receiver can drain it).
   Result<bool> try_send(const T& value);
@@ -147,7 +147,7 @@ Result<bool> write_value(SenderCore& core, const T& value, std::size_t size, boo
 template <class T>
 class SendOp final : public OpBase {
  public:
-  SendOp(SenderCore* core, std::span<const T> values, const SendOptions& options, bool batch) noexcept
+  SendOp(SenderCore* core, std::span<const T> values, const StreamWaitOptions& options, bool batch) noexcept
       : OpBase(core, options, batch ? "send_batch" : "send", "the ring stayed full",
                "sender_scheduler", "send_blocking"),
         values_(values), batch_(batch) {}
@@ -232,12 +232,12 @@ Result<Sender<T>> Sender<T>::over(void* ring, std::shared_ptr<void> keepalive) {
 }
 
 template <class T>
-detail::SendOp<T> Sender<T>::send(const T& value, SendOptions options) {
+detail::SendOp<T> Sender<T>::send(const T& value, StreamWaitOptions options) {
   return detail::SendOp<T>(core_.get(), std::span<const T>(&value, 1), options, false);
 }
 
 template <class T>
-detail::SendOp<T> Sender<T>::send_batch(std::span<const T> values, SendOptions options) {
+detail::SendOp<T> Sender<T>::send_batch(std::span<const T> values, StreamWaitOptions options) {
   return detail::SendOp<T>(core_.get(), values, options, true);
 }
 

@@ -50,7 +50,7 @@
 
 namespace ferry {
 
-struct StreamOptions {
+struct StreamPairOptions {
   // Ring data bytes, rounded up to a power of two, at least 64; above 2^30
   // fails with InvalidArgument. The largest value is capacity - 8 encoded bytes.
   std::size_t capacity = 64 * 1024;
@@ -70,7 +70,7 @@ struct StreamPair {
 // A new stream of T. Errors: InvalidArgument (capacity above 2^30),
 // MessageTooLarge (the shared arena is out of room).
 template <class T>
-Result<StreamPair<T>> make_stream(const StreamOptions& options = {});
+Result<StreamPair<T>> make_stream(const StreamPairOptions& options = {});
 
 // The capacity make_stream uses for `requested` bytes.
 Result<std::uint32_t> stream_capacity(std::size_t requested);
@@ -90,7 +90,7 @@ inline Result<std::uint32_t> stream_capacity(std::size_t requested) {
 }
 
 template <class T>
-Result<StreamPair<T>> make_stream(const StreamOptions& options) {
+Result<StreamPair<T>> make_stream(const StreamPairOptions& options) {
   auto capacity = stream_capacity(options.capacity);
   if (!capacity) return std::move(capacity).error();
   auto memory = shared_alloc(ring_bytes(*capacity));

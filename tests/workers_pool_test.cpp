@@ -442,7 +442,7 @@ TEST(PoolStress, AMillionMessagesThroughAPipelineAcrossEveryWorker) {
   const std::uint64_t n = std::max<std::uint64_t>(1'000'000, ferry::test::scaled(1'000'000));
   std::promise<Result<std::uint64_t>> out;
   ex.spawn([](WorkerPool& p, unsigned stages, std::uint64_t count) -> Task<std::uint64_t> {
-    std::vector<PoolStream<std::uint64_t, std::uint64_t>> s;
+    std::vector<Stream<std::uint64_t, std::uint64_t>> s;
     for (unsigned i = 0; i < stages; ++i) {
       auto opened = p.stream_with<std::uint64_t, std::uint64_t>({.capacity = 4096, .affinity = i}, "plus_one");
       if (!opened) throw std::runtime_error(opened.error().describe());

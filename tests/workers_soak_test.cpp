@@ -236,7 +236,7 @@ void caller(WorkerPool& pool, Tally& tally, std::uint64_t seed, std::atomic<bool
 
 // One pool's life: callers run, then the pool is stopped under them.
 void epoch(Tally& tally, std::uint64_t seed, std::chrono::milliseconds length) {
-  auto pool = std::make_unique<WorkerPool>(PoolOptions{.workers = 2, .max_in_flight = 4, .max_queued = 4096, .stop_grace = 2000ms});
+  auto pool = std::make_unique<WorkerPool>(WorkerPoolOptions{.workers = 2, .max_in_flight = 4, .max_queued = 4096, .stop_grace = 2000ms});
   std::atomic<bool> stop{false};
   std::vector<std::thread> callers;
   for (int i = 0; i < 3; ++i) callers.emplace_back(caller, std::ref(*pool), std::ref(tally), seed * 7 + i, std::ref(stop));

@@ -45,7 +45,7 @@ std::optional<Error> wait_for_call(CallState& st, WaitNanos timeout) {
 
 namespace ferry {
 
-WorkerPool::WorkerPool(PoolOptions options) : core_(std::make_shared<detail::PoolCore>(std::move(options), *this)) {
+WorkerPool::WorkerPool(WorkerPoolOptions options) : core_(std::make_shared<detail::PoolCore>(std::move(options), *this)) {
   core_->start();
 }
 
@@ -64,7 +64,7 @@ void WorkerPool::submit(const detail::CallRef& st, std::vector<std::byte>& recor
   core_->submit(st, record, options);
 }
 
-Result<detail::StreamPlan> WorkerPool::plan_stream(std::string_view name, const StreamOpenOptions& options) {
+Result<detail::StreamPlan> WorkerPool::plan_stream(std::string_view name, const StreamOptions& options) {
   return core_->plan_stream(name, options);
 }
 

@@ -76,7 +76,7 @@ namespace ferry {
 
 class WorkerPool;
 
-struct PoolOptions {
+struct WorkerPoolOptions {
   unsigned workers = 0;                    // 0: hardware concurrency
   // Bytes of each worker's request (and response) ring. It bounds what is
   // in flight, not how large a value may be: a C++ call too large for a ring
@@ -105,7 +105,7 @@ struct CallOptions {
   std::optional<std::uint64_t> affinity;  // same key, same worker
 };
 
-struct StreamOpenOptions {
+struct StreamOptions {
   std::size_t capacity = 64 * 1024;       // bytes per direction (stream_capacity rounds it)
   std::optional<std::uint64_t> affinity;  // same key, same worker
 };
@@ -238,7 +238,7 @@ class Call {
 // the task sent, with an error of that kind instead of Closed, and tx's
 // sends fail with it; a crashed worker ends both with WorkerCrashed.
 template <class In, class Out>
-struct PoolStream {
+struct Stream {
   Sender<In> tx;
   Receiver<Out> rx;
   Call<void> done;
@@ -247,7 +247,7 @@ struct PoolStream {
 class WorkerPool {
  public:
   // Throws Error (InvalidArgument) if two tasks were exported under one name.
-  explicit WorkerPool(PoolOptions options = {});
+  explicit WorkerPool(WorkerPoolOptions options = {});
   ~WorkerPool();  // shutdown(Cancel); never hangs (see shutdown)
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -265,11 +265,11 @@ class WorkerPool {
   // (UnknownTask, TypeMismatch of the arguments, ...) arrive through done and
   // end tx/rx with the same kind.
   template <class In, class Out, class... Args>
-  Result<PoolStream<In, Out>> stream(std::string_view name, const Args&... args) {
-    return stream_with<In, Out>(StreamOpenOptions{}, name, args...);
+  Result<Stream<In, Out>> stream(std::string_view name, const Args&... args) {
+    return stream_with<In, Out>(StreamOptions{}, name, args...);
   }
   template <class In, class Out, class... Args>
-  Result<PoolStream<In, Out>> stream_with(StreamOpenOptions options, std::string_view name, const Args&... args);
+  Result<Stream<In, Out>> stream_with(StreamOptions options, std::string_view name, const Args&... args);
 
   // Stops the pool; later calls end with Closed.
   // Drain: waits (up to `timeout`) for every accepted call and stream to end
@@ -277,7 +277,7 @@ class WorkerPool {
   // Cancel: does not wait.
   // Then, in both modes, what is still pending ends with Cancelled at once:
   // its task's CancelToken is cancelled and its stream rings are ended with
-  // Cancelled. Running tasks get PoolOptions::stop_grace to return; a thread
+  // Cancelled. Running tasks get WorkerPoolOptions::stop_grace to return; a thread
   // still inside a task after that is left behind (it ends when the task
   // returns, keeping alive only what it uses) and the report names it. A
   // second shutdown() returns an empty report.
@@ -299,7 +299,7 @@ class WorkerPool {
   // Non-template halves of call_with / stream_with (workers/detail/pool_core.hpp).
   Call<void> refused(Error e);
   void submit(const detail::CallRef& st, std::vector<std::byte>& record, const CallOptions& options);
-  Result<detail::StreamPlan> plan_stream(std::string_view name, const StreamOpenOptions& options);
+  Result<detail::StreamPlan> plan_stream(std::string_view name, const StreamOptions& options);
   Result<void> send_stream(const detail::StreamPlan& plan, const detail::CallRef& st, std::vector<std::byte>& record);
 
   std::shared_ptr<detail::PoolCore> core_;
@@ -322,8 +322,8 @@ Call<R> WorkerPool::call_with(CallOptions options, std::string_view name, const 
 }
 
 template <class In, class Out, class... Args>
-Result<PoolStream<In, Out>> WorkerPool::stream_with(StreamOpenOptions options, std::string_view name,
-                                                    const Args&... args) {
+Result<Stream<In, Out>> WorkerPool::stream_with(StreamOptions options, std::string_view name,
+                                                const Args&... args) {
   auto plan = plan_stream(name, options);
   if (!plan) return std::move(plan).error();
   auto& mem = plan->memory;
@@ -350,7 +350,7 @@ Result<PoolStream<In, Out>> WorkerPool::stream_with(StreamOpenOptions options, s
     delete keep;
     return std::move(sent).error();
   }
-  return PoolStream<In, Out>{std::move(*tx), std::move(*rx), Call<void>(std::move(st))};
+  return Stream<In, Out>{std::move(*tx), std::move(*rx), Call<void>(std::move(st))};
 }
 
 }  // namespace ferry

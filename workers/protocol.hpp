@@ -23,7 +23,7 @@
 // Ids: JavaScript numbers its calls. A C++ caller in the same process puts
 // the address of its call's state in the id field instead, so the worker
 // finishes the call without looking anything up (workers/detail/call_state.hpp);
-// a pool serves one kind of caller or the other (PoolOptions::external).
+// a pool serves one kind of caller or the other (WorkerPoolOptions::external).
 //
 // Parsing never trusts a record: a JavaScript peer (or a bug) may write
 // anything, and every malformed record is a Deserialization error naming

@@ -47,7 +47,7 @@ struct Peer {
   std::optional<ferry::RingProducer> tx;
   std::optional<ferry::RingConsumer> rx;
   Peer() {
-    pool = std::make_unique<ferry::WorkerPool>(ferry::PoolOptions{.workers = 1, .ring_capacity = 1u << 16, .external = true});
+    pool = std::make_unique<ferry::WorkerPool>(ferry::WorkerPoolOptions{.workers = 1, .ring_capacity = 1u << 16, .external = true});
     auto rings = pool->worker_rings(0);
     tx.emplace(std::move(ferry::RingProducer::attach(rings.request).value()));
     rx.emplace(std::move(ferry::RingConsumer::attach(rings.response).value()));

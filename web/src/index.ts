@@ -2,7 +2,7 @@
 // (expose, streamTask, currentCall).
 export { WorkerPool, sharedMemoryAvailable } from './pool.js';
 export type { CallOptions, PoolStats, StreamOptions, WorkerPoolOptions, WorkerStats } from './pool/options.js';
-export { Stream, StreamReader, StreamWriter } from './stream.js';
+export { Stream, Receiver, Sender } from './stream.js';
 export { WasmBuffer } from './buffer.js';
 export type { ArenaStats } from './js-backend.js';
 export {

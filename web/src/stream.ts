@@ -8,7 +8,7 @@
 // values back to back: the values sent in one batch share a record where the
 // channel can grow its last record in place (stream/STREAMS.md).
 //
-// StreamWriter and StreamReader are the two ends as user code sees them; the
+// Sender and Receiver are the two ends as user code sees them; the
 // pool's Stream pairs one of each, and a JavaScript task (worker.ts) gets the
 // other two. Guarantees:
 // - send() resolves once the value is in the channel; while the channel is
@@ -23,15 +23,15 @@
 // - readable / writable are WHATWG adapters whose only buffer is the channel
 //   (highWaterMark 0 for the readable, 1 for the writable).
 //
-// This file is the pool's Stream; the two ends live in stream/ (writer.ts,
-// reader.ts, and end.ts what they share), named after the C++ twins
+// This file is the pool's Stream; the two ends live in stream/ (sender.ts,
+// receiver.ts, and end.ts what they share), named after the C++ twins
 // stream/sender.hpp and stream/receiver.hpp. The build makes them one
 // module again, dist/stream.js.
 
-import { StreamReader } from './stream/reader.js';
-import { StreamWriter } from './stream/writer.js';
+import { Receiver } from './stream/receiver.js';
+import { Sender } from './stream/sender.js';
 
-export { StreamReader, StreamWriter };
+export { Receiver, Sender };
 
 /** What the pool does for a Stream (pool/streams.ts implements it). */
 export interface StreamControl {
@@ -63,8 +63,8 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   /** @internal built by WorkerPool.stream() */
   constructor(
     readonly id: number,
-    /** @internal */ readonly writer: StreamWriter<In>,
-    /** @internal */ readonly reader: StreamReader<Out>,
+    /** @internal */ readonly writer: Sender<In>,
+    /** @internal */ readonly reader: Receiver<Out>,
     done: Promise<R>,
     private readonly control: StreamControl,
   ) {
@@ -80,7 +80,7 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   trySend(value: In): boolean {
     return this.writer.trySend(value);
   }
-  /** Sends every value in order; one promise for the batch (StreamWriter.sendBatch). */
+  /** Sends every value in order; one promise for the batch (Sender.sendBatch). */
   sendBatch(values: Iterable<In>): Promise<void> {
     return this.writer.sendBatch(values);
   }
@@ -96,7 +96,7 @@ export class Stream<In = unknown, Out = unknown, R = unknown> implements AsyncIt
   tryRecv(): IteratorResult<Out, undefined> | null {
     return this.reader.tryRecv();
   }
-  /** At least one value, up to `max`; [] once the stream ended (StreamReader.recvBatch). */
+  /** At least one value, up to `max`; [] once the stream ended (Receiver.recvBatch). */
   recvBatch(max: number): Promise<Out[]> {
     return this.reader.recvBatch(max);
   }

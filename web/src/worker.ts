@@ -34,7 +34,7 @@
 //   other throw becomes TaskFailedError with its message, origin
 //   "worker N: name".
 // - A stream task, streamTask(fn), gets (input, output, ...args): input is a
-//   StreamReader (recv(), for await, readable), output a StreamWriter
+//   Receiver (recv(), for await, readable), output a Sender
 //   (send() waits while the pool's side is full, trySend(), writable). When
 //   fn returns, output is closed (after its pending sends) and input too;
 //   then the result goes out.
@@ -49,7 +49,7 @@ import { RequestLoop } from './worker/receive.js';
 import type { Tasks } from './worker/tasks.js';
 import { hostPort, messageEnv, ringEnv, type Env } from './worker/transport.js';
 
-export { StreamReader, StreamWriter } from './stream.js';
+export { Receiver, Sender } from './stream.js';
 export { currentCall, streamTask } from './worker/tasks.js';
 export type { CallContext, StreamTask, StreamTaskFunction, TaskFunction, Tasks } from './worker/tasks.js';
 

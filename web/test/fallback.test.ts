@@ -32,7 +32,7 @@ test("transport 'auto' picks shared memory in Node, and postMessage where the pa
 
 test('over postMessage, a loop of await send(v) goes out as one message per task, its values packed into one record', async () => {
   const { MsgConsumer, MsgProducer } = await import('../dist/message-channel.js');
-  const { StreamReader, StreamWriter } = await import('../dist/stream.js');
+  const { Receiver, Sender } = await import('../dist/stream.js');
   const messages: { records: number; bytes: number }[] = [];
   let consumer: InstanceType<typeof MsgConsumer> | null = null;
   let producer: InstanceType<typeof MsgProducer> | null = null;
@@ -50,8 +50,8 @@ test('over postMessage, a loop of await send(v) goes out as one message per task
   consumer = new MsgConsumer((m) => {
     if (m.g !== undefined) producer!.grant(m.g);
   }, 2, 64 * 1024);
-  const writer = new StreamWriter<number>(producer);
-  const reader = new StreamReader<number>(consumer);
+  const writer = new Sender<number>(producer);
+  const reader = new Receiver<number>(consumer);
   for (let i = 0; i < 1000; i++) await writer.send(i);
   assert.equal(messages.length, 0, 'nothing is posted within the task');
   await new Promise((r) => setTimeout(r, 10));

@@ -46,14 +46,14 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  PoolCore(PoolOptions options, const WorkerPool& facade);
+  PoolCore(WorkerPoolOptions options, const WorkerPool& facade);
   ~PoolCore();
   void start();  // starts the workers (once the core is owned by a shared_ptr)
 
   // Callers.
   void refuse(CallState& st, Error e);
   void submit(const CallRef& st, std::vector<std::byte>& record, const CallOptions& options);
-  Result<StreamPlan> plan_stream(std::string_view name, const StreamOpenOptions& options);
+  Result<StreamPlan> plan_stream(std::string_view name, const StreamOptions& options);
   Result<void> send_stream(const StreamPlan& plan, const CallRef& st, std::vector<std::byte>& record);
 
   // Everyone.
@@ -116,7 +116,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::uint32_t cancel_pending(Worker& w, const Error& why);
   void join_or_leave(Worker& w, Clock::time_point deadline, ShutdownReport& report);
 
-  PoolOptions options_;
+  WorkerPoolOptions options_;
   const WorkerPool& facade_;  // for on_worker_started; outlived by the core only once stopped
   std::vector<std::unique_ptr<Slot>> slots_;
   mutable std::mutex lifecycle_;  // guards slot replacement, retired_ and the decision to stop
@@ -345,7 +345,7 @@ inline void PoolCore::wake_one_idle() {
   }
 }
 
-inline Result<StreamPlan> PoolCore::plan_stream(std::string_view name, const StreamOpenOptions& options) {
+inline Result<StreamPlan> PoolCore::plan_stream(std::string_view name, const StreamOptions& options) {
   if (!accepting_.load(std::memory_order_acquire)) return Error::make(ErrorKind::Closed, "the pool is shut down", "workers/pool");
   if (options_.external) return Error::make(ErrorKind::InvalidArgument, "this pool's rings are driven by JavaScript", "workers/pool");
   if (name.size() > protocol::kMaxNameBytes) return Error::make(ErrorKind::InvalidArgument, "task name longer than 65535 bytes", "workers/pool");

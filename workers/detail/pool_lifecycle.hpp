@@ -19,7 +19,7 @@
 
 namespace ferry::detail {
 
-inline PoolCore::PoolCore(PoolOptions options, const WorkerPool& facade) : options_(std::move(options)), facade_(facade) {
+inline PoolCore::PoolCore(WorkerPoolOptions options, const WorkerPool& facade) : options_(std::move(options)), facade_(facade) {
   if (options_.workers == 0) options_.workers = std::max(1u, std::thread::hardware_concurrency());
   if (auto dup = TaskRegistry::instance().duplicates(); !dup.empty()) {
     throw Error::make(ErrorKind::InvalidArgument,

@@ -7,7 +7,7 @@
 import { CancelledError, ClosedError } from '../errors.js';
 import { PartReader, ResponseTag } from '../protocol.js';
 import type { RecordConsumer, RecordProducer } from '../records.js';
-import type { StreamReader, StreamWriter } from '../stream.js';
+import type { Receiver, Sender } from '../stream.js';
 import type { StreamChannels } from '../transport.js';
 import { Deque } from './deque.js';
 
@@ -25,8 +25,8 @@ export interface StreamState {
   slot: Slot;
   gen: number;
   ch: StreamChannels;
-  writer: StreamWriter;
-  reader: StreamReader;
+  writer: Sender;
+  reader: Receiver;
   resolveDone: (v: unknown) => void;
   rejectDone: (e: unknown) => void;
   doneSettled: boolean;

@@ -12,7 +12,7 @@ import { Deque } from './deque.js';
 import { CallEncoder } from './encode.js';
 import { State, cancelledError, kOrigin, newSlot, terminatedError, type Pending, type PoolContext, type Slot } from './common.js';
 import type { CallOptions, StreamOptions } from './options.js';
-import { Sender } from './send.js';
+import { RecordSender } from './send.js';
 import { Service, kSpinCapUs } from './service.js';
 import { PoolStreams } from './streams.js';
 
@@ -29,7 +29,7 @@ export class PoolCore implements PoolContext {
   readonly encoder: CallEncoder;
   readonly streams: PoolStreams;
   private readonly service: Service;
-  private readonly sender: Sender;
+  private readonly sender: RecordSender;
   private nextId = 1;
 
   constructor(
@@ -41,7 +41,7 @@ export class PoolCore implements PoolContext {
     this.streams = new PoolStreams(this);
     // Over postMessage an answer arrives as an event: spinning cannot see it.
     this.service = new Service(this, this.streams, t.name === 'shared-memory' ? kSpinCapUs : 0);
-    this.sender = new Sender(this, this.encoder, this.service);
+    this.sender = new RecordSender(this, this.encoder, this.service);
     for (let i = 0; i < t.size; i++) {
       const s = newSlot(i);
       this.slots.push(s);

@@ -10,7 +10,7 @@ import type { PoolContext, Slot } from './common.js';
 import type { CallEncoder } from './encode.js';
 import type { Service } from './service.js';
 
-export class Sender {
+export class RecordSender {
   constructor(
     private readonly pool: PoolContext,
     private readonly encoder: CallEncoder,

@@ -4,7 +4,7 @@
 // for a Stream the caller dropped while still open (a backstop).
 
 import { ClosedError, ErrorKind, type FerryError } from '../errors.js';
-import { Stream, StreamReader, StreamWriter } from '../stream.js';
+import { Stream, Receiver, Sender } from '../stream.js';
 import type { StreamChannels } from '../transport.js';
 import { State, cancelledError, ignore, kOrigin, type Pending, type PoolContext, type Slot, type StreamState } from './common.js';
 import type { TaskCodecs } from './encode.js';
@@ -26,8 +26,8 @@ export class PoolStreams {
       rejectDone = rej;
     });
     const st = { id: p.id, name: p.name, slot: s, gen: s.gen, ch, resolveDone, rejectDone, doneSettled: false, resultIn: false, freed: false, retired: null } as StreamState;
-    st.writer = new StreamWriter(ch.input, codecs.input, { onAbort: (reason) => this.cancel(st, reason) });
-    st.reader = new StreamReader(ch.output, codecs.output, {
+    st.writer = new Sender(ch.input, codecs.input, { onAbort: (reason) => this.cancel(st, reason) });
+    st.reader = new Receiver(ch.output, codecs.output, {
       // The output's end is the task's: its error result fails the stream.
       atEnd: () => done.then(() => undefined),
       onFinish: () => this.maybeFree(st),

@@ -5,7 +5,7 @@
 // request loop, which blocks only while none is pending on the event loop.
 import { decodeRange } from '../codec.js';
 import { CancelledError, DeserializationError, FerryError, TaskFailedError, UnknownTaskError, ferryError } from '../errors.js';
-import type { StreamReader, StreamWriter } from '../stream.js';
+import type { Receiver, Sender } from '../stream.js';
 import type { Answers } from './answer.js';
 import { kStreamTask, ownTask, setCurrentCall, type CallContext, type Tasks } from './tasks.js';
 
@@ -14,7 +14,7 @@ export class Context implements CallContext {
   private cancelled = false;
   private reason: unknown;
   /** A stream task's ends, which a cancel ends at once. */
-  ends: { input: StreamReader; output: StreamWriter } | null = null;
+  ends: { input: Receiver; output: Sender } | null = null;
 
   constructor(
     readonly id: number,

@@ -1,11 +1,11 @@
 // Serving streams: a stream request attaches the stream's two rings (or
-// channels), runs the stream task with a StreamReader of its input and a
-// StreamWriter of its output, and when the task is over closes both ends
+// channels), runs the stream task with a Receiver of its input and a
+// Sender of its output, and when the task is over closes both ends
 // and detaches them before the result goes out (the pool reuses their
 // memory once it has the result).
 import { ClosedError, FerryError } from '../errors.js';
 import { plainCodec } from '../records.js';
-import { StreamReader, StreamWriter } from '../stream.js';
+import { Receiver, Sender } from '../stream.js';
 import { Context, type Calls } from './calls.js';
 import { kStreamTask, ownTask, setCurrentCall, type StreamTask } from './tasks.js';
 import type { Env, StreamEnds } from './transport.js';
@@ -22,8 +22,8 @@ export class Streams {
     const ends = this.env.attachStream(inWire, outWire);
     const def = ownTask(calls.tasks, name);
     const fn = typeof def === 'object' && def !== null ? (def as StreamTask)[kStreamTask] : undefined;
-    const input = new StreamReader(ends.input, plainCodec);
-    const output = new StreamWriter(ends.output, plainCodec);
+    const input = new Receiver(ends.input, plainCodec);
+    const output = new Sender(ends.output, plainCodec);
     const finish = async (result: unknown): Promise<void> => {
       await this.end(input, output, ends, !(result instanceof FerryError));
       calls.settle(id, result);
@@ -59,7 +59,7 @@ export class Streams {
 
   // The task is over: close both ends, make sure nothing still waits on the
   // channels (the pool reuses their memory once it has the result), detach.
-  private async end(input: StreamReader, output: StreamWriter, ends: StreamEnds, ok: boolean): Promise<void> {
+  private async end(input: Receiver, output: Sender, ends: StreamEnds, ok: boolean): Promise<void> {
     if (ok) {
       try {
         await output.close();

@@ -3,7 +3,7 @@
 // public worker.ts and the runtime in this folder, so that neither imports
 // the other's caller; worker.ts re-exports the public names.
 import { InvalidArgumentError } from '../errors.js';
-import type { StreamReader, StreamWriter } from '../stream.js';
+import type { Receiver, Sender } from '../stream.js';
 
 /** What a running task sees as `this` (and through currentCall()). */
 export interface CallContext {
@@ -20,7 +20,7 @@ export interface CallContext {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskFunction = (this: CallContext, ...args: any[]) => unknown;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type StreamTaskFunction<In = any, Out = any> = (this: CallContext, input: StreamReader<In>, output: StreamWriter<Out>, ...args: any[]) => unknown;
+export type StreamTaskFunction<In = any, Out = any> = (this: CallContext, input: Receiver<In>, output: Sender<Out>, ...args: any[]) => unknown;
 
 export const kStreamTask: unique symbol = Symbol.for('ferry.streamTask');
 

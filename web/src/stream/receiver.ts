@@ -1,4 +1,4 @@
-// ferry streams (internal): StreamReader, the receiving end of a stream —
+// ferry streams (internal): Receiver, the receiving end of a stream —
 // the twin of stream/receiver.hpp. Values are decoded one per call out of
 // the channel's records, each record released after its last value. Part
 // of stream.ts: import stream.ts, not this file.
@@ -14,7 +14,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * The receiving end of a stream: recv(), for await, or readable. Values are
  * decoded (copied) out of the channel, which is released after each one.
  */
-export class StreamReader<T = unknown> extends ChannelEnd implements AsyncIterable<T> {
+export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T> {
   private error: unknown = null;
   private ended = false; // saw the end, was closed, or failed
   private finished = false; // onFinish ran

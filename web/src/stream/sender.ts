@@ -1,4 +1,4 @@
-// ferry streams (internal): StreamWriter, the sending end of a stream —
+// ferry streams (internal): Sender, the sending end of a stream —
 // the twin of stream/sender.hpp. Sends queue in order behind a full channel
 // and publish once per microtask (once per task where each publish costs a
 // message). Part of stream.ts: import stream.ts, not this file.
@@ -22,7 +22,7 @@ interface QueuedSend {
  * The sending end of a stream. One channel producer; sends publish once per
  * microtask (many sends in one turn become one batch).
  */
-export class StreamWriter<T = unknown> extends ChannelEnd {
+export class Sender<T = unknown> extends ChannelEnd {
   private readonly queue: QueuedSend[] = [];
   private qHead = 0;
   private pumping = false;
