@@ -33,6 +33,15 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
   }
 }
 
+/** A check for assert.throws/rejects: the error is a `C` (a FerryError class); then `check` may look closer. */
+export function isErrorOf<T extends FerryError>(C: new (...a: never[]) => T, check?: (e: T) => void) {
+  return (e: unknown) => {
+    assert.ok(e instanceof C, `expected ${C.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    check?.(e);
+    return true;
+  };
+}
+
 /** Runs fn, which must throw a FerryError of `kind` (with that message, or one matching it); returns the error. */
 export function throwsKind(fn: () => unknown, kind: ErrorKind, message?: string | RegExp): FerryError {
   let caught: unknown;

@@ -27,19 +27,8 @@ import {
   u64,
   variant,
 } from '../dist/index.js';
-import { transport, script, make, until } from './helpers.js';
+import { isErrorOf, transport, script, make, until } from './helpers.js';
 import { Arena } from '../dist/js-backend.js';
-
-
-
-function isKind<T extends FerryError>(C: new (...a: never[]) => T, check?: (e: T) => void) {
-  return (e: unknown) => {
-    assert.ok(e instanceof C, `expected ${C.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    assert.ok(e instanceof FerryError);
-    check?.(e);
-    return true;
-  };
-}
 
 describe(`WorkerPool over ${transport}`, () => {
   let pool: WorkerPool;
@@ -100,37 +89,37 @@ describe(`WorkerPool over ${transport}`, () => {
   });
 
   test('an error value as the result rejects the call with that error', async () => {
-    await assert.rejects(pool.call('echo', new TimeoutError('as a value', 'test')), isKind(TimeoutError, (e) => assert.equal(e.message, 'as a value')));
+    await assert.rejects(pool.call('echo', new TimeoutError('as a value', 'test')), isErrorOf(TimeoutError, (e) => assert.equal(e.message, 'as a value')));
   });
 
   test('an unknown task rejects with UnknownTaskError naming the exported tasks', async () => {
     await assert.rejects(
       pool.call('nope', 1),
-      isKind(UnknownTaskError, (e) => {
+      isErrorOf(UnknownTaskError, (e) => {
         assert.match(e.message, /no task named 'nope'/);
         assert.match(e.message, /exported: .*\badd\b.*\becho\b/);
       }),
     );
-    await assert.rejects(pool.call('upper'), isKind(UnknownTaskError, (e) => assert.match(e.message, /stream task.*pool\.stream/)));
+    await assert.rejects(pool.call('upper'), isErrorOf(UnknownTaskError, (e) => assert.match(e.message, /stream task.*pool\.stream/)));
   });
 
   test('a throwing task rejects with TaskFailedError, its message and origin', async () => {
     await assert.rejects(
       pool.callWith({ affinity: 1 }, 'fail', 'bad input'),
-      isKind(TaskFailedError, (e) => {
+      isErrorOf(TaskFailedError, (e) => {
         assert.equal(e.kind, ErrorKind.TaskFailed);
         assert.equal(e.message, 'bad input');
         assert.equal(e.origin, 'worker 1: fail');
       }),
     );
-    await assert.rejects(pool.call('failAsync', 'later'), isKind(TaskFailedError, (e) => assert.equal(e.message, 'later')));
-    await assert.rejects(pool.call('failPlain'), isKind(TaskFailedError, (e) => assert.equal(e.message, 'a string')));
+    await assert.rejects(pool.call('failAsync', 'later'), isErrorOf(TaskFailedError, (e) => assert.equal(e.message, 'later')));
+    await assert.rejects(pool.call('failPlain'), isErrorOf(TaskFailedError, (e) => assert.equal(e.message, 'a string')));
   });
 
   test('a thrown FerryError keeps its kind and origin', async () => {
     await assert.rejects(
       pool.call('failFerry'),
-      isKind(QueueFullError, (e) => {
+      isErrorOf(QueueFullError, (e) => {
         assert.equal(e.message, 'my own queue is full');
         assert.equal(e.origin, 'my-origin');
       }),
@@ -138,7 +127,7 @@ describe(`WorkerPool over ${transport}`, () => {
   });
 
   test('a result without an encoding rejects with SerializationError', async () => {
-    await assert.rejects(pool.call('unencodable'), isKind(SerializationError));
+    await assert.rejects(pool.call('unencodable'), isErrorOf(SerializationError));
   });
 
   test('values larger than a ring record travel in parts, both ways, with default settings', async () => {
@@ -160,11 +149,11 @@ describe(`WorkerPool over ${transport}`, () => {
 
   test('a timeout rejects with TimeoutError and aborts the task\'s this.signal', async () => {
     const t0 = Date.now();
-    await assert.rejects(pool.callWith({ timeout: 30, affinity: 0 }, 'waitSignal', 'timeout-1', 10000), isKind(TimeoutError, (e) => assert.match(e.message, /timed out after 30 ms/)));
+    await assert.rejects(pool.callWith({ timeout: 30, affinity: 0 }, 'waitSignal', 'timeout-1', 10000), isErrorOf(TimeoutError, (e) => assert.match(e.message, /timed out after 30 ms/)));
     assert.ok(Date.now() - t0 < 2000);
     await until(async () => (await pool.callWith<string>({ affinity: 0 }, 'abortedState', 'timeout-1')).startsWith('aborted'), 'the task to see its signal');
     // currentCall() gives arrow functions the same signal.
-    await assert.rejects(pool.callWith({ timeout: 20, affinity: 1 }, 'waitArrow', 'timeout-2', 10000), isKind(TimeoutError));
+    await assert.rejects(pool.callWith({ timeout: 20, affinity: 1 }, 'waitArrow', 'timeout-2', 10000), isErrorOf(TimeoutError));
     await until(async () => (await pool.callWith<string>({ affinity: 1 }, 'abortedState', 'timeout-2')).startsWith('aborted'), 'the arrow task to see its signal');
     assert.equal(await pool.callWith({ timeout: 5000 }, 'add', 2, 3), 5);
   });
@@ -175,7 +164,7 @@ describe(`WorkerPool over ${transport}`, () => {
     setTimeout(() => ac.abort('changed my mind'), 20);
     await assert.rejects(
       p,
-      isKind(CancelledError, (e) => {
+      isErrorOf(CancelledError, (e) => {
         assert.match(e.message, /changed my mind/);
         assert.equal((e as Error & { cause?: unknown }).cause, 'changed my mind');
       }),
@@ -183,7 +172,7 @@ describe(`WorkerPool over ${transport}`, () => {
     await until(async () => (await pool.callWith<string>({ affinity: 0 }, 'abortedState', 'cancel-1')).startsWith('aborted'), 'the task to see its signal');
     const pre = new AbortController();
     pre.abort(new Error('before'));
-    await assert.rejects(pool.callWith({ signal: pre.signal }, 'add', 1, 2), isKind(CancelledError, (e) => assert.match(e.message, /before/)));
+    await assert.rejects(pool.callWith({ signal: pre.signal }, 'add', 1, 2), isErrorOf(CancelledError, (e) => assert.match(e.message, /before/)));
   });
 
   test('a task sees its context as this and through currentCall()', async () => {
@@ -250,7 +239,7 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
       const held = [pool.call('later', 'a', 50), pool.call('later', 'b', 50)];
       const queued = [pool.call('add', 1, 1), pool.call('add', 2, 2), pool.call('add', 3, 3)];
       assert.equal(pool.stats().queued, 3);
-      await assert.rejects(pool.call('add', 4, 4), isKind(QueueFullError, (e) => assert.match(e.message, /maxQueued 3/)));
+      await assert.rejects(pool.call('add', 4, 4), isErrorOf(QueueFullError, (e) => assert.match(e.message, /maxQueued 3/)));
       assert.deepEqual(await Promise.all(held), ['a', 'b']);
       assert.deepEqual(await Promise.all(queued), [2, 4, 6]);
       const s = pool.stats();
@@ -259,7 +248,7 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
       assert.equal(s.failed, 1);
       // A queued call can time out, and its place is given up.
       const busy = [pool.call('later', 'c', 100), pool.call('later', 'd', 100)];
-      await assert.rejects(pool.callWith({ timeout: 10 }, 'add', 5, 5), isKind(TimeoutError));
+      await assert.rejects(pool.callWith({ timeout: 10 }, 'add', 5, 5), isErrorOf(TimeoutError));
       assert.equal(pool.stats().queued, 0);
       await Promise.all(busy);
     } finally {
@@ -275,7 +264,7 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
       for (const p of pending) {
         await assert.rejects(
           p,
-          isKind(WorkerCrashedError, (e) => {
+          isErrorOf(WorkerCrashedError, (e) => {
             assert.match(e.message, /worker 0 crashed/);
             assert.equal(e.origin, 'worker 0');
           }),
@@ -298,7 +287,7 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     const pool = await make();
     try {
       const doomed = pool.callWith({ affinity: 1 }, 'exitLater', 3, 10);
-      await assert.rejects(doomed, isKind(WorkerCrashedError, (e) => assert.match(e.message, /exited with code 3/)));
+      await assert.rejects(doomed, isErrorOf(WorkerCrashedError, (e) => assert.match(e.message, /exited with code 3/)));
       // While slot 1 is being replaced, unpinned calls still complete.
       const during = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.call('add', i, i)));
       during.forEach((v, i) => assert.equal(v, 2 * i));
@@ -373,7 +362,7 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
       const waiting = pool.callWith({ affinity: 0 }, 'later', 1, 60_000);
       const stuck = pool.callWith({ affinity: 0 }, 'spin', 60_000);
       for (const p of [stuck, waiting]) {
-        await assert.rejects(p, isKind(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed: it missed its heartbeat/)));
+        await assert.rejects(p, isErrorOf(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed: it missed its heartbeat/)));
       }
       assert.ok(Date.now() - t0 < 3000, `detected after ${Date.now() - t0} ms`);
       assert.equal(await pool.callWith({ affinity: 0 }, 'add', 1, 2), 3);
@@ -395,9 +384,9 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     assert.ok(Date.now() - t0 < 3000);
     for (const r of settled) {
       assert.equal(r.status, 'rejected');
-      isKind(ClosedError, (e) => assert.equal(e.message, 'the pool was terminated'))((r as PromiseRejectedResult).reason);
+      isErrorOf(ClosedError, (e) => assert.equal(e.message, 'the pool was terminated'))((r as PromiseRejectedResult).reason);
     }
-    await assert.rejects(pool.call('add', 1, 2), isKind(ClosedError));
+    await assert.rejects(pool.call('add', 1, 2), isErrorOf(ClosedError));
     await pool.terminate(); // idempotent
   });
 
@@ -405,10 +394,10 @@ describe(`WorkerPool limits and endings over ${transport}`, () => {
     await assert.rejects(WorkerPool.create({} as never), /script/);
     await assert.rejects(WorkerPool.create({ script, maxInFlight: 0 }), /maxInFlight/);
     await assert.rejects(WorkerPool.create({ script, transport: 'carrier-pigeon' as never }), /transport/);
-    await assert.rejects(WorkerPool.create({ script: new URL('./workers/does-not-exist.js', import.meta.url), workers: 1, transport }), isKind(WorkerCrashedError));
+    await assert.rejects(WorkerPool.create({ script: new URL('./workers/does-not-exist.js', import.meta.url), workers: 1, transport }), isErrorOf(WorkerCrashedError));
     await assert.rejects(
       WorkerPool.create({ script: new URL('./workers/silent.js', import.meta.url), workers: 1, transport, startTimeoutMs: 300 }),
-      isKind(WorkerCrashedError, (e) => assert.match(e.message, /expose\(\)/)),
+      isErrorOf(WorkerCrashedError, (e) => assert.match(e.message, /expose\(\)/)),
     );
     const pool = await make({ workers: 1 });
     await assert.rejects(pool.stream('echoStream', { args: 'x' as never }), /must be an array/);

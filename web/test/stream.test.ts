@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import {
   CancelledError,
   ClosedError,
-  FerryError,
   MessageTooLargeError,
   QueueFullError,
   TaskFailedError,
@@ -15,17 +14,7 @@ import {
   WorkerPool,
   type Stream,
 } from '../dist/index.js';
-import { transport, script, make, until, sleep, collectGarbage } from './helpers.js';
-
-
-
-function isKind<T extends FerryError>(C: new (...a: never[]) => T, check?: (e: T) => void) {
-  return (e: unknown) => {
-    assert.ok(e instanceof C, `expected ${C.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    check?.(e);
-    return true;
-  };
-}
+import { collectGarbage, isErrorOf, make, sleep, transport, until } from './helpers.js';
 
 async function collect<T>(s: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -167,15 +156,15 @@ describe(`streams over ${transport}`, () => {
     while (s.trySend(new Uint8Array(40))) n++;
     assert.ok(n >= 2 && n <= 6, `${n} values fit a 256-byte ring`);
     s.cancel('enough');
-    await assert.rejects(s.done, isKind(CancelledError));
+    await assert.rejects(s.done, isErrorOf(CancelledError));
   });
 
   test('close(): later sends reject with ClosedError, the task sees the end of its input', async () => {
     const s = await pool.stream<number, number, number>('echoStream');
     await s.send(1);
     await s.close();
-    await assert.rejects(s.send(2), isKind(ClosedError));
-    assert.throws(() => s.trySend(3), isKind(ClosedError));
+    await assert.rejects(s.send(2), isErrorOf(ClosedError));
+    assert.throws(() => s.trySend(3), isErrorOf(ClosedError));
     assert.deepEqual(await collect(s), [1]);
     assert.equal(await s.done, 1);
   });
@@ -188,14 +177,14 @@ describe(`streams over ${transport}`, () => {
       (async () => {
         for await (const v of s) got.push(v);
       })(),
-      isKind(TaskFailedError, (e) => {
+      isErrorOf(TaskFailedError, (e) => {
         assert.equal(e.message, 'stream failed after 3');
         assert.match(e.origin, /^worker \d: failStream$/);
       }),
     );
     assert.deepEqual(got, [0, 1, 2]);
-    await assert.rejects(s.done, isKind(TaskFailedError));
-    await assert.rejects(s.send(9), isKind(ClosedError));
+    await assert.rejects(s.done, isErrorOf(TaskFailedError));
+    await assert.rejects(s.send(9), isErrorOf(ClosedError));
   });
 
   test('a task that returns early: what it sent arrives, later sends reject with ClosedError', async () => {
@@ -203,15 +192,15 @@ describe(`streams over ${transport}`, () => {
     assert.equal(await s.done, 'quick');
     assert.deepEqual(await s.recv(), { done: false, value: 'only' });
     assert.deepEqual(await s.recv(), { done: true, value: undefined });
-    await assert.rejects(s.send('late'), isKind(ClosedError));
+    await assert.rejects(s.send('late'), isErrorOf(ClosedError));
   });
 
   test('an unknown stream task fails done and recv with UnknownTaskError', async () => {
     const s = await pool.stream('nope');
-    await assert.rejects(s.done, isKind(UnknownTaskError, (e) => assert.match(e.message, /no task named 'nope'/)));
-    await assert.rejects(s.recv(), isKind(UnknownTaskError));
+    await assert.rejects(s.done, isErrorOf(UnknownTaskError, (e) => assert.match(e.message, /no task named 'nope'/)));
+    await assert.rejects(s.recv(), isErrorOf(UnknownTaskError));
     const c = await pool.stream('add');
-    await assert.rejects(c.done, isKind(UnknownTaskError, (e) => assert.match(e.message, /call task/)));
+    await assert.rejects(c.done, isErrorOf(UnknownTaskError, (e) => assert.match(e.message, /call task/)));
   });
 
   test('cancel() ends both directions with CancelledError and aborts the task\'s signal', async () => {
@@ -219,9 +208,9 @@ describe(`streams over ${transport}`, () => {
     const pendingRecv = s.recv();
     await sleep(10);
     s.cancel('user left');
-    await assert.rejects(pendingRecv, isKind(CancelledError, (e) => assert.match(e.message, /user left/)));
-    await assert.rejects(s.done, isKind(CancelledError));
-    await assert.rejects(s.send(1), isKind(CancelledError));
+    await assert.rejects(pendingRecv, isErrorOf(CancelledError, (e) => assert.match(e.message, /user left/)));
+    await assert.rejects(s.done, isErrorOf(CancelledError));
+    await assert.rejects(s.send(1), isErrorOf(CancelledError));
     await until(async () => (await pool.callWith<string>({ affinity: 1 }, 'abortedState', 'stream-cancel')) === 'stream aborted', 'the task to see its signal');
   });
 
@@ -231,7 +220,7 @@ describe(`streams over ${transport}`, () => {
     await until(async () => (await pool.callWith<number>({ affinity: 0 }, 'takenBy', 'buffered')) >= 3, 'three values taken');
     s.cancel('enough');
     const atCancel = await pool.callWith<number>({ affinity: 0 }, 'takenBy', 'buffered');
-    await assert.rejects(s.done, isKind(CancelledError));
+    await assert.rejects(s.done, isErrorOf(CancelledError));
     await sleep(200);
     assert.equal(await pool.callWith<number>({ affinity: 0 }, 'takenBy', 'buffered'), atCancel);
     assert.ok(atCancel < 10, `the task took ${atCancel} of 30 values`);
@@ -244,8 +233,8 @@ describe(`streams over ${transport}`, () => {
     await s.send(1);
     assert.deepEqual(await s.recv(), { done: false, value: 1 });
     ac.abort('stop');
-    await assert.rejects(s.recv(), isKind(CancelledError, (e) => assert.match(e.message, /stop/)));
-    await assert.rejects(s.done, isKind(CancelledError));
+    await assert.rejects(s.recv(), isErrorOf(CancelledError, (e) => assert.match(e.message, /stop/)));
+    await assert.rejects(s.done, isErrorOf(CancelledError));
   });
 
   test('breaking out of for await closes our reading end; the task ends', async () => {
@@ -256,12 +245,12 @@ describe(`streams over ${transport}`, () => {
       if (n === 5) break;
     }
     // The task's sends fail once we stopped reading: it ends with an error result.
-    await assert.rejects(s.done, isKind(ClosedError));
+    await assert.rejects(s.done, isErrorOf(ClosedError));
   });
 
   test('a value larger than a ring record rejects with MessageTooLargeError; the stream goes on', async () => {
     const s = await pool.stream<Uint8Array, Uint8Array>('echoStream', { capacity: 1024 });
-    await assert.rejects(s.send(new Uint8Array(2000)), isKind(MessageTooLargeError));
+    await assert.rejects(s.send(new Uint8Array(2000)), isErrorOf(MessageTooLargeError));
     await s.send(new Uint8Array(10));
     await s.close();
     assert.equal((await collect(s)).length, 1);
@@ -390,9 +379,9 @@ describe(`stream endings over ${transport}`, () => {
       await until(() => pool.stats().workers[0]!.restarts === 1, 'the crash');
       assert.deepEqual(await s.recv(), { done: false, value: 'last 1' });
       assert.deepEqual(s.tryRecv(), { done: false, value: 'last 2' });
-      await assert.rejects(s.recv(), isKind(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed: .*stream boom/)));
-      await assert.rejects(s.done, isKind(WorkerCrashedError));
-      await assert.rejects(s.send('after'), isKind(WorkerCrashedError));
+      await assert.rejects(s.recv(), isErrorOf(WorkerCrashedError, (e) => assert.match(e.message, /worker 0 crashed: .*stream boom/)));
+      await assert.rejects(s.done, isErrorOf(WorkerCrashedError));
+      await assert.rejects(s.send('after'), isErrorOf(WorkerCrashedError));
       await until(() => pool.stats().workers[0]!.alive, 'the replacement');
       const again = await pool.stream<number, number, number>('echoStream', { affinity: 0 });
       await again.send(7);
@@ -414,7 +403,7 @@ describe(`stream endings over ${transport}`, () => {
       const opening = pool.stream<number, number, number>('echoStream');
       assert.equal(pool.stats().queued, 2);
       ac.abort('no longer needed');
-      await assert.rejects(cancelled, isKind(CancelledError, (e) => assert.match(e.message, /no longer needed/)));
+      await assert.rejects(cancelled, isErrorOf(CancelledError, (e) => assert.match(e.message, /no longer needed/)));
       assert.equal(pool.stats().queued, 1);
       const s = await opening; // once `later` has answered
       assert.equal(await busy, 'x');
@@ -438,7 +427,7 @@ describe(`stream endings over ${transport}`, () => {
           refused = e;
         }
       }
-      isKind(QueueFullError, (e) => assert.match(e.message, /stream memory/))(refused);
+      isErrorOf(QueueFullError, (e) => assert.match(e.message, /stream memory/))(refused);
       assert.ok(open.length >= 1);
       for (const s of open) {
         await s.close();
@@ -463,9 +452,9 @@ describe(`stream endings over ${transport}`, () => {
     await pool.terminate();
     for (const x of await settled) {
       assert.equal(x.status, 'rejected');
-      isKind(ClosedError, (e) => assert.equal(e.message, 'the pool was terminated'))((x as PromiseRejectedResult).reason);
+      isErrorOf(ClosedError, (e) => assert.equal(e.message, 'the pool was terminated'))((x as PromiseRejectedResult).reason);
     }
-    await assert.rejects(s.send(1), isKind(ClosedError));
-    await assert.rejects(pool.stream('echoStream'), isKind(ClosedError));
+    await assert.rejects(s.send(1), isErrorOf(ClosedError));
+    await assert.rejects(pool.stream('echoStream'), isErrorOf(ClosedError));
   });
 });
