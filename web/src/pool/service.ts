@@ -6,7 +6,7 @@
 
 import { decodeRange } from '../codec.js';
 import { ErrorKind, FerryError } from '../errors.js';
-import { ResponseTag, crashReason, getU64 } from '../protocol.js';
+import { ResponseTag, crashReason, kResultHeaderBytes, recordId } from '../protocol.js';
 import { SpinBudget, nowUs } from '../spin.js';
 import { State, type PoolContext, type Slot } from './common.js';
 import type { PoolStreams } from './streams.js';
@@ -185,11 +185,11 @@ export class Service {
       this.pool.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed and 3 part)`);
       return;
     }
-    if (len < 8) {
+    if (len < kResultHeaderBytes) {
       this.pool.crash(s, `it wrote a result record of ${len} bytes, too short for a call id`);
       return;
     }
-    const id = getU64(bytes, at);
+    const id = recordId(bytes, at);
     const p = s.pending.get(id);
     if (p === undefined) return; // a result for nothing we wait for
     s.pending.delete(id);
@@ -198,7 +198,7 @@ export class Service {
     let value: unknown;
     let error: unknown;
     try {
-      value = decodeRange(bytes, at + 8, at + len);
+      value = decodeRange(bytes, at + kResultHeaderBytes, at + len);
       if (value instanceof FerryError) error = value;
     } catch (e) {
       error = e;
