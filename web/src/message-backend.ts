@@ -5,7 +5,7 @@
 
 import { ClosedError, ErrorKind, InvalidArgumentError } from './errors.js';
 import { ringCapacityOf } from './js-backend.js';
-import { MessageHub, type MsgConsumer, type MsgProducer } from './message-channel.js';
+import { MessageHub, kFirstStreamChannel, kRequestChannel, kResponseChannel, type MsgConsumer, type MsgProducer } from './message-channel.js';
 import type { Signature } from './schema.js';
 import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
 import type { StreamChannels, Transport } from './transport.js';
@@ -139,9 +139,9 @@ class MessageTransport implements Transport {
     slot = {
       hub,
       worker: null,
-      request: hub.producer(0, this.capacity, this.capacity),
-      response: hub.consumer(1, this.capacity),
-      nextChannel: 2,
+      request: hub.producer(kRequestChannel, this.capacity, this.capacity),
+      response: hub.consumer(kResponseChannel, this.capacity),
+      nextChannel: kFirstStreamChannel,
       gen,
       dead: false,
     };

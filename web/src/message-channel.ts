@@ -36,6 +36,11 @@ import type { RecordConsumer, RecordProducer } from './records.js';
 // Errors name the postMessage fallback as a whole (message-backend.ts is its entry).
 const kOrigin = 'web/message-backend';
 
+/** A slot's request and response channels; stream channels are numbered from kFirstStreamChannel. */
+export const kRequestChannel = 0;
+export const kResponseChannel = 1;
+export const kFirstStreamChannel = 2;
+
 export interface HubMessage {
   c: number;
   d?: ArrayBuffer;

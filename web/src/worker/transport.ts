@@ -5,7 +5,7 @@
 // that port (message-channel.ts). The rest of the runtime sees only
 // RecordConsumer/RecordProducer, whichever transport the setup message chose.
 import { ErrorKind, InvalidArgumentError } from '../errors.js';
-import type { MessageHub } from '../message-channel.js';
+import { kRequestChannel, kResponseChannel, type MessageHub } from '../message-channel.js';
 import { nodeModule } from '../platform.js';
 import type { RecordConsumer, RecordProducer } from '../records.js';
 import { RingConsumer, RingProducer, ringAbort } from '../ring.js';
@@ -84,9 +84,9 @@ export function ringEnv(buffer: SharedArrayBuffer, request: number, response: nu
 
 export function messageEnv(hub: MessageHub, capacity: number): Env {
   return {
-    request: hub.consumer(0, capacity),
+    request: hub.consumer(kRequestChannel, capacity),
     blocking: null,
-    response: hub.producer(1, capacity, capacity),
+    response: hub.producer(kResponseChannel, capacity, capacity),
     attachStream(inWire, outWire) {
       // in: the pool said its capacity; out: the pool's first credit is the capacity.
       const input = hub.consumer(inWire, 0);

@@ -9,7 +9,7 @@
 // channel, then its result (or something else), all chosen by seed.
 import { parentPort } from 'node:worker_threads';
 import { decode, encode } from '../../dist/codec.js';
-import { MessageHub } from '../../dist/message-channel.js';
+import { MessageHub, kRequestChannel, kResponseChannel } from '../../dist/message-channel.js';
 import { RequestTag, ResponseTag, kCallHeaderBytes, kPartHeaderBytes, kResultHeaderBytes, kStreamHeaderBytes, nameLength, putResultHeader, putU64, recordId, streamOutRing } from '../../dist/protocol.js';
 import type { RecordConsumer, RecordProducer } from '../../dist/records.js';
 import { RingConsumer, RingProducer } from '../../dist/ring.js';
@@ -166,7 +166,7 @@ port.on('message', (m: SetupMessage) => {
     post = (msg, t) => port.postMessage(msg, t as never);
     const hub = new MessageHub((msg, t) => port.postMessage(msg, t as never), true);
     port.on('message', (msg) => hub.deliver(msg));
-    serve(hub.consumer(0, m.capacity!), hub.producer(1, m.capacity!, m.capacity!), (wire) => hub.producer(wire, 0, 0));
+    serve(hub.consumer(kRequestChannel, m.capacity!), hub.producer(kResponseChannel, m.capacity!, m.capacity!), (wire) => hub.producer(wire, 0, 0));
   }
   port.postMessage({ ferry: 'ready', index: m.index });
 });
