@@ -50,6 +50,9 @@ export const kPartHeaderBytes = 16;
 /** The largest record that may travel in parts (1 GiB). */
 export const kMaxPartedBytes = 2 ** 30;
 
+/** The longest task name, in UTF-8 bytes (its length is a u16; workers/protocol.hpp's kMaxNameBytes). */
+export const kMaxNameBytes = 0xffff;
+
 /** Bytes before the name: id, name length. */
 export const kCallHeaderBytes = 10;
 /** Bytes before the name: id, in ring, out ring, keepalive, name length. */

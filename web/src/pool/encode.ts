@@ -5,7 +5,7 @@
 
 import { decodeFirst, Writer } from '../codec.js';
 import { InvalidArgumentError } from '../errors.js';
-import { kCallHeaderBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from '../protocol.js';
+import { kCallHeaderBytes, kMaxNameBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from '../protocol.js';
 import type { Signature } from '../schema.js';
 import { RecordWriter, plainCodec, type ValueCodec } from '../records.js';
 import type { StreamChannels } from '../transport.js';
@@ -33,12 +33,12 @@ export class CallEncoder {
 
   constructor(private readonly signatures: Map<string, Signature> | null) {}
 
-  /** The task name's UTF-8 bytes (cached); throws past 65535 bytes. */
+  /** The task name's UTF-8 bytes (cached); throws past kMaxNameBytes (65535). */
   nameBytes(name: string): Uint8Array {
     let b = this.names.get(name);
     if (b === undefined) {
       b = utf8.encode(name);
-      if (b.length > 0xffff) throw new InvalidArgumentError(`task name of ${b.length} bytes exceeds the limit of 65535`, kOrigin);
+      if (b.length > kMaxNameBytes) throw new InvalidArgumentError(`task name of ${b.length} bytes exceeds the limit of ${kMaxNameBytes}`, kOrigin);
       if (this.names.size < 4096) this.names.set(name, b);
     }
     return b;
