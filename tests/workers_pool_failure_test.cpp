@@ -113,6 +113,12 @@ Task<Result<void>> echo_then_refuse(Receiver<int> in, Sender<int> out) {
 }
 FERRY_EXPORT_STREAM(echo_then_refuse);
 
+// Ends normally after one value, its input still open on the caller's side.
+Task<void> echo_one(Receiver<int> in, Sender<int> out) {
+  if (auto v = co_await in.recv()) (void)co_await out.send(*v);
+}
+FERRY_EXPORT_STREAM(echo_one);
+
 Task<void> idle_stream(Receiver<int> in, Sender<int> out) {
   while (auto v = co_await in.recv()) {
     if (!co_await out.send(*v)) co_return;
@@ -308,17 +314,33 @@ TEST(PoolFailure, AStreamWhoseTaskThrowsEndsWithTaskFailedAfterEveryValue) {
   ASSERT_FALSE(done.ok());
   EXPECT_EQ(done.error().kind, ErrorKind::TaskFailed);
   EXPECT_EQ(done.error().message, "negative input");
-  // Its input is over too: a send fails with the same kind. Not yet at the
-  // instant `done` settles: the call is settled before the task's frame (and
-  // with it the input ring's Receiver) goes, so a send in between still finds
-  // room (a known gap, seen under clang in CI: the ring should end first).
-  std::optional<Error> refused;
-  ASSERT_TRUE(eventually([&] {
-    auto send = s->tx.try_send(9);
-    if (!send.ok()) refused = send.error();
-    return refused.has_value();
-  })) << "sends still succeed after the task failed";
-  EXPECT_EQ(refused->kind, ErrorKind::TaskFailed) << refused->describe();
+  // Its input is over too: a send fails with the same kind.
+  auto send = s->tx.send_blocking(9, 10s);
+  ASSERT_FALSE(send.ok());
+  EXPECT_EQ(send.error().kind, ErrorKind::TaskFailed);
+}
+
+// `done` settles only once the task's rings have ended: a send made the
+// moment it settles fails with the kind it ended with (a value sent then
+// would be lost: nobody reads the input any more). Many streams, since a
+// gap between the two would be a short window.
+TEST(PoolFailure, AStreamsInputHasEndedWhenItsCallSettles) {
+  WorkerPool pool({.workers = 2});
+  for (int i = 0; i < 2000; ++i) {
+    const bool fails = i % 2 == 0;
+    auto s = pool.stream<int, int>(fails ? "echo_then_throw" : "echo_one");
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s->tx.try_send(fails ? -1 : 1).ok());
+    auto done = s->done.get(10s);
+    ASSERT_EQ(done.ok(), !fails) << i;
+    auto send = s->tx.try_send(2);
+    ASSERT_FALSE(send.ok()) << "a send after `done` was accepted, stream " << i;
+    EXPECT_EQ(send.error().kind, fails ? ErrorKind::TaskFailed : ErrorKind::Closed) << i << ": " << send.error().describe();
+    if (!fails) EXPECT_EQ(*s->rx.recv_blocking(10s), 1);
+    auto end = s->rx.recv_blocking(10s);
+    ASSERT_FALSE(end.ok());
+    EXPECT_EQ(end.error().kind, fails ? ErrorKind::TaskFailed : ErrorKind::Closed) << i;
+  }
 }
 
 TEST(PoolFailure, AStreamWhoseTaskReturnsAnErrorEndsWithThatKind) {

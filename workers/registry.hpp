@@ -54,12 +54,13 @@ struct StreamRings {
   void* out;
   std::shared_ptr<void> keepalive;
 };
-// Told how a stream's task ended, before its Receiver and Sender close the
-// rings: the pool settles the call there, so the caller's `done` and the
-// rings' end tell the same story. Returns the kind the rings must end with
-// when something else (a cancel, a timeout, shutdown) had ended the call
-// first; nothing if this ending is the call's outcome.
-using StreamEnding = std::function<std::optional<ErrorKind>(Result<std::vector<std::byte>>& outcome)>;
+// Told that a stream's task ended, before its Receiver and Sender close the
+// rings: from then on the task's outcome is the call's (the pool settles it
+// once the rings have ended), so the caller's `done` and the rings' end tell
+// the same story. Returns the kind the rings must end with when something
+// else (a cancel, a timeout, shutdown) had ended the call first; nothing if
+// the task's outcome will be the call's.
+using StreamEnding = std::function<std::optional<ErrorKind>()>;
 using StreamInvoker = std::function<Task<Result<std::vector<std::byte>>>(
     StreamRings rings, std::span<const std::byte> args, CancelToken, StreamEnding ending)>;
 
@@ -271,37 +272,38 @@ StreamInvoker make_stream_invoker(R (*fn)(Receiver<In>, Sender<Out>, Args...), s
         return fn(std::move(*rx), std::move(*tx), std::move(a)...);
       }
     };
-    // `task` owns the coroutine's frame, and so the task's Receiver and
-    // Sender: they close their rings when it is destroyed, at this
-    // function's co_return, after `ending` settled the call.
-    R task = std::apply(call, std::move(*args));
     std::optional<Error> failed;
-    try {
-      if constexpr (std::is_same_v<R, Task<void>>) {
-        co_await std::move(task);
-      } else if (auto r = co_await std::move(task); !r) {
-        failed = std::move(r).error();
+    {
+      // `task` owns the coroutine's frame, and so the task's Receiver and
+      // Sender: they close their rings when it is destroyed, at the end of
+      // this block, before the pool settles the call with `outcome`.
+      R task = std::apply(call, std::move(*args));
+      try {
+        if constexpr (std::is_same_v<R, Task<void>>) {
+          co_await std::move(task);
+        } else if (auto r = co_await std::move(task); !r) {
+          failed = std::move(r).error();
+        }
+      } catch (const WorkerCrash&) {
+        throw;
+      } catch (const Error& e) {
+        failed = e;
+      } catch (const std::exception& e) {
+        failed = Error::make(ErrorKind::TaskFailed, e.what(), name);
+      } catch (...) {
+        failed = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", name);
       }
-    } catch (const WorkerCrash&) {
-      throw;
-    } catch (const Error& e) {
-      failed = e;
-    } catch (const std::exception& e) {
-      failed = Error::make(ErrorKind::TaskFailed, e.what(), name);
-    } catch (...) {
-      failed = Error::make(ErrorKind::TaskFailed, "task threw a non-std::exception value", name);
+      // The rings end with the call's outcome: a failed task's or the early
+      // end's kind, not a plain Closed, so the caller's recv() and send() tell
+      // failure from a normal end (the first reason set wins).
+      std::optional<ErrorKind> reason = ending();
+      if (!reason && failed) reason = failed->kind;
+      if (reason) {
+        ring_set_close_reason(rings.in, *reason);
+        ring_set_close_reason(rings.out, *reason);
+      }
     }
-    Result<std::vector<std::byte>> outcome = failed ? Result<std::vector<std::byte>>(*failed) : encode(std::monostate{});
-    // The rings end with the call's outcome: a failed task's or the early
-    // end's kind, not a plain Closed, so the caller's recv() and send() tell
-    // failure from a normal end (the first reason set wins).
-    std::optional<ErrorKind> reason = ending(outcome);
-    if (!reason && failed) reason = failed->kind;
-    if (reason) {
-      ring_set_close_reason(rings.in, *reason);
-      ring_set_close_reason(rings.out, *reason);
-    }
-    co_return outcome;
+    co_return failed ? Result<std::vector<std::byte>>(*failed) : encode(std::monostate{});
   };
 }
 

@@ -98,13 +98,14 @@ class CallState {
 
   // Ends the call with the encoded value in `*v` (swapped in: `*v` gets the
   // state's old buffer back, to reuse) or with `e`; wakes whoever waits.
-  // False if it had ended already.
-  bool complete(std::vector<std::byte>* v, std::optional<Error> e) {
+  // False if it had ended already, or if claim() reserved it for its
+  // task's outcome and this is not that outcome (`claimant` false).
+  bool complete(std::vector<std::byte>* v, std::optional<Error> e, bool claimant = false) {
     coro::coroutine_handle<> h;
     Scheduler* s = nullptr;
     {
       std::lock_guard lock(mutex);
-      if (done.load(std::memory_order_relaxed) != 0) return false;
+      if (done.load(std::memory_order_relaxed) != 0 || (claimed_ && !claimant)) return false;
       if (v != nullptr) value.swap(*v);
       error = std::move(e);
       // seq_cst: the outcome above is visible to whoever sees done == 1, and
@@ -116,6 +117,18 @@ class CallState {
     if (sleepers.load(std::memory_order_seq_cst) != 0) notify_word(done);  // a syscall only if someone sleeps
     if (h) s->post([h]() mutable { h.resume(); });
     return true;
+  }
+
+  // A stream's task has ended, its rings still open: from now on only its
+  // outcome ends the call (complete(..., claimant = true)), so that a cancel,
+  // a timeout or shutdown arriving while its rings close cannot make the
+  // caller's `done` tell another story than the rings. Returns the kind of
+  // the error the call had ended with already, if one came first.
+  std::optional<ErrorKind> claim() {
+    std::lock_guard lock(mutex);
+    if (done.load(std::memory_order_relaxed) != 0) return error ? error->kind : ErrorKind::Cancelled;
+    claimed_ = true;
+    return std::nullopt;
   }
 
   // The running task's CancelToken. Made only for a task that takes one.
@@ -148,6 +161,7 @@ class CallState {
   static void recycle(CallState* st) noexcept;
   std::optional<CancelSource> cancel_;  // guarded by mutex
   bool cancel_requested_ = false;       // guarded by mutex
+  bool claimed_ = false;                // guarded by mutex: see claim()
 };
 
 // Finished states, per thread, to be reused (bounded).
@@ -197,6 +211,7 @@ inline void CallState::recycle(CallState* st) noexcept {
   st->timer = 0;
   st->cancel_.reset();
   st->cancel_requested_ = false;
+  st->claimed_ = false;
   cache.push_back(st);
 }
 

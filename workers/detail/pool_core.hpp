@@ -71,7 +71,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   enum class Step { Ok, Crashed, Closed };
 
   // Caller side (this file).
-  bool settle(CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
+  bool settle(CallState& st, std::vector<std::byte>* value, std::optional<Error> error, bool claimant = false);
   bool fail(CallState& st, Error e) { return settle(st, nullptr, std::move(e)); }
   void end_early(CallState& st, Error e);
   void watch(const CallRef& st, const CallOptions& options);
@@ -94,12 +94,13 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   Task<void> run_stream(Worker& w, CallState& st, const TaskEntry& entry, StreamRings rings, std::vector<std::byte> args);
   Step run_queued(Worker& w);
   void take_queued(Worker& w, std::uint32_t room, std::vector<CallState*>& out);
-  std::optional<ErrorKind> finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error);
-  std::optional<ErrorKind> finish(Worker& w, CallState& st, Error error) { return finish(w, st, nullptr, std::move(error)); }
+  // `claimant`: a stream's task that claimed its call (CallState::claim).
+  void finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error, bool claimant = false);
+  void finish(Worker& w, CallState& st, Error error) { finish(w, st, nullptr, std::move(error)); }
   // A task's outcome: its encoded result, or its error.
-  std::optional<ErrorKind> finish(Worker& w, CallState& st, Result<std::vector<std::byte>>& out) {
-    if (out) return finish(w, st, &*out, std::nullopt);
-    return finish(w, st, std::move(out).error());
+  void finish(Worker& w, CallState& st, Result<std::vector<std::byte>>& out, bool claimant = false) {
+    if (out) return finish(w, st, &*out, std::nullopt, claimant);
+    finish(w, st, nullptr, std::move(out).error(), claimant);
   }
   void respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value, const std::optional<Error>& error);
   void send_response(Worker& w, std::uint32_t tag, std::vector<std::byte> record);
@@ -178,9 +179,9 @@ inline void PoolCore::closed_meanwhile(CallState& st) {
 
 // Ends `st` with its outcome (the one place calls end): the encoded value
 // in *value (swapped in) or the error. False if it had ended already.
-inline bool PoolCore::settle(CallState& st, std::vector<std::byte>* value, std::optional<Error> error) {
+inline bool PoolCore::settle(CallState& st, std::vector<std::byte>* value, std::optional<Error> error, bool claimant) {
   const bool failed = error.has_value();
-  if (!st.complete(value, std::move(error))) return false;
+  if (!st.complete(value, std::move(error), claimant)) return false;
   if (failed) failed_.fetch_add(1, std::memory_order_relaxed);
   if (st.timer != 0) monitor_.cancel_timer(st.timer);
   return true;

@@ -281,8 +281,8 @@ inline std::uint32_t PoolCore::cancel_pending(Worker& w, const Error& why) {
   }
   for (auto& st : pinned) ended += fail(*st, why) ? 1 : 0;
   for (auto& st : w.held.snapshot()) {
-    // A stream whose task ended first was settled before its rings closed
-    // (run_stream): its rings are left to end as the task ended them.
+    // A stream whose task ended first claimed its call before its rings
+    // closed (run_stream): its rings are left to end as the task ended them.
     if (!fail(*st, why)) continue;
     ++ended;
     st->cancel_task();

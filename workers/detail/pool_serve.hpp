@@ -280,17 +280,21 @@ inline Task<void> PoolCore::run_stream(Worker& w, CallState& st, const TaskEntry
                                        std::vector<std::byte> args) {
   CancelToken token;  // named: see run_task
   if (entry.takes_token) token = st.token();
-  // Settled when the task ends, before its rings close: a shutdown that
-  // comes in between cannot end a stream the caller saw end normally.
-  bool ended = false;
-  StreamEnding ending = [&](Result<std::vector<std::byte>>& outcome) {
-    ended = true;
-    return finish(w, st, outcome);
+  // Claimed when the task ends, before its rings close, and settled after:
+  // the caller's `done` comes when the rings have ended (a send after it
+  // fails), with the kind they ended with, and a shutdown, a cancel or a
+  // timeout that comes in between cannot end a stream the caller saw end
+  // another way.
+  bool claimed = false;
+  StreamEnding ending = [&] {
+    auto first = st.claim();
+    claimed = !first;
+    return first;
   };
   Task<Result<std::vector<std::byte>>> task = entry.invoke_stream(std::move(rings), args, std::move(token), std::move(ending));
   std::string where = origin(w) + ": " + entry.name;
   auto out = co_await catch_errors(std::move(task), std::move(where));
-  if (!ended) finish(w, st, out);  // it never ran (bad arguments), or threw past its own catch
+  finish(w, st, out, claimed);
 }
 
 // Takes queued calls while this worker has room — as many at a time as it
@@ -335,19 +339,17 @@ inline void PoolCore::take_queued(Worker& w, std::uint32_t room, std::vector<Cal
 
 // The call's answer: to its C++ caller directly, or to JavaScript through
 // the response ring. Counted first, so a caller that has its answer sees
-// the worker's counters include it. Returns the kind of the error the call
-// had ended with already when a timeout, a cancel or shutdown ended it first.
-inline std::optional<ErrorKind> PoolCore::finish(Worker& w, CallState& st, std::vector<std::byte>* value,
-                                                 std::optional<Error> error) {
+// the worker's counters include it. Nothing changes if a timeout, a cancel
+// or shutdown ended the call first.
+inline void PoolCore::finish(Worker& w, CallState& st, std::vector<std::byte>* value, std::optional<Error> error,
+                             bool claimant) {
   CallRef ref = w.held.remove(&st);  // empty if shutdown took it already
   w.completed.fetch_add(1, std::memory_order_relaxed);
   if (options_.external) {
     w.by_id.erase(st.id);
     respond(w, st.id, value, error);
   }
-  if (settle(st, value, std::move(error))) return std::nullopt;
-  // Read after settle() saw done == 1 under the state's mutex: final.
-  return st.error ? st.error->kind : ErrorKind::Cancelled;
+  settle(st, value, std::move(error), claimant);
 }
 
 inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value,
