@@ -11,6 +11,12 @@ import { RecordWriter, plainCodec, type RecordProducer } from '../records.js';
 export class Answers {
   private readonly outbox: { tag: number; bytes: Uint8Array }[] = [];
   private draining = false;
+  /**
+   * While the outbox waits for room in the response ring: resolves when
+   * there is room. The request loop must let the event loop run until then
+   * (not block in Atomics.wait), or the rest of a large answer waits too.
+   */
+  spaceWait: Promise<boolean> | null = null;
   private publishQueued = false;
   private readonly records = new RecordWriter(true);
   private readonly head = new Uint8Array(kResultHeaderBytes);
@@ -106,12 +112,15 @@ export class Answers {
           this.outbox.shift();
           continue;
         }
-        await resp.waitForSpace(r.bytes.length);
+        this.spaceWait = resp.waitForSpace(r.bytes.length);
+        await this.spaceWait;
+        this.spaceWait = null;
       }
     } catch (e) {
       if (!this.channelEnded(e)) throw e;
     } finally {
       this.draining = false;
+      this.spaceWait = null;
     }
     this.publish();
   }

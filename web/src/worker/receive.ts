@@ -102,9 +102,11 @@ export class RequestLoop {
   // no task of ours is pending on the event loop, it spins for a learned
   // budget and then blocks in Atomics.wait, which wakes several times
   // faster than Atomics.waitAsync, for at most kBlockMs, yielding to the
-  // event loop at least every kYieldMs; idle longer, or with async tasks
-  // running, it parks with waitAsync, and comes back to blocking as soon as
-  // the last async task has answered.
+  // event loop at least every kYieldMs; idle longer, with async tasks
+  // running, or with answers waiting for room in the response ring (the
+  // parts of a large one), it parks with waitAsync, and comes back to
+  // blocking as soon as the last async task has answered and the answers
+  // are out.
   async run(): Promise<void> {
     const req = this.env.request;
     const ring = this.env.blocking !== null && canBlock() ? this.env.blocking : null;
@@ -118,7 +120,8 @@ export class RequestLoop {
         throw e;
       }
       this.answers.publish();
-      if (ring !== null && !this.calls.busy) {
+      const spaceWait = this.answers.spaceWait;
+      if (ring !== null && !this.calls.busy && spaceWait === null) {
         if (nowUs() - lastYield > kYieldMs * 1000) {
           await yieldToEventLoop();
           lastYield = nowUs();
@@ -128,7 +131,10 @@ export class RequestLoop {
       }
       const parked = req.park();
       if (parked === null) continue;
-      await (ring !== null && this.calls.busy ? Promise.race([parked, this.calls.whenIdle()]) : parked);
+      const wakes: Promise<unknown>[] = [parked];
+      if (ring !== null && this.calls.busy) wakes.push(this.calls.whenIdle());
+      if (spaceWait !== null) wakes.push(spaceWait);
+      await (wakes.length === 1 ? parked : Promise.race(wakes));
       req.unpark();
       lastYield = nowUs();
     }
