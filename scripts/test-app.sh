@@ -8,8 +8,10 @@
 #               of it with Emscripten
 #   page        npm pack web/ (@ferry/web as published), installed into a copy
 #               of examples/app/web (build/app/www) with npm, and bundled
-#               there with esbuild; tests/browser/app.spec.ts then loads
-#               both pages in Chromium and Firefox
+#               there with esbuild; its wasm pool inside a Web Worker is
+#               loaded in Firefox started directly (tests/browser/
+#               app-in-worker-firefox.mjs); tests/browser/app.spec.ts then
+#               loads both pages in Chromium and Firefox
 #
 # Each native and wasm build runs its ctest (the command line app_cli,
 # natively or under Node), and each wasm module also runs the page's logic
@@ -132,7 +134,12 @@ if want subdir; then
 fi
 
 if want page && [[ -n $tarball ]]; then
-  check "bundle the page with esbuild" bundle_page
+  if check "bundle the page with esbuild" bundle_page; then
+    # Its wasm pool inside a Web Worker, in Firefox: started directly, since
+    # over WebDriver BiDi it can hang in new Worker() (the script says why).
+    step "page: the bundled wasm pool inside a Web Worker, in Firefox without WebDriver"
+    check "the bundled wasm pool inside a Web Worker, Firefox" node tests/browser/app-in-worker-firefox.mjs 3
+  fi
 fi
 
 echo

@@ -7,7 +7,8 @@
 //   index.html    no bundler: an import map for the page, a worker that
 //                 imports @ferry/web/worker by URL
 //   bundled.html  esbuild's bundle (bare names resolved by the bundler), and
-//                 the same wasm pool created inside a Web Worker
+//                 the same wasm pool created inside a Web Worker (in Firefox
+//                 that part is checked by app-in-worker-firefox.mjs)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -98,7 +99,16 @@ test('the app page without a bundler runs its C++ tasks and a JavaScript pool fr
   await keepScreenshot(page, testInfo, `app-unbundled-${testInfo.project.name}`);
 });
 
-test('the bundled app page runs the same, and its wasm pool inside a Web Worker', async ({ page, appURL }, testInfo) => {
+test('the bundled app page runs the same', async ({ page, appURL }) => {
+  await page.goto(`${appURL}/bundled.html`);
+  expectCorrect(await appResult(page));
+});
+
+test('the bundled app page runs its wasm pool inside a Web Worker', async ({ page, appURL, browserName }, testInfo) => {
+  test.skip(
+    browserName === 'firefox',
+    'over WebDriver BiDi, Firefox ESR can hang in new Worker() inside a Worker (5-8 of 40 loads; 0 of 65 without the remote agent): scripts/test-app.sh checks this page in Firefox started directly (tests/browser/app-in-worker-firefox.mjs)',
+  );
   await page.goto(`${appURL}/bundled.html`);
   expectCorrect(await appResult(page));
   const handle = await page.waitForFunction(() => window.__appInWorker, undefined, { timeout: 60_000, polling: 100 });
