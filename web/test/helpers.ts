@@ -42,16 +42,20 @@ export function isErrorOf<T extends FerryError>(C: new (...a: never[]) => T, che
   };
 }
 
-/** Runs fn, which must throw a FerryError of `kind` (with that message, or one matching it); returns the error. */
-export function throwsKind(fn: () => unknown, kind: ErrorKind, message?: string | RegExp): FerryError {
-  let caught: unknown;
+/** Runs fn, which must throw a FerryError; returns it. */
+export function catchFerry(fn: () => unknown): FerryError {
   try {
     fn();
   } catch (e) {
-    caught = e;
+    assert.ok(e instanceof FerryError, `expected a FerryError, got ${String(e)}`);
+    return e;
   }
-  assert.ok(caught !== undefined, 'expected a throw');
-  assert.ok(caught instanceof FerryError, `expected a FerryError, got ${String(caught)}`);
+  assert.fail('expected a throw');
+}
+
+/** Runs fn, which must throw a FerryError of `kind` (with that message, or one matching it); returns the error. */
+export function throwsKind(fn: () => unknown, kind: ErrorKind, message?: string | RegExp): FerryError {
+  const caught = catchFerry(fn);
   assert.equal(kindName(caught.kind), kindName(kind), caught.message);
   if (typeof message === 'string') assert.equal(caught.message, message);
   else if (message) assert.match(caught.message, message);

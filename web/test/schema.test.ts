@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as C from '../dist/codec.js';
 import * as E from '../dist/errors.js';
 import * as S from '../dist/schema.js';
-import { fromHex, toHex } from './helpers.js';
+import { catchFerry, fromHex, toHex } from './helpers.js';
 
 const golden = new Map<string, string>();
 for (const raw of readFileSync(fileURLToPath(new URL('../../tests/golden/codec.txt', import.meta.url)), 'utf8').split('\n')) {
@@ -18,15 +18,6 @@ for (const raw of readFileSync(fileURLToPath(new URL('../../tests/golden/codec.t
   golden.set(line.slice(0, a).trim(), line.slice(a + 1, b).trim());
 }
 
-function catchFerry(fn: () => unknown): E.FerryError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof E.FerryError, `expected a FerryError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a throw');
-}
 const enc = (schema: string, v: unknown) => toHex(S.encodeSchema(S.parseType(schema), v));
 
 // --- Grammar ---------------------------------------------------------------------
