@@ -236,7 +236,9 @@ class Call {
 // them there); otherwise use their try_* / *_blocking calls. When the task
 // fails (throws, returns an error, is cancelled) rx ends, after every value
 // the task sent, with an error of that kind instead of Closed, and tx's
-// sends fail with it; a crashed worker ends both with WorkerCrashed.
+// sends fail with it; a crashed worker ends both with WorkerCrashed. The
+// rings have ended by the time done is ready: a send made then fails (with
+// Closed after a normal end) instead of being accepted and lost.
 template <class In, class Out>
 struct Stream {
   Sender<In> tx;
