@@ -30,6 +30,15 @@ struct StressCase {
   bool blocking;  // use reserve()/read() (parks often) instead of try_*
 };
 
+// A non-blocking side that finds the ring full (empty) this many rounds in a
+// row parks in reserve() (read()) for one record. Spinning alone, a side
+// burns its whole time slice whenever the other side is descheduled: with
+// more threads than cores (ctest -j2 runs two of these tests, each with two
+// threads) a run took minutes instead of seconds, and one CI timed out at
+// 300 s. sched_yield() made it worse under load: it hands the core to any
+// other process. Parking hands it to no one until the other side has moved.
+constexpr std::uint32_t kSpinRounds = 8192;
+
 // Producer thread writes `records` generated records in random-size batches;
 // the consumer verifies each one's tag (sequence number) and every byte.
 void run_stress(const StressCase& c) {
@@ -39,13 +48,20 @@ void run_stress(const StressCase& c) {
     auto tx = std::move(RingProducer::attach(mem.base()).value());
     Rng rng{1};
     std::uint64_t seq = 0;
+    std::uint32_t full_rounds = 0;
     while (seq < c.records) {
       const std::uint32_t batch = 1 + rng.below(32);
       for (std::uint32_t i = 0; i < batch && seq < c.records; ++i) {
         const std::uint32_t len = gen.length(seq);
-        auto slot = c.blocking ? tx.reserve(len, static_cast<std::uint32_t>(seq)) : tx.try_reserve(len, static_cast<std::uint32_t>(seq));
+        const auto tag = static_cast<std::uint32_t>(seq);
+        const bool park = c.blocking || full_rounds >= kSpinRounds;
+        auto slot = park ? tx.reserve(len, tag) : tx.try_reserve(len, tag);
         ASSERT_TRUE(slot.ok()) << slot.error().describe();
-        if (*slot == nullptr) break;  // full: publish what we have, go on
+        if (*slot == nullptr) {  // full: publish what we have, go on
+          full_rounds += i == 0;
+          break;
+        }
+        full_rounds = 0;
         gen.fill(seq, {*slot, len});
         tx.commit(len);
         ++seq;
@@ -59,30 +75,31 @@ void run_stress(const StressCase& c) {
   Rng rng{2};
   std::uint64_t seq = 0;
   std::uint64_t bad = 0;
+  std::uint32_t empty_rounds = 0;
+  // One record, parked for or not; nullopt: none now; an error: closed.
+  const auto next = [&](bool park) -> Result<std::optional<RingRecord>> {
+    if (!park) return rx.try_read();
+    auto rec = rx.read();
+    if (!rec.ok()) return rec.error();
+    return std::optional<RingRecord>(*rec);
+  };
   for (;;) {
     const std::uint32_t batch = 1 + rng.below(32);
     bool closed = false;
     for (std::uint32_t i = 0; i < batch; ++i) {
-      if (c.blocking) {
-        auto rec = rx.read();
-        if (!rec.ok()) {
-          ASSERT_EQ(rec.error().kind, ErrorKind::Closed) << rec.error().describe();
-          closed = true;
-          break;
-        }
-        bad += rec->tag != static_cast<std::uint32_t>(seq) || !gen.check(seq, rec->payload);
-        ++seq;
-      } else {
-        auto rec = rx.try_read();
-        if (!rec.ok()) {
-          ASSERT_EQ(rec.error().kind, ErrorKind::Closed) << rec.error().describe();
-          closed = true;
-          break;
-        }
-        if (!*rec) break;
-        bad += (*rec)->tag != static_cast<std::uint32_t>(seq) || !gen.check(seq, (*rec)->payload);
-        ++seq;
+      auto rec = next(c.blocking || empty_rounds >= kSpinRounds);
+      if (!rec.ok()) {
+        ASSERT_EQ(rec.error().kind, ErrorKind::Closed) << rec.error().describe();
+        closed = true;
+        break;
       }
+      if (!*rec) {
+        empty_rounds += i == 0;
+        break;
+      }
+      empty_rounds = 0;
+      bad += (*rec)->tag != static_cast<std::uint32_t>(seq) || !gen.check(seq, (*rec)->payload);
+      ++seq;
     }
     rx.release();
     if (closed) break;
