@@ -26,6 +26,10 @@
 //   {c, cap: n}           channel c (a stream's in) has capacity n
 //   {c, e: 1}             the producer of c closed it
 //   {c, x: 1}             the consumer of c closed it
+//   {c, e|x: 1, r: kind}  ... with a reason (an ErrorKind), as a ring's
+//                         close_reason: a stream task that failed closes its
+//                         channels so (only workers send r; the pool's ends
+//                         exist before any message for them arrives)
 // Channel 0 is a slot's request channel, 1 its response channel; streams use
 // the ids the pool puts into the stream record where a ring would have its
 // byte offsets.
@@ -48,12 +52,19 @@ export interface HubMessage {
   cap?: number;
   e?: 1;
   x?: 1;
+  r?: number;
 }
 
 type Post = (message: HubMessage, transfer?: Transferable[]) => void;
 
 function abortedError(kind: number): Error {
   return ferryError(kind as ErrorKind, `the channel was aborted: ${kindName(kind as ErrorKind)}`, kOrigin);
+}
+
+// A close message's reason: an ErrorKind number, or 0 (none, or not one).
+function reasonOf(msg: HubMessage): number {
+  const r = msg.r;
+  return typeof r === 'number' && Number.isInteger(r) && r >= 1 && r <= 255 ? r : 0;
 }
 
 interface Waitable {
@@ -98,6 +109,8 @@ export class MsgProducer implements RecordProducer {
   private closedByUs = false;
   private peerClosed = false;
   private abortKind = 0;
+  private closeReason = 0; // ours, sent with our close
+  private peerReason = 0; // the consumer's, from its close
   /** @internal */ waiter: (() => void) | null = null;
   /** Each publish is a postMessage: a stream writer publishes once per task, not per microtask. */
   readonly coalesce = true;
@@ -217,8 +230,13 @@ export class MsgProducer implements RecordProducer {
     this.publish();
     this.closedByUs = true;
     this.reservedLen = -1;
-    if (this.abortKind === 0) this.post({ c: this.id, e: 1 });
+    if (this.abortKind === 0) this.post(this.closeReason === 0 ? { c: this.id, e: 1 } : { c: this.id, e: 1, r: this.closeReason });
     this.wake();
+  }
+
+  /** Why this end will close (ringSetCloseReason's twin): sent with the close; the first one given stays. */
+  setCloseReason(kind: number): void {
+    if (this.closeReason === 0) this.closeReason = kind;
   }
 
   consumerClosed(): boolean {
@@ -239,9 +257,10 @@ export class MsgProducer implements RecordProducer {
     this.credit += n;
     this.wake();
   }
-  /** @internal the consumer closed its end. */
-  peerClose(): void {
+  /** @internal the consumer closed its end (`reason`: why, 0 for none). */
+  peerClose(reason = 0): void {
     this.peerClosed = true;
+    this.peerReason = reason;
     this.wake();
   }
   /** Ends the channel from outside (the worker died): operations fail with `kind`. */
@@ -263,7 +282,7 @@ export class MsgProducer implements RecordProducer {
     if (length > this.maxPayload) {
       throw new MessageTooLargeError(`record of ${length} bytes exceeds channel capacity ${this.capacity} (at most ${this.maxPayload} payload bytes)`, kOrigin);
     }
-    if (this.peerClosed) throw new ClosedError('the consumer closed the channel', kOrigin);
+    if (this.peerClosed) throw this.peerReason !== 0 ? abortedError(this.peerReason) : new ClosedError('the consumer closed the channel', kOrigin);
   }
 }
 
@@ -275,8 +294,10 @@ export class MsgConsumer implements RecordConsumer {
   private pos = 0;
   private readBytes = 0; // read since the last credit we granted
   private producerEnded = false;
+  private endReason = 0; // the producer's, from its close
   private closedByUs = false;
   private abortKind = 0;
+  private closeReason = 0; // ours, sent with our close
   /** @internal */ waiter: (() => void) | null = null;
   private threshold: number;
 
@@ -328,6 +349,7 @@ export class MsgConsumer implements RecordConsumer {
       }
       this.cur = null;
       if (this.abortKind !== 0) throw abortedError(this.abortKind);
+      if (this.endReason !== 0) throw abortedError(this.endReason);
       if (this.producerEnded) throw new ClosedError('the producer closed the channel', kOrigin);
       return -1;
     }
@@ -344,8 +366,13 @@ export class MsgConsumer implements RecordConsumer {
     this.chunks.length = 0;
     this.cHead = 0;
     this.cur = null;
-    if (this.abortKind === 0) this.post({ c: this.id, x: 1 });
+    if (this.abortKind === 0) this.post(this.closeReason === 0 ? { c: this.id, x: 1 } : { c: this.id, x: 1, r: this.closeReason });
     this.wake();
+  }
+
+  /** Why this end will close (ringSetCloseReason's twin): sent with the close; the first one given stays. */
+  setCloseReason(kind: number): void {
+    if (this.closeReason === 0) this.closeReason = kind;
   }
 
   producerClosed(): boolean {
@@ -379,9 +406,10 @@ export class MsgConsumer implements RecordConsumer {
     this.chunks.push(new Uint8Array(chunk));
     this.wake();
   }
-  /** @internal the producer closed. */
-  end(): void {
+  /** @internal the producer closed (`reason`: why, 0 for none). */
+  end(reason = 0): void {
     this.producerEnded = true;
+    this.endReason = reason;
     this.wake();
   }
   /** @internal the capacity (a stream's in channel, learned after creation). */
@@ -472,10 +500,10 @@ export class MessageHub {
     if (end instanceof MsgConsumer) {
       if (msg.d !== undefined) end.data(msg.d);
       if (msg.cap !== undefined) end.setCapacity(msg.cap);
-      if (msg.e === 1) end.end();
+      if (msg.e === 1) end.end(reasonOf(msg));
     } else {
       if (msg.g !== undefined) end.grant(msg.g);
-      if (msg.x === 1) end.peerClose();
+      if (msg.x === 1) end.peerClose(reasonOf(msg));
     }
     return true;
   }

@@ -89,6 +89,10 @@ export function ringSetBells(
   if (space !== null) Atomics.store(w, base + W.spaceBell, space);
 }
 
+function checkReason(kind: number, what: string): void {
+  if (!Number.isInteger(kind) || kind < 1 || kind > 255) throw invalid(`${what} ${kind} must be an ErrorKind number`);
+}
+
 /**
  * Ends both directions from outside the endpoints (one side's thread died):
  * the consumer still reads what was published, then both sides get an error
@@ -97,9 +101,7 @@ export function ringSetBells(
  */
 export function ringAbort(buffer: RingBuffer, byteOffset: number, kind: number): void {
   checkPlace(buffer, byteOffset);
-  if (!Number.isInteger(kind) || kind < 1 || kind > 255) {
-    throw invalid(`abort reason ${kind} must be an ErrorKind number`);
-  }
+  checkReason(kind, 'abort reason');
   const w = wordsOf(buffer);
   const base = byteOffset >>> 2;
   const dataBell = bellIndex(buffer, byteOffset, W.dataBell, 'data'); // checked before anything changes
@@ -109,6 +111,21 @@ export function ringAbort(buffer: RingBuffer, byteOffset: number, kind: number):
   Atomics.or(w, base + W.flags, F.producerClosed | F.consumerClosed);
   ring(w, dataBell);
   ring(w, spaceBell);
+}
+
+/**
+ * Says why the ring will end, before a side closes it normally (core/RING.md
+ * "A reason before a close"; ring_set_close_reason is the C++ twin): stored
+ * only while no reason is, and published by the close that follows. A stream
+ * whose task failed closes its rings so: the reader drains what was
+ * published, then both sides get an error of kind `kind` instead of Closed.
+ */
+export function ringSetCloseReason(buffer: RingBuffer, byteOffset: number, kind: number): void {
+  checkPlace(buffer, byteOffset);
+  checkReason(kind, 'close reason');
+  // seq_cst like every Atomics operation; the close after it (an Atomics.or
+  // on the flags) is what publishes it to a side that sees the ring closed.
+  Atomics.compareExchange(wordsOf(buffer), (byteOffset >>> 2) + W.closeReason, 0, kind);
 }
 
 /** 0, or the ErrorKind number the ring was aborted with. */

@@ -64,6 +64,33 @@ export function throwsKind(fn: () => unknown, kind: ErrorKind, message?: string 
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Against a stream task that fails after reading a few values: reads the
+ * stream's output to its end in the background, and sends 0, 1, 2, ...
+ * (each send awaited) until one is refused. Returns what was read, how many
+ * sends were accepted, the refusal, and the reader's end (its error, or
+ * null for a normal end).
+ */
+export async function sendUntilRefused(s: {
+  send(v: number): Promise<void>;
+  [Symbol.asyncIterator](): AsyncIterator<number>;
+}): Promise<{ got: number[]; sent: number; refused: unknown; readEnd: unknown }> {
+  const got: number[] = [];
+  const reading = (async () => {
+    for await (const v of s) got.push(v);
+    return null;
+  })().catch((e: unknown) => e);
+  let sent = 0;
+  let refused: unknown = null;
+  while (refused === null) {
+    await s.send(sent).then(
+      () => sent++,
+      (e: unknown) => (refused = e),
+    );
+  }
+  return { got, sent, refused, readEnd: await reading };
+}
+
 // A full garbage collection, in a test run without --expose-gc.
 let gcFn: (() => void) | null = null;
 export async function collectGarbage(): Promise<void> {

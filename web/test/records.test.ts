@@ -59,7 +59,8 @@ for (const transport of ['shared-memory', 'postMessage'] as const) {
       for (let i = 0; i < n; i++) {
         const count = next() % 40;
         const s = await pool.stream('fuzz', { args: [next() >>> 1, count], capacity: 512 });
-        await s.close();
+        // A task that has already failed: close() rejects with its error, as done does.
+        const closing = await s.close().then(() => null, (e: unknown) => e);
         let values = 0;
         let errors = 0;
         let last: unknown = null;
@@ -83,6 +84,7 @@ for (const transport of ['shared-memory', 'postMessage'] as const) {
         assert.ok(values + errors <= most, `${values} values and ${errors} errors from ${count} records`);
         const end = await Promise.race([s.done.then(() => 'value', (e) => kinds(e)), new Promise((r) => setTimeout(r, 5000, 'pending'))]);
         assert.notEqual(end, 'pending', `stream ${i}: done never settled`);
+        if (closing !== null) assert.equal(kinds(closing), end, `stream ${i}: close() and done tell the same failure`);
         s.cancel('done with it'); // reading stopped early: let its memory go
       }
       if (baseline !== undefined) await until(() => pool.stats().memory!.used === baseline, 'stream memory back to its baseline');

@@ -14,7 +14,7 @@ import {
   WorkerPool,
   type Stream,
 } from '../dist/index.js';
-import { collectGarbage, isErrorOf, make, sleep, transport, until } from './helpers.js';
+import { collectGarbage, isErrorOf, make, sendUntilRefused, sleep, transport, until } from './helpers.js';
 
 async function collect<T>(s: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -183,8 +183,27 @@ describe(`streams over ${transport}`, () => {
       }),
     );
     assert.deepEqual(got, [0, 1, 2]);
-    await assert.rejects(s.done, isErrorOf(TaskFailedError));
-    await assert.rejects(s.send(9), isErrorOf(ClosedError));
+    const failure = await s.done.catch((e: unknown) => e);
+    assert.ok(failure instanceof TaskFailedError);
+    // Later sends fail with the task's own error, not with Closed: a writer
+    // tells a failed task from one that ended normally by the kind alone.
+    await assert.rejects(s.send(9), (e: unknown) => e === failure);
+    assert.throws(() => s.trySend(10), (e: unknown) => e === failure);
+  });
+
+  test('a send waiting for room when its task fails rejects with the kind the task failed with', async () => {
+    // A ring of 64 bytes holds a few values: the sends wait for room while the
+    // task reads three, echoes them and throws. The waiting send hears of it
+    // from the channel (the task closed it with TaskFailed as its reason)
+    // before or after the result arrives: TaskFailed either way, never Closed.
+    for (let round = 0; round < 20; round++) {
+      const s = await pool.stream<number, number>('failStream', { args: [3], capacity: 64 });
+      const { got, sent, refused, readEnd } = await sendUntilRefused(s);
+      assert.ok(refused instanceof TaskFailedError, `round ${round}: the send after ${sent} values failed with ${String(refused)}`);
+      assert.ok(readEnd instanceof TaskFailedError);
+      assert.deepEqual(got, [0, 1, 2]);
+      await assert.rejects(s.done, isErrorOf(TaskFailedError, (e) => assert.equal(e.message, 'stream failed after 3')));
+    }
   });
 
   test('a task that returns early: what it sent arrives, later sends reject with ClosedError', async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { WasmBackend } from '../dist/wasm-backend.js';
 import { decode, encode, i32, u8, f32, i64, u64, struct, STRUCT_NAME } from '../dist/codec.js';
 import { ErrorKind, FerryError } from '../dist/errors.js';
-import { until } from './helpers.js';
+import { sendUntilRefused, until } from './helpers.js';
 
 export const wasmModule =
   process.env.FERRY_WASM_MODULE ?? fileURLToPath(new URL('../../build/release/wasm/web/wasm/ferry_web.js', import.meta.url));
@@ -143,6 +143,32 @@ test('the WorkerPool over the wasm module in Node: typed calls, streams, errors,
     await pool.terminate();
   }
   await assert.rejects(pool.call('add', 1, 1), ClosedError);
+});
+
+test('a failing C++ stream task, as a JavaScript one: its echoes arrive, then for await, done and sends fail with its own error', async () => {
+  const { WorkerPool, TaskFailedError } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 2 });
+  try {
+    // fail_after(3) echoes three numbers and returns a TaskFailed error. The
+    // 64-byte ring keeps the sends waiting for room as it fails: the waiting
+    // send hears the task's kind from the ring (C++ closes it with that
+    // reason) or its error from the result, never Closed.
+    for (let round = 0; round < 20; round++) {
+      const s = await pool.stream<number, number>('fail_after', { args: [3], capacity: 64 });
+      const { got, sent, refused, readEnd } = await sendUntilRefused(s);
+      assert.ok(refused instanceof TaskFailedError, `round ${round}: the send after ${sent} values failed with ${String(refused)}`);
+      const failure = await s.done.catch((e: unknown) => e);
+      assert.ok(failure instanceof TaskFailedError);
+      assert.equal(failure.message, 'stream failed after 3');
+      assert.match(failure.origin, /fail_after/);
+      // The reader gets the task's own error (not the ring's "aborted: TaskFailed").
+      assert.equal(readEnd, failure);
+      assert.deepEqual(got, [0, 1, 2]);
+      await assert.rejects(s.send(99), (e: unknown) => e === failure);
+    }
+  } finally {
+    await pool.terminate();
+  }
 });
 
 test('C++ workers take and give values of megabytes with the default rings: both ways in parts', async () => {

@@ -226,6 +226,19 @@ ferry::Task<void> source_str(ferry::Receiver<std::monostate> in, ferry::Sender<s
 }
 FERRY_EXPORT_STREAM(source_str);
 
+// Echoes `count` numbers, then fails: the caller reads the echoes, then the
+// task's own error (for await, done), and its sends fail with its kind.
+ferry::Task<ferry::Result<void>> fail_after(ferry::Receiver<std::uint32_t> in, ferry::Sender<std::uint32_t> out,
+                                            std::uint32_t count) {
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto v = co_await in.recv();
+    if (!v) co_return std::move(v).error();
+    if (auto sent = co_await out.send(*v); !sent) co_return std::move(sent).error();
+  }
+  co_return ferry::Error::make(ferry::ErrorKind::TaskFailed, "stream failed after " + std::to_string(count), "fail_after");
+}
+FERRY_EXPORT_STREAM(fail_after);
+
 // Sends 0 .. count-1, publishes them, then dies: the caller still reads
 // every one of them before its recv() rejects with WorkerCrashed.
 ferry::Task<void> crash_after(ferry::Receiver<std::monostate> in, ferry::Sender<std::uint32_t> out, std::uint32_t count) {

@@ -3,7 +3,7 @@
 // and the freeing of its channels once neither side can touch them — also
 // for a Stream the caller dropped while still open (a backstop).
 
-import { ClosedError, ErrorKind, type FerryError } from '../errors.js';
+import { ClosedError, ErrorKind, FerryError } from '../errors.js';
 import { Stream, Receiver, Sender } from '../stream.js';
 import type { StreamChannels } from '../transport.js';
 import { State, cancelledError, ignore, kOrigin, type Pending, type PoolContext, type Slot, type StreamState } from './common.js';
@@ -101,8 +101,9 @@ export class PoolStreams {
 
   private result(st: StreamState, error: unknown, value: unknown): void {
     st.resultIn = true;
-    // The task has closed its ends: later sends cannot reach it.
-    st.writer.fail(new ClosedError('the stream task has finished', kOrigin));
+    // The task has closed its ends: later sends cannot reach it. After a
+    // failure they fail with its error, as its ring's close reason says.
+    st.writer.fail(error instanceof FerryError ? error : new ClosedError('the stream task has finished', kOrigin));
     if (!st.doneSettled) {
       st.doneSettled = true;
       if (error !== undefined) st.rejectDone(error);

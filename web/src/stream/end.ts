@@ -17,6 +17,8 @@ export interface EndHooks {
   onFinish?: () => void;
   /** writable.abort(reason) / readable.cancel(reason). */
   onAbort?: (reason: unknown) => void;
+  /** How a Receiver closes its channel once it is closed: `close` at once when not given. */
+  closeChannel?: (close: () => void) => void;
 }
 
 // What both ends share: the channel wait in progress, if any, which the pool

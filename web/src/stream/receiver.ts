@@ -57,7 +57,7 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
         this.end(null);
         return DONE;
       }
-      if (!(e instanceof FerryError && e.kind === ErrorKind.Closed)) {
+      if (!this.isChannelEnd(e)) {
         this.end(e);
         throw e;
       }
@@ -208,13 +208,23 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
       this.peeked = this.c.tryRead();
       this.at = 0;
     } catch (e) {
-      if (e instanceof FerryError && e.kind === ErrorKind.Closed) {
+      if (this.isChannelEnd(e)) {
         if (error !== undefined) this.fail(error);
         else this.end(null);
       } else {
         this.fail(e);
       }
     }
+  }
+
+  // Whether e (from reading the channel) says that the sender closed and
+  // everything was read: Closed; or, where an owner decides the end, the
+  // kind the sender closed with (a task that failed gives its rings its
+  // error's kind), which the owner's answer replaces with the task's error.
+  private isChannelEnd(e: unknown): boolean {
+    if (!(e instanceof FerryError)) return false;
+    if (e.kind === ErrorKind.Closed) return true;
+    return this.hooks.atEnd !== undefined && this.drainError === null && e.kind !== ErrorKind.CorruptRecord && this.c.producerClosed();
   }
 
   private takePending(): unknown {
@@ -281,7 +291,7 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
       try {
         rec = this.next();
       } catch (e) {
-        if (e instanceof FerryError && e.kind === ErrorKind.Closed) {
+        if (this.isChannelEnd(e)) {
           // The sender closed and we read everything: the owner decides
           // whether that is the end or a failure (a task's error result).
           try {
@@ -328,11 +338,15 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
   private end(error: unknown): void {
     this.ended = true;
     if (error !== null && this.error === null) this.error = error;
-    try {
-      this.c.close();
-    } catch {
-      // already ended from the other side
-    }
+    const close = (): void => {
+      try {
+        this.c.close();
+      } catch {
+        // already ended from the other side
+      }
+    };
+    if (this.hooks.closeChannel !== undefined) this.hooks.closeChannel(close);
+    else close();
     this.wake?.();
     if (!this.finished) {
       this.finished = true;

@@ -2,8 +2,11 @@
 // channels), runs the stream task with a Receiver of its input and a
 // Sender of its output, and when the task is over closes both ends
 // and detaches them before the result goes out (the pool reuses their
-// memory once it has the result).
-import { ClosedError, FerryError } from '../errors.js';
+// memory once it has the result). A task that failed closes them with its
+// error's kind as the reason, as a C++ task does (stream/STREAMS.md "Ending
+// operations"): the pool's reader drains what was sent, and a send racing
+// the end fails with that kind, not with Closed.
+import { FerryError } from '../errors.js';
 import { plainCodec } from '../records.js';
 import { Receiver, Sender } from '../stream.js';
 import { Context, type Calls } from './calls.js';
@@ -22,10 +25,26 @@ export class Streams {
     const ends = this.env.attachStream(inWire, outWire);
     const def = ownTask(calls.tasks, name);
     const fn = typeof def === 'object' && def !== null ? (def as StreamTask)[kStreamTask] : undefined;
-    const input = new Receiver(ends.input, plainCodec);
+    // The task's for await closes its input as the loop exits, also when the
+    // body threw. The channel's close waits one macrotask, which is after
+    // the task's outcome is known: a failure first gives the channel its
+    // reason (end() closes it then), and a send waiting for room hears the
+    // task's kind, not Closed.
+    let closeInput: (() => void) | null = null;
+    const flushInput = (): void => {
+      const close = closeInput;
+      closeInput = null;
+      close?.();
+    };
+    const input = new Receiver(ends.input, plainCodec, {
+      closeChannel: (close) => {
+        closeInput = close;
+        setTimeout(flushInput, 0);
+      },
+    });
     const output = new Sender(ends.output, plainCodec);
     const finish = async (result: unknown): Promise<void> => {
-      await this.end(input, output, ends, !(result instanceof FerryError));
+      await this.end(input, flushInput, output, ends, result instanceof FerryError ? result : null);
       calls.settle(id, result);
     };
     if (typeof fn !== 'function') {
@@ -57,19 +76,22 @@ export class Streams {
     );
   }
 
-  // The task is over: close both ends, make sure nothing still waits on the
-  // channels (the pool reuses their memory once it has the result), detach.
-  private async end(input: Receiver, output: Sender, ends: StreamEnds, ok: boolean): Promise<void> {
-    if (ok) {
+  // The task is over (`failure`: its error, null if it succeeded): close both
+  // ends, make sure nothing still waits on the channels (the pool reuses
+  // their memory once it has the result), detach.
+  private async end(input: Receiver, flushInput: () => void, output: Sender, ends: StreamEnds, failure: FerryError | null): Promise<void> {
+    if (failure === null) {
       try {
         await output.close();
       } catch {
         // the pool stopped reading: nothing more to deliver
       }
     } else {
-      output.fail(new ClosedError('the stream task failed', `worker ${this.calls.index}`));
+      if (failure.kind > 0) ends.setCloseReason(failure.kind);
+      output.fail(failure); // what the task still had queued is not sent
     }
     input.close();
+    flushInput();
     if (output.waiting || input.waiting) {
       ends.kick();
       await Promise.all([output.idle(), input.idle()]);

@@ -8,7 +8,7 @@ import { ErrorKind, InvalidArgumentError } from '../errors.js';
 import { kRequestChannel, kResponseChannel, type MessageHub } from '../message-channel.js';
 import { nodeModule } from '../platform.js';
 import type { RecordConsumer, RecordProducer } from '../records.js';
-import { RingConsumer, RingProducer, ringAbort } from '../ring.js';
+import { RingConsumer, RingProducer, ringAbort, ringSetCloseReason } from '../ring.js';
 
 /** The port to the thread that started this worker (the pool's side of the handshake). */
 export interface HostPort {
@@ -41,6 +41,8 @@ export async function hostPort(): Promise<HostPort> {
 export interface StreamEnds {
   input: RecordConsumer;
   output: RecordProducer;
+  /** Why both channels will close (the task failed): their closes carry this ErrorKind. */
+  setCloseReason(kind: number): void;
   /** Wakes a wait still in progress on either channel (the task is over). */
   kick(): void;
   detach(): void;
@@ -69,6 +71,10 @@ export function ringEnv(buffer: SharedArrayBuffer, request: number, response: nu
       return {
         input,
         output,
+        setCloseReason(kind) {
+          ringSetCloseReason(buffer, inWire, kind);
+          ringSetCloseReason(buffer, outWire, kind);
+        },
         kick() {
           ringAbort(buffer, inWire, ErrorKind.Closed);
           ringAbort(buffer, outWire, ErrorKind.Closed);
@@ -94,6 +100,10 @@ export function messageEnv(hub: MessageHub, capacity: number): Env {
       return {
         input,
         output,
+        setCloseReason(kind) {
+          input.setCloseReason(kind);
+          output.setCloseReason(kind);
+        },
         kick() {
           input.abort(ErrorKind.Closed);
           output.abort(ErrorKind.Closed);
