@@ -114,7 +114,7 @@ test('wrong argument types are refused with TypeMismatchError before anything is
   expect(r.after).toBe(3);
 });
 
-test('every error kind arrives as its FerryError subclass with the C++ message and origin', async ({ page }) => {
+test('every error kind arrives as its FerryError subclass with the C++ message and origin; a failed C++ stream ends with its error', async ({ page }) => {
   const r = await page.evaluate(async (module) => {
     const { WorkerPool, FerryError, kindName } = window.ferry;
     const pool = await WorkerPool.create({ module, workers: 2 });
@@ -130,6 +130,19 @@ test('every error kind arrives as its FerryError subclass with the C++ message a
     out.unknown = { name: unknown.name, message: unknown.message };
     const value: any = await pool.call('checked_div', 1, 0).catch((x: unknown) => x);
     out.value = { name: value.name, message: value.message, origin: value.origin };
+    // A stream task that fails: its echoes arrive, then the reader, done and
+    // the sends (one was waiting for room in the 64-byte ring) all fail with
+    // its error's kind; the reader and done with its own error.
+    const s = await pool.stream('fail_after', { args: [3], capacity: 64 });
+    const got: number[] = [];
+    const reading = (async () => {
+      for await (const v of s) got.push(v as number);
+    })().catch((x: any) => x);
+    let refused: any = null;
+    for (let i = 0; refused === null; i++) await s.send(i).catch((x: any) => (refused = x));
+    const readEnd = await reading;
+    const done: any = await s.done.catch((x: unknown) => x);
+    out.stream = { got, refused: refused.name, readEnd: readEnd === done, done: { name: done.name, message: done.message } };
     await pool.terminate();
     return out;
   }, WASM);
@@ -139,6 +152,7 @@ test('every error kind arrives as its FerryError subclass with the C++ message a
   expect(r.thrown).toEqual({ name: 'TaskFailedError', message: 'thrown in C++', origin: expect.stringMatching(/^worker \d+: fail$/) });
   expect(r.unknown).toMatchObject({ name: 'UnknownTaskError', message: expect.stringMatching(/no_such_task/) });
   expect(r.value).toEqual({ name: 'InvalidArgumentError', message: 'division of 1 by zero', origin: 'checked_div' });
+  expect(r.stream).toEqual({ got: [0, 1, 2], refused: 'TaskFailedError', readEnd: true, done: { name: 'TaskFailedError', message: 'stream failed after 3' } });
 });
 
 test('an AbortSignal cancels a running C++ call, a timeout times it out, and the coroutine sees both', async ({ page }) => {
