@@ -44,14 +44,20 @@ test('Mapping.StringsAreStrictUtf8BothWays', () => {
 });
 
 test('Mapping.StringsIntoSharedMemoryEncodeAsIntoOrdinaryMemory', () => {
-  // Into a SharedArrayBuffer, strings up to 128 units are encoded by hand
-  // (TextEncoder cannot write there in place): same bytes, same errors, and a
-  // range too small is still MessageTooLarge.
+  // Into a SharedArrayBuffer, strings up to 48 units are encoded by hand
+  // (TextEncoder cannot write there in place), ASCII first where the range
+  // has room for it but not for 3 bytes a unit: same bytes, same errors, and
+  // a range too small is still MessageTooLarge. Decoding makes ASCII up to 48
+  // bytes 8 units at a time. Each string is also one unit short of ASCII
+  // (its last unit another), in exactly its room.
   const whole = new Uint8Array(new SharedArrayBuffer(1024));
-  const units = ['x', '\u00e9', '\u0800', '\u{1f600}'];
-  for (const n of [25, 32, 64, 127, 128, 129, 200]) {
+  const units = ['x', '\u00e9', '\u0800', '\u{1f600}', 'last'];
+  for (const n of [1, 8, 20, 24, 25, 32, 47, 48, 49, 64, 127, 128, 129, 200]) {
     for (const u of units) {
-      const s = u.repeat(Math.ceil(n / u.length)).slice(0, n - (u.length === 2 && n % 2 ? 1 : 0)) + (u.length === 2 && n % 2 ? 'y' : '');
+      const s =
+        u === 'last'
+          ? 'x'.repeat(n - 1) + '\u00e9'
+          : u.repeat(Math.ceil(n / u.length)).slice(0, n - (u.length === 2 && n % 2 ? 1 : 0)) + (u.length === 2 && n % 2 ? 'y' : '');
       const want = C.encode(s);
       whole.fill(0xaa);
       assert.equal(C.encodeToRange(s, whole, 7, 7 + want.length), want.length, `${n} × ${u}`);

@@ -212,7 +212,7 @@ export function encodeToRange(value: unknown, u8: Uint8Array, start: number, end
     encodeInto(w, value);
     return w.pos - w.base;
   } finally {
-    if (!(kHasSab && w.dv.buffer instanceof SharedArrayBuffer)) {
+    if (!w.shared) {
       w.u8 = kEmptyU8; // keep no ordinary buffer alive (shared ones are rings and wasm memory)
       w.dv = kEmptyDv;
     }

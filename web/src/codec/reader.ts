@@ -6,7 +6,7 @@ import { DeserializationError, ErrorKind, FerryError, InvalidArgumentError, ferr
 import { countBytes, deserErr, hex2, kEmptyU8, kLittleEndian, kOrigin, u16At, u32At } from './common.js';
 import { kScratchU64, readRaw, toScratch } from './numbers.js';
 import { Tag, isNumberTag, kMaxDepth, numberSize, wireName, type NumberTag } from './tags.js';
-import { decodeLongUtf8, decodeShortUtf8, findInvalidUtf8, kShortText } from './utf8.js';
+import { decodeUtf8, findInvalidUtf8 } from './utf8.js';
 import { describeJs } from './values.js';
 
 /**
@@ -108,7 +108,7 @@ export function needFail(r: Reader, n: number, what: string, suffix: string): ne
 
 // The text of n bytes at absolute `data`; `at` is where the field began (for messages).
 function textAt(r: Reader, at: number, data: number, n: number, what: string): string {
-  const s = n <= kShortText ? decodeShortUtf8(r.u8, data, data + n) : decodeLongUtf8(r.u8, data, n);
+  const s = decodeUtf8(r.u8, data, n);
   if (s === null) throw invalidUtf8(r, at, data, findInvalidUtf8(r.u8, data, data + n), what);
   return s;
 }

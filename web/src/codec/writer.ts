@@ -3,7 +3,7 @@
 // encoder (src/schema/encode.ts) are built from.
 
 import { ErrorKind, FerryError, isErrorKind } from '../errors.js';
-import { hex2, isShared, kHasSab, kLittleEndian, kOverflow, serErr } from './common.js';
+import { hex2, isShared, kHasSab, kLittleEndian, kOverflow, kScratchKeep, serErr } from './common.js';
 import { badNumber, bigOf, intOf, kU32Max, kU64Hi, writeRaw } from './numbers.js';
 import { Tag, isNumberTag, kMaxDepth, numberSize } from './tags.js';
 import { kEncoder, kShortSharedText, kShortText, loneSurrogate, loneSurrogateErr, utf8Length } from './utf8.js';
@@ -22,6 +22,7 @@ export class Writer {
   /** @internal absolute write position */ pos: number;
   /** @internal absolute end of the room */ end: number;
   /** @internal a slot: never grows */ fixed: boolean;
+  /** @internal u8 is a view of shared memory (a ring, wasm memory) */ shared: boolean;
 
   constructor(initialCapacity = 256) {
     const ab = new ArrayBuffer(Math.max(16, initialCapacity | 0));
@@ -31,6 +32,7 @@ export class Writer {
     this.pos = 0;
     this.end = ab.byteLength;
     this.fixed = false;
+    this.shared = false;
   }
 
   /** A writer that fills `slot` (for example a ring reservation) and never grows. */
@@ -46,6 +48,7 @@ export class Writer {
     if (this.dv.buffer !== ab) {
       this.u8 = new Uint8Array(ab);
       this.dv = new DataView(ab);
+      this.shared = isShared(this.u8);
     }
     this.base = slot.byteOffset;
     this.pos = this.base;
@@ -59,13 +62,16 @@ export class Writer {
    * seen that view. Any other view is taken as a slot (rebind).
    */
   rebindRange(u8: Uint8Array, start: number, end: number): void {
-    if (u8.byteOffset !== 0 || u8.byteLength !== u8.buffer.byteLength) {
-      this.rebind(u8.subarray(start, end));
-      return;
-    }
+    // The same view as last time (a stream's values, one after another) was
+    // checked then; looking at its buffer again costs more than the writes.
     if (this.u8 !== u8) {
+      if (u8.byteOffset !== 0 || u8.byteLength !== u8.buffer.byteLength) {
+        this.rebind(u8.subarray(start, end));
+        return;
+      }
       this.u8 = u8;
       this.dv = new DataView(u8.buffer);
+      this.shared = isShared(u8);
     }
     this.base = start;
     this.pos = start;
@@ -108,6 +114,7 @@ export class Writer {
     u8.set(this.u8.subarray(this.base, this.pos));
     this.u8 = u8;
     this.dv = new DataView(ab);
+    this.shared = false;
     this.base = 0;
     this.pos = used;
     this.end = cap;
@@ -165,8 +172,14 @@ export class Writer {
 // Writes the UTF-8 of s at w.pos (no length), growing as needed; refuses lone surrogates.
 function writeUtf8(w: Writer, s: string, what: string): void {
   const n = s.length;
-  if (n <= kShortText || (n <= kShortSharedText && isShared(w.u8))) {
-    if (w.pos + 3 * n > w.end) w.ensure(utf8Length(s));
+  if (n <= kShortText || (n <= kShortSharedText && w.shared)) {
+    if (w.pos + 3 * n > w.end) {
+      // No room for the worst case (3 bytes a unit), often room for ASCII:
+      // try that before counting the exact length (a stream's record has
+      // room for about twice its last value).
+      if (w.pos + n <= w.end && writeAscii(w, s)) return;
+      w.ensure(utf8Length(s));
+    }
     const u8 = w.u8;
     let p = w.pos;
     for (let i = 0; i < n; i++) {
@@ -196,19 +209,42 @@ function writeUtf8(w: Writer, s: string, what: string): void {
   }
   const bad = loneSurrogate(s);
   if (bad >= 0) throw loneSurrogateErr(s, bad, what);
-  if (w.pos + 3 * n > w.end) w.ensure(utf8Length(s));
-  const target = w.u8.subarray(w.pos, w.end);
-  if (kHasSab && target.buffer instanceof SharedArrayBuffer) {
-    // Browsers' encodeInto refuses shared memory (a ring slot): encode, then copy.
-    const bytes = kEncoder.encode(s);
-    if (bytes.length > target.length) throw kOverflow;
-    target.set(bytes);
+  if (w.shared) {
+    // Browsers' encodeInto refuses shared memory (a ring slot, wasm memory):
+    // encode into ordinary memory, then copy.
+    const bytes = encodeToScratch(s);
+    w.ensure(bytes.length);
+    w.u8.set(bytes, w.pos);
     w.pos += bytes.length;
     return;
   }
-  const res = kEncoder.encodeInto(s, target);
+  if (w.pos + 3 * n > w.end) w.ensure(utf8Length(s));
+  const res = kEncoder.encodeInto(s, w.u8.subarray(w.pos, w.end));
   if (res.read !== n) throw kOverflow; // only a slot can be short: ensure() grew anything else
   w.pos += res.written;
+}
+
+// Writes s at w.pos if it is all ASCII (the caller made room for n bytes):
+// true; false, with w.pos unchanged, at its first other unit.
+function writeAscii(w: Writer, s: string): boolean {
+  const u8 = w.u8;
+  const at = w.pos;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return false;
+    u8[at + i] = c;
+  }
+  w.pos = at + s.length;
+  return true;
+}
+
+let scratchUtf8 = new Uint8Array(256);
+// The UTF-8 of s (well formed) in a scratch buffer: valid until the next call.
+function encodeToScratch(s: string): Uint8Array {
+  const worst = 3 * s.length;
+  if (worst > kScratchKeep) return kEncoder.encode(s);
+  if (scratchUtf8.length < worst) scratchUtf8 = new Uint8Array(Math.min(kScratchKeep, Math.max(worst, 2 * scratchUtf8.length)));
+  return scratchUtf8.subarray(0, kEncoder.encodeInto(s, scratchUtf8).written);
 }
 
 /** @internal writes one number of wire type `tag` (checked) with its tag byte. */
