@@ -34,7 +34,7 @@
 // the ids the pool puts into the stream record where a ring would have its
 // byte offsets.
 
-import { ClosedError, CorruptRecordError, InvalidArgumentError, MessageTooLargeError, ferryError, kindName, type ErrorKind } from './errors.js';
+import { ClosedError, CorruptRecordError, InvalidArgumentError, MessageTooLargeError, ferryError, isErrorKind, kindName, type ErrorKind } from './errors.js';
 import type { RecordConsumer, RecordProducer } from './records.js';
 
 // Errors name the postMessage fallback as a whole (message-backend.ts is its entry).
@@ -63,8 +63,7 @@ function abortedError(kind: number): Error {
 
 // A close message's reason: an ErrorKind number, or 0 (none, or not one).
 function reasonOf(msg: HubMessage): number {
-  const r = msg.r;
-  return typeof r === 'number' && Number.isInteger(r) && r >= 1 && r <= 255 ? r : 0;
+  return typeof msg.r === 'number' && isErrorKind(msg.r) ? msg.r : 0;
 }
 
 interface Waitable {

@@ -3,10 +3,10 @@
 // encoder (src/schema/encode.ts) are built from.
 
 import { ErrorKind, FerryError, isErrorKind } from '../errors.js';
-import { hex2, isShared, kHasSab, kLittleEndian, kOverflow, kScratchKeep, serErr } from './common.js';
+import { hex2, isShared, kHasSab, kLittleEndian, kOverflow, serErr } from './common.js';
 import { badNumber, bigOf, intOf, kU32Max, kU64Hi, writeRaw } from './numbers.js';
 import { Tag, isNumberTag, kMaxDepth, numberSize } from './tags.js';
-import { kEncoder, kShortSharedText, kShortText, loneSurrogate, loneSurrogateErr, utf8Length } from './utf8.js';
+import { encodeForCopy, kEncoder, kShortSharedText, kShortText, loneSurrogate, loneSurrogateErr, utf8Length } from './utf8.js';
 import { describeJs } from './values.js';
 
 /**
@@ -212,7 +212,7 @@ function writeUtf8(w: Writer, s: string, what: string): void {
   if (w.shared) {
     // Browsers' encodeInto refuses shared memory (a ring slot, wasm memory):
     // encode into ordinary memory, then copy.
-    const bytes = encodeToScratch(s);
+    const bytes = encodeForCopy(s);
     w.ensure(bytes.length);
     w.u8.set(bytes, w.pos);
     w.pos += bytes.length;
@@ -236,15 +236,6 @@ function writeAscii(w: Writer, s: string): boolean {
   }
   w.pos = at + s.length;
   return true;
-}
-
-let scratchUtf8 = new Uint8Array(256);
-// The UTF-8 of s (well formed) in a scratch buffer: valid until the next call.
-function encodeToScratch(s: string): Uint8Array {
-  const worst = 3 * s.length;
-  if (worst > kScratchKeep) return kEncoder.encode(s);
-  if (scratchUtf8.length < worst) scratchUtf8 = new Uint8Array(Math.min(kScratchKeep, Math.max(worst, 2 * scratchUtf8.length)));
-  return scratchUtf8.subarray(0, kEncoder.encodeInto(s, scratchUtf8).written);
 }
 
 /** @internal writes one number of wire type `tag` (checked) with its tag byte. */
