@@ -45,7 +45,12 @@ export function u32At(u8: Uint8Array, at: number): number {
 
 /** @internal true when u8 views a SharedArrayBuffer. */
 export function isShared(u8: Uint8Array): boolean {
-  return kHasSab && u8.buffer instanceof SharedArrayBuffer;
+  return isSharedBuffer(u8.buffer);
+}
+
+/** @internal isShared() for a buffer already at hand (a view's .buffer costs a look each time). */
+export function isSharedBuffer(b: ArrayBufferLike): boolean {
+  return kHasSab && b instanceof SharedArrayBuffer;
 }
 
 // Scratch buffers (a writer's, the UTF-8 decoder's) never grow past this.
