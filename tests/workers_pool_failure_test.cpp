@@ -32,7 +32,9 @@ FERRY_EXPORT(crash);
 
 // A synchronous task that spins until it is cancelled (or 20 s pass).
 std::atomic<int> sync_saw_cancel{0};
+std::atomic<int> sync_started{0};
 int spin_until_cancelled(CancelToken stop) {
+  sync_started.fetch_add(1);
   const auto end = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < end) {
     if (stop.is_cancelled()) {
@@ -247,11 +249,15 @@ TEST(PoolFailure, CancelShutdownCancelsTheTokenOfEveryRunningTask) {
   coro_saw_cancel = 0;
   coro_started = 0;
   sync_saw_cancel = 0;
+  sync_started = 0;
   WorkerPool pool({.workers = 2, .max_in_flight = 8});
   std::vector<Call<int>> calls;
   for (int i = 0; i < 6; ++i) calls.push_back(pool.call_with<int>({.affinity = 0}, "wait_for_cancel"));
   auto sync = pool.call_with<int>({.affinity = 1}, "spin_until_cancelled");
   ASSERT_TRUE(eventually([] { return coro_started.load() == 6; }));
+  // The function must be running, not queued, to see its token cancelled
+  // (a clang-asan CI run shut down before worker 1 had started it).
+  ASSERT_TRUE(eventually([] { return sync_started.load() == 1; }));
   const auto report = pool.shutdown(ShutdownMode::Cancel);
   EXPECT_TRUE(report.clean());
   EXPECT_EQ(report.cancelled, 7u);
