@@ -13,6 +13,9 @@
 //   kResultTag  u64 id, one codec value (the result, or an error value)
 //   kCrashTag   one codec string: why the worker died
 //   kResponsePartTag  a part of a record too large for one ring record
+// Request tag 6 and response tag 4 are block records, which only the page
+// and its JavaScript workers exchange (web/PROTOCOL.md, "Records out of
+// band"); a C++ worker never gets or writes one.
 //
 // Parts: a record larger than the ring's largest payload travels as
 // consecutive part records (its producer writes nothing else in between).

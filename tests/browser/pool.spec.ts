@@ -366,7 +366,7 @@ test('WasmBuffer: a leased view the C++ task reads and writes in place, released
   expect(r.passReleased).toBe('InvalidArgumentError');
 });
 
-test('values of megabytes with the default settings: into JavaScript and C++ workers and back, in parts', async ({ page }) => {
+test('values of megabytes with the default settings: into JavaScript workers and back out of band, C++ workers in parts', async ({ page }) => {
   const r = await page.evaluate(async ([script, module]) => {
     const { WorkerPool } = window.ferry;
     const data = new Uint8Array(3 << 20);

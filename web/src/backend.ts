@@ -2,6 +2,7 @@
 // plain JavaScript workers over a standalone SharedArrayBuffer (js-backend.ts)
 // or C++ workers in a wasm module's memory (wasm-backend.ts). Both speak
 // web/PROTOCOL.md over the rings of core/RING.md.
+import type { BlockLane } from './blocks.js';
 import type { RingConsumer, RingProducer } from './ring.js';
 import type { Signature } from './schema.js';
 
@@ -13,6 +14,9 @@ export interface SlotRings {
   // task-side bells of a stream's rings must point at; null for JS workers
   // (they wait on each ring's own bells).
   doorbell: number | null;
+  // Records too large for a ring go out of band here (blocks.ts): JS
+  // workers; null for C++ workers, which take them in parts.
+  blocks: BlockLane | null;
 }
 
 export interface Backend {

@@ -17,6 +17,7 @@
 // fresh rings and a new worker.
 
 import type { Backend, SlotRings } from './backend.js';
+import { BlockLane, isBlockMessage } from './blocks.js';
 import { ErrorKind, FerryError, InvalidArgumentError, QueueFullError } from './errors.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit } from './ring.js';
 import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
@@ -332,13 +333,16 @@ class JsWorkers implements JsBackend {
       bellPort = ch.port2;
       response.whenRung = bell;
     }
-    return { requestOff, responseOff, rings: { request: RingProducer.attach(buffer, requestOff), response, doorbell: null }, bell, bellPort };
+    return { requestOff, responseOff, rings: { request: RingProducer.attach(buffer, requestOff), response, doorbell: null, blocks: null }, bell, bellPort };
   }
 
   // Starts the worker of slot `index` on the slot's rings; its death, unless
   // the pool is ending or the slot has moved on, aborts them and reports a crash.
   private async start(index: number, slot: JsSlot): Promise<void> {
     const gen = slot.gen;
+    // Records too large for a ring, both ways, as transferred buffers (blocks.ts).
+    const blocks = new BlockLane((m, transfer) => slot.worker!.post(m, transfer));
+    slot.rings.blocks = blocks;
     slot.worker = await startWorker(
       this.options.script,
       index,
@@ -348,6 +352,9 @@ class JsWorkers implements JsBackend {
         return { ferry: 'setup', transport: 'shared-memory', buffer: this.buffer, request: slot.requestOff, response: slot.responseOff, index, spinUs: this.spinUs, answerBell };
       },
       {
+        onMessage: (m) => {
+          if (isBlockMessage(m)) blocks.inbox.deliver(m);
+        },
         onDeath: (reason) => {
           if (this.terminating || slot.gen !== gen || slot.dead) return;
           slot.dead = true;

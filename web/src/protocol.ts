@@ -7,10 +7,12 @@
 //   RequestTag.Cancel  u64 id
 //   RequestTag.Stream  u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 n, name, arguments
 //   RequestTag.Part    a part of a record too large for one ring record (below)
+//   RequestTag.Block   u32 tag, u32 0, u64 length: that record, out of band (blocks.ts; JS workers)
 // Response ring (worker -> pool):
 //   ResponseTag.Result u64 id, one codec value (the result, or an error value)
 //   ResponseTag.Crash  one codec string: why a C++ worker died
 //   ResponseTag.Part   a part of a record too large for one ring record
+//   ResponseTag.Block  as RequestTag.Block
 // Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream/end.ts.
 //
 // Parts: a record larger than the ring's largest payload travels as
@@ -22,8 +24,8 @@
 import { decodeRange } from './codec.js';
 import { CorruptRecordError, MessageTooLargeError } from './errors.js';
 
-export const RequestTag = { Call: 1, Cancel: 2, Stream: 3, Part: 4 } as const;
-export const ResponseTag = { Result: 1, Crash: 2, Part: 3 } as const;
+export const RequestTag = { Call: 1, Cancel: 2, Stream: 3, Part: 4, Block: 6 } as const;
+export const ResponseTag = { Result: 1, Crash: 2, Part: 3, Block: 4 } as const;
 
 // The records' u64 fields, little-endian (ids and ring offsets stay below
 // 2^53), without a DataView.
@@ -125,23 +127,37 @@ export function crashReason(bytes: Uint8Array, at: number, len: number): string 
   return 'its rings were aborted (with an unreadable reason)';
 }
 
+/** MessageTooLarge for a record over kMaxPartedBytes, which neither parts nor a block may carry. */
+export function checkPartedSize(length: number): void {
+  if (length > kMaxPartedBytes) {
+    throw new MessageTooLargeError(`a record of ${length} bytes: more than the 1 GiB a record sent in parts or out of band may hold`, 'web/protocol');
+  }
+}
+
+/** The header a first part and a block record start with: u32 the whole record's tag, u32 0, u64 its length. */
+export function putWholeHeader(b: Uint8Array, tag: number, length: number): void {
+  b[0] = tag;
+  b[1] = tag >>> 8;
+  b[2] = tag >>> 16;
+  b[3] = tag >>> 24;
+  putU64(b, 8, length);
+}
+
+export function readWholeHeader(b: Uint8Array, at: number): { tag: number; length: number } {
+  return { tag: (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0, length: getU64(b, at + 8) };
+}
+
 /**
  * The part records of the record (tag, bytes) for a ring whose records carry
  * at most `maxPayload` bytes (views into `bytes`, except the first). Throws
  * MessageTooLarge above kMaxPartedBytes.
  */
 export function splitParts(tag: number, bytes: Uint8Array, maxPayload: number): Uint8Array[] {
-  if (bytes.length > kMaxPartedBytes) {
-    throw new MessageTooLargeError(`a record of ${bytes.length} bytes: more than the 1 GiB a record sent in parts may hold`, 'web/protocol');
-  }
+  checkPartedSize(bytes.length);
   const max = partBytes(maxPayload);
   const share = Math.min(bytes.length, max - kPartHeaderBytes);
   const first = new Uint8Array(kPartHeaderBytes + share);
-  first[0] = tag;
-  first[1] = tag >>> 8;
-  first[2] = tag >>> 16;
-  first[3] = tag >>> 24;
-  putU64(first, 8, bytes.length);
+  putWholeHeader(first, tag, bytes.length);
   first.set(bytes.subarray(0, share), kPartHeaderBytes);
   const parts: Uint8Array[] = [first];
   for (let at = share; at < bytes.length; at += max) parts.push(bytes.subarray(at, Math.min(bytes.length, at + max)));
@@ -179,9 +195,8 @@ export class PartReader {
   add(b: Uint8Array, at: number, len: number): Uint8Array | null {
     if (this.whole === null) {
       if (len < kPartHeaderBytes) throw new CorruptRecordError(`a first part of ${len} bytes is shorter than its 16-byte header`, 'web/protocol');
-      const length = getU64(b, at + 8);
+      const { tag, length } = readWholeHeader(b, at);
       if (length > kMaxPartedBytes) throw new CorruptRecordError(`a first part announces ${length} bytes, more than 1 GiB`, 'web/protocol');
-      const tag = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
       if (tag === this.partTag) throw new CorruptRecordError(`a first part announces a record of parts (tag ${tag}): parts do not nest`, 'web/protocol');
       this.tag = tag;
       this.whole = new Uint8Array(length);

@@ -157,7 +157,7 @@ export class RecordWriter {
       p.commit(headLen + n);
       return null;
     }
-    return this.bytes(head, headLen, value, codec);
+    return this.bytes(head, headLen, value, codec, size);
   }
 
   /**
@@ -190,11 +190,10 @@ export class RecordWriter {
   }
 
   /** The complete payload as new bytes (for records that wait in a queue). */
-  bytes(head: Uint8Array | null, headLen: number, value: unknown, codec: ValueCodec): Uint8Array {
-    const body = codec.encode(value);
-    const full = new Uint8Array(headLen + body.length);
+  bytes(head: Uint8Array | null, headLen: number, value: unknown, codec: ValueCodec, size = codec.size(value)): Uint8Array {
+    const full = new Uint8Array(headLen + size);
     if (headLen !== 0) full.set(head!.subarray(0, headLen));
-    full.set(body, headLen);
+    codec.encodeAt(value, full, headLen, full.length);
     return full;
   }
 

@@ -350,6 +350,7 @@ export class WasmBackend implements Backend {
       request: RingProducer.attach(buffer, this.word(slot + 4) >>> 0),
       response: RingConsumer.attach(buffer, this.word(slot + 8) >>> 0),
       doorbell: this.word(slot + 12) >>> 0,
+      blocks: null,
     };
   }
 }

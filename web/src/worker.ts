@@ -14,10 +14,11 @@
 //     }),
 //   });
 //
-// The pool posts one setup message (the only postMessage on the shared-memory
-// transport); the worker then reads request records from its request ring and
-// writes result records to its response ring (web/PROTOCOL.md), or does the
-// same over postMessage channels (message-channel.ts). This file is the
+// The pool posts one setup message; the worker then reads request records
+// from its request ring and writes result records to its response ring
+// (web/PROTOCOL.md), or does the same over postMessage channels
+// (message-channel.ts). On shared memory, the only other messages are
+// records too large for a ring, both ways (blocks.ts). This file is the
 // public surface and the handshake; the runtime is in worker/:
 // receive.ts reads the requests and dispatches them (the request loop),
 // calls.ts runs calls, streams.ts serves streams, answer.ts writes the
@@ -42,6 +43,7 @@
 //   worker: the pool fails its pending calls with WorkerCrashedError and
 //   starts a new worker.
 
+import { BlockLane, isBlockMessage } from './blocks.js';
 import { InvalidArgumentError } from './errors.js';
 import { MessageHub } from './message-channel.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
@@ -80,8 +82,13 @@ async function start(tasks: Tasks): Promise<void> {
   const port = await hostPort();
   let hub: MessageHub | null = null;
   let started = false;
+  const blocks = new BlockLane((m, transfer) => port.post(m, transfer));
   port.listen((m) => {
     if (hub !== null && hub.deliver(m)) return;
+    if (isBlockMessage(m)) {
+      blocks.inbox.deliver(m);
+      return;
+    }
     const setup = m as SetupMessage | null;
     if (started || setup === null || typeof setup !== 'object' || setup.ferry !== 'setup') return;
     started = true;
@@ -91,7 +98,7 @@ async function start(tasks: Tasks): Promise<void> {
         hub = new MessageHub((msg, transfer) => port.post(msg, transfer), true);
         env = messageEnv(hub, setup.capacity!);
       } else {
-        env = ringEnv(setup.buffer!, setup.request!, setup.response!, setup.answerBell);
+        env = ringEnv(setup.buffer!, setup.request!, setup.response!, setup.answerBell, blocks);
       }
     } catch (e) {
       port.post({ ferry: 'error', message: e instanceof Error ? e.message : String(e) });

@@ -15,7 +15,7 @@ import { Mode, kModes } from './workers/malformed-modes.js';
 
 const script = new URL('./workers/malformed.js', import.meta.url);
 const kinds = (e: unknown) => (e instanceof FerryError ? ErrorKind[e.kind] : `not a FerryError: ${String(e)}`);
-const kCrashModes: number[] = [Mode.Short, Mode.UnknownTag, Mode.BadHeader, Mode.CrashGarbage, Mode.BadPart];
+const kCrashModes: number[] = [Mode.Short, Mode.UnknownTag, Mode.BadHeader, Mode.CrashGarbage, Mode.BadPart, Mode.LostBlock];
 
 for (const transport of ['shared-memory', 'postMessage'] as const) {
   test(`${transport}: malformed response records fail their call or end their worker; every call settles and the pool goes on`, async () => {
@@ -34,8 +34,8 @@ for (const transport of ['shared-memory', 'postMessage'] as const) {
           assert.notEqual(how, 'Timeout', `mode ${mode} left its call pending`);
           assert.ok(how === 'value' || r.status === 'rejected' && r.reason instanceof FerryError, `mode ${mode}: ${how}`);
           // A call answered well gets its value, unless its worker was ended by another call's record.
-          if (mode === Mode.Good || mode === Mode.StrangerId || mode === Mode.GoodParts) assert.ok(how === 'WorkerCrashed' || (r.status === 'fulfilled' && (r.value as number[])[0] === seed), `mode ${mode}: ${how}`);
-          if (kCrashModes.includes(mode)) assert.equal(how, 'WorkerCrashed', `mode ${mode}`);
+          if (mode === Mode.Good || mode === Mode.StrangerId || mode === Mode.GoodParts || mode === Mode.GoodBlock) assert.ok(how === 'WorkerCrashed' || (r.status === 'fulfilled' && (r.value as number[])[0] === seed), `mode ${mode}: ${how}`);
+          if (kCrashModes.includes(mode) || (mode === Mode.BadBlock && transport === 'shared-memory')) assert.equal(how, 'WorkerCrashed', `mode ${mode}`);
         });
         done += group.length;
       }
@@ -186,4 +186,42 @@ test('parts put back together give the record; a part that contradicts the first
   const empty = splitParts(RequestTag.Call, new Uint8Array(0), 64)[0]!;
   assert.deepEqual(reader.add(empty, 0, empty.length), new Uint8Array(0));
   assert.equal(reader.tag, RequestTag.Call);
+});
+
+test('a block record names its block; a block of another length, a record that is no block record, or a block of a part throws CorruptRecord', async () => {
+  const { BlockLane, kBlockRecordBytes, readBlockRecord } = await import('../dist/blocks.js');
+  const { RequestTag } = await import('../dist/protocol.js');
+  const own = [RequestTag.Part, RequestTag.Block];
+  const posted: { m: { b: ArrayBuffer; o: number; n: number }; t: Transferable[] }[] = [];
+  const lane = new BlockLane((m, t) => posted.push({ m, t }));
+  const backing = new Uint8Array(100);
+  backing.fill(9, 10, 60);
+  const record = lane.send(RequestTag.Call, backing.subarray(10, 60));
+  assert.equal(record.length, kBlockRecordBytes);
+  assert.equal(posted.length, 1);
+  assert.equal(posted[0]!.t[0], backing.buffer); // moved, not copied
+  assert.deepEqual({ o: posted[0]!.m.o, n: posted[0]!.m.n }, { o: 10, n: 50 });
+  const r = readBlockRecord(record, 0, record.length, own);
+  assert.deepEqual(r, { tag: RequestTag.Call, length: 50 });
+  // The inbox hands blocks out in order, each once; none yet is null.
+  const inbox = lane.inbox;
+  assert.equal(inbox.take(r), null);
+  let arrived = false;
+  const waiting = inbox.arrived().then(() => (arrived = true));
+  await Promise.resolve();
+  assert.equal(arrived, false);
+  const buf = new Uint8Array(70);
+  buf.fill(9, 20, 70);
+  inbox.deliver({ ferry: 'block', b: buf.buffer, o: 20, n: 50 });
+  await waiting;
+  assert.deepEqual(inbox.take(r), new Uint8Array(50).fill(9));
+  assert.equal(inbox.take(r), null);
+  inbox.deliver({ ferry: 'block', b: new ArrayBuffer(49), o: 0, n: 49 });
+  assert.throws(() => inbox.take(r), (e: unknown) => kinds(e) === 'CorruptRecord' && /a block of 49 bytes where its record announced 50/.test((e as Error).message));
+  assert.throws(() => readBlockRecord(record, 0, 15, own), (e: unknown) => kinds(e) === 'CorruptRecord' && /a block record of 15 bytes/.test((e as Error).message));
+  const ofPart = lane.send(RequestTag.Part, new Uint8Array(4));
+  assert.throws(() => readBlockRecord(ofPart, 0, ofPart.length, own), (e: unknown) => kinds(e) === 'CorruptRecord' && /never a block's/.test((e as Error).message));
+  const huge = record.slice();
+  huge[15] = 1; // 2^56 bytes
+  assert.throws(() => readBlockRecord(huge, 0, huge.length, own), (e: unknown) => kinds(e) === 'CorruptRecord' && /more than 1 GiB/.test((e as Error).message));
 });

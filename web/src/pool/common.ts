@@ -4,6 +4,7 @@
 // the pool (core.ts) that its parts (send.ts, service.ts, streams.ts) call
 // back into. They import this file, never core.ts.
 
+import type { BlockLane, BlockRecord } from '../blocks.js';
 import { CancelledError, ClosedError } from '../errors.js';
 import { PartReader, ResponseTag } from '../protocol.js';
 import type { RecordConsumer, RecordProducer } from '../records.js';
@@ -69,6 +70,8 @@ export interface Slot {
   outbox: Deque<{ tag: number; bytes: Uint8Array }>;
   draining: Promise<void> | null;
   parts: PartReader; // a result that comes in parts
+  blocks: BlockLane | null; // records too large for a ring, out of band (blocks.ts)
+  blockWait: BlockRecord | null; // a block record whose block has not arrived
   dirty: boolean;
   calls: number; // of inFlight, the calls (not streams): the answers worth spinning for
   parked: Promise<void> | null; // a wake-up armed on the response ring
@@ -90,6 +93,8 @@ export function newSlot(index: number): Slot {
     outbox: new Deque(),
     draining: null,
     parts: new PartReader(ResponseTag.Part),
+    blocks: null,
+    blockWait: null,
     dirty: false,
     calls: 0,
     parked: null,

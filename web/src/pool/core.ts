@@ -251,6 +251,8 @@ export class PoolCore implements PoolContext {
     const rings = this.t.slot(s.index);
     s.request = rings.request;
     s.response = rings.response;
+    s.blocks = rings.blocks ?? null;
+    s.blockWait = null;
     s.parts.reset();
     s.parked = null;
     this.service.schedule();
@@ -331,10 +333,13 @@ export class PoolCore implements PoolContext {
   crash(s: Slot, reason: string): void {
     if (!s.alive || this.closed) return;
     s.alive = false; // from here on, a broken record read below cannot crash it again
-    // Results it published before dying still count; its last record may say why.
+    // Results it published before dying still count, up to a block record
+    // whose block will not come (blocks.ts); its last record may say why.
     try {
       const resp = s.response!;
-      for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
+      while (s.blockWait === null) {
+        const tag = resp.nextRecord();
+        if (tag < 0) break;
         if (tag === ResponseTag.Crash) reason = crashReason(resp.recordBytes, resp.recordOffset, resp.recordLength);
         else this.service.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
       }

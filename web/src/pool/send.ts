@@ -1,6 +1,6 @@
 // Where a call is sent: a record goes into its slot's request ring (encoded
-// straight into the reservation when it fits), in parts when it is larger
-// than the ring (web/PROTOCOL.md), or into the slot's outbox while the ring
+// straight into the reservation when it fits), out of band (blocks.ts) or
+// in parts when it is larger than the ring (web/PROTOCOL.md), or into the slot's outbox while the ring
 // is full. The service pass (service.ts) then publishes every slot written
 // to since the last one, one store (and at most one wake-up) per worker.
 
@@ -67,9 +67,14 @@ export class RecordSender {
   }
 
   // Writes one record now, or queues it behind the others while the ring is
-  // full; a record too large for the ring goes in parts (web/PROTOCOL.md).
+  // full; a record too large for the ring goes out of band or in parts
+  // (web/PROTOCOL.md). `bytes` is the caller's to give away.
   private sendRaw(s: Slot, tag: number, bytes: Uint8Array): void {
     if (bytes.length > s.request!.maxPayload) {
+      if (s.blocks !== null) {
+        this.sendRaw(s, RequestTag.Block, s.blocks.send(tag, bytes)); // bytes: ours to give away
+        return;
+      }
       for (const part of splitParts(tag, bytes, s.request!.maxPayload)) this.sendRaw(s, RequestTag.Part, part);
       return;
     }

@@ -6,6 +6,7 @@
 
 import { decodeRange } from '../codec.js';
 import { ErrorKind, FerryError } from '../errors.js';
+import { readBlockRecord } from '../blocks.js';
 import { ResponseTag, crashReason, kResultHeaderBytes, recordId } from '../protocol.js';
 import { SpinBudget, nowUs } from '../spin.js';
 import { State, type PoolContext, type Slot } from './common.js';
@@ -14,6 +15,9 @@ import type { PoolStreams } from './streams.js';
 // The longest the main thread spins for an answer before it parks (µs):
 // about what a park and wake-up of the page costs (web/README.md, "Waiting").
 export const kSpinCapUs = 100;
+
+// Records a block may not hold (blocks.ts).
+const kNotInBlocks = [ResponseTag.Part, ResponseTag.Block];
 
 export class Service {
   private readonly dirty: Slot[] = [];
@@ -107,7 +111,7 @@ export class Service {
 
   private anyAnswer(): boolean {
     for (const s of this.pool.slots) {
-      if (s.alive && s.inFlight > 0 && s.response!.hasData()) return true;
+      if (s.alive && s.inFlight > 0 && s.blockWait === null && s.response!.hasData()) return true;
     }
     return false;
   }
@@ -120,7 +124,10 @@ export class Service {
     const gen = s.gen;
     let n = 0;
     try {
-      for (let tag = resp.nextRecord(); tag >= 0; tag = resp.nextRecord()) {
+      // Nothing behind a block record is read before its block (blocks.ts).
+      while (s.blockWait === null) {
+        const tag = resp.nextRecord();
+        if (tag < 0) break;
         this.onRecord(s, tag, resp.recordBytes, resp.recordOffset, resp.recordLength);
         n++;
         if (s.gen !== gen) return n; // it crashed
@@ -143,7 +150,8 @@ export class Service {
   // that a C++ worker's crash record (or an aborted ring) is seen at once.
   private park(): void {
     for (const s of this.pool.slots) {
-      if (!s.alive || s.response === null || s.parked !== null) continue;
+      // A slot that waits for a block reads on when it arrives (takeBlock).
+      if (!s.alive || s.response === null || s.parked !== null || s.blockWait !== null) continue;
       const gen = s.gen;
       const resp = s.response;
       const p = resp.park();
@@ -158,6 +166,31 @@ export class Service {
         if (!this.pool.closed) this.run();
       });
     }
+  }
+
+  // Handles the record of s.blockWait once its block is there, and reads on
+  // (a service pass) when it came later than its record.
+  private takeBlock(s: Slot): void {
+    const r = s.blockWait!;
+    let block: Uint8Array | null;
+    try {
+      block = s.blocks!.inbox.take(r);
+    } catch (e) {
+      this.pool.crash(s, `it sent a malformed block: ${(e as Error).message}`);
+      return;
+    }
+    if (block === null) {
+      const gen = s.gen;
+      void s.blocks!.inbox.arrived().then(() => {
+        if (s.gen !== gen || !s.alive || this.pool.closed) return;
+        this.takeBlock(s);
+        this.pool.pump(s);
+        this.schedule(); // what its record held up
+      });
+      return;
+    }
+    s.blockWait = null;
+    this.onRecord(s, r.tag, block, 0, block.length);
   }
 
   /** One response record of slot s: its payload is bytes[at, at + len). */
@@ -179,10 +212,21 @@ export class Service {
       this.onRecord(s, s.parts.tag, whole, 0, whole.length);
       return;
     }
+    // A record too large for the ring, out of band: handled once its block is in.
+    if (tag === ResponseTag.Block && s.blocks !== null) {
+      try {
+        s.blockWait = readBlockRecord(bytes, at, len, kNotInBlocks);
+      } catch (e) {
+        this.pool.crash(s, `it wrote a malformed block record: ${(e as Error).message}`);
+        return;
+      }
+      this.takeBlock(s);
+      return;
+    }
     // A record the protocol does not have: the worker is broken (or not
     // ours), and which call it meant cannot be known. End it cleanly.
     if (tag !== ResponseTag.Result) {
-      this.pool.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed and 3 part)`);
+      this.pool.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed, 3 part and, from JS workers, 4 block)`);
       return;
     }
     if (len < kResultHeaderBytes) {

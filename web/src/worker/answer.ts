@@ -1,9 +1,10 @@
 // Answering calls: every result (a value or an error value) becomes a result
 // record on the worker's response ring (web/PROTOCOL.md). A result the ring
 // has no room for waits in an outbox, in order, and goes out as space frees;
-// one too large for a ring record goes out in parts. Answers are published
-// in batches: by the request loop after each round of requests, and once
-// per microtask turn for answers of async tasks.
+// one too large for a ring record goes out of band (blocks.ts) or in parts.
+// Answers are published in batches: by the request loop after each round of
+// requests, and once per microtask turn for answers of async tasks.
+import type { BlockLane } from '../blocks.js';
 import { ErrorKind, FerryError, TaskFailedError } from '../errors.js';
 import { ResponseTag, kResultHeaderBytes, putResultHeader, splitParts } from '../protocol.js';
 import { RecordWriter, plainCodec, type RecordProducer } from '../records.js';
@@ -25,6 +26,7 @@ export class Answers {
   constructor(
     private readonly response: RecordProducer,
     private readonly index: number,
+    private readonly blocks: BlockLane | null,
   ) {}
 
   /** Writes the result record of call `id` (or queues it while the response ring is full). */
@@ -50,15 +52,15 @@ export class Answers {
     if (rest.length <= resp.maxPayload) {
       this.outbox.push({ tag: ResponseTag.Result, bytes: rest });
     } else {
-      // Too large for one record: in parts (web/PROTOCOL.md); an error if over 1 GiB.
-      let parts: Uint8Array[];
+      // Too large for one record: out of band on shared memory (blocks.ts),
+      // else in parts (web/PROTOCOL.md); an error if over 1 GiB.
       try {
-        parts = splitParts(ResponseTag.Result, rest, resp.maxPayload);
+        if (this.blocks !== null) this.outbox.push({ tag: ResponseTag.Block, bytes: this.blocks.send(ResponseTag.Result, rest) });
+        else for (const bytes of splitParts(ResponseTag.Result, rest, resp.maxPayload)) this.outbox.push({ tag: ResponseTag.Part, bytes });
       } catch (e) {
         this.reply(id, e);
         return;
       }
-      for (const bytes of parts) this.outbox.push({ tag: ResponseTag.Part, bytes });
     }
     void this.drain();
   }

@@ -3,6 +3,7 @@
 // and cancels to the call they name, publishes the answers of a round at
 // once, then waits for the next request: spinning, blocking or parked
 // (web/README.md, "Waiting").
+import { readBlockRecord, type BlockRecord } from '../blocks.js';
 import { DeserializationError, ErrorKind, FerryError } from '../errors.js';
 import { PartReader, RequestTag, kCallHeaderBytes, kCancelBytes, kStreamHeaderBytes, nameLength, recordId, streamInRing, streamOutRing } from '../protocol.js';
 import { canBlock, type RingConsumer } from '../ring.js';
@@ -18,6 +19,8 @@ import type { Env } from './transport.js';
 // blocking yields to it anyway (timers, messages of user code). The longest
 // spin before blocking is the pool's to say (SetupMessage.spinUs).
 const kBlockMs = 2;
+// Records a block may not hold (blocks.ts).
+const kNotInBlocks = [RequestTag.Part, RequestTag.Block];
 const kYieldMs = 10;
 
 // A macrotask turn without setTimeout's clamping: the worker's timers and
@@ -83,6 +86,7 @@ export class RequestLoop {
   private readonly calls: Calls;
   private readonly streams: Streams;
   private readonly parts = new PartReader(RequestTag.Part); // a request that comes in parts
+  private blockWait: BlockRecord | null = null; // a block record whose block has not arrived
 
   constructor(
     tasks: Tasks,
@@ -92,7 +96,7 @@ export class RequestLoop {
   ) {
     this.names = new TaskNames(tasks);
     this.spin = new SpinBudget(spinCapUs);
-    this.answers = new Answers(env.response, index);
+    this.answers = new Answers(env.response, index, env.blocks);
     this.calls = new Calls(tasks, index, this.answers);
     this.streams = new Streams(this.calls, env);
   }
@@ -113,13 +117,24 @@ export class RequestLoop {
     let lastYield = nowUs();
     for (;;) {
       try {
-        for (let tag = req.nextRecord(); tag >= 0; tag = req.nextRecord()) this.onRequest(tag, req.recordBytes, req.recordOffset, req.recordLength);
+        while (this.blockWait === null) {
+          const tag = req.nextRecord();
+          if (tag < 0) break;
+          this.onRequest(tag, req.recordBytes, req.recordOffset, req.recordLength);
+        }
         req.release();
       } catch (e) {
         if (e instanceof FerryError && e.kind === ErrorKind.Closed) return; // the pool is done with us
         throw e;
       }
       this.answers.publish();
+      if (this.blockWait !== null) {
+        // Its block is still on its way: nothing behind its record is read before it.
+        await this.env.blocks!.inbox.arrived();
+        this.takeBlock();
+        lastYield = nowUs();
+        continue;
+      }
       const spaceWait = this.answers.spaceWait;
       if (ring !== null && !this.calls.busy && spaceWait === null) {
         if (nowUs() - lastYield > kYieldMs * 1000) {
@@ -161,14 +176,18 @@ export class RequestLoop {
 
   // One request record, read where it lies: its payload is b[at, at + len).
   // A record too short for what it says is answered with Deserialization
-  // when it has an id to answer, and dropped otherwise. A malformed part
-  // throws CorruptRecord: the worker ends, and the pool fails its calls.
+  // when it has an id to answer, and dropped otherwise. A malformed part or
+  // block record throws CorruptRecord: the worker ends, and the pool fails
+  // its calls.
   private onRequest(tag: number, b: Uint8Array, at: number, len: number): void {
     const end = at + len;
     if (tag === RequestTag.Part) {
       const whole = this.parts.add(b, at, len);
       if (whole === null) return;
       this.onRequest(this.parts.tag, whole, 0, whole.length);
+    } else if (tag === RequestTag.Block && this.env.blocks !== null) {
+      this.blockWait = readBlockRecord(b, at, len, kNotInBlocks);
+      this.takeBlock();
     } else if (tag === RequestTag.Call && len >= kCallHeaderBytes) {
       const n = nameLength(b, at, kCallHeaderBytes);
       const args = at + kCallHeaderBytes + n;
@@ -182,6 +201,16 @@ export class RequestLoop {
       if (args > end) this.answers.reply(recordId(b, at), this.shortRecord('stream', len, n));
       else this.streams.start(recordId(b, at), streamInRing(b, at), streamOutRing(b, at), this.names.at(b, at + kStreamHeaderBytes, n), b, args, end);
     }
+  }
+
+  // Handles the record of blockWait once its block is there (a block of
+  // the wrong length throws CorruptRecord: the worker ends).
+  private takeBlock(): void {
+    const r = this.blockWait!;
+    const block = this.env.blocks!.inbox.take(r);
+    if (block === null) return;
+    this.blockWait = null;
+    this.onRequest(r.tag, block, 0, block.length);
   }
 
   private shortRecord(what: string, len: number, n: number): FerryError {

@@ -4,6 +4,7 @@
 // stream's two rings, either in shared memory (ring.ts) or as channels over
 // that port (message-channel.ts). The rest of the runtime sees only
 // RecordConsumer/RecordProducer, whichever transport the setup message chose.
+import type { BlockLane } from '../blocks.js';
 import { ErrorKind, InvalidArgumentError } from '../errors.js';
 import { kRequestChannel, kResponseChannel, type MessageHub } from '../message-channel.js';
 import { nodeModule } from '../platform.js';
@@ -54,10 +55,12 @@ export interface Env {
   /** The request ring, when this thread may block on it (shared memory). */
   blocking: RingConsumer | null;
   response: RecordProducer;
+  /** Records too large for a ring, out of band (blocks.ts): shared memory only. */
+  blocks: BlockLane | null;
   attachStream(inWire: number, outWire: number): StreamEnds;
 }
 
-export function ringEnv(buffer: SharedArrayBuffer, request: number, response: number, answerBell: MessagePort | undefined): Env {
+export function ringEnv(buffer: SharedArrayBuffer, request: number, response: number, answerBell: MessagePort | undefined, blocks: BlockLane): Env {
   const req = RingConsumer.attach(buffer, request);
   const resp = RingProducer.attach(buffer, response);
   if (answerBell !== undefined) resp.onRing = () => answerBell.postMessage(0); // the page cannot wait on the ring's bell
@@ -65,6 +68,7 @@ export function ringEnv(buffer: SharedArrayBuffer, request: number, response: nu
     request: req,
     blocking: req,
     response: resp,
+    blocks,
     attachStream(inWire, outWire) {
       const input = RingConsumer.attach(buffer, inWire);
       const output = RingProducer.attach(buffer, outWire);
@@ -93,6 +97,7 @@ export function messageEnv(hub: MessageHub, capacity: number): Env {
     request: hub.consumer(kRequestChannel, capacity),
     blocking: null,
     response: hub.producer(kResponseChannel, capacity, capacity),
+    blocks: null,
     attachStream(inWire, outWire) {
       // in: the pool said its capacity; out: the pool's first credit is the capacity.
       const input = hub.consumer(inWire, 0);

@@ -9,5 +9,11 @@ export const Mode = {
   CrashGarbage: 6, // a crash record whose reason is not a string
   GoodParts: 7, // a well-formed result sent in parts of random sizes (web/PROTOCOL.md)
   BadPart: 8, // a part longer than what its first part announced
+  // Shared memory only (blocks.ts; over postMessage a plain good result): a
+  // block record, then a result of the same id that must not win, then the
+  // block, posted 0-3 ms later.
+  GoodBlock: 9,
+  BadBlock: 10, // as GoodBlock, but the block is one byte shorter than its record says
+  LostBlock: 11, // a block record, then the worker dies before it posts the block (both transports: it dies)
 } as const;
-export const kModes = 9;
+export const kModes = 12;

@@ -10,7 +10,8 @@
 import { parentPort } from 'node:worker_threads';
 import { decode, encode } from '../../dist/codec.js';
 import { MessageHub, kRequestChannel, kResponseChannel } from '../../dist/message-channel.js';
-import { RequestTag, ResponseTag, kCallHeaderBytes, kPartHeaderBytes, kResultHeaderBytes, kStreamHeaderBytes, nameLength, putResultHeader, putU64, recordId, streamOutRing } from '../../dist/protocol.js';
+import { kBlockRecordBytes } from '../../dist/blocks.js';
+import { RequestTag, ResponseTag, kCallHeaderBytes, kPartHeaderBytes, kResultHeaderBytes, kStreamHeaderBytes, nameLength, putResultHeader, putWholeHeader, recordId, streamOutRing } from '../../dist/protocol.js';
 import type { RecordConsumer, RecordProducer } from '../../dist/records.js';
 import { RingConsumer, RingProducer } from '../../dist/ring.js';
 import type { SetupMessage } from '../../dist/spawn.js';
@@ -23,6 +24,7 @@ const port = parentPort!;
 let responseRing: { buffer: SharedArrayBuffer; offset: number } | null = null;
 let post: ((m: unknown, t?: Transferable[]) => void) | null = null;
 let broken = false;
+let blocksPosted = Promise.resolve(); // GoodBlock's late blocks, posted in order
 
 function randomBytes(next: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -94,8 +96,7 @@ function answerCall(response: RecordProducer, id: number, seed: number, mode: nu
       const whole = result(id, encode([seed]));
       let at = next() % (mode === Mode.BadPart ? whole.length : whole.length + 1); // a bad part needs one to follow
       const first = new Uint8Array(kPartHeaderBytes + at);
-      first[0] = ResponseTag.Result; // the whole record's tag
-      putU64(first, 8, whole.length);
+      putWholeHeader(first, ResponseTag.Result, whole.length);
       first.set(whole.subarray(0, at), kPartHeaderBytes);
       response.tryWrite(ResponseTag.Part, first);
       if (mode === Mode.BadPart) {
@@ -107,6 +108,34 @@ function answerCall(response: RecordProducer, id: number, seed: number, mode: nu
         response.tryWrite(ResponseTag.Part, whole.subarray(at, at + n));
       }
       break;
+    }
+    case Mode.GoodBlock:
+    case Mode.BadBlock:
+    case Mode.LostBlock: {
+      const whole = result(id, encode([seed]));
+      if (responseRing === null && mode !== Mode.LostBlock) {
+        response.tryWrite(ResponseTag.Result, whole); // no blocks over postMessage
+        break;
+      }
+      const record = new Uint8Array(kBlockRecordBytes);
+      putWholeHeader(record, ResponseTag.Result, whole.length + (mode === Mode.BadBlock ? 1 : 0));
+      response.tryWrite(ResponseTag.Block, record);
+      // Same id: read before the block, it would settle the call. (A worker
+      // that ends reads on past its block record: there, another id.)
+      response.tryWrite(ResponseTag.Result, result(mode === Mode.GoodBlock ? id : id + 1_000_000, encode(['read before the block'])));
+      response.publish();
+      // Late, but in the order of their records, as blocks.ts requires.
+      const delay = next() % 4;
+      blocksPosted = blocksPosted.then(() => new Promise((resolve) => setTimeout(resolve, delay))).then(() => {
+        if (mode !== Mode.LostBlock) {
+          port.postMessage({ ferry: 'block', b: whole.buffer, o: 0, n: whole.length }, [whole.buffer]);
+          return;
+        }
+        setTimeout(() => {
+          throw new Error('the worker died before it posted its block');
+        });
+      });
+      return;
     }
   }
   response.publish();
