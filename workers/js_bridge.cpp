@@ -91,6 +91,7 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t ferry_js_pool_start(std::uint32_t workers, st
       ferry::WorkerPool pool({.workers = workers,
                               .ring_capacity = ring_capacity,
                               .external = true,
+                              .shared_blocks = true,
                               .on_worker_started = [d](const ferry::WorkerPool& p, unsigned i) { publish_slot(d, p, i); }});
       set_state(d, kRunning);
       auto& state = word_at(d, kStateOffset);

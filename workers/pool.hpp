@@ -96,6 +96,11 @@ struct WorkerPoolOptions {
   // still look at them), and on_worker_started announces each worker as it
   // starts or replaces a dead one (see worker_rings()).
   bool external = false;
+  // With external: a request or result record too large for a ring may lie
+  // in a block of shared memory (shared_alloc) that a block record names
+  // (web/PROTOCOL.md, "Records out of band"); the reader frees it. The wasm
+  // bridge turns it on; without it such records come and go in parts.
+  bool shared_blocks = false;
   std::function<void(const WorkerPool& pool, unsigned index)> on_worker_started;
 };
 

@@ -13,9 +13,16 @@
 //   kResultTag  u64 id, one codec value (the result, or an error value)
 //   kCrashTag   one codec string: why the worker died
 //   kResponsePartTag  a part of a record too large for one ring record
-// Request tag 6 and response tag 4 are block records, which only the page
-// and its JavaScript workers exchange (web/PROTOCOL.md, "Records out of
-// band"); a C++ worker never gets or writes one.
+//   kRequestBlockTag / kResponseBlockTag  u32 tag, u32 0, u64 length,
+//               u64 address: that record, out of band (below)
+//
+// Blocks (web/PROTOCOL.md, "Records out of band"): between JavaScript and a
+// worker of a pool with shared_blocks (the wasm bridge), a record larger
+// than the ring's largest payload lies in a block of shared memory
+// (ferry::shared_alloc, the module's heap) and the ring carries a block
+// record naming it. Whoever reads the block record frees the block once it
+// has handled the record. (Between the page and a JavaScript worker, the
+// same record with address 0 means the bytes come on the worker's port.)
 //
 // Parts: a record larger than the ring's largest payload travels as
 // consecutive part records (its producer writes nothing else in between).
@@ -54,12 +61,15 @@ inline constexpr std::uint32_t kCrashTag = 2;
 inline constexpr std::uint32_t kRequestPartTag = 4;
 inline constexpr std::uint32_t kCallByStateTag = 5;  // C++ callers only
 inline constexpr std::uint32_t kResponsePartTag = 3;
+inline constexpr std::uint32_t kRequestBlockTag = 6;  // JavaScript callers only
+inline constexpr std::uint32_t kResponseBlockTag = 4;
 
 inline constexpr std::size_t kCallHeaderBytes = 10;    // id, name length
 inline constexpr std::size_t kStreamHeaderBytes = 34;  // id, in, out, keepalive, name length
 inline constexpr std::size_t kMaxNameBytes = 0xFFFF;
 inline constexpr std::size_t kPartHeaderBytes = 16;          // tag, 0, length
 inline constexpr std::size_t kMaxPartedBytes = std::size_t{1} << 30;  // 1 GiB
+inline constexpr std::size_t kBlockRecordBytes = 24;                   // tag, 0, length, address
 
 // A call or stream request, as views into the record.
 struct Request {
@@ -235,6 +245,41 @@ class PartReader {
   std::uint32_t tag_ = 0;
   bool open_ = false, done_ = false;
 };
+
+// A block record: the record it stands for lies at `address`.
+struct BlockRef {
+  std::uint32_t tag = 0;
+  std::size_t length = 0;
+  std::uint64_t address = 0;
+};
+
+// Reads a block record of the direction whose part and block tags are given
+// (a block never holds either). Its address is checked by the caller.
+inline Result<BlockRef> parse_block(std::span<const std::byte> record, std::uint32_t part_tag, std::uint32_t block_tag) {
+  if (record.size() != kBlockRecordBytes) return detail::malformed("block", record.size(), "a block record has 24 bytes");
+  BlockRef b;
+  std::memcpy(&b.tag, record.data(), 4);
+  const std::uint64_t length = detail::get_u64(record.data() + 8);
+  b.address = detail::get_u64(record.data() + 16);
+  if (length > kMaxPartedBytes) {
+    return detail::malformed("block", record.size(), "announces " + std::to_string(length) + " bytes, more than 1 GiB");
+  }
+  if (b.tag == part_tag || b.tag == block_tag) {
+    return detail::malformed("block", record.size(), "announces a record of tag " + std::to_string(b.tag) + ", which is never a block's");
+  }
+  if (b.address == 0) return detail::malformed("block", record.size(), "names no block (address 0)");
+  b.length = static_cast<std::size_t>(length);
+  return b;
+}
+
+inline std::vector<std::byte> block_record(std::uint32_t tag, std::size_t length, std::uint64_t address) {
+  std::vector<std::byte> out;
+  detail::put(out, tag);
+  detail::put(out, std::uint32_t{0});
+  detail::put(out, static_cast<std::uint64_t>(length));
+  detail::put(out, address);
+  return out;
+}
 
 // The payload of a result record: the id, then the encoded value.
 inline void begin_result(std::vector<std::byte>& out, std::uint64_t id) {

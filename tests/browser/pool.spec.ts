@@ -338,11 +338,11 @@ test('WasmBuffer: a leased view the C++ task reads and writes in place, released
     const { WorkerPool, InvalidArgumentError } = window.ferry;
     // 4 MiB rings so that the copying call below carries 1 MiB in one record.
     const pool = await WorkerPool.create({ module, workers: 1, ringCapacity: 4 << 20 });
-    // With the default 64 KiB rings the same copy travels in parts.
+    // With the default 64 KiB rings the same copy travels out of band (a heap block).
     const small = await WorkerPool.create({ module, workers: 1 });
     const data = new Uint8Array(1 << 20);
     for (let i = 0; i < data.length; i++) data[i] = i * 7;
-    const viaParts = await small.call('checksum_bytes', data);
+    const viaBlock = await small.call('checksum_bytes', data);
     await small.terminate();
     const buf = pool.alloc(1 << 20);
     for (let i = 0; i < buf.size; i++) buf.bytes[i] = i * 7;
@@ -356,9 +356,9 @@ test('WasmBuffer: a leased view the C++ task reads and writes in place, released
     const afterRelease = (() => { try { return buf.bytes.length; } catch (e) { return e instanceof InvalidArgumentError; } })();
     const passReleased = await pool.call('checksum_shared', buf).then(() => 'resolved', (e: any) => e.name);
     await pool.terminate();
-    return { expected: h, inPlace, copied, filled, afterRelease, passReleased, viaParts };
+    return { expected: h, inPlace, copied, filled, afterRelease, passReleased, viaBlock };
   }, WASM);
-  expect(r.viaParts).toBe(r.expected);
+  expect(r.viaBlock).toBe(r.expected);
   expect(r.inPlace).toBe(r.expected);
   expect(r.copied).toBe(r.expected);
   expect(r.filled).toBe(true);
@@ -366,7 +366,7 @@ test('WasmBuffer: a leased view the C++ task reads and writes in place, released
   expect(r.passReleased).toBe('InvalidArgumentError');
 });
 
-test('values of megabytes with the default settings: into JavaScript workers and back out of band, C++ workers in parts', async ({ page }) => {
+test('values of megabytes with the default settings: into JavaScript and C++ workers and back, out of band', async ({ page }) => {
   const r = await page.evaluate(async ([script, module]) => {
     const { WorkerPool } = window.ferry;
     const data = new Uint8Array(3 << 20);

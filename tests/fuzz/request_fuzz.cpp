@@ -11,11 +11,17 @@
 // record's payload also goes through a PartReader of its own, as if it were
 // a part: it must refuse what does not add up without reading outside it.
 //
+// Block records (shared_blocks, as the wasm bridge sets it) come well formed
+// too: a fuzzed record of a fuzzed tag, in a real block the worker frees.
+// Every record's payload also goes through parse_block, which must refuse
+// what is no block record without reading outside it.
+//
 // Stream records name their rings by address; a native peer's addresses are
 // trusted (in wasm they are checked against the module's memory), so the
 // fuzzer zeroes them here and the worker must refuse the record.
 #include "workers/pool.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -47,7 +53,7 @@ struct Peer {
   std::optional<ferry::RingProducer> tx;
   std::optional<ferry::RingConsumer> rx;
   Peer() {
-    pool = std::make_unique<ferry::WorkerPool>(ferry::WorkerPoolOptions{.workers = 1, .ring_capacity = 1u << 16, .external = true});
+    pool = std::make_unique<ferry::WorkerPool>(ferry::WorkerPoolOptions{.workers = 1, .ring_capacity = 1u << 16, .external = true, .shared_blocks = true});
     auto rings = pool->worker_rings(0);
     tx.emplace(std::move(ferry::RingProducer::attach(rings.request).value()));
     rx.emplace(std::move(ferry::RingConsumer::attach(rings.response).value()));
@@ -105,8 +111,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     put(payload, data + at, len);
     at += len;
     (void)loose_parts.add(payload);  // refused or taken, inside its bounds (ASan)
+    (void)ferry::protocol::parse_block(payload, ferry::protocol::kRequestPartTag, ferry::protocol::kRequestBlockTag);
     std::uint32_t tag = ferry::protocol::kCallTag;
-    switch (kind % 6) {
+    switch (kind % 7) {
       case 0: tag = 7 + kind; break;  // an unknown tag
       case 1: tag = ferry::protocol::kCallTag; break;
       case 2: tag = ferry::protocol::kCancelTag; break;
@@ -123,6 +130,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (id == kSentinel) std::memset(call.data(), 0, 8);
         ferry::protocol::split_parts(ferry::protocol::kCallTag, call, 96 + 4 * (kind % 64),
                                      [&](std::vector<std::byte> part) { write(p, ferry::protocol::kRequestPartTag, part); });
+        continue;
+      }
+      case 6: {  // the fuzzed record (a call, cancel, stream or unknown tag) in a block
+        const std::uint32_t inner[] = {ferry::protocol::kCallTag, ferry::protocol::kCancelTag, ferry::protocol::kStreamTag, 9};
+        const std::uint32_t inner_tag = inner[(kind / 7) % 4];
+        if (inner_tag == ferry::protocol::kStreamTag && payload.size() >= 24) std::memset(payload.data() + 8, 0, 16);
+        if (payload.size() >= 8) {
+          std::uint64_t id;
+          std::memcpy(&id, payload.data(), 8);
+          if (id == kSentinel) std::memset(payload.data(), 0, 8);
+        }
+        auto* block = static_cast<std::byte*>(ferry::shared_alloc(std::max<std::size_t>(payload.size(), 1)).value());  // the worker frees it
+        if (!payload.empty()) std::memcpy(block, payload.data(), payload.size());
+        write(p, ferry::protocol::kRequestBlockTag,
+              ferry::protocol::block_record(inner_tag, payload.size(), reinterpret_cast<std::uintptr_t>(block)));
         continue;
       }
       default: {  // a well-formed call to a real task with the fuzzed bytes as arguments

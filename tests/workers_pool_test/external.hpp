@@ -1,5 +1,6 @@
 // workers_pool_test, external: external mode: rings driven by another producer
-// (JavaScript in the browser), records in parts, malformed parts, crashes.
+// (JavaScript in the browser), records in parts or in shared blocks, malformed
+// parts and block records, crashes.
 // Part of tests/workers_pool_test.cpp, the one translation unit of that test binary:
 // it includes its parts after the helpers they share, so the cases are grouped
 // by concern without another compile of GoogleTest and ferry per part.
@@ -104,6 +105,74 @@ TEST(PoolExternal, RecordsLargerThanTheRingTravelInParts) {
   auto [id2, sum] = read_answer(*rx);
   EXPECT_EQ(id2, 6u);
   EXPECT_EQ(decode<int>(sum).value(), 3);
+}
+
+// With shared_blocks (the wasm bridge's setting), a record larger than the
+// ring lies in a block of shared memory that a 24-byte block record names;
+// the reader frees it (web/PROTOCOL.md, "Records out of band").
+TEST(PoolExternal, SharedBlocksCarryRecordsLargerThanTheRingBothWays) {
+  ExternalPeer peer;
+  WorkerPool pool({.workers = 1, .external = true, .shared_blocks = true,
+                   .on_worker_started = [&](const WorkerPool& p, unsigned i) { peer.on_started(p, i); }});
+  auto tx = RingProducer::attach(peer.rings[0].request);
+  auto rx = RingConsumer::attach(peer.rings[0].response);
+  ASSERT_TRUE(tx.ok() && rx.ok());
+  std::vector<double> big(300 * 1000);  // 2.4 MB, with 64 KiB rings
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<double>(i % 1000);
+  const auto record = call_record(5, "scale", encode(std::tuple<std::vector<double>, double>{big, 0.5}).value());
+  auto* block = static_cast<std::byte*>(shared_alloc(record.size()).value());  // the worker frees it
+  std::memcpy(block, record.data(), record.size());
+  ASSERT_TRUE(*tx->try_write(protocol::kRequestBlockTag,
+                             protocol::block_record(protocol::kCallTag, record.size(), reinterpret_cast<std::uintptr_t>(block))));
+  ASSERT_TRUE(*tx->try_write(protocol::kCallTag, call_record(6, "add", encode(std::tuple<int, int>{1, 2}).value())));
+  tx->publish();
+  auto rec = rx->read(10s);
+  ASSERT_TRUE(rec.ok()) << rec.error().describe();
+  ASSERT_EQ(rec->tag, protocol::kResponseBlockTag);
+  auto answer = protocol::parse_block(rec->payload, protocol::kResponsePartTag, protocol::kResponseBlockTag);
+  rx->release();
+  ASSERT_TRUE(answer.ok()) << answer.error().describe();
+  EXPECT_EQ(answer->tag, protocol::kResultTag);
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(static_cast<std::uintptr_t>(answer->address)), answer->length);
+  std::uint64_t id = 0;
+  std::memcpy(&id, bytes.data(), 8);
+  EXPECT_EQ(id, 5u);
+  auto value = decode<std::vector<double>>(bytes.subspan(8));
+  shared_free(reinterpret_cast<void*>(static_cast<std::uintptr_t>(answer->address)));
+  ASSERT_TRUE(value.ok()) << value.error().describe();
+  ASSERT_EQ(value->size(), big.size());
+  for (std::size_t i = 0; i < big.size(); i += 997) EXPECT_EQ((*value)[i], 0.5 * static_cast<double>(i % 1000));
+  // The small call behind it, and small results, stay in the ring.
+  auto [id2, sum] = read_answer(*rx);
+  EXPECT_EQ(id2, 6u);
+  EXPECT_EQ(decode<int>(sum).value(), 3);
+}
+
+TEST(PoolExternal, AMalformedBlockRecordEndsTheWorkerWithAReason) {
+  ExternalPeer peer;
+  WorkerPool pool({.workers = 1, .external = true, .shared_blocks = true,
+                   .on_worker_started = [&](const WorkerPool& p, unsigned i) { peer.on_started(p, i); }});
+  const std::pair<std::vector<std::byte>, const char*> cases[] = {
+      {std::vector<std::byte>(23), "a block record has 24 bytes"},
+      {protocol::block_record(protocol::kRequestPartTag, 8, 64), "which is never a block's"},
+      {protocol::block_record(protocol::kCallTag, 8, 0), "names no block"},
+      {protocol::block_record(protocol::kCallTag, (std::size_t{1} << 30) + 1, 64), "more than 1 GiB"},
+  };
+  for (unsigned k = 0; k < std::size(cases); ++k) {
+    auto rings = peer.await(1 + k, 0);
+    auto tx = RingProducer::attach(rings.request);
+    auto rx = RingConsumer::attach(rings.response);
+    ASSERT_TRUE(*tx->try_write(protocol::kRequestBlockTag, cases[k].first));
+    tx->publish();
+    auto why = rx->read(10s);
+    ASSERT_TRUE(why.ok()) << why.error().describe();
+    EXPECT_EQ(why->tag, protocol::kCrashTag);
+    const auto reason = decode<std::string>(why->payload).value();
+    EXPECT_NE(reason.find(cases[k].second), std::string::npos) << reason;
+    rx->release();
+  }
+  peer.await(1 + std::size(cases), 0);
+  EXPECT_EQ(pool.stats().workers[0].restarts, std::size(cases));
 }
 
 TEST(PoolExternal, PartsDoNotNest) {

@@ -2,7 +2,7 @@
 // plain JavaScript workers over a standalone SharedArrayBuffer (js-backend.ts)
 // or C++ workers in a wasm module's memory (wasm-backend.ts). Both speak
 // web/PROTOCOL.md over the rings of core/RING.md.
-import type { BlockLane } from './blocks.js';
+import type { Blocks } from './blocks.js';
 import type { RingConsumer, RingProducer } from './ring.js';
 import type { Signature } from './schema.js';
 
@@ -14,9 +14,10 @@ export interface SlotRings {
   // task-side bells of a stream's rings must point at; null for JS workers
   // (they wait on each ring's own bells).
   doorbell: number | null;
-  // Records too large for a ring go out of band here (blocks.ts): JS
-  // workers; null for C++ workers, which take them in parts.
-  blocks: BlockLane | null;
+  // Where records too large for a ring go out of band (blocks.ts): a port
+  // (JS workers, set once the worker starts) or the module's heap (C++
+  // workers); null: in parts.
+  blocks: Blocks | null;
 }
 
 export interface Backend {

@@ -17,7 +17,7 @@
 // fresh rings and a new worker.
 
 import type { Backend, SlotRings } from './backend.js';
-import { BlockLane, isBlockMessage } from './blocks.js';
+import { PortBlocks, isBlockMessage } from './blocks.js';
 import { ErrorKind, FerryError, InvalidArgumentError, QueueFullError } from './errors.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit } from './ring.js';
 import { checkHeartbeat, defaultWorkers, startWorker, type WorkerHandle } from './spawn.js';
@@ -341,7 +341,7 @@ class JsWorkers implements JsBackend {
   private async start(index: number, slot: JsSlot): Promise<void> {
     const gen = slot.gen;
     // Records too large for a ring, both ways, as transferred buffers (blocks.ts).
-    const blocks = new BlockLane((m, transfer) => slot.worker!.post(m, transfer));
+    const blocks = new PortBlocks((m, transfer) => slot.worker!.post(m, transfer));
     slot.rings.blocks = blocks;
     slot.worker = await startWorker(
       this.options.script,
@@ -353,7 +353,7 @@ class JsWorkers implements JsBackend {
       },
       {
         onMessage: (m) => {
-          if (isBlockMessage(m)) blocks.inbox.deliver(m);
+          if (isBlockMessage(m)) blocks.deliver(m);
         },
         onDeath: (reason) => {
           if (this.terminating || slot.gen !== gen || slot.dead) return;

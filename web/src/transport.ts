@@ -5,7 +5,7 @@
 // postMessage. Kept apart from pool.ts so that no transport imports the pool.
 
 import type { Backend } from './backend.js';
-import type { BlockLane } from './blocks.js';
+import type { Blocks } from './blocks.js';
 import { ringCapacityOf, type ArenaStats } from './js-backend.js';
 import { RingConsumer, RingProducer, ringAbort, ringBytes, ringInit, ringSetBells } from './ring.js';
 import type { Signature } from './schema.js';
@@ -32,7 +32,7 @@ export interface Transport {
   readonly size: number;
   readonly signatures: Map<string, Signature> | null;
   /** blocks: where records too large for a ring go out of band (blocks.ts), when the workers take them. */
-  slot(index: number): { request: RecordProducer; response: RecordConsumer; blocks?: BlockLane | null };
+  slot(index: number): { request: RecordProducer; response: RecordConsumer; blocks?: Blocks | null };
   /** Wakes and ends slot `index`'s request and response channels. */
   abortSlot(index: number, kind: number): void;
   openStream(index: number, capacity: number): StreamChannels;
@@ -52,7 +52,7 @@ export class RingTransport implements Transport {
   get signatures(): Map<string, Signature> | null {
     return this.b.signatures;
   }
-  slot(index: number): { request: RecordProducer; response: RecordConsumer; blocks: BlockLane | null } {
+  slot(index: number): { request: RecordProducer; response: RecordConsumer; blocks: Blocks | null } {
     return this.b.slot(index);
   }
   abortSlot(index: number, kind: number): void {

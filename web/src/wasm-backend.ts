@@ -5,6 +5,7 @@
 // Nothing here blocks: starting, replacing and stopping are awaited through
 // futex words in the descriptor with Atomics.waitAsync.
 import type { Backend, SlotRings } from './backend.js';
+import { HeapBlocks } from './blocks.js';
 import { ErrorKind, FerryError, ferryError } from './errors.js';
 import { isNode, nodeModule } from './platform.js';
 import { RingConsumer, RingProducer } from './ring.js';
@@ -227,6 +228,12 @@ export class WasmBackend implements Backend {
   readonly kind = 'wasm' as const;
   readonly signatures: Map<string, Signature>;
   private readonly slots: SlotRings[] = [];
+  // Records too large for a ring, both ways, in blocks of the heap (blocks.ts).
+  private readonly heapBlocks = new HeapBlocks(
+    () => new Uint8Array(this.buffer),
+    (bytes) => this.alloc(bytes),
+    (address) => this.free(address),
+  );
   private readonly generations: number[] = [];
   private stopped = false;
 
@@ -350,7 +357,7 @@ export class WasmBackend implements Backend {
       request: RingProducer.attach(buffer, this.word(slot + 4) >>> 0),
       response: RingConsumer.attach(buffer, this.word(slot + 8) >>> 0),
       doorbell: this.word(slot + 12) >>> 0,
-      blocks: null,
+      blocks: this.heapBlocks,
     };
   }
 }

@@ -43,7 +43,7 @@
 //   worker: the pool fails its pending calls with WorkerCrashedError and
 //   starts a new worker.
 
-import { BlockLane, isBlockMessage } from './blocks.js';
+import { PortBlocks, isBlockMessage } from './blocks.js';
 import { InvalidArgumentError } from './errors.js';
 import { MessageHub } from './message-channel.js';
 import { holdLivenessLock, startBeating, type SetupMessage } from './spawn.js';
@@ -82,11 +82,11 @@ async function start(tasks: Tasks): Promise<void> {
   const port = await hostPort();
   let hub: MessageHub | null = null;
   let started = false;
-  const blocks = new BlockLane((m, transfer) => port.post(m, transfer));
+  const blocks = new PortBlocks((m, transfer) => port.post(m, transfer));
   port.listen((m) => {
     if (hub !== null && hub.deliver(m)) return;
     if (isBlockMessage(m)) {
-      blocks.inbox.deliver(m);
+      blocks.deliver(m);
       return;
     }
     const setup = m as SetupMessage | null;

@@ -188,12 +188,12 @@ test('parts put back together give the record; a part that contradicts the first
   assert.equal(reader.tag, RequestTag.Call);
 });
 
-test('a block record names its block; a block of another length, a record that is no block record, or a block of a part throws CorruptRecord', async () => {
-  const { BlockLane, kBlockRecordBytes, readBlockRecord } = await import('../dist/blocks.js');
+test('a block record names its block; a block of another length or outside the heap, a record that is no block record, or a block of a part throws CorruptRecord', async () => {
+  const { HeapBlocks, PortBlocks, kBlockRecordBytes, readBlockRecord } = await import('../dist/blocks.js');
   const { RequestTag } = await import('../dist/protocol.js');
   const own = [RequestTag.Part, RequestTag.Block];
   const posted: { m: { b: ArrayBuffer; o: number; n: number }; t: Transferable[] }[] = [];
-  const lane = new BlockLane((m, t) => posted.push({ m, t }));
+  const lane = new PortBlocks((m, t) => posted.push({ m, t }));
   const backing = new Uint8Array(100);
   backing.fill(9, 10, 60);
   const record = lane.send(RequestTag.Call, backing.subarray(10, 60));
@@ -202,9 +202,9 @@ test('a block record names its block; a block of another length, a record that i
   assert.equal(posted[0]!.t[0], backing.buffer); // moved, not copied
   assert.deepEqual({ o: posted[0]!.m.o, n: posted[0]!.m.n }, { o: 10, n: 50 });
   const r = readBlockRecord(record, 0, record.length, own);
-  assert.deepEqual(r, { tag: RequestTag.Call, length: 50 });
-  // The inbox hands blocks out in order, each once; none yet is null.
-  const inbox = lane.inbox;
+  assert.deepEqual(r, { tag: RequestTag.Call, length: 50, address: 0 });
+  // The port hands blocks out in order, each once; none yet is null.
+  const inbox = lane;
   assert.equal(inbox.take(r), null);
   let arrived = false;
   const waiting = inbox.arrived().then(() => (arrived = true));
@@ -224,4 +224,17 @@ test('a block record names its block; a block of another length, a record that i
   const huge = record.slice();
   huge[15] = 1; // 2^56 bytes
   assert.throws(() => readBlockRecord(huge, 0, huge.length, own), (e: unknown) => kinds(e) === 'CorruptRecord' && /more than 1 GiB/.test((e as Error).message));
+  assert.throws(() => inbox.take({ ...r, address: 64 }), (e: unknown) => kinds(e) === 'CorruptRecord' && /blocks come on the port here/.test((e as Error).message));
+  // Heap blocks: copied into what alloc gave, read where the record says, freed by release().
+  const heap = new Uint8Array(4096);
+  const freed: number[] = [];
+  const blocks = new HeapBlocks(() => heap, () => 1024, (a) => freed.push(a));
+  const hr = readBlockRecord(blocks.send(RequestTag.Stream, new Uint8Array(300).fill(5)), 0, kBlockRecordBytes, own);
+  assert.deepEqual(hr, { tag: RequestTag.Stream, length: 300, address: 1024 });
+  assert.deepEqual(blocks.take(hr), new Uint8Array(300).fill(5));
+  blocks.release(hr);
+  assert.deepEqual(freed, [1024]);
+  for (const bad of [{ ...hr, address: 0 }, { ...hr, address: 4000 }, { ...hr, address: 5000 }]) {
+    assert.throws(() => blocks.take(bad), (e: unknown) => kinds(e) === 'CorruptRecord' && /outside the module's 4096 bytes of memory/.test((e as Error).message));
+  }
 });

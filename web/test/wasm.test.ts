@@ -171,7 +171,7 @@ test('a failing C++ stream task, as a JavaScript one: its echoes arrive, then fo
   }
 });
 
-test('C++ workers take and give values of megabytes with the default rings: both ways in parts', async () => {
+test('C++ workers take and give values of megabytes with the default rings: both ways in heap blocks', async () => {
   const { WorkerPool } = await import('../dist/index.js');
   const pool = await WorkerPool.create({ module: wasmModule, workers: 2 });
   try {
@@ -186,6 +186,10 @@ test('C++ workers take and give values of megabytes with the default rings: both
     assert.equal(await pool.call('add', 2, 40), 42);
     const text = 'x'.repeat(2_000_000);
     assert.equal(await pool.call('echo_string', text), text);
+    // Every block is freed by whoever read it: the heap in use comes back.
+    const before = pool.heap().inUse;
+    for (let k = 0; k < 20; k++) assert.equal((await pool.call<Uint8Array>('echo_bytes', arg.subarray(0, 1 << 20))).length, 1 << 20);
+    assert.ok(pool.heap().inUse <= before + 64 * 1024, `heap in use ${before} -> ${pool.heap().inUse} bytes after 20 echoes of 1 MiB`);
   } finally {
     await pool.terminate();
   }

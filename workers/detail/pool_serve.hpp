@@ -104,6 +104,24 @@ inline PoolCore::Step PoolCore::take_requests(Worker& w) {
   return Step::Ok;
 }
 
+// Memory named by a JavaScript peer, [address, address + bytes): in wasm it
+// must lie inside the module's memory before anything touches it (natively
+// the peer is a test in this process).
+inline Result<void> check_peer_memory(std::uint64_t address, std::uint64_t bytes, const std::string& what) {
+#if defined(__EMSCRIPTEN__)
+  const auto memory = static_cast<std::uint64_t>(emscripten_get_heap_size());
+  if (address > memory || bytes > memory - address) {
+    return Error::make(ErrorKind::Deserialization,
+                       what + " at " + std::to_string(address) + " (" + std::to_string(bytes) +
+                           " bytes) lies outside the module's " + std::to_string(memory) + " bytes of memory",
+                       "workers/protocol");
+  }
+#else
+  (void)address, (void)bytes, (void)what;
+#endif
+  return {};
+}
+
 inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<const std::byte> payload) {
   const bool js = options_.external;
   if (tag == protocol::kCallTag || tag == protocol::kStreamTag) {
@@ -152,6 +170,19 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
     if (!whole) crash_worker("its request ring carried a malformed part: " + whole.error().message);
     if (!*whole) return Step::Ok;
     return handle(w, w.parts.tag(), w.parts.bytes());
+  }
+  if (tag == protocol::kRequestBlockTag && js && options_.shared_blocks) {
+    // A request too large for the ring, in a block JavaScript allocated:
+    // handled from there (calls and streams copy what they keep), then freed.
+    auto block = protocol::parse_block(payload, protocol::kRequestPartTag, protocol::kRequestBlockTag);
+    if (!block) crash_worker("its request ring carried a malformed block record: " + block.error().message);
+    if (auto ok = check_peer_memory(block->address, block->length, "block"); !ok) {
+      crash_worker("its request ring carried a malformed block record: " + ok.error().message);
+    }
+    auto* bytes = reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(block->address));
+    const Step step = handle(w, block->tag, std::span<const std::byte>(bytes, block->length));
+    shared_free(bytes);
+    return step;
   }
   if (tag == protocol::kCancelTag && js) {
     auto id = protocol::parse_id(payload, "cancel");
@@ -224,15 +255,9 @@ inline Task<void> PoolCore::run_task(Worker& w, CallState& st, const TaskEntry& 
 // A stream ring named by a JavaScript peer: it must lie inside the module's
 // memory, be 64-byte aligned and hold a ring, before anything touches it.
 inline Result<void> check_peer_ring(std::uint64_t address, const char* which) {
-#if defined(__EMSCRIPTEN__)
-  const auto memory = static_cast<std::uint64_t>(emscripten_get_heap_size());
-  if (address + ring_layout::kHeaderBytes > memory) {
-    return Error::make(ErrorKind::Deserialization,
-                       std::string("stream record: its ") + which + " ring at " + std::to_string(address) +
-                           " lies outside the module's " + std::to_string(memory) + " bytes of memory",
-                       "workers/protocol");
+  if (auto ok = check_peer_memory(address, ring_layout::kHeaderBytes, std::string("its ") + which + " ring"); !ok) {
+    return Error::make(ErrorKind::Deserialization, "stream record: " + ok.error().message, "workers/protocol");
   }
-#endif
   if (auto ok = detail::ring_check(reinterpret_cast<std::byte*>(static_cast<std::uintptr_t>(address))); !ok) {
     return Error::make(ErrorKind::Deserialization, std::string("stream record: its ") + which + " ring: " + ok.error().message,
                        "workers/protocol");
@@ -354,6 +379,20 @@ inline void PoolCore::finish(Worker& w, CallState& st, std::vector<std::byte>* v
 
 inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std::byte>* value,
                               const std::optional<Error>& error) {
+  const std::size_t max = w.response_tx->max_payload();
+  if (!error && options_.shared_blocks && 8 + value->size() > max && 8 + value->size() <= protocol::kMaxPartedBytes) {
+    // Too large for the ring: into a block that JavaScript reads and frees
+    // (web/PROTOCOL.md, "Records out of band"); in parts if there is no room.
+    const std::size_t size = 8 + value->size();
+    if (auto block = shared_alloc(size)) {
+      auto* p = static_cast<std::byte*>(*block);
+      std::memcpy(p, &id, 8);
+      std::memcpy(p + 8, value->data(), value->size());
+      send_response(w, protocol::kResponseBlockTag,
+                    protocol::block_record(protocol::kResultTag, size, reinterpret_cast<std::uintptr_t>(p)));
+      return;
+    }
+  }
   std::vector<std::byte> payload;
   protocol::begin_result(payload, id);
   if (!error) {
@@ -372,7 +411,6 @@ inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std
                                                       " bytes: more than the 1 GiB a record sent in parts may hold",
                                                   origin(w))));
   }
-  const std::size_t max = w.response_tx->max_payload();
   if (payload.size() <= max) {
     send_response(w, protocol::kResultTag, std::move(payload));
     return;

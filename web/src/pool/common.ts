@@ -4,7 +4,7 @@
 // the pool (core.ts) that its parts (send.ts, service.ts, streams.ts) call
 // back into. They import this file, never core.ts.
 
-import type { BlockLane, BlockRecord } from '../blocks.js';
+import type { BlockRecord, Blocks } from '../blocks.js';
 import { CancelledError, ClosedError } from '../errors.js';
 import { PartReader, ResponseTag } from '../protocol.js';
 import type { RecordConsumer, RecordProducer } from '../records.js';
@@ -70,7 +70,7 @@ export interface Slot {
   outbox: Deque<{ tag: number; bytes: Uint8Array }>;
   draining: Promise<void> | null;
   parts: PartReader; // a result that comes in parts
-  blocks: BlockLane | null; // records too large for a ring, out of band (blocks.ts)
+  blocks: Blocks | null; // records too large for a ring, out of band (blocks.ts); null: in parts
   blockWait: BlockRecord | null; // a block record whose block has not arrived
   dirty: boolean;
   calls: number; // of inFlight, the calls (not streams): the answers worth spinning for

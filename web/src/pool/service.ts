@@ -172,16 +172,17 @@ export class Service {
   // (a service pass) when it came later than its record.
   private takeBlock(s: Slot): void {
     const r = s.blockWait!;
+    const blocks = s.blocks!;
     let block: Uint8Array | null;
     try {
-      block = s.blocks!.inbox.take(r);
+      block = blocks.take(r);
     } catch (e) {
       this.pool.crash(s, `it sent a malformed block: ${(e as Error).message}`);
       return;
     }
     if (block === null) {
       const gen = s.gen;
-      void s.blocks!.inbox.arrived().then(() => {
+      void blocks.arrived().then(() => {
         if (s.gen !== gen || !s.alive || this.pool.closed) return;
         this.takeBlock(s);
         this.pool.pump(s);
@@ -190,7 +191,11 @@ export class Service {
       return;
     }
     s.blockWait = null;
-    this.onRecord(s, r.tag, block, 0, block.length);
+    try {
+      this.onRecord(s, r.tag, block, 0, block.length);
+    } finally {
+      blocks.release(r);
+    }
   }
 
   /** One response record of slot s: its payload is bytes[at, at + len). */
@@ -226,7 +231,7 @@ export class Service {
     // A record the protocol does not have: the worker is broken (or not
     // ours), and which call it meant cannot be known. End it cleanly.
     if (tag !== ResponseTag.Result) {
-      this.pool.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed, 3 part and, from JS workers, 4 block)`);
+      this.pool.crash(s, `it wrote a response record with the unknown tag ${tag} (web/PROTOCOL.md has 1 result, 2 crashed, 3 part and 4 block)`);
       return;
     }
     if (len < kResultHeaderBytes) {

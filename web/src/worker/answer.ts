@@ -4,7 +4,7 @@
 // one too large for a ring record goes out of band (blocks.ts) or in parts.
 // Answers are published in batches: by the request loop after each round of
 // requests, and once per microtask turn for answers of async tasks.
-import type { BlockLane } from '../blocks.js';
+import type { Blocks } from '../blocks.js';
 import { ErrorKind, FerryError, TaskFailedError } from '../errors.js';
 import { ResponseTag, kResultHeaderBytes, putResultHeader, splitParts } from '../protocol.js';
 import { RecordWriter, plainCodec, type RecordProducer } from '../records.js';
@@ -26,7 +26,7 @@ export class Answers {
   constructor(
     private readonly response: RecordProducer,
     private readonly index: number,
-    private readonly blocks: BlockLane | null,
+    private readonly blocks: Blocks | null,
   ) {}
 
   /** Writes the result record of call `id` (or queues it while the response ring is full). */

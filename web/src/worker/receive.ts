@@ -130,7 +130,7 @@ export class RequestLoop {
       this.answers.publish();
       if (this.blockWait !== null) {
         // Its block is still on its way: nothing behind its record is read before it.
-        await this.env.blocks!.inbox.arrived();
+        await this.env.blocks!.arrived();
         this.takeBlock();
         lastYield = nowUs();
         continue;
@@ -207,10 +207,15 @@ export class RequestLoop {
   // the wrong length throws CorruptRecord: the worker ends).
   private takeBlock(): void {
     const r = this.blockWait!;
-    const block = this.env.blocks!.inbox.take(r);
+    const blocks = this.env.blocks!;
+    const block = blocks.take(r);
     if (block === null) return;
     this.blockWait = null;
-    this.onRequest(r.tag, block, 0, block.length);
+    try {
+      this.onRequest(r.tag, block, 0, block.length);
+    } finally {
+      blocks.release(r);
+    }
   }
 
   private shortRecord(what: string, len: number, n: number): FerryError {

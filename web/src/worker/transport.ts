@@ -4,7 +4,7 @@
 // stream's two rings, either in shared memory (ring.ts) or as channels over
 // that port (message-channel.ts). The rest of the runtime sees only
 // RecordConsumer/RecordProducer, whichever transport the setup message chose.
-import type { BlockLane } from '../blocks.js';
+import type { Blocks } from '../blocks.js';
 import { ErrorKind, InvalidArgumentError } from '../errors.js';
 import { kRequestChannel, kResponseChannel, type MessageHub } from '../message-channel.js';
 import { nodeModule } from '../platform.js';
@@ -56,11 +56,11 @@ export interface Env {
   blocking: RingConsumer | null;
   response: RecordProducer;
   /** Records too large for a ring, out of band (blocks.ts): shared memory only. */
-  blocks: BlockLane | null;
+  blocks: Blocks | null;
   attachStream(inWire: number, outWire: number): StreamEnds;
 }
 
-export function ringEnv(buffer: SharedArrayBuffer, request: number, response: number, answerBell: MessagePort | undefined, blocks: BlockLane): Env {
+export function ringEnv(buffer: SharedArrayBuffer, request: number, response: number, answerBell: MessagePort | undefined, blocks: Blocks): Env {
   const req = RingConsumer.attach(buffer, request);
   const resp = RingProducer.attach(buffer, response);
   if (answerBell !== undefined) resp.onRing = () => answerBell.postMessage(0); // the page cannot wait on the ring's bell
