@@ -223,7 +223,9 @@ export const explanations = [
       'slots are bare T. At 8 bytes the header doubles the memory traffic; from 64 bytes on the ring’s batched ' +
       'publish wins in channel_bench. ring_bench’s batched baseline is stronger: boost pushes and pops ranges of ' +
       '64 values with one index update per range on each side.',
-    fix: 'A packed-record batch API (one header for many same-tag fixed-size values) for tiny messages.',
+    fix: 'Put a batch’s values in one record: one try_reserve and one copy for an array of them (the “one ' +
+      'reserve per batch” rows, the same work as boost’s range push), or try_extend per value as streams do ' +
+      '(the “packed records” rows, which pay a bounds check per value).',
   },
   {
     title: 'Large buffers through the raw ring: one record per publish, 3 records in flight',

@@ -175,6 +175,12 @@ int main(int argc, char** argv) {
                   {kRwq, [](std::uint64_t n) { return rwq_throughput<std::uint64_t>(n); }, small_n0}},
                  "ferry: the 64 values of a batch share one record (try_extend), one publish and one release "
                  "per batch; boost: push/pop ranges of 64; RWQ: one-by-one");
+  throughput_row("8 B batched, one reserve per batch (Mmsg/s)",
+                 {{kFerry, [](std::uint64_t n) { return ferry_reserved_throughput<std::uint64_t>(n); }, small_n0},
+                  {kBoost, [](std::uint64_t n) { return boost_throughput<std::uint64_t>(n, true); }, small_n0},
+                  {kRwq, [](std::uint64_t n) { return rwq_throughput<std::uint64_t>(n); }, small_n0}},
+                 "ferry: the 64 values made in an array (as for boost), one try_reserve for all, one copy in, one "
+                 "commit, publish and release per batch; boost: push/pop ranges of 64; RWQ: one-by-one");
   throughput_row("64 B one-by-one (Mmsg/s)",
                  {{kFerry, [](std::uint64_t n) { return ferry_throughput<Msg64>(n, false); }, small_n0},
                   {kBoost, [](std::uint64_t n) { return boost_throughput<Msg64>(n, false); }, small_n0},
@@ -190,6 +196,11 @@ int main(int argc, char** argv) {
                   {kBoost, [](std::uint64_t n) { return boost_throughput<Msg64>(n, true); }, small_n0},
                   {kRwq, [](std::uint64_t n) { return rwq_throughput<Msg64>(n); }, small_n0}},
                  "as 8 B batched, packed records");
+  throughput_row("64 B batched, one reserve per batch (Mmsg/s)",
+                 {{kFerry, [](std::uint64_t n) { return ferry_reserved_throughput<Msg64>(n); }, small_n0},
+                  {kBoost, [](std::uint64_t n) { return boost_throughput<Msg64>(n, true); }, small_n0},
+                  {kRwq, [](std::uint64_t n) { return rwq_throughput<Msg64>(n); }, small_n0}},
+                 "as 8 B batched, one reserve per batch");
 
   latency_rows(o, msgs, rt_n0);
   bulk_rows(o, bulk, bulk_n0, bulk_blocks);
