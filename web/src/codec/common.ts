@@ -53,5 +53,10 @@ export function isSharedBuffer(b: ArrayBufferLike): boolean {
   return kHasSab && b instanceof SharedArrayBuffer;
 }
 
+/** An ArrayBuffer or a SharedArrayBuffer (a bytes value). */
+export function isRawBuffer(v: unknown): v is ArrayBuffer | SharedArrayBuffer {
+  return v instanceof ArrayBuffer || (kHasSab && v instanceof SharedArrayBuffer);
+}
+
 // Scratch buffers (a writer's, the UTF-8 decoder's) never grow past this.
 export const kScratchKeep = 1 << 20;

@@ -2,7 +2,7 @@
 // type from the value (the table at the top of codec.ts).
 
 import { ErrorKind, FerryError, MessageTooLargeError, toFerryError } from '../errors.js';
-import { countBytes, kEmptyDv, kEmptyU8, kHasSab, kOrigin, kOverflow, kScratchKeep, serErr } from './common.js';
+import { countBytes, isRawBuffer, kEmptyDv, kEmptyU8, kOrigin, kOverflow, kScratchKeep, serErr } from './common.js';
 import { kU32Max } from './numbers.js';
 import { Tag, isNumberTag, numberSize } from './tags.js';
 import { utf8Length } from './utf8.js';
@@ -95,7 +95,7 @@ function encObject(w: Writer, v: object | null, depth: number): void {
     putError(w, v);
     return;
   }
-  if (v instanceof ArrayBuffer || (kHasSab && v instanceof SharedArrayBuffer)) {
+  if (isRawBuffer(v)) {
     putBlob(w, new Uint8Array(v));
     return;
   }
@@ -246,7 +246,7 @@ function sizeOf(v: unknown, depth: number): number {
   if (v === null || v === NONE) return 2;
   if (v instanceof Typed) return isNumberTag(v.tag) ? 1 + numberSize(v.tag) : 1;
   if (ArrayBuffer.isView(v)) return (v instanceof Uint8Array || v instanceof DataView ? 5 : 6) + v.byteLength;
-  if (v instanceof ArrayBuffer || (kHasSab && v instanceof SharedArrayBuffer)) return 5 + v.byteLength;
+  if (isRawBuffer(v)) return 5 + v.byteLength;
   if (v instanceof Error) {
     const e = v instanceof FerryError ? v : toFerryError(v, '');
     const n = 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));

@@ -3,7 +3,7 @@
 // encoder (src/schema/encode.ts) are built from.
 
 import { ErrorKind, FerryError, isErrorKind } from '../errors.js';
-import { hex2, isSharedBuffer, kHasSab, kLittleEndian, kOverflow, serErr } from './common.js';
+import { hex2, isRawBuffer, isSharedBuffer, kLittleEndian, kOverflow, serErr } from './common.js';
 import { badNumber, bigOf, intOf, kU32Max, kU64Hi, writeRaw } from './numbers.js';
 import { Tag, isNumberTag, kMaxDepth, numberSize } from './tags.js';
 import { encodeForCopy, kEncoder, kShortSharedText, kShortText, loneSurrogate, loneSurrogateErr, utf8Length } from './utf8.js';
@@ -431,6 +431,6 @@ export function putPacked(w: Writer, elem: number, v: ArrayBufferView & { length
 export function bytesOf(v: object): Uint8Array | null {
   if (v instanceof Uint8Array) return v;
   if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer || (kHasSab && v instanceof SharedArrayBuffer)) return new Uint8Array(v);
+  if (isRawBuffer(v)) return new Uint8Array(v);
   return null;
 }
