@@ -15,12 +15,32 @@
 #   browser-firefox   the same specs in Debian's Firefox ESR (BiDi)      playwright --project=firefox
 #   bench             every benchmark harness on tiny sizes              scripts/bench.sh --smoke
 #
+#   npm test -- SUITE...  runs only the suites named (e.g. native web
+#   browser-chromium); the release build, which the wasm, app, web, browser
+#   and bench suites use, is made whenever any of them is asked for.
+#
 # Build trees stay under build/<preset> between runs, so a second run only
 # rebuilds what changed. Logs of each ctest run go to build/logs/.
 # The last line is "N passed, N failed" over all suites; the exit status is
 # non-zero when anything failed (a failed configure or build counts as one).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+all_suites=(native wasm asan tsan clang clang-asan fuzz app web browser-chromium browser-firefox bench)
+wanted=" $* "
+for name in "$@"; do
+  if [[ " ${all_suites[*]} " != *" $name "* ]]; then
+    echo "test.sh: no suite named '$name'; the suites are: ${all_suites[*]}" >&2
+    exit 2
+  fi
+done
+# want SUITE...: true when no suite was named, or one of these was.
+want() {
+  [[ $wanted == "  " ]] && return 0
+  local name
+  for name in "$@"; do [[ $wanted == *" $name "* ]] && return 0; done
+  return 1
+}
 
 if ! bash scripts/ensure-deps.sh; then
   echo "test.sh: scripts/ensure-deps.sh failed; nothing was built or run" >&2
@@ -125,28 +145,35 @@ suite_build_failed() {
 }
 
 # --- release: native and wasm suites from one build tree ---------------------
-t0=$SECONDS
-stamp_ref=$(mktemp)
-build release
-status=$?
-if ((status == 1)); then
-  suite_build_failed native 1 $((SECONDS - t0))
-else
-  ((status == 2)) && suite_build_failed release-build $status $((SECONDS - t0))
-  run_ctest native release "$t0" --label-exclude '^wasm$'
-  run_ctest wasm release "$SECONDS" --label-regex '^wasm$'
-  # The Emscripten sub-build starts only after every native target built; if
-  # it did not run to the end, say so: its modules may be old or missing.
-  wasm_stamp=build/release/wasm-subbuild/src/ferry_wasm-stamp/ferry_wasm-done
-  if [[ ! $wasm_stamp -nt $stamp_ref ]]; then
-    summary[-1]+="wasm sub-build did not complete: modules may be stale or missing"
+app_ready=1
+if want native wasm app web browser-chromium browser-firefox bench; then
+  t0=$SECONDS
+  stamp_ref=$(mktemp)
+  build release
+  status=$?
+  if ((status == 1)); then
+    suite_build_failed native 1 $((SECONDS - t0))
+  else
+    ((status == 2)) && suite_build_failed release-build $status $((SECONDS - t0))
+    want native && run_ctest native release "$t0" --label-exclude '^wasm$'
+    if want wasm; then
+      run_ctest wasm release "$SECONDS" --label-regex '^wasm$'
+    fi
+    # The Emscripten sub-build starts only after every native target built; if
+    # it did not run to the end, say so: its modules may be old or missing.
+    wasm_stamp=build/release/wasm-subbuild/src/ferry_wasm-stamp/ferry_wasm-done
+    if [[ ! $wasm_stamp -nt $stamp_ref ]]; then
+      ((${#summary[@]})) || record release-build 0 0 $((SECONDS - t0))
+      summary[-1]+="wasm sub-build did not complete: modules may be stale or missing"
+    fi
   fi
+  rm -f "$stamp_ref"
+  app_ready=$((status != 1))
 fi
-rm -f "$stamp_ref"
-app_ready=$((status != 1))
 
 # --- sanitizers, and the second compiler ---------------------------------------
 for preset in asan tsan clang clang-asan; do
+  want "$preset" || continue
   t0=$SECONDS
   build "$preset"
   status=$?
@@ -159,14 +186,16 @@ for preset in asan tsan clang clang-asan; do
 done
 
 # --- fuzz: each libFuzzer target for a bounded time ---------------------------
-t0=$SECONDS
-build fuzz "-DFERRY_FUZZ_SECONDS=$FUZZ_SECONDS"
-status=$?
-if ((status == 1)); then
-  suite_build_failed fuzz 1 $((SECONDS - t0))
-else
-  ((status == 2)) && suite_build_failed fuzz-build $status $((SECONDS - t0))
-  run_ctest fuzz fuzz "$t0"
+if want fuzz; then
+  t0=$SECONDS
+  build fuzz "-DFERRY_FUZZ_SECONDS=$FUZZ_SECONDS"
+  status=$?
+  if ((status == 1)); then
+    suite_build_failed fuzz 1 $((SECONDS - t0))
+  else
+    ((status == 2)) && suite_build_failed fuzz-build $status $((SECONDS - t0))
+    run_ctest fuzz fuzz "$t0"
+  fi
 fi
 
 # --- JavaScript suites ----------------------------------------------------------
@@ -209,7 +238,9 @@ run_js() {
 # into a prefix (find_package) and from this checkout (add_subdirectory),
 # natively and with Emscripten, with @ferry/web from npm pack; its page is
 # then part of the browser suites (tests/browser/app.spec.ts).
-if ((app_ready)); then
+if ! want app; then
+  :
+elif ((app_ready)); then
   run_js app app bash scripts/test-app.sh
 else
   record app 0 1 0 "the release preset did not configure"
@@ -218,24 +249,28 @@ fi
 # The TypeScript package (web/): ring and codec twins against the golden
 # vectors, the pool over JavaScript workers and over the wasm module built
 # above (build/release/wasm/web/wasm), in Node.
-if node web/build.mjs; then
-  run_js web web node --test --test-concurrency=1 web/dist-test/
+if ! want web browser-chromium browser-firefox; then
+  :
+elif node web/build.mjs; then
+  want web && run_js web web node --test --test-concurrency=1 web/dist-test/
   # The browser suite once per engine (playwright.config.ts): Debian's
   # Chromium, then Debian's Firefox ESR over WebDriver BiDi.
   for engine in chromium firefox; do
-    run_js "browser-$engine" "browser-$engine" npx playwright test "--project=$engine"
+    want "browser-$engine" && run_js "browser-$engine" "browser-$engine" npx playwright test "--project=$engine"
   done
 else
   record web 0 1 0 "node web/build.mjs failed"
 fi
 
 # --- bench: every benchmark harness on tiny sizes (never judges speed) ----------
-t0=$SECONDS
-note "[bench] FERRY_BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke"
-if FERRY_BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke 2>&1 | tee "$LOG_DIR/bench.log"; then
-  record bench 1 0 $((SECONDS - t0)) "every harness ran and verified its results"
-else
-  record bench 0 1 $((SECONDS - t0)) "a benchmark harness broke (see $LOG_DIR/bench.log)"
+if want bench; then
+  t0=$SECONDS
+  note "[bench] FERRY_BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke"
+  if FERRY_BENCH_NO_BUILD=1 bash scripts/bench.sh --smoke 2>&1 | tee "$LOG_DIR/bench.log"; then
+    record bench 1 0 $((SECONDS - t0)) "every harness ran and verified its results"
+  else
+    record bench 0 1 $((SECONDS - t0)) "a benchmark harness broke (see $LOG_DIR/bench.log)"
+  fi
 fi
 
 note "Summary ($((SECONDS - t_all)) s in all; logs in $LOG_DIR/)"
