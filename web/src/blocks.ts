@@ -9,7 +9,9 @@
 // - HeapBlocks, between the page and a C++ worker in a wasm module: the
 //   bytes lie in a block of the module's heap (ferry_js_alloc) at the
 //   record's address, and whoever reads the record frees the block once it
-//   has handled it (workers/protocol.hpp, shared_blocks).
+//   has handled it (workers/protocol.hpp, shared_blocks). A block is written
+//   before its record is published, so the ring's release/acquire pair that
+//   hands over the record hands over the block too.
 //
 // The ring and the port are two channels: a block record can be read
 // before its block has arrived. Each side posts the block before it writes
@@ -45,10 +47,11 @@ export interface BlockRecord {
 export interface Blocks {
   /**
    * Puts record (tag, bytes) out of band; returns the block record to write
-   * on the ring in its place. `bytes` is the caller's to give away.
-   * MessageTooLarge over 1 GiB, or when there is no room (nothing is sent).
+   * on the ring in its place, or null when there is no room for it out of
+   * band (send it in parts). `bytes` is the caller's to give away.
+   * MessageTooLarge over 1 GiB (nothing is sent).
    */
-  send(tag: number, bytes: Uint8Array): Uint8Array;
+  send(tag: number, bytes: Uint8Array): Uint8Array | null;
   /** The bytes record r names; null until they have arrived. CorruptRecord when they cannot be r's. */
   take(r: BlockRecord): Uint8Array | null;
   /** Settles once take() has something (at once if it has). */
@@ -120,9 +123,14 @@ export class HeapBlocks implements Blocks {
     private readonly free: (address: number) => void,
   ) {}
 
-  send(tag: number, bytes: Uint8Array): Uint8Array {
+  send(tag: number, bytes: Uint8Array): Uint8Array | null {
     checkPartedSize(bytes.length);
-    const address = this.alloc(bytes.length);
+    let address: number;
+    try {
+      address = this.alloc(bytes.length);
+    } catch {
+      return null; // the heap is full: parts need no more than the ring
+    }
     this.memory().set(bytes, address);
     return blockRecord(tag, bytes.length, address);
   }

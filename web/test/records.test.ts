@@ -234,6 +234,11 @@ test('a block record names its block; a block of another length or outside the h
   assert.deepEqual(blocks.take(hr), new Uint8Array(300).fill(5));
   blocks.release(hr);
   assert.deepEqual(freed, [1024]);
+  // A heap with no room: null, and the caller sends parts.
+  const full = new HeapBlocks(() => heap, () => {
+    throw new Error('the wasm heap cannot fit 300 more bytes');
+  }, () => {});
+  assert.equal(full.send(RequestTag.Call, new Uint8Array(300)), null);
   for (const bad of [{ ...hr, address: 0 }, { ...hr, address: 4000 }, { ...hr, address: 5000 }]) {
     assert.throws(() => blocks.take(bad), (e: unknown) => kinds(e) === 'CorruptRecord' && /outside the module's 4096 bytes of memory/.test((e as Error).message));
   }

@@ -174,6 +174,8 @@ inline PoolCore::Step PoolCore::handle(Worker& w, std::uint32_t tag, std::span<c
   if (tag == protocol::kRequestBlockTag && js && options_.shared_blocks) {
     // A request too large for the ring, in a block JavaScript allocated:
     // handled from there (calls and streams copy what they keep), then freed.
+    // JavaScript wrote the block before it published the block record, so
+    // the acquire that made the record visible made the block visible too.
     auto block = protocol::parse_block(payload, protocol::kRequestPartTag, protocol::kRequestBlockTag);
     if (!block) crash_worker("its request ring carried a malformed block record: " + block.error().message);
     if (auto ok = check_peer_memory(block->address, block->length, "block"); !ok) {
@@ -383,6 +385,8 @@ inline void PoolCore::respond(Worker& w, std::uint64_t id, const std::vector<std
   if (!error && options_.shared_blocks && 8 + value->size() > max && 8 + value->size() <= protocol::kMaxPartedBytes) {
     // Too large for the ring: into a block that JavaScript reads and frees
     // (web/PROTOCOL.md, "Records out of band"); in parts if there is no room.
+    // The block is written before its record is published: the response
+    // ring's release store orders it for JavaScript's acquire, as a payload.
     const std::size_t size = 8 + value->size();
     if (auto block = shared_alloc(size)) {
       auto* p = static_cast<std::byte*>(*block);

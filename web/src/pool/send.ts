@@ -1,7 +1,7 @@
 // Where a call is sent: a record goes into its slot's request ring (encoded
 // straight into the reservation when it fits), out of band (blocks.ts) or
-// in parts when it is larger than the ring (web/PROTOCOL.md), or into the slot's outbox while the ring
-// is full. The service pass (service.ts) then publishes every slot written
+// in parts when it is larger than the ring (web/PROTOCOL.md), or into the
+// slot's outbox while the ring is full. The service pass (service.ts) then publishes every slot written
 // to since the last one, one store (and at most one wake-up) per worker.
 
 import { RequestTag, cancelRecord, splitParts } from '../protocol.js';
@@ -71,8 +71,9 @@ export class RecordSender {
   // (web/PROTOCOL.md). `bytes` is the caller's to give away.
   private sendRaw(s: Slot, tag: number, bytes: Uint8Array): void {
     if (bytes.length > s.request!.maxPayload) {
-      if (s.blocks !== null) {
-        this.sendRaw(s, RequestTag.Block, s.blocks.send(tag, bytes)); // bytes: ours to give away
+      const block = s.blocks?.send(tag, bytes) ?? null; // bytes: ours to give away
+      if (block !== null) {
+        this.sendRaw(s, RequestTag.Block, block);
         return;
       }
       for (const part of splitParts(tag, bytes, s.request!.maxPayload)) this.sendRaw(s, RequestTag.Part, part);

@@ -4,9 +4,9 @@
 // crash record ends the worker), spin for the learned budget (spin.ts) while
 // calls are out, then park every response ring until its worker rings.
 
+import { readBlockRecord } from '../blocks.js';
 import { decodeRange } from '../codec.js';
 import { ErrorKind, FerryError } from '../errors.js';
-import { readBlockRecord } from '../blocks.js';
 import { ResponseTag, crashReason, kResultHeaderBytes, recordId } from '../protocol.js';
 import { SpinBudget, nowUs } from '../spin.js';
 import { State, type PoolContext, type Slot } from './common.js';

@@ -55,7 +55,8 @@ export class Answers {
       // Too large for one record: out of band on shared memory (blocks.ts),
       // else in parts (web/PROTOCOL.md); an error if over 1 GiB.
       try {
-        if (this.blocks !== null) this.outbox.push({ tag: ResponseTag.Block, bytes: this.blocks.send(ResponseTag.Result, rest) });
+        const block = this.blocks?.send(ResponseTag.Result, rest) ?? null;
+        if (block !== null) this.outbox.push({ tag: ResponseTag.Block, bytes: block });
         else for (const bytes of splitParts(ResponseTag.Result, rest, resp.maxPayload)) this.outbox.push({ tag: ResponseTag.Part, bytes });
       } catch (e) {
         this.reply(id, e);

@@ -19,9 +19,9 @@ import type { Env } from './transport.js';
 // blocking yields to it anyway (timers, messages of user code). The longest
 // spin before blocking is the pool's to say (SetupMessage.spinUs).
 const kBlockMs = 2;
+const kYieldMs = 10;
 // Records a block may not hold (blocks.ts).
 const kNotInBlocks = [RequestTag.Part, RequestTag.Block];
-const kYieldMs = 10;
 
 // A macrotask turn without setTimeout's clamping: the worker's timers and
 // messages run, then this resolves.
