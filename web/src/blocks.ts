@@ -79,7 +79,7 @@ export function readBlockRecord(b: Uint8Array, at: number, len: number, own: rea
 
 /** Blocks as transferred ArrayBuffers on a port (JavaScript workers). */
 export class PortBlocks implements Blocks {
-  private readonly queue: Uint8Array[] = [];
+  private readonly queue: (Uint8Array | string)[] = []; // a block, or why its message was none
   private waiter: (() => void) | null = null;
 
   constructor(private readonly post: (m: BlockMessage, transfer: Transferable[]) => void) {}
@@ -91,9 +91,11 @@ export class PortBlocks implements Blocks {
     return rec;
   }
 
-  /** A block message arrived. */
+  /** A block message arrived (one that is no block fails the record that takes it). */
   deliver(m: BlockMessage): void {
-    this.queue.push(new Uint8Array(m.b, m.o, m.n));
+    const { b, o, n } = m;
+    const fits = b instanceof ArrayBuffer && Number.isInteger(o) && Number.isInteger(n) && o >= 0 && n >= 0 && o <= b.byteLength && n <= b.byteLength - o;
+    this.queue.push(fits ? new Uint8Array(b, o, n) : `a block message without an ArrayBuffer holding bytes [o, o + n) (o ${String(o)}, n ${String(n)})`);
     const w = this.waiter;
     this.waiter = null;
     w?.();
@@ -103,6 +105,7 @@ export class PortBlocks implements Blocks {
     if (r.address !== 0) throw new CorruptRecordError(`a block record names address ${r.address}: blocks come on the port here`, 'web/blocks');
     const b = this.queue.shift();
     if (b === undefined) return null;
+    if (typeof b === 'string') throw new CorruptRecordError(b, 'web/blocks');
     if (b.length !== r.length) throw new CorruptRecordError(`a block of ${b.length} bytes where its record announced ${r.length}`, 'web/blocks');
     return b;
   }

@@ -225,6 +225,11 @@ test('a block record names its block; a block of another length or outside the h
   huge[15] = 1; // 2^56 bytes
   assert.throws(() => readBlockRecord(huge, 0, huge.length, own), (e: unknown) => kinds(e) === 'CorruptRecord' && /more than 1 GiB/.test((e as Error).message));
   assert.throws(() => inbox.take({ ...r, address: 64 }), (e: unknown) => kinds(e) === 'CorruptRecord' && /blocks come on the port here/.test((e as Error).message));
+  // A message that is no block fails the record that takes it, in its turn.
+  inbox.deliver({ ferry: 'block', b: new ArrayBuffer(8), o: 4, n: 8 });
+  inbox.deliver({ ferry: 'block', b: 'bytes' as never, o: 0, n: 5 });
+  assert.throws(() => inbox.take({ ...r, length: 8 }), (e: unknown) => kinds(e) === 'CorruptRecord' && /without an ArrayBuffer holding bytes \[o, o \+ n\) \(o 4, n 8\)/.test((e as Error).message));
+  assert.throws(() => inbox.take({ ...r, length: 5 }), (e: unknown) => kinds(e) === 'CorruptRecord' && /o 0, n 5/.test((e as Error).message));
   // Heap blocks: copied into what alloc gave, read where the record says, freed by release().
   const heap = new Uint8Array(4096);
   const freed: number[] = [];

@@ -187,9 +187,11 @@ test('C++ workers take and give values of megabytes with the default rings: both
     const text = 'x'.repeat(2_000_000);
     assert.equal(await pool.call('echo_string', text), text);
     // Every block is freed by whoever read it: the heap in use comes back.
+    // Leaked blocks would be 2 MiB an echo; other threads of the module (an
+    // earlier test's pool, still stopping) may allocate a little meanwhile.
     const before = pool.heap().inUse;
     for (let k = 0; k < 20; k++) assert.equal((await pool.call<Uint8Array>('echo_bytes', arg.subarray(0, 1 << 20))).length, 1 << 20);
-    assert.ok(pool.heap().inUse <= before + 64 * 1024, `heap in use ${before} -> ${pool.heap().inUse} bytes after 20 echoes of 1 MiB`);
+    assert.ok(pool.heap().inUse <= before + (4 << 20), `heap in use ${before} -> ${pool.heap().inUse} bytes after 20 echoes of 1 MiB`);
   } finally {
     await pool.terminate();
   }
