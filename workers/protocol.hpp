@@ -96,6 +96,13 @@ void put(std::vector<std::byte>& out, T v) {
   out.resize(at + sizeof v);
   std::memcpy(out.data() + at, &v, sizeof v);
 }
+// The header a first part and a block record start with: u32 the whole
+// record's tag, u32 0, u64 its length.
+inline void put_whole_header(std::vector<std::byte>& out, std::uint32_t tag, std::uint64_t length) {
+  put(out, tag);
+  put(out, std::uint32_t{0});
+  put(out, length);
+}
 inline Error malformed(const char* what, std::size_t size, const std::string& detail) {
   return Error::make(ErrorKind::Deserialization,
                      std::string(what) + " record of " + std::to_string(size) + " bytes: " + detail, "workers/protocol");
@@ -174,9 +181,7 @@ template <class Emit>
 void split_parts(std::uint32_t tag, std::span<const std::byte> payload, std::size_t max_payload, Emit&& emit) {
   const std::size_t max = part_bytes(max_payload);
   std::vector<std::byte> part;
-  detail::put(part, tag);
-  detail::put(part, std::uint32_t{0});
-  detail::put(part, static_cast<std::uint64_t>(payload.size()));
+  detail::put_whole_header(part, tag, payload.size());
   std::size_t at = std::min(payload.size(), max - kPartHeaderBytes);
   part.insert(part.end(), payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(at));
   emit(std::move(part));
@@ -274,9 +279,7 @@ inline Result<BlockRef> parse_block(std::span<const std::byte> record, std::uint
 
 inline std::vector<std::byte> block_record(std::uint32_t tag, std::size_t length, std::uint64_t address) {
   std::vector<std::byte> out;
-  detail::put(out, tag);
-  detail::put(out, std::uint32_t{0});
-  detail::put(out, static_cast<std::uint64_t>(length));
+  detail::put_whole_header(out, tag, length);
   detail::put(out, address);
   return out;
 }

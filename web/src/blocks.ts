@@ -60,8 +60,8 @@ export interface Blocks {
   release(r: BlockRecord): void;
 }
 
+// The block record of (tag, length) at address; the caller checked the length (checkPartedSize).
 function blockRecord(tag: number, length: number, address: number): Uint8Array {
-  checkPartedSize(length);
   const rec = new Uint8Array(kBlockRecordBytes);
   putWholeHeader(rec, tag, length);
   putU64(rec, 16, address);
@@ -85,6 +85,7 @@ export class PortBlocks implements Blocks {
   constructor(private readonly post: (m: BlockMessage, transfer: Transferable[]) => void) {}
 
   send(tag: number, bytes: Uint8Array): Uint8Array {
+    checkPartedSize(bytes.length);
     const rec = blockRecord(tag, bytes.length, 0);
     const b = bytes.buffer as ArrayBuffer;
     this.post({ ferry: 'block', b, o: bytes.byteOffset, n: bytes.length }, [b]);

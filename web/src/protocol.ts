@@ -7,7 +7,7 @@
 //   RequestTag.Cancel  u64 id
 //   RequestTag.Stream  u64 id, u64 in ring, u64 out ring, u64 keepalive, u16 n, name, arguments
 //   RequestTag.Part    a part of a record too large for one ring record (below)
-//   RequestTag.Block   u32 tag, u32 0, u64 length: that record, out of band (blocks.ts; JS workers)
+//   RequestTag.Block   u32 tag, u32 0, u64 length, u64 address: that record, out of band (blocks.ts)
 // Response ring (worker -> pool):
 //   ResponseTag.Result u64 id, one codec value (the result, or an error value)
 //   ResponseTag.Crash  one codec string: why a C++ worker died
