@@ -156,9 +156,7 @@ if want native wasm app web browser-chromium browser-firefox bench; then
   else
     ((status == 2)) && suite_build_failed release-build $status $((SECONDS - t0))
     want native && run_ctest native release "$t0" --label-exclude '^wasm$'
-    if want wasm; then
-      run_ctest wasm release "$SECONDS" --label-regex '^wasm$'
-    fi
+    want wasm && run_ctest wasm release "$SECONDS" --label-regex '^wasm$'
     # The Emscripten sub-build starts only after every native target built; if
     # it did not run to the end, say so: its modules may be old or missing.
     wasm_stamp=build/release/wasm-subbuild/src/ferry_wasm-stamp/ferry_wasm-done
@@ -249,7 +247,8 @@ fi
 # The TypeScript package (web/): ring and codec twins against the golden
 # vectors, the pool over JavaScript workers and over the wasm module built
 # above (build/release/wasm/web/wasm), in Node.
-if ! want web browser-chromium browser-firefox; then
+# (The bench smoke run below loads the web package too.)
+if ! want web browser-chromium browser-firefox bench; then
   :
 elif node web/build.mjs; then
   want web && run_js web web node --test --test-concurrency=1 web/dist-test/
