@@ -6,6 +6,12 @@
 // unaligned; containers carry counts; structs carry their name and field
 // names. So JavaScript can decode without a schema, and C++ refuses a value of
 // another type with TypeMismatch{expected, actual} instead of misreading it.
+// Where both ends know the type, encode(value, Form::Schema) writes the schema
+// form instead: 0x15, a u32 length, then the value bare (no tags or names
+// inside). decode<T> accepts either form at the top. The schema form carries
+// no types to check (another type's value decodes as garbage or fails with
+// Deserialization, never TypeMismatch): write it only for a reader whose T is
+// the writer's.
 //
 // Guarantees:
 // - encode/decode report every failure as an Error in a Result; they throw
@@ -39,6 +45,7 @@
 //   FERRY_STRUCT types (core/codec_struct.hpp) struct (0x13)
 //   ferry::Error                              error (0x14)
 //   ferry::Result<T>, Result<void>            T (or unit) when ok, else error
+//   any of these in Form::Schema              schema form (0x15), top level only
 // Decoded types must be default-constructible. decode<Error> does not exist
 // (Result<Error> is ambiguous): decode a Result<T> to receive an error.
 #pragma once
@@ -76,15 +83,21 @@ enum class WireTag : std::uint8_t {
   I8 = 0x02, U8 = 0x03, I16 = 0x04, U16 = 0x05, I32 = 0x06, U32 = 0x07,
   I64 = 0x08, U64 = 0x09, F32 = 0x0A, F64 = 0x0B,
   String = 0x0C, Bytes = 0x0D, Array = 0x0E, Packed = 0x0F, Optional = 0x10,
-  Variant = 0x11, Map = 0x12, Struct = 0x13, Error = 0x14,
+  Variant = 0x11, Map = 0x12, Struct = 0x13, Error = 0x14, Schema = 0x15,
 };
+
+// How encode writes a value: Tagged is self-describing (every value carries
+// its tag, structs their names). Schema is 0x15, a u32 length and the value
+// bare (no tags or names inside, CODEC.md "Schema form"): smaller, and only
+// for a reader that knows the type, as decode<T> does.
+enum class Form : std::uint8_t { Tagged, Schema };
 
 // Containers (array, optional, variant, map, struct) nest at most this deep.
 inline constexpr int kMaxDepth = 64;
 
 // Wire type names, as used in TypeMismatch: "unit", "i32", "struct", ...
 constexpr std::string_view wire_name(WireTag tag) noexcept;
-constexpr bool is_wire_tag(std::uint8_t raw) noexcept { return raw <= 0x14; }
+constexpr bool is_wire_tag(std::uint8_t raw) noexcept { return raw <= 0x15; }
 constexpr bool is_number_tag(std::uint8_t raw) noexcept { return raw >= 0x02 && raw <= 0x0B; }
 
 // Appends encoded values to a growable vector, or writes them into a fixed
@@ -116,6 +129,9 @@ class Writer {
   void put_u8(std::uint8_t value) { put(&value, 1); }
   template <class T>
   void put_le(T value) { put(&value, sizeof value); }  // host is little-endian
+  // Overwrites n bytes put earlier at size() == at (a length known only after
+  // what follows it); nothing when only counting or overflowed.
+  void put_at(std::size_t at, const void* data, std::size_t n) noexcept;
   bool counting() const noexcept { return counting_; }
   bool enter();                      // one container deeper; fails past kMaxDepth
   void leave() noexcept { --depth_; }
@@ -188,17 +204,19 @@ class Reader {
 // Exact size encode() produces for `value` (if it succeeds). Cheap: it walks
 // the value without validating or writing anything.
 template <class T>
-std::size_t encoded_size(const T& value);
+std::size_t encoded_size(const T& value, Form form = Form::Tagged);
 
 // Appends one value. Fails with Serialization (invalid UTF-8, a count above
 // 2^32-1, nesting past kMaxDepth; nothing of the value is kept) or, for a
 // fixed span, MessageTooLarge ("needs N bytes ... (K more)").
 template <class T>
-Result<void> encode(Writer& writer, const T& value);
+Result<void> encode(Writer& writer, const T& value, Form form = Form::Tagged);
 template <class T>
-Result<std::vector<std::byte>> encode(const T& value);
+Result<std::vector<std::byte>> encode(const T& value, Form form = Form::Tagged);
 
-// Decodes one value at the reader's position and advances past it.
+// Decodes one value at the reader's position and advances past it. It may be
+// in either form: T's tagged encoding, or T's schema form (only here at the
+// top: nothing tagged holds a schema form).
 template <class T>
 Result<T> decode(Reader& reader);
 // Decodes exactly one value: bytes left over are a Deserialization error.
@@ -233,6 +251,8 @@ struct ValueVisitor {
   // expected/actual: a TypeMismatch's type names, empty for other kinds.
   void error(ErrorKind, std::string_view /*message*/, std::string_view /*origin*/, std::string_view /*expected*/,
              std::string_view /*actual*/) {}
+  // A schema form's bare bytes, unread: without a type they mean nothing.
+  void schema_form(std::span<const std::byte> /*bare*/) {}
 };
 // Validates one value (all the checks decode makes that need no C++ type),
 // calling the visitor on the way, and advances past it.
@@ -254,7 +274,7 @@ constexpr std::string_view wire_name(WireTag tag) noexcept {
   constexpr std::string_view kNames[] = {
       "unit", "bool", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32",
       "f64", "string", "bytes", "array", "packed", "optional", "variant", "map",
-      "struct", "error"};
+      "struct", "error", "schema"};
   const auto i = static_cast<std::uint8_t>(tag);
   return i < std::size(kNames) ? kNames[i] : std::string_view("unknown");
 }
@@ -272,7 +292,8 @@ namespace ferry {
 // --- Public templates ----------------------------------------------------------
 
 template <class T>
-std::size_t encoded_size(const T& value) {
+std::size_t encoded_size(const T& value, Form form) {
+  if (form == Form::Schema) return detail::schema_form_size(value);
   if constexpr (requires { detail::Codec<T>::kFixedSize; }) {
     (void)value;
     return detail::Codec<T>::kFixedSize;
@@ -284,18 +305,19 @@ std::size_t encoded_size(const T& value) {
 }
 
 template <class T>
-Result<void> encode(Writer& writer, const T& value) {
+Result<void> encode(Writer& writer, const T& value, Form form) {
   const std::size_t start = writer.size();
-  const bool ok = detail::Codec<T>::encode(writer, value);
+  const bool ok = form == Form::Schema ? detail::encode_schema_form(writer, value)
+                                       : detail::Codec<T>::encode(writer, value);
   return writer.finish(start, ok);
 }
 
 template <class T>
-Result<std::vector<std::byte>> encode(const T& value) {
+Result<std::vector<std::byte>> encode(const T& value, Form form) {
   std::vector<std::byte> out;
-  out.reserve(encoded_size(value));
+  out.reserve(encoded_size(value, form));
   Writer w(out);
-  if (auto r = encode(w, value); !r) return std::move(r).error();
+  if (auto r = encode(w, value, form); !r) return std::move(r).error();
   return Result<std::vector<std::byte>>(std::move(out));
 }
 
@@ -304,7 +326,7 @@ Result<T> decode(Reader& reader) {
   static_assert(!std::is_same_v<T, Error>,
                 "decode<Error> would return the ambiguous Result<Error>: decode a Result<T> instead");
   T value = detail::make_default<T>();
-  if (!detail::Codec<T>::decode(reader, value)) return reader.take_error();
+  if (!detail::decode_top(reader, value)) return reader.take_error();
   return Result<T>(std::move(value));
 }
 

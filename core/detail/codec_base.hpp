@@ -181,14 +181,28 @@ inline bool read_name(Reader& r, std::string_view what, std::string_view& out) {
   return true;
 }
 
-// One byte that must be 0 or 1.
-inline bool read_flag(Reader& r, std::string_view what, bool& out) {
+// One byte that must be at most `max` (1 for a flag, 0 for a bare unit).
+inline bool read_small(Reader& r, std::string_view what, std::uint8_t max, std::uint8_t& out) {
   if (!r.need(1, what)) return false;
   const std::size_t at = r.position();
-  const std::uint8_t b = r.take_u8();
-  if (b > 1) return deser(r, cat(what, " ", hex_byte(b), " at offset ", at, " is not 0 or 1"));
+  out = r.take_u8();
+  if (out <= max) return true;
+  return deser(r, cat(what, " ", hex_byte(out), " at offset ", at, max == 0 ? " is not 0" : " is not 0 or 1"));
+}
+
+// One byte that must be 0 or 1.
+inline bool read_flag(Reader& r, std::string_view what, bool& out) {
+  std::uint8_t b;
+  if (!read_small(r, what, 1, b)) return false;
   out = b == 1;
   return true;
+}
+
+// One byte that must be 0: the bare unit, empty tuple and empty struct
+// (every bare value takes at least a byte, CODEC.md "Schema form").
+inline bool read_zero(Reader& r, std::string_view what) {
+  std::uint8_t b;
+  return read_small(r, what, 0, b);
 }
 
 inline bool read_error_kind(Reader& r, ErrorKind& out) {
@@ -267,6 +281,11 @@ inline void Writer::truncate(std::size_t size) noexcept {
     overflowed_ = size > fixed_.size();  // every byte before an overflow was written
   }
   depth_ = 0;
+}
+
+inline void Writer::put_at(std::size_t at, const void* data, std::size_t n) noexcept {
+  if (vec_) std::memcpy(vec_->data() + base_ + at, data, n);
+  else if (!overflowed_ && !counting_) std::memcpy(fixed_.data() + at, data, n);  // else nothing is kept
 }
 
 inline bool Writer::enter() {

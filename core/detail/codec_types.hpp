@@ -6,10 +6,12 @@
 namespace ferry::detail {
 
 // Codec<T> has: name() (the wire type name decode expects), min_size() (the
-// fewest bytes any encoding of T takes, to bound what a count may reserve),
-// encode(Writer&, const T&) and decode(Reader&, T&), both returning false
-// after recording an error in the writer or reader. Types whose every value
-// encodes to the same number of bytes also have kFixedSize, so that
+// fewest bytes any tagged encoding of T takes, to bound what a count may
+// reserve), encode(Writer&, const T&) and decode(Reader&, T&) for the tagged
+// form, and encode_bare/decode_bare for the bare encoding inside a schema
+// form (CODEC.md "Schema form"); all four return false after recording an
+// error in the writer or reader. Types whose every value encodes to the same
+// number of bytes also have kFixedSize (tagged) and kFixedBareSize, so that
 // encoded_size() needs no counting pass.
 
 template <class T>
@@ -45,6 +47,35 @@ bool expect_tag(Reader& r, WireTag tag) {
   return mismatch(r, Codec<T>::name(), actual_name(r.input(), r.position()), r.position());
 }
 
+// A value nested in a container takes the container's form: tagged inside
+// tagged, bare inside bare.
+template <class T, bool kBare>
+bool encode_as(Writer& w, const T& v) {
+  if constexpr (kBare) return Codec<T>::encode_bare(w, v);
+  else return Codec<T>::encode(w, v);
+}
+template <class T, bool kBare>
+bool decode_as(Reader& r, T& out) {
+  if constexpr (kBare) return Codec<T>::decode_bare(r, out);
+  else return Codec<T>::decode(r, out);
+}
+
+// Opens a container (one level deeper) and, unless bare, writes or checks
+// its tag. The reader's container starts at `at`.
+template <bool kBare>
+bool open_container(Writer& w, WireTag tag) {
+  if (!w.enter()) return false;
+  if constexpr (!kBare) put_tag(w, tag);
+  return true;
+}
+template <class T, bool kBare>
+bool open_container(Reader& r, WireTag tag, std::size_t at) {
+  if constexpr (!kBare) {
+    if (!expect_tag<T>(r, tag)) return false;
+  }
+  return r.enter(at);
+}
+
 template <class T>
 concept WireNumber =
     (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
@@ -76,8 +107,11 @@ struct Codec<std::monostate> {
   static std::string name() { return "unit"; }
   static constexpr std::size_t min_size() { return 1; }
   static constexpr std::size_t kFixedSize = 1;
+  static constexpr std::size_t kFixedBareSize = 1;
   static bool encode(Writer& w, const std::monostate&) { put_tag(w, WireTag::Unit); return true; }
   static bool decode(Reader& r, std::monostate&) { return expect_tag<std::monostate>(r, WireTag::Unit); }
+  static bool encode_bare(Writer& w, const std::monostate&) { w.put_u8(0); return true; }
+  static bool decode_bare(Reader& r, std::monostate&) { return read_zero(r, "unit byte"); }
 };
 
 template <>
@@ -85,14 +119,17 @@ struct Codec<bool> {
   static std::string name() { return "bool"; }
   static constexpr std::size_t min_size() { return 2; }
   static constexpr std::size_t kFixedSize = 2;
+  static constexpr std::size_t kFixedBareSize = 1;
   static bool encode(Writer& w, const bool& v) {
     put_tag(w, WireTag::Bool);
+    return encode_bare(w, v);
+  }
+  static bool decode(Reader& r, bool& out) { return expect_tag<bool>(r, WireTag::Bool) && decode_bare(r, out); }
+  static bool encode_bare(Writer& w, const bool& v) {
     w.put_u8(v ? 1 : 0);
     return true;
   }
-  static bool decode(Reader& r, bool& out) {
-    return expect_tag<bool>(r, WireTag::Bool) && read_flag(r, "bool byte", out);
-  }
+  static bool decode_bare(Reader& r, bool& out) { return read_flag(r, "bool byte", out); }
 };
 
 template <WireNumber T>
@@ -101,13 +138,18 @@ struct Codec<T> {
   static std::string name() { return std::string(wire_name(kTag)); }
   static constexpr std::size_t min_size() { return 1 + sizeof(T); }
   static constexpr std::size_t kFixedSize = 1 + sizeof(T);
+  static constexpr std::size_t kFixedBareSize = sizeof(T);
   static bool encode(Writer& w, const T& v) {
     put_tag(w, kTag);
+    return encode_bare(w, v);
+  }
+  static bool decode(Reader& r, T& out) { return expect_tag<T>(r, kTag) && decode_bare(r, out); }
+  static bool encode_bare(Writer& w, const T& v) {
     w.put_le(v);
     return true;
   }
-  static bool decode(Reader& r, T& out) {
-    if (!expect_tag<T>(r, kTag) || !r.need(sizeof(T), wire_name(kTag), " payload")) return false;
+  static bool decode_bare(Reader& r, T& out) {
+    if (!r.need(sizeof(T), wire_name(kTag), " payload")) return false;
     out = r.take_le<T>();
     return true;
   }
@@ -119,11 +161,13 @@ struct TextCodec {
   static constexpr std::size_t min_size() { return 5; }
   static bool encode(Writer& w, const S& v) {
     put_tag(w, WireTag::String);
-    return put_text(w, v, "string");
+    return encode_bare(w, v);
   }
-  static bool decode(Reader& r, S& out) {
+  static bool decode(Reader& r, S& out) { return expect_tag<S>(r, WireTag::String) && decode_bare(r, out); }
+  static bool encode_bare(Writer& w, const S& v) { return put_text(w, v, "string"); }
+  static bool decode_bare(Reader& r, S& out) {
     std::string_view s;
-    if (!expect_tag<S>(r, WireTag::String) || !read_text(r, "string", s)) return false;
+    if (!read_text(r, "string", s)) return false;
     out = S(s);
     return true;
   }
@@ -139,15 +183,19 @@ struct BytesCodec {
   static std::string name() { return "bytes"; }
   static constexpr std::size_t min_size() { return 5; }
   static bool encode(Writer& w, const B& v) {
-    if (!check_count(w, v.size(), "bytes length")) return false;
     put_tag(w, WireTag::Bytes);
+    return encode_bare(w, v);
+  }
+  static bool decode(Reader& r, B& out) { return expect_tag<B>(r, WireTag::Bytes) && decode_bare(r, out); }
+  static bool encode_bare(Writer& w, const B& v) {
+    if (!check_count(w, v.size(), "bytes length")) return false;
     w.put_le(static_cast<std::uint32_t>(v.size()));
     w.put(v.data(), v.size());
     return true;
   }
-  static bool decode(Reader& r, B& out) {
+  static bool decode_bare(Reader& r, B& out) {
     std::span<const std::byte> raw;
-    if (!expect_tag<B>(r, WireTag::Bytes) || !read_blob(r, "bytes", raw)) return false;
+    if (!read_blob(r, "bytes", raw)) return false;
     const auto* first = reinterpret_cast<const Elem*>(raw.data());  // byte types may alias
     out = B(first, first + raw.size());
     return true;
@@ -173,22 +221,24 @@ struct Codec<std::vector<T>> {
   static constexpr std::size_t min_size() { return kPacked ? 6 : 5; }
 
   static bool encode(Writer& w, const std::vector<T>& v) {
-    if (!check_count(w, v.size(), kPacked ? "packed array" : "array")) return false;
     if constexpr (kPacked) {
       put_tag(w, WireTag::Packed);
       put_tag(w, number_tag<T>());
+      return encode_bare(w, v);
+    } else {
+      return encode_items<false>(w, v);
+    }
+  }
+
+  // Bare packed: the count and the raw elements, without the element tag.
+  static bool encode_bare(Writer& w, const std::vector<T>& v) {
+    if constexpr (kPacked) {
+      if (!check_count(w, v.size(), "packed array")) return false;
       w.put_le(static_cast<std::uint32_t>(v.size()));
       w.put(v.data(), v.size() * sizeof(T));
       return true;
     } else {
-      if (!w.enter()) return false;
-      put_tag(w, WireTag::Array);
-      w.put_le(static_cast<std::uint32_t>(v.size()));
-      for (const auto& e : v) {
-        if (!Codec<T>::encode(w, e)) return false;
-      }
-      w.leave();
-      return true;
+      return encode_items<true>(w, v);
     }
   }
 
@@ -203,38 +253,65 @@ struct Codec<std::vector<T>> {
       }
       if (elem != static_cast<std::uint8_t>(number_tag<T>())) return mismatch(r, name(), actual_name(r.input(), at), at);
       r.take_u8();
+      return decode_bare(r, out);
+    } else {
+      return decode_items<false>(r, out, at);
+    }
+  }
+
+  static bool decode_bare(Reader& r, std::vector<T>& out) {
+    if constexpr (kPacked) {
       std::uint32_t count;
       if (!read_count(r, "packed count", sizeof(T), count)) return false;
       out.resize(count);
       if (count != 0) std::memcpy(out.data(), r.take(count * sizeof(T)).data(), count * sizeof(T));
       return true;
     } else {
-      std::uint32_t count;
-      if (!expect_tag<std::vector<T>>(r, WireTag::Array) || !r.enter(at) ||
-          !read_count(r, "array count", 1, count)) {
-        return false;
-      }
-      // Counts are checked as the walker checks them (a value of another type
-      // must still be a TypeMismatch); the reservation assumes valid elements.
-      out.clear();
-      out.reserve(std::min<std::size_t>(count, r.remaining() / Codec<T>::min_size()));
-      for (std::uint32_t i = 0; i < count; ++i) {
-        if constexpr (std::is_same_v<T, bool>) {  // vector<bool> has no bool&
-          bool b = false;
-          if (!Codec<bool>::decode(r, b)) return false;
-          out.push_back(b);
-        } else {
-          out.push_back(make_default<T>());
-          if (!Codec<T>::decode(r, out.back())) return false;
-        }
-      }
-      r.leave();
-      return true;
+      return decode_items<true>(r, out, r.position());
     }
+  }
+
+ private:
+  template <bool kBare>
+  static bool encode_items(Writer& w, const std::vector<T>& v) {
+    if (!check_count(w, v.size(), "array") || !open_container<kBare>(w, WireTag::Array)) return false;
+    w.put_le(static_cast<std::uint32_t>(v.size()));
+    for (const auto& e : v) {
+      if (!encode_as<T, kBare>(w, e)) return false;
+    }
+    w.leave();
+    return true;
+  }
+
+  template <bool kBare>
+  static bool decode_items(Reader& r, std::vector<T>& out, std::size_t at) {
+    std::uint32_t count;
+    // Tagged or bare, every item takes at least one byte.
+    if (!open_container<std::vector<T>, kBare>(r, WireTag::Array, at) || !read_count(r, "array count", 1, count)) {
+      return false;
+    }
+    // Counts are checked as the walker checks them (a value of another type
+    // must still be a TypeMismatch); the reservation assumes valid elements.
+    out.clear();
+    out.reserve(std::min<std::size_t>(count, r.remaining() / Codec<T>::min_size()));
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if constexpr (std::is_same_v<T, bool>) {  // vector<bool> has no bool&
+        bool b = false;
+        if (!decode_as<bool, kBare>(r, b)) return false;
+        out.push_back(b);
+      } else {
+        out.push_back(make_default<T>());
+        if (!decode_as<T, kBare>(r, out.back())) return false;
+      }
+    }
+    r.leave();
+    return true;
   }
 };
 
-// Fixed-size sequences (std::array, std::tuple, std::pair): an array of exactly N.
+// Fixed-size sequences (std::array, std::tuple, std::pair): an array of
+// exactly N; bare, the N items alone (a zero byte when N is 0, as every bare
+// value takes a byte).
 template <class Derived, class T, std::size_t N>
 struct FixedArrayCodec {
   static std::string name() { return "array"; }
@@ -242,7 +319,7 @@ struct FixedArrayCodec {
     if (!w.enter()) return false;
     put_tag(w, WireTag::Array);
     w.put_le(static_cast<std::uint32_t>(N));
-    if (!Derived::encode_items(w, v)) return false;
+    if (!Derived::template encode_items<false>(w, v)) return false;
     w.leave();
     return true;
   }
@@ -254,7 +331,27 @@ struct FixedArrayCodec {
       return mismatch(r, cat("array of ", N), cat("array of ", count), at,
                       cat("a fixed sequence of ", N, " decodes only from an array of ", N));
     }
-    if (!Derived::decode_items(r, out)) return false;
+    if (!Derived::template decode_items<false>(r, out)) return false;
+    r.leave();
+    return true;
+  }
+  static bool encode_bare(Writer& w, const T& v) {
+    if (!w.enter()) return false;
+    if constexpr (N == 0) {
+      w.put_u8(0);
+    } else {
+      if (!Derived::template encode_items<true>(w, v)) return false;
+    }
+    w.leave();
+    return true;
+  }
+  static bool decode_bare(Reader& r, T& out) {
+    if (!r.enter(r.position())) return false;
+    if constexpr (N == 0) {
+      if (!read_zero(r, "empty tuple byte")) return false;
+    } else {
+      if (!Derived::template decode_items<true>(r, out)) return false;
+    }
     r.leave();
     return true;
   }
@@ -263,15 +360,17 @@ struct FixedArrayCodec {
 template <class T, std::size_t N>
 struct Codec<std::array<T, N>> : FixedArrayCodec<Codec<std::array<T, N>>, std::array<T, N>, N> {
   static constexpr std::size_t min_size() { return 5 + N * Codec<T>::min_size(); }
+  template <bool kBare>
   static bool encode_items(Writer& w, const std::array<T, N>& v) {
     for (const auto& e : v) {
-      if (!Codec<T>::encode(w, e)) return false;
+      if (!encode_as<T, kBare>(w, e)) return false;
     }
     return true;
   }
+  template <bool kBare>
   static bool decode_items(Reader& r, std::array<T, N>& out) {
     for (auto& e : out) {
-      if (!Codec<T>::decode(r, e)) return false;
+      if (!decode_as<T, kBare>(r, e)) return false;
     }
     return true;
   }
@@ -280,11 +379,13 @@ struct Codec<std::array<T, N>> : FixedArrayCodec<Codec<std::array<T, N>>, std::a
 template <class Tuple, class... Ts>
 struct TupleCodec : FixedArrayCodec<TupleCodec<Tuple, Ts...>, Tuple, sizeof...(Ts)> {
   static constexpr std::size_t min_size() { return (5 + ... + Codec<Ts>::min_size()); }
+  template <bool kBare>
   static bool encode_items(Writer& w, const Tuple& v) {
-    return std::apply([&](const auto&... e) { return (Codec<Ts>::encode(w, e) && ...); }, v);
+    return std::apply([&](const auto&... e) { return (encode_as<Ts, kBare>(w, e) && ...); }, v);
   }
+  template <bool kBare>
   static bool decode_items(Reader& r, Tuple& out) {
-    return std::apply([&](auto&... e) { return (Codec<Ts>::decode(r, e) && ...); }, out);
+    return std::apply([&](auto&... e) { return (decode_as<Ts, kBare>(r, e) && ...); }, out);
   }
 };
 template <class... Ts>
@@ -296,24 +397,31 @@ template <class T>
 struct Codec<std::optional<T>> {
   static std::string name() { return "optional"; }
   static constexpr std::size_t min_size() { return 2; }
-  static bool encode(Writer& w, const std::optional<T>& v) {
-    if (!w.enter()) return false;
-    put_tag(w, WireTag::Optional);
+  static bool encode(Writer& w, const std::optional<T>& v) { return put<false>(w, v); }
+  static bool decode(Reader& r, std::optional<T>& out) { return get<false>(r, out); }
+  static bool encode_bare(Writer& w, const std::optional<T>& v) { return put<true>(w, v); }
+  static bool decode_bare(Reader& r, std::optional<T>& out) { return get<true>(r, out); }
+
+ private:
+  template <bool kBare>
+  static bool put(Writer& w, const std::optional<T>& v) {
+    if (!open_container<kBare>(w, WireTag::Optional)) return false;
     w.put_u8(v ? 1 : 0);
-    if (v && !Codec<T>::encode(w, *v)) return false;
+    if (v && !encode_as<T, kBare>(w, *v)) return false;
     w.leave();
     return true;
   }
-  static bool decode(Reader& r, std::optional<T>& out) {
+  template <bool kBare>
+  static bool get(Reader& r, std::optional<T>& out) {
     const std::size_t at = r.position();
     bool present = false;
-    if (!expect_tag<std::optional<T>>(r, WireTag::Optional) || !r.enter(at) ||
+    if (!open_container<std::optional<T>, kBare>(r, WireTag::Optional, at) ||
         !read_flag(r, "optional flag", present)) {
       return false;
     }
     if (present) {
       out.emplace(make_default<T>());
-      if (!Codec<T>::decode(r, *out)) return false;
+      if (!decode_as<T, kBare>(r, *out)) return false;
     } else {
       out.reset();
     }
@@ -327,22 +435,28 @@ struct Codec<std::variant<Ts...>> {
   using V = std::variant<Ts...>;
   static std::string name() { return "variant"; }
   static constexpr std::size_t min_size() { return 5 + std::min({Codec<Ts>::min_size()...}); }
+  static bool encode(Writer& w, const V& v) { return put<false>(w, v); }
+  static bool decode(Reader& r, V& out) { return get<false>(r, out); }
+  static bool encode_bare(Writer& w, const V& v) { return put<true>(w, v); }
+  static bool decode_bare(Reader& r, V& out) { return get<true>(r, out); }
 
-  static bool encode(Writer& w, const V& v) {
+ private:
+  template <bool kBare>
+  static bool put(Writer& w, const V& v) {
     if (v.valueless_by_exception()) return ser(w, "variant is valueless (an assignment threw)");
-    if (!w.enter()) return false;
-    put_tag(w, WireTag::Variant);
+    if (!open_container<kBare>(w, WireTag::Variant)) return false;
     w.put_le(static_cast<std::uint32_t>(v.index()));
     const bool ok = std::visit(
-        [&](const auto& alt) { return Codec<std::remove_cvref_t<decltype(alt)>>::encode(w, alt); }, v);
+        [&](const auto& alt) { return encode_as<std::remove_cvref_t<decltype(alt)>, kBare>(w, alt); }, v);
     if (!ok) return false;
     w.leave();
     return true;
   }
 
-  static bool decode(Reader& r, V& out) {
+  template <bool kBare>
+  static bool get(Reader& r, V& out) {
     const std::size_t at = r.position();
-    if (!expect_tag<V>(r, WireTag::Variant) || !r.enter(at)) return false;
+    if (!open_container<V, kBare>(r, WireTag::Variant, at)) return false;
     const std::size_t index_at = r.position();
     std::uint32_t index;
     if (!read_u32(r, "variant index", {}, index)) return false;
@@ -350,21 +464,20 @@ struct Codec<std::variant<Ts...>> {
       return deser(r, cat("variant index ", index, " at offset ", index_at, " is out of range for ",
                           sizeof...(Ts), " alternatives"));
     }
-    if (!dispatch(r, out, index, std::index_sequence_for<Ts...>{})) return false;
+    if (!dispatch<kBare>(r, out, index, std::index_sequence_for<Ts...>{})) return false;
     r.leave();
     return true;
   }
 
- private:
-  template <std::size_t I>
+  template <std::size_t I, bool kBare>
   static bool decode_alt(Reader& r, V& out) {
     using Alt = std::variant_alternative_t<I, V>;
-    return Codec<Alt>::decode(r, out.template emplace<I>(make_default<Alt>()));
+    return decode_as<Alt, kBare>(r, out.template emplace<I>(make_default<Alt>()));
   }
-  template <std::size_t... I>
+  template <bool kBare, std::size_t... I>
   static bool dispatch(Reader& r, V& out, std::size_t index, std::index_sequence<I...>) {
     using Fn = bool (*)(Reader&, V&);
-    static constexpr Fn kTable[] = {&decode_alt<I>...};
+    static constexpr Fn kTable[] = {&decode_alt<I, kBare>...};
     return kTable[index](r, out);
   }
 };
@@ -375,28 +488,34 @@ struct MapCodec {
   using V = typename M::mapped_type;
   static std::string name() { return "map"; }
   static constexpr std::size_t min_size() { return 5; }
-  static bool encode(Writer& w, const M& m) {
-    if (!check_count(w, m.size(), "map") || !w.enter()) return false;
-    put_tag(w, WireTag::Map);
+  static bool encode(Writer& w, const M& m) { return put<false>(w, m); }
+  static bool decode(Reader& r, M& out) { return get<false>(r, out); }
+  static bool encode_bare(Writer& w, const M& m) { return put<true>(w, m); }
+  static bool decode_bare(Reader& r, M& out) { return get<true>(r, out); }
+
+ private:
+  template <bool kBare>
+  static bool put(Writer& w, const M& m) {
+    if (!check_count(w, m.size(), "map") || !open_container<kBare>(w, WireTag::Map)) return false;
     w.put_le(static_cast<std::uint32_t>(m.size()));
     for (const auto& [k, v] : m) {
-      if (!Codec<K>::encode(w, k) || !Codec<V>::encode(w, v)) return false;
+      if (!encode_as<K, kBare>(w, k) || !encode_as<V, kBare>(w, v)) return false;
     }
     w.leave();
     return true;
   }
-  static bool decode(Reader& r, M& out) {
+  template <bool kBare>
+  static bool get(Reader& r, M& out) {
     const std::size_t at = r.position();
     std::uint32_t count;
-    if (!expect_tag<M>(r, WireTag::Map) || !r.enter(at) || !read_count(r, "map count", 2, count)) {
-      return false;
-    }
+    // Tagged or bare, a pair takes at least two bytes.
+    if (!open_container<M, kBare>(r, WireTag::Map, at) || !read_count(r, "map count", 2, count)) return false;
     out.clear();
     for (std::uint32_t i = 0; i < count; ++i) {
       const std::size_t key_at = r.position();
       K k = make_default<K>();
       V v = make_default<V>();
-      if (!Codec<K>::decode(r, k) || !Codec<V>::decode(r, v)) return false;
+      if (!decode_as<K, kBare>(r, k) || !decode_as<V, kBare>(r, v)) return false;
       if (!out.emplace(std::move(k), std::move(v)).second) {
         return deser(r, cat("duplicate map key at offset ", key_at));
       }
@@ -460,7 +579,35 @@ struct Codec<T> {
     return true;
   }
 
+  // Bare: the fields in order, no names (a zero byte when there are none).
+  static bool encode_bare(Writer& w, const T& v) {
+    if (!w.enter()) return false;
+    if constexpr (kFieldCount == 0) w.put_u8(0);
+    const bool ok = std::apply(
+        [&](const auto&... f) { return (Codec<Member<decltype(f)>>::encode_bare(w, v.*(f.member)) && ...); },
+        kInfo.fields);
+    if (!ok) return false;
+    w.leave();
+    return true;
+  }
+
+  static bool decode_bare(Reader& r, T& out) {
+    if (!r.enter(r.position())) return false;
+    if constexpr (kFieldCount == 0) {
+      if (!read_zero(r, "empty struct byte")) return false;
+    }
+    const bool ok = std::apply(
+        [&](const auto&... f) { return (Codec<Member<decltype(f)>>::decode_bare(r, out.*(f.member)) && ...); },
+        kInfo.fields);
+    if (!ok) return false;
+    r.leave();
+    return true;
+  }
+
  private:
+  template <class F>
+  using Member = typename std::remove_cvref_t<F>::member_type;
+
   static void put_name(Writer& w, std::string_view s) {
     w.put_u8(static_cast<std::uint8_t>(s.size()));
     w.put(s.data(), s.size());
@@ -487,21 +634,24 @@ struct Codec<Error> {
   static std::string name() { return "error"; }
   static constexpr std::size_t min_size() { return 10; }
   static bool encode(Writer& w, const Error& e) {
+    put_tag(w, WireTag::Error);
+    return encode_bare(w, e);
+  }
+  static bool decode(Reader& r, Error& out) { return expect_tag<Error>(r, WireTag::Error) && decode_bare(r, out); }
+  static bool encode_bare(Writer& w, const Error& e) {
     if (!is_valid_error_kind(static_cast<std::uint8_t>(e.kind))) {
       return ser(w, cat("error kind ", static_cast<int>(e.kind), " is not a known ErrorKind"));
     }
-    put_tag(w, WireTag::Error);
     w.put_u8(static_cast<std::uint8_t>(e.kind));
     if (!put_text(w, e.message, "error message") || !put_text(w, e.origin, "error origin")) return false;
     // Only a TypeMismatch carries its two type names (CODEC.md, error 0x14).
     return e.kind != ErrorKind::TypeMismatch ||
            (put_text(w, e.expected, "error expected type") && put_text(w, e.actual, "error actual type"));
   }
-  static bool decode(Reader& r, Error& out) {
+  static bool decode_bare(Reader& r, Error& out) {
     std::string_view message, origin, expected, actual;
-    if (!expect_tag<Error>(r, WireTag::Error) || !read_error_kind(r, out.kind) ||
-        !read_text(r, "error message", message) || !read_text(r, "error origin", origin) ||
-        !read_mismatch_types(r, out.kind, expected, actual)) {
+    if (!read_error_kind(r, out.kind) || !read_text(r, "error message", message) ||
+        !read_text(r, "error origin", origin) || !read_mismatch_types(r, out.kind, expected, actual)) {
       return false;
     }
     out.message = message;
@@ -512,30 +662,105 @@ struct Codec<Error> {
   }
 };
 
-// Result<T>: the value's own encoding when ok, an error value otherwise.
+// Result<T>: tagged, the value's own encoding when ok, an error value
+// otherwise; bare, a flag byte (0 ok, 1 error) says which follows.
 template <class T>
 struct Codec<Result<T>> {
   using Value = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
   static std::string name() { return cat(Codec<Value>::name(), " or error"); }
   static constexpr std::size_t min_size() { return std::min(Codec<Value>::min_size(), Codec<Error>::min_size()); }
-  static bool encode(Writer& w, const Result<T>& v) {
-    if (!v.ok()) return Codec<Error>::encode(w, v.error());
-    if constexpr (std::is_void_v<T>) return Codec<std::monostate>::encode(w, std::monostate{});
-    else return Codec<T>::encode(w, v.value());
-  }
+  static bool encode(Writer& w, const Result<T>& v) { return put_content<false>(w, v); }
   static bool decode(Reader& r, Result<T>& out) {
-    if (!r.at_end() && r.peek_u8() == static_cast<std::uint8_t>(WireTag::Error)) {
-      Error e;
-      if (!Codec<Error>::decode(r, e)) return false;
-      out = Result<T>(std::move(e));
-      return true;
-    }
+    const bool failed = !r.at_end() && r.peek_u8() == static_cast<std::uint8_t>(WireTag::Error);
+    return failed ? get_error<false>(r, out) : get_value<false>(r, out);
+  }
+  static bool encode_bare(Writer& w, const Result<T>& v) {
+    w.put_u8(v.ok() ? 0 : 1);
+    return put_content<true>(w, v);
+  }
+  static bool decode_bare(Reader& r, Result<T>& out) {
+    bool failed = false;
+    if (!read_flag(r, "result flag", failed)) return false;
+    return failed ? get_error<true>(r, out) : get_value<true>(r, out);
+  }
+
+ private:
+  template <bool kBare>
+  static bool put_content(Writer& w, const Result<T>& v) {
+    if (!v.ok()) return encode_as<Error, kBare>(w, v.error());
+    if constexpr (std::is_void_v<T>) return encode_as<std::monostate, kBare>(w, std::monostate{});
+    else return encode_as<T, kBare>(w, v.value());
+  }
+  template <bool kBare>
+  static bool get_error(Reader& r, Result<T>& out) {
+    Error e;
+    if (!decode_as<Error, kBare>(r, e)) return false;
+    out = Result<T>(std::move(e));
+    return true;
+  }
+  template <bool kBare>
+  static bool get_value(Reader& r, Result<T>& out) {
     Value v = make_default<Value>();
-    if (!Codec<Value>::decode(r, v)) return false;
+    if (!decode_as<Value, kBare>(r, v)) return false;
     if constexpr (std::is_void_v<T>) out = Result<T>();
     else out = Result<T>(std::move(v));
     return true;
   }
 };
+
+// --- Schema form (CODEC.md "Schema form 0x15"): 0x15, u32 N, N bytes bare ----------
+
+// The 4-byte length follows the tag but is known only once the bare value is
+// written, so it is put as 0 and patched.
+template <class T>
+bool encode_schema_form(Writer& w, const T& value) {
+  put_tag(w, WireTag::Schema);
+  const std::size_t length_at = w.size();
+  w.put_le(std::uint32_t{0});
+  if (!Codec<T>::encode_bare(w, value)) return false;
+  const std::size_t n = w.size() - length_at - 4;
+  if (!check_count(w, n, "schema form", " length")) return false;
+  const auto length = static_cast<std::uint32_t>(n);
+  w.put_at(length_at, &length, sizeof length);
+  return true;
+}
+
+template <class T>
+std::size_t schema_form_size(const T& value) {
+  if constexpr (requires { Codec<T>::kFixedBareSize; }) {
+    (void)value;
+    return 5 + Codec<T>::kFixedBareSize;
+  } else {
+    Writer w = Writer::counter();
+    (void)Codec<T>::encode_bare(w, value);
+    return 5 + w.size();
+  }
+}
+
+// The schema form at the reader's position (its tag not yet read).
+template <class T>
+bool decode_schema_form(Reader& r, T& out) {
+  const std::size_t at = r.position();
+  r.take_u8();
+  std::span<const std::byte> bare;
+  if (!read_blob(r, "schema form", bare)) return false;
+  // The bare value may not read past the N bytes: decode it from a reader
+  // over the same input that ends there (so offsets and views stay the same).
+  Reader inner(r.input().first(r.position()));
+  inner.take(r.position() - bare.size());
+  if (!Codec<T>::decode_bare(inner, out)) return r.fail(inner.take_error());
+  if (!inner.at_end()) {
+    return deser(r, cat("schema form of ", count_bytes(bare.size()), " at offset ", at, " holds a value of ",
+                        count_bytes(bare.size() - inner.remaining())));
+  }
+  return true;
+}
+
+// A top-level value, in either form; nested values are always tagged.
+template <class T>
+bool decode_top(Reader& r, T& out) {
+  if (!r.at_end() && r.peek_u8() == static_cast<std::uint8_t>(WireTag::Schema)) return decode_schema_form(r, out);
+  return Codec<T>::decode(r, out);
+}
 
 }  // namespace ferry::detail

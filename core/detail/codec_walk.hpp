@@ -159,6 +159,12 @@ bool walk(Reader& r, V& v) {
     case WireTag::Map: return walk_map(r, v, at);
     case WireTag::Struct: return walk_struct(r, v, at);
     case WireTag::Error: return walk_error(r, v);
+    case WireTag::Schema: {  // only its length is checked: the bare bytes need the type
+      std::span<const std::byte> bare;
+      if (!read_blob(r, "schema form", bare)) return false;
+      v.schema_form(bare);
+      return true;
+    }
     default: return unknown_tag(r, tag, at);
   }
 }
@@ -248,6 +254,16 @@ inline void append_quoted(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// "[de ad be ef]": two lowercase hex digits per byte, one space between.
+inline void append_hex_list(std::string& out, std::span<const std::byte> b) {
+  out += '[';
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i) out += ' ';
+    out += hex_byte(std::to_integer<std::uint8_t>(b[i])).substr(2);
+  }
+  out += ']';
+}
+
 // Identifiers print bare, anything else quoted.
 inline void append_name(std::string& out, std::string_view s) {
   auto ident = [](char c, bool first) {
@@ -269,12 +285,12 @@ struct TextForm : ValueVisitor {
   }
   void string(std::string_view s) { out += "string "; append_quoted(out, s); }
   void bytes(std::span<const std::byte> b) {
-    out += "bytes [";
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      if (i) out += ' ';
-      out += hex_byte(std::to_integer<std::uint8_t>(b[i])).substr(2);
-    }
-    out += ']';
+    out += "bytes ";
+    append_hex_list(out, b);
+  }
+  void schema_form(std::span<const std::byte> bare) {
+    out += "schema ";
+    append_hex_list(out, bare);
   }
   void packed(WireTag elem, std::uint32_t count, std::span<const std::byte> raw) {
     out.append(wire_name(elem)).append("[] [");

@@ -150,7 +150,7 @@ TEST(CodecMalformed, BoolAndOptionalFlagsMustBeZeroOrOne) {
 }
 
 TEST(CodecMalformed, UnknownTagNamesTheByteAndItsOffset) {
-  EXPECT_EQ(deserialization_error("15").message, "unknown type tag 0x15 at offset 0");
+  EXPECT_EQ(deserialization_error("16").message, "unknown type tag 0x16 at offset 0");
   EXPECT_EQ(deserialization_error("0e0200000000ff").message, "unknown type tag 0xff at offset 6");
   EXPECT_EQ(typed_deserialization_error<std::int32_t>("ff").message, "unknown type tag 0xff at offset 0");
   EXPECT_EQ(typed_deserialization_error<std::tuple<std::string>>("0e0100000080").message,
