@@ -23,6 +23,7 @@
 //   Map                                         map (any keys)
 //   plain object, struct(name, fields)          struct (name under STRUCT_NAME; '' when absent)
 //   FerryError (other Error: JsException)       error
+//   SchemaForm (decoded from tag 0x15)          schema form (its bytes; decodeAs reads them)
 //
 // Decoding gives the same JavaScript types back, with plain numbers for the
 // 32-bit-and-smaller types and f32/f64, bigint for i64/u64, null for none and
@@ -57,7 +58,7 @@
 //   decode.ts   the generic decoder (bytes -> value)
 
 export { Tag, kMaxDepth, wireName, isNumberTag, numberSize, type NumberTag } from './codec/tags.js';
-export { Typed, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64, typed, Some, some, NONE, Variant, variant, STRUCT_NAME, struct, describeJs } from './codec/values.js';
+export { SchemaForm, Typed, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64, typed, Some, some, NONE, Variant, variant, STRUCT_NAME, struct, describeJs } from './codec/values.js';
 export { utf8Length } from './codec/utf8.js';
 export {
   Writer,
@@ -102,7 +103,7 @@ export { deserErr, hex2, kOrigin as kCodecOrigin, kScratchKeep } from './codec/c
 export { F_OPTIONAL, F_TYPES, F_VIEW, flagsOf, readFields } from './codec/decode.js';
 export { putFields } from './codec/encode.js';
 export { kI64Hi, kI64Lo, kIntHi, kIntLo, kU64Hi, writeRaw } from './codec/numbers.js';
-export { nameBytes, peekPackedElem } from './codec/reader.js';
+export { nameBytes, needFail, peekPackedElem, readPackedOf } from './codec/reader.js';
 export { decodeLongUtf8, kEncoder } from './codec/utf8.js';
 export { setField } from './codec/values.js';
-export { putPackedHead, putTag, putTagFlag } from './codec/writer.js';
+export { putErrorBody, putPackedHead, putTag, putTagFlag, putText } from './codec/writer.js';

@@ -6,6 +6,7 @@
 //   const sig = parseSignature('call add (i32,i32) -> i32');
 //   const bytes = encodeArgs(sig, [1, 2]);          // array [i32 1, i32 2]
 //   const sum = decodeAs(resultBytes, sig.result!); // 3, or TypeMismatch
+//   encodeSchemaForm(w, parseType('struct Point{x:i32,y:i32}'), {x: 1, y: -2}); // 0x15 + 8 bytes
 //
 // Loaded only where signatures are known: pool.ts imports it dynamically
 // for tasks with signatures, and wasm-backend.ts (itself imported
@@ -16,7 +17,8 @@
 //   format.ts    schemas as text: wire type names and the grammar again
 //   mismatch.ts  TypeMismatch errors of the encoder (with a path) and decoder (with an offset)
 //   encode.ts    plain JavaScript values to the wire, strictly (the conversion table)
-//   decode.ts    the wire to values, as a C++ decoder of the type would
+//   compile.ts   the schema form (tag 0x15): per-schema bare encoders and decoders
+//   decode.ts    the wire to values, as a C++ decoder of the type would (either form)
 // web/build.mjs bundles them into one dist/schema.js, with codec/tags.ts so
 // that wire tags are constants; the rest of the codec stays an import of
 // dist/codec.js (one instance of its scratch readers and writers).
@@ -42,4 +44,5 @@ export type {
 export { parseType, parseSignature, parseSignatures } from './schema/parse.js';
 export { describeSchema, formatSchema, formatSignature } from './schema/format.js';
 export { encodeAs, encodeSchema, encodeArgsInto, encodeArgs } from './schema/encode.js';
-export { decodeAs } from './schema/decode.js';
+export { encodeSchemaForm, encodeArgsSchemaForm, hasSchemaForm } from './schema/compile.js';
+export { decodeAs, decodeAsFirst, decodeAsRange } from './schema/decode.js';

@@ -213,7 +213,7 @@ test('DecodingRules.AFixedSizeFieldCutShortIsDeserialization', () => {
 });
 
 test('DecodingRules.UnknownTagBytesAreDeserialization', () => {
-  for (let t = 0x15; t <= 0xff; t++) deserAll(t.toString(16), `unknown type tag 0x${t.toString(16)} at offset 0`);
+  for (let t = 0x16; t <= 0xff; t++) deserAll(t.toString(16), `unknown type tag 0x${t.toString(16)} at offset 0`);
   deserAll('0e0200000000ff', 'unknown type tag 0xff at offset 6');
 });
 

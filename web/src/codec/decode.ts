@@ -23,7 +23,7 @@ import {
 } from './reader.js';
 import { Tag, type NumberTag } from './tags.js';
 import { walk } from './text.js';
-import { NONE, STRUCT_NAME, Some, Typed, Variant, setField } from './values.js';
+import { NONE, STRUCT_NAME, SchemaForm, Some, Typed, Variant, setField } from './values.js';
 
 export interface DecodeOptions {
   /** false: bytes values are views into the input (zero-copy); default true (copies). */
@@ -112,6 +112,11 @@ export function decValue(r: Reader, flags: number, depth: number): unknown {
     }
     case Tag.Error:
       return readErrorValue(r);
+    case Tag.Schema: {
+      const n = readBlob(r, 'schema form');
+      const p = r.pos - n;
+      return new SchemaForm(flags & F_VIEW ? r.u8.subarray(p, p + n) : r.u8.slice(p, p + n));
+    }
     default:
       return unknownTag(r, tag, at);
   }

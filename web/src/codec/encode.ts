@@ -6,7 +6,7 @@ import { countBytes, isRawBuffer, kEmptyDv, kEmptyU8, kOrigin, kOverflow, kScrat
 import { kU32Max } from './numbers.js';
 import { Tag, isNumberTag, numberSize } from './tags.js';
 import { utf8Length } from './utf8.js';
-import { NONE, STRUCT_NAME, Some, Typed, Variant, describeJs } from './values.js';
+import { NONE, STRUCT_NAME, SchemaForm, Some, Typed, Variant, describeJs } from './values.js';
 import { Writer, bytesOf, enterEnc, packedTagOf, putBlob, putError, putName, putNumber, putPacked, putString, putTag, putTagFlag, putTagU32 } from './writer.js';
 
 function encValue(w: Writer, v: unknown, depth: number): void {
@@ -93,6 +93,10 @@ function encObject(w: Writer, v: object | null, depth: number): void {
   }
   if (v instanceof FerryError) {
     putError(w, v);
+    return;
+  }
+  if (v instanceof SchemaForm) {
+    putBlob(w, v.bytes, Tag.Schema);
     return;
   }
   if (isRawBuffer(v)) {
@@ -247,6 +251,7 @@ function sizeOf(v: unknown, depth: number): number {
   if (v instanceof Typed) return isNumberTag(v.tag) ? 1 + numberSize(v.tag) : 1;
   if (ArrayBuffer.isView(v)) return (v instanceof Uint8Array || v instanceof DataView ? 5 : 6) + v.byteLength;
   if (isRawBuffer(v)) return 5 + v.byteLength;
+  if (v instanceof SchemaForm) return 5 + v.bytes.length;
   if (v instanceof Error) {
     const e = v instanceof FerryError ? v : toFerryError(v, '');
     const n = 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));

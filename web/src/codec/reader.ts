@@ -254,6 +254,15 @@ export function readPacked(r: Reader): ArrayBufferView {
   return packedCopy(r, elem, at, (r.pos - at) / numberSize(elem));
 }
 
+/** @internal u32 count, then that many raw `elem` numbers (a packed value's bare form), as a typed array copy. */
+export function readPackedOf(r: Reader, elem: NumberTag): ArrayBufferView {
+  const size = numberSize(elem);
+  const count = readCount(r, 'packed count', size);
+  const at = r.pos;
+  r.pos = at + count * size;
+  return packedCopy(r, elem, at, count);
+}
+
 function packedCopy(r: Reader, elem: number, at: number, count: number): ArrayBufferView {
   let out: ArrayBufferView & { length: number };
   switch (elem) {

@@ -24,6 +24,8 @@ export enum Tag {
   Map = 0x12,
   Struct = 0x13,
   Error = 0x14,
+  /** core/CODEC.md "Schema form": u32 length, then a value's bare bytes, only at the top. */
+  Schema = 0x15,
 }
 
 /** The number tags 0x02..0x0b. */
@@ -34,10 +36,10 @@ export const kMaxDepth = 64;
 
 const kWireNames = [
   'unit', 'bool', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'f32', 'f64',
-  'string', 'bytes', 'array', 'packed', 'optional', 'variant', 'map', 'struct', 'error',
+  'string', 'bytes', 'array', 'packed', 'optional', 'variant', 'map', 'struct', 'error', 'schema',
 ];
 
-/** The wire type name of a tag ("i32", "struct"), "unknown" past 0x14. */
+/** The wire type name of a tag ("i32", "struct"), "unknown" past 0x15. */
 export function wireName(tag: number): string {
   return tag >= 0 && tag < kWireNames.length ? kWireNames[tag]! : 'unknown';
 }

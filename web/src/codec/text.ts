@@ -149,7 +149,7 @@ export function walk(r: Reader, depth: number, out: Out): void {
       else skipText(r, 'string');
       return;
     case Tag.Bytes:
-      return walkBytes(r, out);
+      return walkBytes(r, out, 'bytes');
     case Tag.Array: {
       enterDec(r, at, depth);
       const count = readCount(r, 'array count', 1);
@@ -200,6 +200,8 @@ export function walk(r: Reader, depth: number, out: Out): void {
     }
     case Tag.Error:
       return walkError(r, out);
+    case Tag.Schema: // bare bytes: only a schema can read them (CODEC.md "Schema form")
+      return walkBytes(r, out, 'schema form');
     default:
       unknownTag(r, tag, at);
   }
@@ -218,11 +220,12 @@ function walkMap(r: Reader, depth: number, out: Out): void {
   if (out) out.s += '}';
 }
 
-function walkBytes(r: Reader, out: Out): void {
-  const n = readBlob(r, 'bytes');
+// bytes, or a schema form's bare bytes (what: 'bytes' or 'schema form').
+function walkBytes(r: Reader, out: Out, what: string): void {
+  const n = readBlob(r, what);
   if (out) {
     const p = r.pos - n;
-    let s = 'bytes [';
+    let s = what === 'bytes' ? 'bytes [' : 'schema [';
     for (let i = 0; i < n; i++) s += (i ? ' ' : '') + hex2(r.u8[p + i]!);
     out.s += s + ']';
   }

@@ -50,6 +50,15 @@ export function variant(index: number, value: unknown): Variant {
   return new Variant(index, value);
 }
 
+/**
+ * A schema-form value (tag 0x15, core/CODEC.md) as decode() gives it: its
+ * bare bytes, which only the type's schema can read (decodeAs). It
+ * re-encodes to the same bytes.
+ */
+export class SchemaForm {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 /** Where a struct object keeps its wire name. */
 export const STRUCT_NAME: unique symbol = Symbol.for('ferry.struct');
 
@@ -94,6 +103,7 @@ export function describeJs(v: unknown): string {
   if (v instanceof Map) return `Map of ${v.size}`;
   if (v instanceof Some) return 'some';
   if (v instanceof Variant) return `variant ${v.index}`;
+  if (v instanceof SchemaForm) return `schema form of ${v.bytes.length} bytes`;
   if (v instanceof FerryError) return `error ${kindName(v.kind)}`;
   if (v instanceof Error) return 'Error';
   const name = (v as Record<symbol, unknown>)[STRUCT_NAME];

@@ -315,12 +315,12 @@ export function putName(w: Writer, s: string, what: string): void {
 }
 
 /** @internal a bytes value from raw bytes. */
-export function putBlob(w: Writer, b: Uint8Array): void {
+export function putBlob(w: Writer, b: Uint8Array, tag: number = Tag.Bytes): void {
   const n = b.length;
   if (n > kU32Max) throw serErr(`bytes length of ${n} exceeds the u32 limit of ${kU32Max}`);
   if (w.pos + 5 + n > w.end) w.ensure(5 + n);
   const p = w.pos;
-  w.u8[p] = Tag.Bytes;
+  w.u8[p] = tag;
   w.dv.setUint32(p + 1, n, true);
   w.u8.set(b, p + 5);
   w.pos = p + 5 + n;
@@ -355,12 +355,15 @@ export function enterEnc(depth: number): void {
 
 /** @internal an error value. */
 export function putError(w: Writer, e: FerryError): void {
+  putTag(w, Tag.Error);
+  putErrorBody(w, e);
+}
+
+/** @internal an error value's payload (its kind byte on), as the schema form writes it. */
+export function putErrorBody(w: Writer, e: FerryError): void {
   const kind = e.kind;
   if (!isErrorKind(kind)) throw serErr(`error kind ${String(kind)} is not a known ErrorKind`);
-  if (w.pos + 2 > w.end) w.ensure(2);
-  w.u8[w.pos] = Tag.Error;
-  w.u8[w.pos + 1] = kind;
-  w.pos += 2;
+  w.putU8(kind);
   putText(w, String(e.message), 'error message');
   putText(w, String(e.origin ?? ''), 'error origin');
   // Only a TypeMismatch carries its two type names (CODEC.md, error 0x14).
@@ -371,7 +374,8 @@ export function putError(w: Writer, e: FerryError): void {
   }
 }
 
-function putText(w: Writer, s: string, what: string): void {
+/** @internal u32 byte length + UTF-8 (what names the field in errors). */
+export function putText(w: Writer, s: string, what: string): void {
   if (w.pos + 4 > w.end) w.ensure(4);
   const at = w.pos;
   w.pos = at + 4;
@@ -399,23 +403,27 @@ export function packedTagOf(v: ArrayBufferView): number {
 /**
  * @internal the header of a packed value of `count` elements of type `elem`
  * (n bytes in all), with room made for them; returns where the elements go.
- * The caller writes them and moves w.pos past them.
+ * The caller writes them and moves w.pos past them. Bare (the schema form):
+ * only the count, no tags.
  */
-export function putPackedHead(w: Writer, elem: number, count: number, n: number): number {
+export function putPackedHead(w: Writer, elem: number, count: number, n: number, bare = false): number {
   if (count > kU32Max) throw serErr(`packed array of ${count} exceeds the u32 limit of ${kU32Max}`);
-  if (w.pos + 6 + n > w.end) w.ensure(6 + n);
+  const head = bare ? 4 : 6;
+  if (w.pos + head + n > w.end) w.ensure(head + n);
   const p = w.pos;
-  w.u8[p] = Tag.Packed;
-  w.u8[p + 1] = elem;
-  w.dv.setUint32(p + 2, count, true);
-  return p + 6;
+  if (!bare) {
+    w.u8[p] = Tag.Packed;
+    w.u8[p + 1] = elem;
+  }
+  w.dv.setUint32(p + head - 4, count, true);
+  return p + head;
 }
 
-/** @internal a packed value from a typed array of the element type `elem`. */
-export function putPacked(w: Writer, elem: number, v: ArrayBufferView & { length: number }): void {
+/** @internal a packed value from a typed array of the element type `elem` (bare: see putPackedHead). */
+export function putPacked(w: Writer, elem: number, v: ArrayBufferView & { length: number }, bare = false): void {
   const count = v.length;
   const n = v.byteLength;
-  const at = putPackedHead(w, elem, count, n);
+  const at = putPackedHead(w, elem, count, n, bare);
   if (kLittleEndian || n === count) {
     w.u8.set(new Uint8Array(v.buffer, v.byteOffset, n), at);
   } else {

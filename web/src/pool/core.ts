@@ -40,7 +40,7 @@ export class PoolCore implements PoolContext {
     this.encoder = new CallEncoder(t.signatures);
     this.streams = new PoolStreams(this);
     // Over postMessage an answer arrives as an event: spinning cannot see it.
-    this.service = new Service(this, this.streams, t.name === 'shared-memory' ? kSpinCapUs : 0);
+    this.service = new Service(this, this.streams, this.encoder, t.name === 'shared-memory' ? kSpinCapUs : 0);
     this.sender = new RecordSender(this, this.encoder, this.service);
     for (let i = 0; i < t.size; i++) {
       const s = newSlot(i);

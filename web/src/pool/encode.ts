@@ -1,9 +1,10 @@
 // Where a call is encoded: the head of a call or stream record (its header
-// and task name, web/PROTOCOL.md) and the codecs its arguments and stream
-// values are encoded with — plain codec values for JavaScript workers, a
-// task's published signature for wasm workers. send.ts writes the record.
+// and task name, web/PROTOCOL.md) and the codecs its arguments, stream
+// values and result go through — plain codec values for JavaScript workers;
+// for wasm workers, a task's published signature, in the schema form
+// (core/CODEC.md) where its types allow. send.ts writes the record.
 
-import { decodeFirst, Writer } from '../codec.js';
+import { Tag, decodeFirst, decodeRange, Writer } from '../codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { kCallHeaderBytes, kMaxNameBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from '../protocol.js';
 import type { Signature } from '../schema.js';
@@ -13,11 +14,13 @@ import { kOrigin } from './common.js';
 
 export type SchemaModule = typeof import('../schema.js');
 
-/** How one task's values are encoded: its arguments, and a stream's input and output. */
+/** How one task's values are encoded: its arguments, a stream's input and output, and how its result decodes. */
 export interface TaskCodecs {
   args: ValueCodec;
   input: ValueCodec;
   output: ValueCodec;
+  /** The value of a result record, bytes[start, end): what the task answered, or the error it failed with. */
+  result(bytes: Uint8Array, start: number, end: number): unknown;
 }
 
 const utf8 = new TextEncoder();
@@ -67,15 +70,16 @@ export class CallEncoder {
   }
 }
 
-const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec };
+const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec, result: (bytes, start, end) => decodeRange(bytes, start, end) };
 
 // Codecs that encode with a task's published signature (wasm workers), so
 // that a JavaScript number becomes the i32 the C++ task takes; they encode
-// straight into the ring's reservation. Results decode generically (every
-// value carries its type).
+// straight into the ring's reservation. A type whose every struct has a
+// body (all of a C++ task's have) travels in the schema form both ways;
+// C++ decodes either form. A task's failure comes back as a tagged error.
 function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
   const slotWriter = new Writer(16);
-  const via = (body: (w: Writer, value: unknown) => void): ValueCodec => {
+  const via = (body: (w: Writer, value: unknown) => void, decodeAt: ValueCodec['decodeAt']): ValueCodec => {
     const c: ValueCodec = {
       encodeAt(value, bytes, start, end) {
         slotWriter.rebindRange(bytes, start, end);
@@ -88,15 +92,28 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
         return w.toUint8Array();
       },
       size: (value) => c.encode(value).length,
-      decodeAt: (bytes, start, end, next) => decodeFirst(bytes, start, end, next),
+      decodeAt,
     };
     return c;
   };
-  const element = (schema: Signature['input']): ValueCodec =>
-    schema === undefined ? plainCodec : via((w, v) => mod.encodeAs(w, schema, v, `stream '${sig.name}'`));
+  const generic: ValueCodec['decodeAt'] = (bytes, start, end, next) => decodeFirst(bytes, start, end, next);
+  const element = (schema: Signature['input']): ValueCodec => {
+    if (schema === undefined) return plainCodec;
+    const context = `stream '${sig.name}'`;
+    return via(
+      mod.hasSchemaForm(schema) ? (w, v) => mod.encodeSchemaForm(w, schema, v, context) : (w, v) => mod.encodeAs(w, schema, v, context),
+      (bytes, start, end, next) => mod.decodeAsFirst(bytes, start, end, next, schema),
+    );
+  };
+  const argsForm = sig.args.every((a) => mod.hasSchemaForm(a));
+  const answer = sig.result;
   return {
-    args: via((w, args) => mod.encodeArgsInto(w, sig, args as unknown[])),
+    args: via((w, args) => (argsForm ? mod.encodeArgsSchemaForm : mod.encodeArgsInto)(w, sig, args as unknown[]), generic),
     input: element(sig.input),
     output: element(sig.output),
+    result: (bytes, start, end) => {
+      if (answer === undefined || bytes[start] === Tag.Error) return decodeRange(bytes, start, end);
+      return mod.decodeAsRange(bytes, start, end, answer);
+    },
   };
 }

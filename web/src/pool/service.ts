@@ -5,11 +5,11 @@
 // calls are out, then park every response ring until its worker rings.
 
 import { readBlockRecord } from '../blocks.js';
-import { decodeRange } from '../codec.js';
 import { ErrorKind, FerryError } from '../errors.js';
 import { ResponseTag, crashReason, kResultHeaderBytes, recordId } from '../protocol.js';
 import { SpinBudget, nowUs } from '../spin.js';
 import { State, type PoolContext, type Slot } from './common.js';
+import type { CallEncoder } from './encode.js';
 import type { PoolStreams } from './streams.js';
 
 // The longest the main thread spins for an answer before it parks (µs):
@@ -29,6 +29,7 @@ export class Service {
   constructor(
     private readonly pool: PoolContext,
     private readonly streams: PoolStreams,
+    private readonly encoder: CallEncoder,
     spinCapUs: number,
   ) {
     this.spin = new SpinBudget(spinCapUs);
@@ -247,7 +248,7 @@ export class Service {
     let value: unknown;
     let error: unknown;
     try {
-      value = decodeRange(bytes, at + kResultHeaderBytes, at + len);
+      value = this.encoder.codecsOf(p.name).result(bytes, at + kResultHeaderBytes, at + len);
       if (value instanceof FerryError) error = value;
     } catch (e) {
       error = e;

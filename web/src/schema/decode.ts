@@ -36,6 +36,7 @@ import {
 // Tag comes from codec/tags.ts itself, not codec.js: build.mjs bundles that
 // file into dist/schema.js, so its members are constants here.
 import { Tag, type NumberTag } from '../codec/tags.js';
+import { decodeSchemaForm, keyId } from './compile.js';
 import { describeSchema } from './format.js';
 import { actualName, printable, typeMismatchAt } from './mismatch.js';
 import type { MapSchema, Schema, StructSchema } from './types.js';
@@ -49,7 +50,7 @@ function expectTag(r: Reader, s: Schema, tag: number): void {
     r.pos = at + 1;
     return;
   }
-  if (got > Tag.Error) unknownTag(r, got, at);
+  if (got > Tag.Schema) unknownTag(r, got, at);
   throw typeMismatchAt(r, describeSchema(s), actualName(r, at), at);
 }
 
@@ -169,25 +170,6 @@ function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
   }
 }
 
-function keyId(u8: Uint8Array, start: number, end: number, k: unknown): string {
-  // Primitive keys are their own identity; others use the key's encoding.
-  switch (typeof k) {
-    case 'string':
-      return 's' + k;
-    case 'number':
-      return 'n' + (Object.is(k, -0) ? '-0' : String(k));
-    case 'bigint':
-      return 'b' + String(k);
-    case 'boolean':
-      return k ? 't' : 'f';
-    case 'undefined':
-      return 'u';
-  }
-  let s = 'x';
-  for (let i = start; i < end; i++) s += String.fromCharCode(u8[i]!);
-  return s;
-}
-
 function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): unknown {
   const at = r.pos;
   expectTag(r, s, Tag.Struct);
@@ -215,21 +197,58 @@ function decStructAs(r: Reader, s: StructSchema, flags: number, depth: number): 
 }
 
 /**
+ * decodeAs() of the first value of bytes[start, end) (more may follow, as in
+ * a stream record); sets `next.at` to where it ends. Offsets in messages
+ * count from `start`.
+ */
+export function decodeAsFirst(bytes: Uint8Array, start: number, end: number, next: { at: number }, schema: Schema): unknown {
+  const r = borrowReader(bytes);
+  try {
+    r.resetRange(bytes, start, end);
+    const v = decTop(r, schema, 0);
+    next.at = r.pos;
+    return v;
+  } finally {
+    releaseReader(r);
+  }
+}
+
+/** decodeAs() of exactly the one value filling bytes[start, end) (offsets in messages count from start). */
+export function decodeAsRange(bytes: Uint8Array, start: number, end: number, schema: Schema): unknown {
+  const r = borrowReader(bytes);
+  try {
+    r.resetRange(bytes, start, end);
+    const v = decTop(r, schema, 0);
+    trailingCheck(r);
+    return v;
+  } finally {
+    releaseReader(r);
+  }
+}
+
+// A value at the top: the tagged form or the schema form (CODEC.md "Schema form").
+function decTop(r: Reader, schema: Schema, flags: number): unknown {
+  if (r.pos < r.end && r.u8[r.pos] === Tag.Schema) return decodeSchemaForm(r, schema, flags);
+  return decAs(r, schema, flags, 0);
+}
+
+/**
  * Decodes one value as a C++ decoder of `schema`'s type would, refusing
  * anything else: TypeMismatch for a value of another type ("type mismatch:
  * expected i32, got string at offset 10"), Deserialization for broken bytes,
  * an out-of-range variant index or a repeated map key. Values come back as
  * decode() gives them (numbers, bigint for 64-bit, null for none, ...); an
  * error value where `error` or `!T` allows one is returned as a FerryError.
- * With a Reader: decodes at its position and moves past the value; with
- * bytes: exactly one value, trailing bytes are Deserialization.
+ * It reads the tagged form and the schema form (tag 0x15) alike. With a
+ * Reader: decodes at its position and moves past the value; with bytes:
+ * exactly one value, trailing bytes are Deserialization.
  */
 export function decodeAs(input: Uint8Array | Reader, schema: Schema, opts?: DecodeOptions): unknown {
   const flags = flagsOf(opts) & ~F_TYPES; // typed decoding gives plain numbers
-  if (input instanceof Reader) return decAs(input, schema, flags, 0);
+  if (input instanceof Reader) return decTop(input, schema, flags);
   const r = borrowReader(input);
   try {
-    const v = decAs(r, schema, flags, 0);
+    const v = decTop(r, schema, flags);
     trailingCheck(r);
     return v;
   } finally {

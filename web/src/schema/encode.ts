@@ -75,6 +75,7 @@ import { Mismatch, mismatch, toTypeMismatch, withPath } from './mismatch.js';
 import {
   kOrigin,
   type ArraySchema,
+  type BytesSchema,
   type MapSchema,
   type OptionalSchema,
   type PackedSchema,
@@ -87,9 +88,11 @@ import {
   type VariantSchema,
 } from './types.js';
 
-// The value converted for number tag `tag`, or undefined when it does not fit
-// without loss (f32: rounding is allowed, overflow is not).
-function numberFor(tag: number, v: unknown): number | bigint | undefined {
+/**
+ * @internal the value converted for number tag `tag`, or undefined when it
+ * does not fit without loss (f32: rounding is allowed, overflow is not).
+ */
+export function numberFor(tag: number, v: unknown): number | bigint | undefined {
   if (tag <= Tag.U32) {
     return typeof v === 'number' && Number.isInteger(v) && v >= kIntLo[tag]! && v <= kIntHi[tag]! ? v : undefined;
   }
@@ -123,18 +126,26 @@ function encScalar(w: Writer, s: ScalarSchema, v: unknown): void {
     return;
   }
   const x = numberFor(tag, v);
-  if (x === undefined) {
-    throw mismatch(s, v, tag === Tag.F32 && typeof v === 'number' ? 'beyond the f32 range' : tag <= Tag.U32 && typeof v === 'bigint' ? 'bigints are for i64 and u64' : '');
-  }
+  if (x === undefined) throw numberMismatch(s, v);
   putNumber(w, tag, x);
 }
 
-function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
+/** @internal the Mismatch of a value that numberFor() refused for scalar `s`. */
+export function numberMismatch(s: ScalarSchema, v: unknown): Mismatch {
+  const tag = s.tag;
+  return mismatch(s, v, tag === Tag.F32 && typeof v === 'number' ? 'beyond the f32 range' : tag <= Tag.U32 && typeof v === 'bigint' ? 'bigints are for i64 and u64' : '');
+}
+
+/**
+ * @internal a typed array of the element type, or an Array of numbers, as
+ * packed `s`: tagged, or (bare) only the u32 count and the elements.
+ */
+export function encPacked(w: Writer, s: PackedSchema, v: unknown, bare = false): void {
   const elem = s.elem;
   if (ArrayBuffer.isView(v)) {
     const t = packedTagOf(v);
     if (t === elem || (elem === Tag.U8 && v instanceof Uint8Array)) {
-      putPacked(w, elem, v as ArrayBufferView & { length: number });
+      putPacked(w, elem, v as ArrayBufferView & { length: number }, bare);
       return;
     }
     throw mismatch(s, v);
@@ -142,7 +153,7 @@ function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
   if (!Array.isArray(v)) throw mismatch(s, v);
   const n = v.length;
   const size = numberSize(elem);
-  let at = putPackedHead(w, elem, n, n * size);
+  let at = putPackedHead(w, elem, n, n * size, bare);
   const dv = w.dv;
   for (let i = 0; i < n; i++, at += size) {
     let x = v[i];
@@ -152,6 +163,13 @@ function encPacked(w: Writer, s: PackedSchema, v: unknown): void {
     writeRaw(dv, elem, at, y);
   }
   w.pos = at;
+}
+
+/** @internal the bytes of a Uint8Array, ArrayBuffer, SharedArrayBuffer or any ArrayBufferView, for `s`. */
+export function bytesFor(s: BytesSchema, v: unknown): Uint8Array {
+  const b = typeof v === 'object' && v !== null ? bytesOf(v) ?? (ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : null) : null;
+  if (b === null) throw mismatch(s, v);
+  return b;
 }
 
 function encOptionalAs(w: Writer, s: OptionalSchema, v: unknown, depth: number): void {
@@ -174,12 +192,9 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       if (typeof v !== 'string') throw mismatch(s, v);
       putString(w, v);
       return;
-    case 'bytes': {
-      const b = typeof v === 'object' && v !== null ? bytesOf(v) ?? (ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : null) : null;
-      if (b === null) throw mismatch(s, v);
-      putBlob(w, b);
+    case 'bytes':
+      putBlob(w, bytesFor(s, v));
       return;
-    }
     case 'packed':
       encPacked(w, s, v);
       return;
@@ -243,7 +258,8 @@ function encTuple(w: Writer, s: TupleSchema, v: unknown, depth: number): void {
   }
 }
 
-function encVariant(w: Writer, s: VariantSchema, v: unknown, depth: number): void {
+/** @internal a variant(index, value) or {index, value} for `s`, its index checked. */
+export function variantOf(s: VariantSchema, v: unknown): { index: number; value: unknown } {
   let index: unknown;
   let value: unknown;
   if (v instanceof Variant) {
@@ -255,10 +271,15 @@ function encVariant(w: Writer, s: VariantSchema, v: unknown, depth: number): voi
   } else {
     throw mismatch(s, v, 'a variant takes variant(index, value) or {index, value}');
   }
-  enterEnc(depth);
   if (!(typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < s.alts.length)) {
     throw new Mismatch(`variant of ${s.alts.length} alternatives`, `variant index ${String(index)}`);
   }
+  return { index, value };
+}
+
+function encVariant(w: Writer, s: VariantSchema, v: unknown, depth: number): void {
+  const { index, value } = variantOf(s, v);
+  enterEnc(depth);
   putTagU32(w, Tag.Variant, index);
   try {
     encAs(w, s.alts[index]!, value, depth + 1);
@@ -273,19 +294,30 @@ function keyFor(k: Schema, key: string): unknown {
   return key;
 }
 
-function encMap(w: Writer, s: MapSchema, v: unknown, depth: number): void {
+/** @internal how a map's parts are written: its count (after its tag, if any), and a key or value of `schema`. */
+export interface MapWriter {
+  head(w: Writer, count: number): void;
+  put(w: Writer, schema: Schema, v: unknown, depth: number): void;
+}
+
+/**
+ * @internal a Map, or a plain object (its keys converted for an integer or
+ * float key type), as map `s`, opened at `depth`; a failing part throws with
+ * its path.
+ */
+export function putMapWith(w: Writer, s: MapSchema, v: unknown, depth: number, mw: MapWriter): void {
   if (v instanceof Map) {
     enterEnc(depth);
-    putTagU32(w, Tag.Map, v.size);
+    mw.head(w, v.size);
     let i = 0;
     for (const [k, x] of v) {
       try {
-        encAs(w, s.key, k, depth + 1);
+        mw.put(w, s.key, k, depth + 1);
       } catch (e) {
         throw withPath(e, `{key ${i}}`);
       }
       try {
-        encAs(w, s.value, x, depth + 1);
+        mw.put(w, s.value, x, depth + 1);
       } catch (e) {
         throw withPath(e, `{${typeof k === 'string' ? JSON.stringify(k) : `key ${i}`}}`);
       }
@@ -296,24 +328,58 @@ function encMap(w: Writer, s: MapSchema, v: unknown, depth: number): void {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Typed || v instanceof Error) throw mismatch(s, v);
   enterEnc(depth);
   const keys = Object.keys(v);
-  putTagU32(w, Tag.Map, keys.length);
+  mw.head(w, keys.length);
   for (const key of keys) {
     try {
-      encAs(w, s.key, keyFor(s.key, key), depth + 1);
-      encAs(w, s.value, (v as Record<string, unknown>)[key], depth + 1);
+      mw.put(w, s.key, keyFor(s.key, key), depth + 1);
+      mw.put(w, s.value, (v as Record<string, unknown>)[key], depth + 1);
     } catch (e) {
       throw withPath(e, `.${key}`);
     }
   }
 }
 
-function encStructAs(w: Writer, s: StructSchema, v: unknown, depth: number): void {
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map || v instanceof Typed || v instanceof Error) {
+const kTaggedMap: MapWriter = { head: (w, n) => putTagU32(w, Tag.Map, n), put: (w, s, v, depth) => encAs(w, s, v, depth) };
+
+function encMap(w: Writer, s: MapSchema, v: unknown, depth: number): void {
+  putMapWith(w, s, v, depth, kTaggedMap);
+}
+
+/**
+ * @internal v as an object of struct `s`: refuses anything else, an object
+ * named as another struct, and (for a body that is known) a plain object
+ * with a field the struct does not have.
+ */
+export function structObject(s: StructSchema, v: unknown): Record<string | symbol, unknown> {
+  if (typeof v !== 'object' || v === null) throw mismatch(s, v);
+  const proto = Object.getPrototypeOf(v);
+  const plain = proto === Object.prototype || proto === null; // none of the kinds below: skip the checks
+  if (!plain && (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map || v instanceof Typed || v instanceof Error)) {
     throw mismatch(s, v);
   }
   const o = v as Record<string | symbol, unknown>;
   const own = o[STRUCT_NAME];
   if (own !== undefined && own !== '' && own !== s.name) throw new Mismatch(`struct ${s.name}`, `struct ${String(own)}`);
+  if (s.fields === null || !plain) return o;
+  // A plain object is data: a property the struct does not have is a typo or
+  // a wrong type, not something to drop. A class instance (a WasmBuffer for
+  // SharedBytes) may carry other state: only its fields are read.
+  const extra = extraField(o, s.fields);
+  if (extra !== null) throw withPath(new Mismatch(`struct ${s.name}`, `an object with the extra field '${extra}'`), `.${extra}`);
+  return o;
+}
+
+/** @internal field f of struct object o (structObject); a missing field is refused unless it is unit. */
+export function fieldOf(s: StructSchema, o: Record<string | symbol, unknown>, f: StructField): unknown {
+  const x = o[f.name];
+  if (x === undefined && !(f.name in o) && !(f.type.kind === 'scalar' && f.type.tag === Tag.Unit)) {
+    throw withPath(new Mismatch(`struct ${s.name}`, `an object without the field '${f.name}'`), `.${f.name}`);
+  }
+  return x;
+}
+
+function encStructAs(w: Writer, s: StructSchema, v: unknown, depth: number): void {
+  const o = structObject(s, v);
   enterEnc(depth);
   const fields = s.fields;
   putTag(w, Tag.Struct);
@@ -323,19 +389,10 @@ function encStructAs(w: Writer, s: StructSchema, v: unknown, depth: number): voi
     putFields(w, s.name, o, depth);
     return;
   }
-  // A plain object is data: a property the struct does not have is a typo or
-  // a wrong type, not something to drop. A class instance (a WasmBuffer for
-  // SharedBytes) may carry other state: only its fields are read.
-  const proto = Object.getPrototypeOf(o);
-  const extra = proto === Object.prototype || proto === null ? extraField(o, fields) : null;
-  if (extra !== null) throw withPath(new Mismatch(`struct ${s.name}`, `an object with the extra field '${extra}'`), `.${extra}`);
   w.putU16(fields.length);
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
-    const x = o[f.name];
-    if (x === undefined && !(f.name in o) && !(f.type.kind === 'scalar' && f.type.tag === Tag.Unit)) {
-      throw withPath(new Mismatch(`struct ${s.name}`, `an object without the field '${f.name}'`), `.${f.name}`);
-    }
+    const x = fieldOf(s, o, f);
     putName(w, f.name, 'field name');
     try {
       encAs(w, f.type, x, depth + 1);
@@ -392,11 +449,8 @@ export function encodeSchema(schema: Schema, value: unknown, context = ''): Uint
  * "argument 1 of add: type mismatch: expected i32, got string".
  */
 export function encodeArgsInto(w: Writer, sig: Signature, args: readonly unknown[]): void {
+  checkArity(sig, args);
   const n = sig.args.length;
-  if (!Array.isArray(args) || args.length !== n) {
-    const got = Array.isArray(args) ? args.length : 0;
-    throw new TypeMismatchError(`${sig.name} takes ${n} argument${n === 1 ? '' : 's'}, got ${got}`, kOrigin, `array of ${n}`, Array.isArray(args) ? `array of ${got}` : describeJs(args));
-  }
   let i = 0;
   try {
     encodeTop(w, (into) => {
@@ -406,6 +460,15 @@ export function encodeArgsInto(w: Writer, sig: Signature, args: readonly unknown
   } catch (e) {
     if (e instanceof Mismatch) throw toTypeMismatch(e, `argument ${i + 1} of ${sig.name}`);
     throw e;
+  }
+}
+
+/** @internal TypeMismatch "add takes 2 arguments, got 3" unless args is an Array of sig's arity. */
+export function checkArity(sig: Signature, args: unknown): void {
+  const n = sig.args.length;
+  if (!Array.isArray(args) || args.length !== n) {
+    const got = Array.isArray(args) ? args.length : 0;
+    throw new TypeMismatchError(`${sig.name} takes ${n} argument${n === 1 ? '' : 's'}, got ${got}`, kOrigin, `array of ${n}`, Array.isArray(args) ? `array of ${got}` : describeJs(args));
   }
 }
 
