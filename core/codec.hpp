@@ -214,6 +214,14 @@ Result<void> encode(Writer& writer, const T& value, Form form = Form::Tagged);
 template <class T>
 Result<std::vector<std::byte>> encode(const T& value, Form form = Form::Tagged);
 
+// The form ferry's own encoders choose for a value whose reader knows its
+// type (task results, stream values): Schema where it pays, that is when T
+// holds a FERRY_STRUCT, whose names it saves; Tagged otherwise (a number or
+// a string takes one tag byte, the wrapper five). web/src/schema/compile.ts
+// (prefersSchemaForm) makes the same choice.
+template <class T>
+constexpr Form preferred_form() noexcept;
+
 // Decodes one value at the reader's position and advances past it. It may be
 // in either form: T's tagged encoding, or T's schema form (only here at the
 // top: nothing tagged holds a schema form).
@@ -302,6 +310,11 @@ std::size_t encoded_size(const T& value, Form form) {
     (void)detail::Codec<T>::encode(w, value);
     return w.size();
   }
+}
+
+template <class T>
+constexpr Form preferred_form() noexcept {
+  return detail::HoldsStruct<T>::value ? Form::Schema : Form::Tagged;
 }
 
 template <class T>

@@ -128,7 +128,7 @@ Result<bool> write_value(SenderCore& core, const T& value, std::size_t size, boo
   auto& producer = core.producer;
   if (std::byte* at = producer.try_extend(size)) {
     Writer w(std::span<std::byte>(at, size));
-    if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+    if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
     producer.commit_extend(w.size());
     core.note_commit(w.size(), false, in_batch_op);
     return true;
@@ -137,7 +137,7 @@ Result<bool> write_value(SenderCore& core, const T& value, std::size_t size, boo
   if (!slot) return sender_ring_error(std::move(slot).error());
   if (*slot == nullptr) return false;
   Writer w(std::span<std::byte>(*slot, size));
-  if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+  if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
   producer.commit(w.size());
   core.note_commit(w.size(), true, in_batch_op);
   return true;
@@ -155,7 +155,7 @@ class SendOp final : public OpBase {
   bool await_ready() {
     if (!start()) return true;
     for (std::size_t i = 0; i < values_.size(); ++i) {
-      const std::size_t size = encoded_size(values_[i]);
+      const std::size_t size = encoded_size(values_[i], preferred_form<T>());
       if (size > core().producer.max_payload()) {
         error_ = too_large_error(size, core().capacity, i, batch_);
         return true;
@@ -203,7 +203,7 @@ class SendOp final : public OpBase {
   bool step() {
     while (sent_ < values_.size()) {
       const T& v = values_[sent_];
-      const std::size_t size = sent_ == 0 ? first_size_ : encoded_size(v);
+      const std::size_t size = sent_ == 0 ? first_size_ : encoded_size(v, preferred_form<T>());
       auto wrote = write_value(core(), v, size, batch_);
       if (!wrote) {
         error_ = std::move(wrote).error();
@@ -245,7 +245,7 @@ template <class T>
 Result<bool> Sender<T>::try_send(const T& value) {
   if (core_ == nullptr || core_->closed) return detail::endpoint_closed_error(core_.get(), "try_send");
   if (core_->busy) return detail::busy_error("try_send");
-  const std::size_t size = encoded_size(value);
+  const std::size_t size = encoded_size(value, preferred_form<T>());
   if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
   auto wrote = detail::write_value(*core_, value, size, false);
   if (wrote && !*wrote) {
@@ -265,7 +265,7 @@ Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds t
                        "send_blocking on a scheduler's thread would stall its loop: co_await send() there",
                        detail::kStreamOrigin);
   }
-  const std::size_t size = encoded_size(value);
+  const std::size_t size = encoded_size(value, preferred_form<T>());
   if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
   auto wrote = detail::write_value(*core_, value, size, false);
   if (!wrote) return std::move(wrote).error();
@@ -284,7 +284,7 @@ Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds t
       return detail::sender_ring_error(std::move(e));
     }
     Writer w(std::span<std::byte>(*slot, size));
-    if (auto ok = encode(w, value); !ok) return std::move(ok).error();
+    if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
     core_->producer.commit(w.size());
     core_->note_commit(w.size(), true, false);
   }

@@ -201,7 +201,7 @@ SyncInvoker make_sync_invoker(R (*fn)(Args...), std::string name) {
     // which the caller decodes back into the same Error.
     out.clear();
     Writer writer(out);
-    return encode(writer, **value);
+    return encode(writer, **value, preferred_form<std::remove_cvref_t<decltype(**value)>>());
   };
 }
 
@@ -216,7 +216,8 @@ TaskInvoker make_invoker(R (*fn)(Args...), std::string name) {
       co_await std::move(**task);
       co_return encode(std::monostate{});
     } else {
-      co_return encode(co_await std::move(**task));
+      auto answer = co_await std::move(**task);
+      co_return encode(answer, preferred_form<decltype(answer)>());
     }
   };
 }

@@ -763,4 +763,29 @@ bool decode_top(Reader& r, T& out) {
   return Codec<T>::decode(r, out);
 }
 
+// HoldsStruct<T>: T is a FERRY_STRUCT or a container that holds one
+// (preferred_form). A recursive struct answers at itself, before its fields.
+template <class T>
+struct HoldsStruct : std::false_type {};
+template <DescribedStruct T>
+struct HoldsStruct<T> : std::true_type {};
+template <class T>
+struct HoldsStruct<std::vector<T>> : HoldsStruct<T> {};
+template <class T, std::size_t N>
+struct HoldsStruct<std::array<T, N>> : HoldsStruct<T> {};
+template <class... Ts>
+struct HoldsStruct<std::tuple<Ts...>> : std::disjunction<HoldsStruct<Ts>...> {};
+template <class A, class B>
+struct HoldsStruct<std::pair<A, B>> : std::disjunction<HoldsStruct<A>, HoldsStruct<B>> {};
+template <class T>
+struct HoldsStruct<std::optional<T>> : HoldsStruct<T> {};
+template <class... Ts>
+struct HoldsStruct<std::variant<Ts...>> : std::disjunction<HoldsStruct<Ts>...> {};
+template <class K, class V, class C, class A>
+struct HoldsStruct<std::map<K, V, C, A>> : std::disjunction<HoldsStruct<K>, HoldsStruct<V>> {};
+template <class K, class V, class H, class E, class A>
+struct HoldsStruct<std::unordered_map<K, V, H, E, A>> : std::disjunction<HoldsStruct<K>, HoldsStruct<V>> {};
+template <class T>
+struct HoldsStruct<Result<T>> : HoldsStruct<T> {};
+
 }  // namespace ferry::detail

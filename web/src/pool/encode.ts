@@ -74,9 +74,10 @@ const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: 
 
 // Codecs that encode with a task's published signature (wasm workers), so
 // that a JavaScript number becomes the i32 the C++ task takes; they encode
-// straight into the ring's reservation. A type whose every struct has a
-// body (all of a C++ task's have) travels in the schema form both ways;
-// C++ decodes either form. A task's failure comes back as a tagged error.
+// straight into the ring's reservation. Values that hold structs travel in
+// the schema form both ways (prefersSchemaForm; all of a C++ task's structs
+// have bodies); C++ decodes either form. A task's failure comes back as a
+// tagged error.
 function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
   const slotWriter = new Writer(16);
   const via = (body: (w: Writer, value: unknown) => void, decodeAt: ValueCodec['decodeAt']): ValueCodec => {
@@ -101,11 +102,11 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
     if (schema === undefined) return plainCodec;
     const context = `stream '${sig.name}'`;
     return via(
-      mod.hasSchemaForm(schema) ? (w, v) => mod.encodeSchemaForm(w, schema, v, context) : (w, v) => mod.encodeAs(w, schema, v, context),
+      mod.prefersSchemaForm(schema) ? (w, v) => mod.encodeSchemaForm(w, schema, v, context) : (w, v) => mod.encodeAs(w, schema, v, context),
       (bytes, start, end, next) => mod.decodeAsFirst(bytes, start, end, next, schema),
     );
   };
-  const argsForm = sig.args.every((a) => mod.hasSchemaForm(a));
+  const argsForm = sig.args.every((a) => mod.hasSchemaForm(a)) && sig.args.some((a) => mod.prefersSchemaForm(a));
   const answer = sig.result;
   return {
     args: via((w, args) => (argsForm ? mod.encodeArgsSchemaForm : mod.encodeArgsInto)(w, sig, args as unknown[]), generic),

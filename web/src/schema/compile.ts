@@ -383,34 +383,51 @@ function struct(s: StructSchema): Part {
 }
 
 const kHasForm = new WeakMap<Schema, boolean>();
+const kPays = new WeakMap<Schema, boolean>();
 
 /** True when every struct `s` reaches has a known body: only then has it a schema form. */
 export function hasSchemaForm(s: Schema): boolean {
   let has = kHasForm.get(s);
   if (has === undefined) {
-    has = bodiesKnown(s, new Set());
+    has = everyStruct(s, (x) => x.fields !== null, new Set());
     kHasForm.set(s, has);
   }
   return has;
 }
 
-function bodiesKnown(s: Schema, seen: Set<Schema>): boolean {
+/**
+ * True when ferry's encoders choose the schema form for `s`, as the C++ ones
+ * do (core/codec.hpp, prefers_schema_form): `s` has one and reaches a
+ * struct, whose names it saves. A number or a string is smaller tagged (one
+ * tag byte against five of the wrapper).
+ */
+export function prefersSchemaForm(s: Schema): boolean {
+  let pays = kPays.get(s);
+  if (pays === undefined) {
+    pays = hasSchemaForm(s) && !everyStruct(s, () => false, new Set());
+    kPays.set(s, pays);
+  }
+  return pays;
+}
+
+// True when `ok` holds for every struct `s` reaches (through any container).
+function everyStruct(s: Schema, ok: (s: StructSchema) => boolean, seen: Set<Schema>): boolean {
   if (seen.has(s)) return true;
   seen.add(s);
   switch (s.kind) {
     case 'array':
-      return bodiesKnown(s.item, seen);
+      return everyStruct(s.item, ok, seen);
     case 'tuple':
-      return s.items.every((x) => bodiesKnown(x, seen));
+      return s.items.every((x) => everyStruct(x, ok, seen));
     case 'optional':
     case 'result':
-      return bodiesKnown(s.value, seen);
+      return everyStruct(s.value, ok, seen);
     case 'variant':
-      return s.alts.every((x) => bodiesKnown(x, seen));
+      return s.alts.every((x) => everyStruct(x, ok, seen));
     case 'map':
-      return bodiesKnown(s.key, seen) && bodiesKnown(s.value, seen);
+      return everyStruct(s.key, ok, seen) && everyStruct(s.value, ok, seen);
     case 'struct':
-      return s.fields !== null && s.fields.every((f) => bodiesKnown(f.type, seen));
+      return ok(s) && (s.fields ?? []).every((f) => everyStruct(f.type, ok, seen));
     default:
       return true;
   }
