@@ -1,0 +1,396 @@
+// core_codec_test, schema form: the golden vectors of tests/golden/schema_form.txt,
+// malformed schema forms, fixed spans, and randomized round trips (0x15,
+// CODEC.md "Schema form").
+// Part of tests/core_codec_test.cpp, the one translation unit of that test binary:
+// it includes its parts after the helpers they share, so the cases are grouped
+// by concern without another compile of GoogleTest and ferry per part.
+#pragma once
+
+// --- Golden vectors ------------------------------------------------------------------
+
+const std::string kSchemaGoldenPath = FERRY_SOURCE_DIR "/tests/golden/schema_form.txt";
+
+struct SchemaGoldenLine {
+  std::string name;
+  std::string schema;
+  std::string hex;
+  std::string text;
+};
+
+// Columns are separated by " | ": a variant's schema holds bars without spaces.
+std::vector<SchemaGoldenLine> schema_golden_lines() {
+  std::vector<SchemaGoldenLine> lines;
+  for (auto& row : golden_rows(kSchemaGoldenPath, 4, " | ")) lines.push_back({row[0], row[1], row[2], row[3]});
+  return lines;
+}
+
+std::vector<GoldenCase> schema_form_cases() {
+  using std::int8_t, std::int16_t, std::int32_t, std::int64_t;
+  using std::uint8_t, std::uint16_t, std::uint32_t, std::uint64_t;
+  const ferry::Error closed = error_of(ErrorKind::Closed, "stream closed", "core/ring");
+  return {
+      golden("unit", std::monostate{}),
+      golden("bool_false", false),
+      golden("bool_true", true),
+      golden("i8_min", std::numeric_limits<int8_t>::min()),
+      golden("u8_max", std::numeric_limits<uint8_t>::max()),
+      golden("i16_min", std::numeric_limits<int16_t>::min()),
+      golden("u16_max", std::numeric_limits<uint16_t>::max()),
+      golden("i32_minus_two", int32_t{-2}),
+      golden("i32_min", std::numeric_limits<int32_t>::min()),
+      golden("u32_max", std::numeric_limits<uint32_t>::max()),
+      golden("i64_min", std::numeric_limits<int64_t>::min()),
+      golden("i64_minus_one", int64_t{-1}),
+      golden("u64_max", std::numeric_limits<uint64_t>::max()),
+      golden("f32_one_and_a_half", 1.5f),
+      golden("f32_minus_zero", -0.0f),
+      golden("f64_one_tenth", 0.1),
+      golden("f64_minus_pi", -3.141592653589793),
+      golden("string_empty", std::string()),
+      golden("string_accented", std::string("h\xc3\xa9llo")),
+      golden("string_emoji", std::string("\xf0\x9f\x98\x80")),
+      golden("bytes_empty", Bytes{}),
+      golden("bytes_four", Bytes{std::byte{0xde}, std::byte{0xad}, std::byte{0xbe}, std::byte{0xef}}),
+      golden("packed_i32", std::vector<int32_t>{1, -2, 3}),
+      golden("packed_f64", std::vector<double>{1.5, -0.25}),
+      golden("packed_f32_empty", std::vector<float>{}),
+      golden("array_strings", std::vector<std::string>{"a", "b"}),
+      golden("array_empty", std::vector<std::string>{}),
+      golden("array_bools", std::vector<bool>{true, false}),
+      golden("array_points", std::vector<Point>{{1, -2}, {3, 4}}),
+      golden("array_of_packed", std::vector<std::vector<int32_t>>{{1, 2}, {}}),
+      golden("tuple_mixed", std::tuple<int32_t, std::string, bool>{1, "x", true}),
+      golden("pair_string_i64", std::pair<std::string, int64_t>{"k", -5}),
+      golden("array_fixed_i16", std::array<int16_t, 3>{1, 2, 3}),
+      golden("tuple_empty", std::tuple<>{}),
+      golden("array_fixed_empty", std::array<int32_t, 0>{}),
+      golden("optional_none", std::optional<int32_t>{}),
+      golden("optional_some_i32", std::optional<int32_t>{5}),
+      golden("optional_some_none", std::optional<std::optional<int32_t>>{std::optional<int32_t>{}}),
+      golden("variant_first", std::variant<int32_t, std::string>{7}),
+      golden("variant_second", std::variant<int32_t, std::string>{"x"}),
+      golden("variant_unit", std::variant<std::monostate, int32_t>{}),
+      golden("map_string_keys", std::map<std::string, int32_t>{{"a", 1}, {"b", 2}}),
+      golden("map_empty", std::map<std::string, int32_t>{}),
+      golden("point", Point{1, -2}),
+      golden("struct_rect", Rect{{0, 0}, {640, 480}, "screen"}),
+      golden("struct_empty", shapes::Empty{}),
+      golden("struct_shape", shapes::Shape{"tri", {{0, 0}, {4, 0}, {0, 3}}, Point{1, 1}, {{"box", Rect{{0, 0}, {4, 3}, ""}}}}),
+      golden("struct_tree", shapes::Tree{{shapes::Tree{}, shapes::Tree{{shapes::Tree{}}}}}),
+      golden("error_closed", closed),
+      golden("error_type_mismatch", ferry::Error::type_mismatch("i32", "string", "worker 1")),
+      golden("result_i32_ok", Result<int32_t>(5)),
+      golden("result_i32_error", Result<int32_t>(error_of(ErrorKind::Timeout, "late", "worker 1"))),
+      golden("result_void_ok", Result<void>()),
+      golden("result_void_error", Result<void>(closed)),
+  };
+}
+
+std::map<std::string, GoldenCase> schema_form_cases_by_name() {
+  std::map<std::string, GoldenCase> cases;
+  for (auto& c : schema_form_cases()) cases.emplace(c.name, c);
+  return cases;
+}
+
+TEST(CodecSchemaGolden, FileListsEveryCaseAndNothingElse) {
+  std::vector<std::string> in_file, in_code;
+  for (const auto& l : schema_golden_lines()) in_file.push_back(l.name);
+  for (const auto& c : schema_form_cases()) in_code.push_back(c.name);
+  std::sort(in_file.begin(), in_file.end());
+  std::sort(in_code.begin(), in_code.end());
+  EXPECT_EQ(in_file, in_code);
+  EXPECT_EQ(std::adjacent_find(in_file.begin(), in_file.end()), in_file.end()) << "duplicate name";
+}
+
+// FERRY_UPDATE_GOLDEN=1 rewrites schema, hex and text of every line from the
+// C++ values, as for codec.txt.
+TEST(CodecSchemaGolden, EncodingMatchesEveryVectorByteForByte) {
+  const auto cases = schema_form_cases_by_name();
+  update_golden_if_asked(kSchemaGoldenPath, [&](const std::string& name) -> std::optional<std::string> {
+    if (!cases.contains(name)) return std::nullopt;
+    const GoldenCase& c = cases.at(name);
+    const Bytes schema_form = c.encode(ferry::Form::Schema).value();
+    const Bytes tagged = c.encode(ferry::Form::Tagged).value();
+    return name + " | " + c.schema + " | " + to_hex(schema_form) + " | " + ferry::describe_value(tagged).value();
+  });
+  for (const auto& line : schema_golden_lines()) {
+    ASSERT_TRUE(cases.contains(line.name)) << line.name;
+    const GoldenCase& c = cases.at(line.name);
+    EXPECT_EQ(c.schema, line.schema) << line.name;
+    auto bytes = c.encode(ferry::Form::Schema);
+    ASSERT_TRUE(bytes.ok()) << line.name << ": " << bytes.error().describe();
+    EXPECT_EQ(to_hex(*bytes), line.hex) << line.name;
+    EXPECT_EQ(c.size(ferry::Form::Schema), bytes->size()) << line.name << ": encoded_size";
+  }
+}
+
+TEST(CodecSchemaGolden, DecodingEveryVectorGivesBackTheValueAndItsTaggedText) {
+  const auto cases = schema_form_cases_by_name();
+  for (const auto& line : schema_golden_lines()) {
+    if (!cases.contains(line.name)) continue;
+    const Bytes bytes = from_hex(line.hex);
+    auto tagged = cases.at(line.name).decode_and_encode(bytes, ferry::Form::Tagged);
+    ASSERT_TRUE(tagged.ok()) << line.name << ": " << tagged.error().describe();
+    EXPECT_EQ(ferry::describe_value(*tagged).value(), line.text) << line.name;
+    auto again = cases.at(line.name).decode_and_encode(bytes, ferry::Form::Schema);
+    ASSERT_TRUE(again.ok()) << line.name << ": " << again.error().describe();
+    EXPECT_EQ(to_hex(*again), line.hex) << line.name;
+    // And the tagged bytes decode to the same value.
+    auto from_tagged = cases.at(line.name).decode_and_encode(*tagged, ferry::Form::Schema);
+    ASSERT_TRUE(from_tagged.ok()) << line.name << ": " << from_tagged.error().describe();
+    EXPECT_EQ(to_hex(*from_tagged), line.hex) << line.name;
+  }
+}
+
+TEST(CodecSchemaGolden, TheWalkerPrintsEveryVectorAsItsBareBytes) {
+  for (const auto& line : schema_golden_lines()) {
+    const Bytes bytes = from_hex(line.hex);
+    ASSERT_GE(bytes.size(), 5u) << line.name;
+    const std::string expected =
+        ferry::describe_value(encoded(std::span<const std::byte>(bytes).subspan(5))).value();  // "bytes [..]"
+    EXPECT_EQ(ferry::describe_value(bytes).value(), "schema" + expected.substr(5)) << line.name;
+  }
+}
+
+TEST(CodecSchemaGolden, EveryProperPrefixFailsWithDeserialization) {
+  const auto cases = schema_form_cases_by_name();
+  for (const auto& line : schema_golden_lines()) {
+    const Bytes bytes = from_hex(line.hex);
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+      const std::span<const std::byte> prefix(bytes.data(), n);
+      auto typed = cases.at(line.name).decode_and_encode(prefix, ferry::Form::Tagged);
+      ASSERT_FALSE(typed.ok()) << line.name << " prefix " << n;
+      EXPECT_EQ(typed.error().kind, ErrorKind::Deserialization) << line.name << " prefix " << n << ": "
+                                                                  << typed.error().describe();
+      auto text = ferry::describe_value(prefix);
+      ASSERT_FALSE(text.ok()) << line.name << " prefix " << n;
+      EXPECT_EQ(text.error().kind, ErrorKind::Deserialization) << line.name << " prefix " << n;
+    }
+  }
+}
+
+// --- Malformed schema forms ------------------------------------------------------------
+
+template <class T>
+ferry::Error schema_form_error(std::string_view hex) {
+  auto r = ferry::decode<T>(from_hex(hex));
+  EXPECT_FALSE(r.ok()) << hex;
+  if (r.ok()) return {};
+  EXPECT_EQ(r.error().kind, ErrorKind::Deserialization) << r.error().describe();
+  EXPECT_EQ(r.error().origin, "core/codec");
+  return std::move(r).error();
+}
+
+TEST(CodecSchemaForm, LengthPastTheEndIsRefusedByTypedDecoderAndWalker) {
+  const std::string_view hex = "1509000000" "01000000feffffff";
+  EXPECT_EQ(schema_form_error<Point>(hex).message, "schema form length 9 at offset 1 exceeds the 8 remaining bytes");
+  const auto walked = ferry::describe_value(from_hex(hex));
+  ASSERT_FALSE(walked.ok());
+  EXPECT_EQ(walked.error().message, "schema form length 9 at offset 1 exceeds the 8 remaining bytes");
+  EXPECT_EQ(schema_form_error<Point>("150800").message, "schema form length at offset 1 needs 4 bytes but 2 bytes remain");
+}
+
+TEST(CodecSchemaForm, BareValueMustEndExactlyAtTheLength) {
+  // Shorter than N: the Point ends a byte early.
+  EXPECT_EQ(schema_form_error<Point>("1509000000" "01000000feffffff" "00").message,
+            "schema form of 9 bytes at offset 0 holds a value of 8 bytes");
+  // Longer than N: the Point may not read past the N bytes, even with input after them.
+  EXPECT_EQ(schema_form_error<Point>("1507000000" "01000000feffffff").message,
+            "i32 payload at offset 9 needs 4 bytes but 3 bytes remain");
+  // Bytes after the whole schema form are trailing bytes, as after any value.
+  EXPECT_EQ(schema_form_error<Point>("1508000000" "01000000feffffff" "00").message,
+            "1 trailing byte after value (the value ends at offset 13)");
+}
+
+TEST(CodecSchemaForm, ZeroBytesFlagsAndIndicesAreChecked) {
+  EXPECT_EQ(schema_form_error<std::monostate>("150100000001").message, "unit byte 0x01 at offset 5 is not 0");
+  EXPECT_EQ(schema_form_error<shapes::Empty>("1501000000ff").message, "empty struct byte 0xff at offset 5 is not 0");
+  EXPECT_EQ(schema_form_error<std::tuple<>>("150100000002").message, "empty tuple byte 0x02 at offset 5 is not 0");
+  EXPECT_EQ(schema_form_error<bool>("150100000002").message, "bool byte 0x02 at offset 5 is not 0 or 1");
+  EXPECT_EQ(schema_form_error<std::optional<std::int8_t>>("15020000000201").message,
+            "optional flag 0x02 at offset 5 is not 0 or 1");
+  EXPECT_EQ(schema_form_error<Result<std::int8_t>>("15020000000201").message,
+            "result flag 0x02 at offset 5 is not 0 or 1");
+  using V = std::variant<std::int32_t, std::string>;
+  EXPECT_EQ(schema_form_error<V>("1508000000" "02000000" "07000000").message,
+            "variant index 2 at offset 5 is out of range for 2 alternatives");
+  EXPECT_EQ(schema_form_error<Result<void>>("150a000000" "01" "63" "00000000" "00000000").message,
+            "error kind 99 at offset 6 is not a known ErrorKind (1..14)");
+}
+
+TEST(CodecSchemaForm, CountsAreCheckedAgainstWhatRemainsBeforeReserving) {
+  // Every bare item takes a byte: 4 units fit in 4 bytes, 5 do not.
+  EXPECT_TRUE(ferry::decode<std::vector<std::monostate>>(from_hex("1508000000" "04000000" "00000000")).ok());
+  EXPECT_EQ(schema_form_error<std::vector<std::monostate>>("1508000000" "05000000" "00000000").message,
+            "array count 5 at offset 5 needs at least 5 bytes but 4 bytes remain");
+  EXPECT_EQ(schema_form_error<std::vector<std::string>>("1504000000" "ffffffff").message,
+            "array count 4294967295 at offset 5 needs at least 4294967295 bytes but 0 bytes remain");
+  // A pair takes two: 2 pairs of u8 in 4 bytes, not in 3.
+  using M = std::map<std::uint8_t, std::uint8_t>;
+  EXPECT_EQ(ferry::decode<M>(from_hex("1508000000" "02000000" "01020304")).value(), (M{{1, 2}, {3, 4}}));
+  EXPECT_EQ(schema_form_error<M>("1507000000" "02000000" "010203").message,
+            "map count 2 at offset 5 needs at least 4 bytes but 3 bytes remain");
+  EXPECT_EQ(schema_form_error<std::vector<std::int32_t>>("1508000000" "02000000" "01000000").message,
+            "packed count 2 at offset 5 needs at least 8 bytes but 4 bytes remain");
+}
+
+TEST(CodecSchemaForm, RepeatedMapKeyIsRefused) {
+  using M = std::map<std::string, std::int32_t>;
+  EXPECT_EQ(schema_form_error<M>("1516000000" "02000000" "0100000061" "01000000" "0100000061" "02000000").message,
+            "duplicate map key at offset 18");
+}
+
+TEST(CodecSchemaForm, InvalidUtf8IsRefusedBothWays) {
+  EXPECT_EQ(schema_form_error<std::string>("150500000001000000ff").message,
+            "string at offset 5 is not valid UTF-8 (byte 0xff at offset 9)");
+  auto r = ferry::encode(std::string("bad\xff"), ferry::Form::Schema);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::Serialization);
+}
+
+// Each Tree opens two levels (its struct, then its kids' array), as tagged.
+shapes::Tree tree_of_depth(int trees) {
+  shapes::Tree t;
+  for (int i = 1; i < trees; ++i) t = shapes::Tree{{std::move(t)}};
+  return t;
+}
+
+TEST(CodecSchemaForm, DepthIsLimitedAsInTheTaggedForm) {
+  const shapes::Tree deepest = tree_of_depth(32);  // levels 1..64
+  const Bytes ok = encoded(deepest);
+  auto bare = ferry::encode(deepest, ferry::Form::Schema);
+  ASSERT_TRUE(bare.ok()) << bare.error().describe();
+  EXPECT_EQ(ferry::decode<shapes::Tree>(*bare).value(), deepest);
+
+  auto too_deep = ferry::encode(tree_of_depth(33), ferry::Form::Schema);
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_EQ(too_deep.error().kind, ErrorKind::Serialization);
+  EXPECT_EQ(too_deep.error().message, "nesting depth 65 exceeds the limit of 64");
+
+  // 32 trees of one kid, then one without: the 33rd struct is level 65.
+  std::string hex = "1584000000";
+  for (int i = 0; i < 32; ++i) hex += "01000000";
+  hex += "00000000";
+  EXPECT_EQ(schema_form_error<shapes::Tree>(hex).message, "nesting depth 65 at offset 133 exceeds the limit of 64");
+}
+
+TEST(CodecSchemaForm, TypedDecodersAcceptItOnlyAtTheTop) {
+  // array [schema form of Point]: the item must be a tagged struct Point.
+  auto r = ferry::decode<std::vector<Point>>(from_hex("0e01000000" "1508000000" "01000000feffffff"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::TypeMismatch);
+  EXPECT_EQ(r.error().expected, "struct Point");
+  EXPECT_EQ(r.error().actual, "schema");
+  EXPECT_EQ(r.error().message, "type mismatch: expected struct Point, got schema at offset 5");
+  // Nor does a schema form hold another: inside, 0x15 is just a byte.
+  auto nested = ferry::decode<std::int32_t>(from_hex("1505000000" "1500000000"));
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.error().message, "schema form of 5 bytes at offset 0 holds a value of 4 bytes");
+}
+
+TEST(CodecSchemaForm, WalkerSkipsItAmongOtherValues) {
+  Bytes all = encoded(std::int8_t{1});
+  ferry::Writer writer(all);
+  ASSERT_TRUE(ferry::encode(writer, Point{1, -2}, ferry::Form::Schema).ok());
+  ASSERT_TRUE(ferry::encode(writer, std::string("x")).ok());
+  ferry::Reader reader(all);
+  struct Seen : ferry::ValueVisitor {
+    std::vector<Bytes> bare;
+    void schema_form(std::span<const std::byte> b) { bare.emplace_back(b.begin(), b.end()); }
+  } seen;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ferry::visit_value(reader, seen).ok()) << i;
+  EXPECT_TRUE(reader.at_end());
+  ASSERT_EQ(seen.bare.size(), 1u);
+  EXPECT_EQ(to_hex(seen.bare[0]), "01000000feffffff");
+  EXPECT_EQ(ferry::describe_value(from_hex("1500000000")).value(), "schema []");
+  EXPECT_EQ(ferry::describe_value(from_hex("0e01000000" "150100000000")).value(), "array [schema [00]]");
+}
+
+TEST(CodecSchemaForm, ZeroCopyViewsPointIntoTheInput) {
+  const Bytes bytes = ferry::encode(std::string_view("hello"), ferry::Form::Schema).value();
+  const auto view = ferry::decode<std::string_view>(bytes).value();
+  EXPECT_EQ(view, "hello");
+  EXPECT_EQ(static_cast<const void*>(view.data()), static_cast<const void*>(bytes.data() + 9));
+  const Bytes blob = ferry::encode(Bytes{std::byte{7}}, ferry::Form::Schema).value();
+  const auto span = ferry::decode<std::span<const std::byte>>(blob).value();
+  EXPECT_EQ(span.data(), blob.data() + 9);
+}
+
+// --- Writer ------------------------------------------------------------------------------
+
+TEST(CodecSchemaForm, TooSmallFixedSpanFailsWithTheWholeSizeNeeded) {
+  const Rect value{{1, 2}, {3, 4}, "a label long enough"};
+  const Bytes expected = ferry::encode(value, ferry::Form::Schema).value();
+  ASSERT_EQ(ferry::encoded_size(value, ferry::Form::Schema), expected.size());
+  for (std::size_t room = 0; room < expected.size(); ++room) {
+    std::vector<std::byte> memory(room + 32, std::byte{0xab});
+    ferry::Writer writer(std::span<std::byte>(memory.data() + 16, room));
+    auto r = ferry::encode(writer, value, ferry::Form::Schema);
+    ASSERT_FALSE(r.ok()) << room;
+    EXPECT_EQ(r.error().kind, ErrorKind::MessageTooLarge);
+    EXPECT_EQ(writer.size(), expected.size()) << room;
+    EXPECT_TRUE(writer.bytes().empty());
+    for (std::size_t i = 0; i < 16; ++i) {
+      ASSERT_EQ(memory[i], std::byte{0xab}) << "canary before, room " << room;
+      ASSERT_EQ(memory[16 + room + i], std::byte{0xab}) << "canary after, room " << room;
+    }
+  }
+  Bytes exact(expected.size());
+  ferry::Writer writer{std::span<std::byte>(exact)};
+  ASSERT_TRUE(ferry::encode(writer, value, ferry::Form::Schema).ok());
+  EXPECT_EQ(to_hex(writer.bytes()), to_hex(expected));
+}
+
+TEST(CodecSchemaForm, FailedEncodeLeavesTheBufferAsItWasAndTheLengthLandsInPlace) {
+  Bytes buf = from_hex("aabb");
+  ferry::Writer writer(buf);
+  auto r = ferry::encode(writer, std::vector<std::string>{"fine", "bad\xff"}, ferry::Form::Schema);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::Serialization);
+  EXPECT_EQ(to_hex(buf), "aabb");
+  EXPECT_EQ(writer.size(), 0u);
+  ASSERT_TRUE(ferry::encode(writer, Point{1, -2}, ferry::Form::Schema).ok());
+  ASSERT_TRUE(ferry::encode(writer, std::uint8_t{9}, ferry::Form::Schema).ok());
+  EXPECT_EQ(to_hex(buf), "aabb" "150800000001000000feffffff" "150100000009");
+}
+
+TEST(CodecSchemaForm, ItIsSmallerThanTheTaggedFormForStructs) {
+  const shapes::Shape shape{"tri", {{0, 0}, {4, 0}, {0, 3}}, Point{1, 1}, {}};
+  EXPECT_LT(ferry::encoded_size(shape, ferry::Form::Schema), ferry::encoded_size(shape));
+  EXPECT_EQ(ferry::encoded_size(Point{}, ferry::Form::Schema), 13u);
+  EXPECT_EQ(ferry::encoded_size(std::int64_t{}, ferry::Form::Schema), 13u);
+  // Like the tagged size, it skips validation.
+  EXPECT_EQ(ferry::encoded_size(std::string("\xff"), ferry::Form::Schema), 10u);
+}
+
+// --- Randomized round trips --------------------------------------------------------------
+
+TEST(CodecSchemaRandom, RandomValuesRoundTripThroughTheSchemaForm) {
+  Prng rng{0x5c4e3au};
+  const int iterations = 500 * stress_scale();
+  for (int i = 0; i < iterations; ++i) {
+    const Sample s = random_sample(rng);
+    const Bytes tagged = encoded(s);
+    auto bytes = ferry::encode(s, ferry::Form::Schema);
+    ASSERT_TRUE(bytes.ok()) << "iteration " << i << ": " << bytes.error().describe();
+    ASSERT_EQ(ferry::encoded_size(s, ferry::Form::Schema), bytes->size()) << "iteration " << i;
+    ASSERT_LT(bytes->size(), tagged.size()) << "iteration " << i;
+    auto back = ferry::decode<Sample>(*bytes);
+    ASSERT_TRUE(back.ok()) << "iteration " << i << ": " << back.error().describe();
+    ASSERT_EQ(to_hex(encoded(*back)), to_hex(tagged)) << "iteration " << i;  // bytes: NaN != NaN
+    ASSERT_EQ(to_hex(ferry::encode(*back, ferry::Form::Schema).value()), to_hex(*bytes)) << "iteration " << i;
+
+    // Corrupt a few bare bytes: decoding must fail cleanly or yield some value.
+    Bytes mutated = *bytes;
+    for (std::size_t k = 1 + rng.below(3); k > 0; --k) {
+      mutated[5 + rng.below(mutated.size() - 5)] = rng.bits<std::byte>();
+    }
+    if (auto m = ferry::decode<Sample>(mutated); m.ok()) {
+      EXPECT_TRUE(ferry::encode(*m, ferry::Form::Schema).ok()) << "iteration " << i;
+    } else {
+      EXPECT_EQ(m.error().kind, ErrorKind::Deserialization) << "iteration " << i << ": " << m.error().describe();
+    }
+    const std::span<const std::byte> cut(bytes->data(), rng.below(bytes->size()));
+    EXPECT_FALSE(ferry::decode<Sample>(cut).ok());
+  }
+}
