@@ -1,0 +1,343 @@
+// Tests of the schema form (tag 0x15, core/CODEC.md "Schema form") in
+// web/src/schema/compile.ts: the shared golden vectors of
+// tests/golden/schema_form.txt, the decoding rules, encoding errors, and
+// random schemas with random values (round trips byte exact; mutated bytes
+// only ever throw Deserialization). Sizes scale with FERRY_STRESS_SCALE.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as C from '../dist/codec.js';
+import * as E from '../dist/errors.js';
+import * as S from '../dist/schema.js';
+import { catchFerry, fromHex, rng, stressScale, toHex } from './helpers.js';
+
+interface Vector {
+  name: string;
+  schema: string;
+  hex: string;
+  text: string;
+}
+
+function loadGolden(): Vector[] {
+  const out: Vector[] = [];
+  const path = fileURLToPath(new URL('../../tests/golden/schema_form.txt', import.meta.url));
+  for (const raw of readFileSync(path, 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    // The first three " | " split the columns; the text form may hold more.
+    const cols: string[] = [];
+    let rest = line;
+    for (let i = 0; i < 3; i++) {
+      const at = rest.indexOf(' | ');
+      assert.ok(at >= 0, `malformed line: ${line}`);
+      cols.push(rest.slice(0, at).trim());
+      rest = rest.slice(at + 3);
+    }
+    out.push({ name: cols[0]!, schema: cols[1]!, hex: cols[2]!, text: rest.trim() });
+  }
+  return out;
+}
+
+const golden = loadGolden();
+const keep = { preserveOptional: true }; // some(none) stays itself, so values re-encode byte exact
+
+function schemaForm(schema: S.Schema, v: unknown): Uint8Array {
+  const w = new C.Writer(64);
+  S.encodeSchemaForm(w, schema, v);
+  return w.toUint8Array();
+}
+
+// --- Golden vectors ----------------------------------------------------------
+
+test('Golden.TheFileCoversEveryKindOfSchema', () => {
+  assert.ok(golden.length >= 30, `only ${golden.length} vectors`);
+  const point = golden.find((v) => v.name === 'point');
+  assert.ok(point, 'the Point example of CODEC.md');
+  assert.equal(point.hex, '150800000001000000feffffff');
+  const kinds = new Set(golden.map((v) => S.parseType(v.schema).kind));
+  for (const k of ['scalar', 'string', 'bytes', 'packed', 'array', 'tuple', 'optional', 'variant', 'map', 'struct', 'error', 'result']) {
+    assert.ok(kinds.has(k as S.Schema['kind']), `no vector of a ${k}`);
+  }
+});
+
+test('Golden.EveryVectorDecodesToItsTaggedTextAndReencodesByteExact', () => {
+  for (const v of golden) {
+    const schema = S.parseType(v.schema);
+    const value = S.decodeAs(fromHex(v.hex), schema, keep);
+    assert.equal(C.describe(S.encodeSchema(schema, value)), v.text, v.name);
+    assert.equal(toHex(schemaForm(schema, value)), v.hex, v.name);
+    // Without a schema the walker skips it whole, and decode keeps its bytes.
+    const bare = fromHex(v.hex).subarray(5);
+    assert.equal(C.describe(fromHex(v.hex)), `schema [${[...bare].map((b) => b.toString(16).padStart(2, '0')).join(' ')}]`, v.name);
+    const opaque = C.decode(fromHex(v.hex));
+    assert.ok(opaque instanceof C.SchemaForm, v.name);
+    assert.equal(toHex(C.encode(opaque)), v.hex, v.name);
+  }
+});
+
+test('Golden.TheTaggedFormOfEachValueDecodesToTheSameValue', () => {
+  for (const v of golden) {
+    const schema = S.parseType(v.schema);
+    const value = S.decodeAs(fromHex(v.hex), schema, keep);
+    const tagged = S.encodeSchema(schema, value);
+    assert.equal(toHex(schemaForm(schema, S.decodeAs(tagged, schema, keep))), v.hex, v.name);
+  }
+});
+
+test('Golden.EveryProperPrefixIsRefusedWithDeserialization', () => {
+  for (const v of golden) {
+    const schema = S.parseType(v.schema);
+    const bytes = fromHex(v.hex);
+    for (let n = 0; n < bytes.length; n++) {
+      const e = catchFerry(() => S.decodeAs(bytes.subarray(0, n), schema));
+      assert.equal(e.kind, E.ErrorKind.Deserialization, `${v.name}[0, ${n}): ${e.message}`);
+    }
+  }
+});
+
+// --- Decoding rules --------------------------------------------------------------
+
+const point = S.parseType('struct Point{x:i32,y:i32}');
+
+function deser(schema: string | S.Schema, hex: string, message: string): void {
+  const s = typeof schema === 'string' ? S.parseType(schema) : schema;
+  const e = catchFerry(() => S.decodeAs(fromHex(hex), s));
+  assert.ok(e instanceof E.DeserializationError, `${hex}: ${e.name}: ${e.message}`);
+  assert.equal(e.message, message, hex);
+}
+
+test('DecodingRules.TheLengthMustFitAndTheBareValueFillItExactly', () => {
+  deser(point, '150900000001000000feffffff', 'schema form length 9 at offset 1 exceeds the 8 remaining bytes');
+  deser(point, '150900000001000000feffffff00', 'schema form of 9 bytes at offset 0 holds a value of 8 bytes');
+  deser(point, '15070000000100000002000000', 'i32 payload at offset 9 needs 4 bytes but 3 bytes remain');
+  deser('i32', '150000000007', 'i32 payload at offset 5 needs 4 bytes but 0 bytes remain');
+});
+
+test('DecodingRules.ByteRulesOfTheBareForm', () => {
+  deser('unit', '150100000001', 'unit byte 0x01 at offset 5 is not 0');
+  deser('struct Empty{}', '150100000002', 'empty struct byte 0x02 at offset 5 is not 0');
+  deser('()', '150100000003', 'empty tuple byte 0x03 at offset 5 is not 0');
+  deser('bool', '150100000002', 'bool byte 0x02 at offset 5 is not 0 or 1');
+  deser('?i32', '150100000002', 'optional flag 0x02 at offset 5 is not 0 or 1');
+  deser('!i32', '150100000002', 'result flag 0x02 at offset 5 is not 0 or 1');
+  deser('<i32|string>', '15080000000200000007000000', 'variant index 2 at offset 5 is out of range for 2 alternatives');
+  deser('string', '150500000001000000ff', 'string at offset 5 is not valid UTF-8 (byte 0xff at offset 9)');
+});
+
+test('DecodingRules.CountsNeedAByteAnItemBeforeAnythingIsReserved', () => {
+  deser('[unit]', '1506000000ffffffff0000', 'array count 4294967295 at offset 5 needs at least 4294967295 bytes but 2 bytes remain');
+  deser('{unit:unit}', '1506000000020000000000', 'map count 2 at offset 5 needs at least 4 bytes but 2 bytes remain');
+  deser('i32[]', '15080000000200000001000000', 'packed count 2 at offset 5 needs at least 8 bytes but 4 bytes remain');
+  deser('{string:i32}', '1516000000' + '02000000' + '0100000061' + '01000000' + '0100000061' + '02000000', 'duplicate map key at offset 18');
+});
+
+test('DecodingRules.NestingDeeperThan64IsDeserialization', () => {
+  const tree = S.parseType('struct Tree{kids:[struct Tree]}');
+  // 32 trees, each one kid deep: struct + array per level = 64 levels, then one more tree.
+  const ok = (levels: number) => {
+    let v: unknown = { kids: [] };
+    for (let i = 1; i < levels; i++) v = { kids: [v] };
+    return v;
+  };
+  const v32 = ok(32); // 64 levels (a struct and its array each)
+  assert.deepEqual(S.decodeAs(schemaForm(tree, v32), tree), S.decodeAs(S.encodeSchema(tree, v32), tree));
+  const e = catchFerry(() => schemaForm(tree, ok(33)));
+  assert.ok(e instanceof E.SerializationError, e.message);
+  // Bytes of 33 levels, built by hand: each level is a u32 count of 1, the last 0.
+  const hex = '01000000'.repeat(32) + '00000000';
+  const n = hex.length / 2;
+  deser(tree, '15' + toHex(new Uint8Array(new Uint32Array([n]).buffer)) + hex, 'nesting depth 65 at offset 133 exceeds the limit of 64');
+});
+
+test('DecodingRules.ATypedDecoderTakesTheSchemaFormOnlyAtTheTop', () => {
+  const e = catchFerry(() => S.decodeAs(fromHex('0e01000000150800000001000000feffffff'), S.parseType('[struct Point{x:i32,y:i32}]')));
+  assert.ok(e instanceof E.TypeMismatchError, e.message);
+  assert.equal(e.actual, 'schema');
+  // A struct the reader knows no body of cannot read one.
+  deser('struct Opaque', '150100000000', 'a schema-form value at offset 0 cannot be read as a struct without a known body');
+});
+
+// --- Encoding ----------------------------------------------------------------
+
+test('Encode.ConvertsAndRefusesAsEncodeAsDoes', () => {
+  const shape = S.parseType('struct Shape{name:string,points:[struct Point{x:i32,y:i32}],tags:{string:f64},id:u64,big:i64[]}');
+  const v = { name: 'tri', points: [{ x: 1, y: -2 }], tags: { a: 0.5 }, id: 7, big: [1, 2n] };
+  const back = S.decodeAs(schemaForm(shape, v), shape) as Record<string, unknown>;
+  assert.equal(back.id, 7n);
+  assert.deepEqual(back.big, new BigInt64Array([1n, 2n]));
+  assert.deepEqual(back.tags, new Map([['a', 0.5]]));
+  const cases: [unknown, string][] = [
+    [{ ...v, points: [{ x: 1.5, y: 0 }] }, 'ctx: type mismatch: expected i32, got number 1.5 at points[0].x'],
+    [{ ...v, points: [{ x: 1, y: 0, z: 2 }] }, "ctx: type mismatch: expected struct Point, got an object with the extra field 'z' at points[0].z"],
+    [{ ...v, points: [{ x: 1 }] }, "ctx: type mismatch: expected struct Point, got an object without the field 'y' at points[0].y"],
+    [{ ...v, tags: { a: 'x' } }, 'ctx: type mismatch: expected f64, got string at tags.a'],
+    [{ ...v, big: [1.5] }, 'ctx: type mismatch: expected i64, got number 1.5 at big[0]'],
+  ];
+  for (const [bad, message] of cases) {
+    const w = new C.Writer(16);
+    w.putU8(0xab);
+    const e = catchFerry(() => S.encodeSchemaForm(w, shape, bad, 'ctx'));
+    assert.ok(e instanceof E.TypeMismatchError, e.message);
+    assert.equal(e.message, message);
+    assert.equal(toHex(w.bytes()), 'ab', 'nothing of the failed value stays');
+  }
+});
+
+test('Encode.ASlotTooSmallIsMessageTooLargeWithTheWholeNeedAndNothingWritten', () => {
+  const slot = new Uint8Array(10).fill(0xee);
+  const w = C.Writer.over(slot);
+  const e = catchFerry(() => S.encodeSchemaForm(w, point, { x: 1, y: 2 }));
+  assert.ok(e instanceof E.MessageTooLargeError, e.message);
+  assert.match(e.message, /needs 13 bytes but the buffer holds 10 \(3 more\)/);
+  assert.equal(w.size, 0);
+});
+
+test('Encode.AStructWithoutABodyHasNoSchemaForm', () => {
+  const opaque = S.parseType('[struct Opaque]');
+  assert.equal(S.hasSchemaForm(opaque), false);
+  assert.equal(S.prefersSchemaForm(opaque), false);
+  const e = catchFerry(() => schemaForm(opaque, []));
+  assert.ok(e instanceof E.InvalidArgumentError, e.message);
+  // ...and stays refused, not half built, the second time.
+  assert.ok(catchFerry(() => schemaForm(opaque, [])) instanceof E.InvalidArgumentError);
+});
+
+test('Encode.TheFormPaysWhereAStructIs', () => {
+  for (const [text, pays] of [
+    ['i32', false], ['string', false], ['[string]', false], ['{string:f64}', false], ['?i32', false],
+    ['struct Point{x:i32,y:i32}', true], ['[struct Point{x:i32,y:i32}]', true], ['?struct P{a:u8}', true],
+    ['!<i32|struct P{a:u8}>', true], ['struct Tree{kids:[struct Tree]}', true],
+  ] as const) {
+    assert.equal(S.prefersSchemaForm(S.parseType(text)), pays, text);
+  }
+  assert.equal(schemaForm(point, { x: 1, y: -2 }).length, 13);
+  assert.equal(S.encodeSchema(point, { x: 1, y: -2 }).length, 23);
+});
+
+test('Encode.ArgumentsTravelAsOneTuple', () => {
+  const sig = S.parseSignature('call move (struct Point{x:i32,y:i32},i32) -> struct Point');
+  const w = new C.Writer(16);
+  S.encodeArgsSchemaForm(w, sig, [{ x: 1, y: 2 }, 3]);
+  assert.equal(toHex(w.bytes()), '150c000000010000000200000003000000');
+  assert.deepEqual(S.decodeAs(w.bytes(), S.parseType('(struct Point{x:i32,y:i32},i32)')), [C.struct('Point', { x: 1, y: 2 }), 3]);
+  const arity = catchFerry(() => S.encodeArgsSchemaForm(new C.Writer(16), sig, [{ x: 1, y: 2 }]));
+  assert.equal(arity.message, 'move takes 2 arguments, got 1');
+  const bad = catchFerry(() => S.encodeArgsSchemaForm(new C.Writer(16), sig, [{ x: 1, y: 2 }, 'x']));
+  assert.equal(bad.message, 'argument 2 of move: type mismatch: expected i32, got string');
+  const none = new C.Writer(16);
+  S.encodeArgsSchemaForm(none, S.parseSignature('call tick () -> unit'), []);
+  assert.equal(toHex(none.bytes()), '150100000000');
+});
+
+// --- Random schemas and values -----------------------------------------------------
+
+const kScalars = ['unit', 'bool', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'f32', 'f64'];
+const kNumbers = kScalars.slice(2);
+
+function randomSchemaText(rand: () => number, depth: number, structs: { n: number }): string {
+  const int = (n: number) => Math.floor(rand() * n);
+  const sub = () => randomSchemaText(rand, depth + 1, structs);
+  if (depth >= 4 || rand() < 0.35) {
+    const k = int(5);
+    if (k === 0) return 'string';
+    if (k === 1) return 'bytes';
+    if (k === 2) return `${kNumbers[int(kNumbers.length)]}[]`;
+    return kScalars[int(kScalars.length)]!;
+  }
+  switch (int(8)) {
+    case 0: return `[${sub()}]`;
+    case 1: return `(${Array.from({ length: int(4) }, sub).join(',')})`;
+    case 2: return `?${sub()}`;
+    case 3: return `<${Array.from({ length: 1 + int(3) }, sub).join('|')}>`;
+    case 4: return `{${['string', 'i32', 'u64', 'bool'][int(4)]}:${sub()}}`;
+    case 5: return rand() < 0.5 ? 'error' : `!${sub()}`;
+    default: {
+      const fields = Array.from({ length: int(4) }, (_, i) => `f${i}:${sub()}`);
+      return `struct S${structs.n++}{${fields.join(',')}}`;
+    }
+  }
+}
+
+function randomValueOf(s: S.Schema, rand: () => number, depth: number): unknown {
+  const int = (n: number) => Math.floor(rand() * n);
+  const many = () => (depth > 5 ? 0 : int(4));
+  switch (s.kind) {
+    case 'scalar':
+      switch (s.name) {
+        case 'unit': return undefined;
+        case 'bool': return rand() < 0.5;
+        case 'i8': return int(256) - 128;
+        case 'u8': return int(256);
+        case 'i16': return int(65536) - 32768;
+        case 'u16': return int(65536);
+        case 'i32': return int(2 ** 32) - 2 ** 31;
+        case 'u32': return int(2 ** 32);
+        case 'i64': return BigInt.asIntN(64, BigInt(int(2 ** 32)) << 32n | BigInt(int(2 ** 32)));
+        case 'u64': return BigInt.asUintN(64, BigInt(int(2 ** 32)) << 32n | BigInt(int(2 ** 32)));
+        case 'f32': return Math.fround((rand() - 0.5) * 1e6);
+        default: return [0, -0, NaN, Infinity, 1e300, (rand() - 0.5) * 1e9][int(6)];
+      }
+    case 'string': return ['', 'a', 'h\u00e9llo', '\u{1f600}x', 'x'.repeat(int(40))][int(5)];
+    case 'bytes': return new Uint8Array(Array.from({ length: int(9) }, () => int(256)));
+    case 'packed': return Array.from({ length: many() }, () => randomValueOf({ kind: 'scalar', name: C.wireName(s.elem) as S.ScalarName, tag: s.elem }, rand, depth));
+    case 'array': return Array.from({ length: many() }, () => randomValueOf(s.item, rand, depth + 1));
+    case 'tuple': return s.items.map((x) => randomValueOf(x, rand, depth + 1));
+    case 'optional': return rand() < 0.3 ? C.NONE : C.some(randomValueOf(s.value, rand, depth + 1));
+    case 'variant': {
+      const i = int(s.alts.length);
+      return C.variant(i, randomValueOf(s.alts[i]!, rand, depth + 1));
+    }
+    case 'map': {
+      const m = new Map<unknown, unknown>();
+      for (let i = 0; i < many(); i++) m.set(randomValueOf(s.key, rand, depth + 1), randomValueOf(s.value, rand, depth + 1));
+      return m;
+    }
+    case 'struct': {
+      const o: Record<string, unknown> = {};
+      for (const f of s.fields!) o[f.name] = randomValueOf(f.type, rand, depth + 1);
+      return o;
+    }
+    case 'error': return new E.TimeoutError(`late ${int(9)}`, 'worker 1');
+    case 'result': return rand() < 0.25 ? new E.ClosedError('closed', 'core/ring') : randomValueOf(s.value, rand, depth);
+  }
+}
+
+test('Random.ValuesOfRandomSchemasRoundTripByteExactInBothForms', () => {
+  const rand = rng(0x5c4e);
+  const structs = { n: 0 };
+  const count = Math.round(2000 * stressScale);
+  for (let i = 0; i < count; i++) {
+    const text = randomSchemaText(rand, 0, structs);
+    const schema = S.parseType(text);
+    const v = randomValueOf(schema, rand, 0);
+    const tagged = S.encodeSchema(schema, v);
+    const bytes = schemaForm(schema, v);
+    const back = S.decodeAs(bytes, schema, keep);
+    assert.equal(toHex(schemaForm(schema, back)), toHex(bytes), text);
+    assert.equal(toHex(S.encodeSchema(schema, back)), toHex(tagged), text);
+    assert.equal(toHex(schemaForm(schema, S.decodeAs(tagged, schema, keep))), toHex(bytes), text);
+  }
+});
+
+test('Random.MutatedSchemaFormsOnlyEverThrowDeserialization', () => {
+  const rand = rng(0xfa11);
+  const structs = { n: 0 };
+  const count = Math.round(1500 * stressScale);
+  for (let i = 0; i < count; i++) {
+    const schema = S.parseType(randomSchemaText(rand, 0, structs));
+    const bytes = schemaForm(schema, randomValueOf(schema, rand, 0));
+    for (let k = 0; k < 4; k++) {
+      const m = bytes.slice();
+      const flips = 1 + Math.floor(rand() * 3);
+      for (let f = 0; f < flips; f++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
+      try {
+        S.decodeAs(m, schema, keep);
+      } catch (e) {
+        // The tag byte hit: a tagged value of another type is a TypeMismatch.
+        const allowed = e instanceof E.DeserializationError || (m[0] !== 0x15 && e instanceof E.TypeMismatchError);
+        assert.ok(allowed, `${toHex(m)}: ${String(e)}`);
+      }
+    }
+  }
+});
