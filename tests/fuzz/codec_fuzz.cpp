@@ -2,12 +2,13 @@
 //
 // Each input is walked generically (every byte the walker accepts must
 // re-encode to the same bytes and print as text) and decoded as a handful of
-// C++ types (whatever decodes must re-encode: byte for byte where the
-// encoding is canonical, else to a fixed point). Any violation traps.
+// C++ types, in either form (whatever decodes must re-encode in both the
+// tagged and the schema form and decode back: byte for byte where the
+// encoding is canonical, else to an equal value). Any violation traps.
 //
 // Without a corpus directory on the command line, the golden vectors
-// (tests/golden/codec.txt) are written to a fresh temporary directory and
-// passed to libFuzzer as the seed corpus.
+// (tests/golden/codec.txt and schema_form.txt) are written to a fresh
+// temporary directory and passed to libFuzzer as the seed corpus.
 #include "core/codec.hpp"
 
 #include "tests/codec_shapes.hpp"
@@ -75,6 +76,11 @@ struct ReEncoder : ferry::ValueVisitor {
       text(actual);
     }
   }
+  void schema_form(std::span<const std::byte> bare) {
+    tag(ferry::WireTag::Schema);
+    u32(static_cast<std::uint32_t>(bare.size()));
+    raw(bare.data(), bare.size());
+  }
 };
 
 bool is_decode_error(ferry::ErrorKind k) {
@@ -96,8 +102,14 @@ void check_generic(std::span<const std::byte> data) {
   FUZZ_CHECK(ferry::describe_value(data).ok() == reader.at_end());
 }
 
-// kCanonical: every accepted input has exactly one encoding (no maps inside);
-// otherwise (map order) the value must survive encode and decode unchanged.
+bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+// kCanonical: every accepted input has exactly one encoding in each form (no
+// maps inside): re-encoding in the input's form gives the input back, and in
+// the other form reaches a fixed point at once. Otherwise (map order) the
+// value must survive encode and decode unchanged.
 template <class T, bool kCanonical = true>
 void check_type(std::span<const std::byte> data) {
   ferry::Reader reader(data);
@@ -110,32 +122,45 @@ void check_type(std::span<const std::byte> data) {
   ferry::Reader walk(value);  // the typed decoder is never more lenient than the walker
   FUZZ_CHECK(ferry::skip_value(walk).ok() && walk.at_end());
 
-  auto again = ferry::encode(*decoded);
-  FUZZ_CHECK(again.ok());
-  FUZZ_CHECK(ferry::encoded_size(*decoded) == again->size());
-  if constexpr (kCanonical) {
-    FUZZ_CHECK(again->size() == value.size() && std::equal(again->begin(), again->end(), value.begin()));
-  } else {
+  const auto input_form = value[0] == std::byte{0x15} ? ferry::Form::Schema : ferry::Form::Tagged;
+  for (const ferry::Form form : {ferry::Form::Tagged, ferry::Form::Schema}) {
+    auto again = ferry::encode(*decoded, form);
+    FUZZ_CHECK(again.ok());
+    FUZZ_CHECK(ferry::encoded_size(*decoded, form) == again->size());
     auto twice = ferry::decode<T>(*again);
-    FUZZ_CHECK(twice.ok() && *twice == *decoded);
+    FUZZ_CHECK(twice.ok());
+    if constexpr (kCanonical) {
+      if (form == input_form) FUZZ_CHECK(same_bytes(*again, value));
+      auto thrice = ferry::encode(*twice, form);
+      FUZZ_CHECK(thrice.ok() && same_bytes(*thrice, *again));
+    } else {
+      FUZZ_CHECK(*twice == *decoded);
+    }
   }
 }
 
 std::string seed_dir;
 
-void write_seeds(const std::filesystem::path& golden, const std::filesystem::path& dir) {
+// One seed per line of a golden file: the bytes of its column `hex_column`
+// (columns split on `separator`).
+void write_seeds(const std::filesystem::path& golden, std::size_t hex_column, std::string_view separator,
+                 const std::filesystem::path& dir) {
   std::ifstream in(golden);
   int n = 0;
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
-    const auto a = line.find('|');
-    const auto b = line.find('|', a + 1);
+    std::size_t a = 0;
+    for (std::size_t i = 0; i < hex_column && a != std::string::npos; ++i) {
+      a = line.find(separator, a);
+      if (a != std::string::npos) a += separator.size();
+    }
+    const auto b = a == std::string::npos ? a : line.find(separator, a);
     if (b == std::string::npos) continue;
     std::string hex;
-    for (char c : line.substr(a + 1, b - a - 1)) {
+    for (char c : line.substr(a, b - a)) {
       if (c != ' ') hex += c;
     }
-    std::ofstream out(dir / ("golden_" + std::to_string(n++)), std::ios::binary);
+    std::ofstream out(dir / (golden.stem().string() + "_" + std::to_string(n++)), std::ios::binary);
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.put(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   }
 }
@@ -146,13 +171,13 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   for (int i = 1; i < *argc; ++i) {
     if ((*argv)[i][0] != '-') return 0;  // the caller named a corpus
   }
-  const std::filesystem::path golden =
-      std::filesystem::path(__FILE__).parent_path().parent_path() / "golden" / "codec.txt";
-  if (!std::filesystem::exists(golden)) return 0;
+  const std::filesystem::path golden = std::filesystem::path(__FILE__).parent_path().parent_path() / "golden";
+  if (!std::filesystem::exists(golden / "codec.txt")) return 0;
   char templ[] = "/tmp/ferry-codec-fuzz-XXXXXX";
   if (mkdtemp(templ) == nullptr) return 0;
   seed_dir = templ;
-  write_seeds(golden, seed_dir);
+  write_seeds(golden / "codec.txt", 1, "|", seed_dir);  // name | hex | text
+  write_seeds(golden / "schema_form.txt", 2, " | ", seed_dir);  // name | schema | hex | text
   std::atexit([] { std::error_code ec; std::filesystem::remove_all(seed_dir, ec); });
   static std::vector<char*> args;
   args.assign(*argv, *argv + *argc);
