@@ -21,20 +21,31 @@ export async function marshalling(run) {
     'codec from /dist/index.js, JSON.stringify + JSON.parse, structuredClone); to a worker and back: the worker ' +
     'echoes the value (ferry wasm: the C++ task echo_shape decodes it into a C++ struct and encodes it back)');
   const codec = await run.guard('import codec', () => import('/dist/index.js'));
+  const schemaMod = await run.guard('import schema', () => import('/dist/schema.js'));
+  // The type of the C++ task echo_shape (web/wasm/ferry_web.cpp), as schema_of<Shape>() writes it.
+  const shapeSchema = schemaMod && schemaMod.parseType('struct Shape{name:string,points:[struct Point{x:i32,y:i32}],anchor:?struct Point,tags:{string:f64}}');
+  const w = codec && new codec.Writer(1 << 16);
   const ops = run.quick ? 20 : 400;
   const sameShape = (v) => v && v.name === shape.name && v.points?.length === shape.points.length &&
     v.points[shape.points.length - 1].y === shape.points[shape.points.length - 1].y;
   const inPage = {
     'ferry codec': codec && (() => codec.decode(codec.encode(shape))),
+    'ferry codec, schema form': shapeSchema && (() => {
+      w.reset();
+      schemaMod.encodeSchemaForm(w, shapeSchema, shape);
+      return schemaMod.decodeAs(w.bytes(), shapeSchema);
+    }),
     'JSON.stringify/parse': () => JSON.parse(JSON.stringify(shape)),
     structuredClone: () => structuredClone(shape),
   };
   const res = await timedReps(run, inPage, ops * jsonBytes, 1e6, async (name, f) => {
     for (let k = 0; k < ops; k++) if (!sameShape(f())) throw new Error(`${name}: the value came back different`);
   });
-  addRow(t, 'encode + decode in the page · ferry codec', 'MB/s', true, repsOf(res, 'ferry codec', ops),
-    { 'JSON.stringify/parse': repsOf(res, 'JSON.stringify/parse', ops), structuredClone: repsOf(res, 'structuredClone', ops) },
-    '', 'marshalling throughput');
+  const pageBaselines = { 'JSON.stringify/parse': repsOf(res, 'JSON.stringify/parse', ops), structuredClone: repsOf(res, 'structuredClone', ops) };
+  addRow(t, 'encode + decode in the page · ferry codec', 'MB/s', true, repsOf(res, 'ferry codec', ops), pageBaselines,
+    'self-describing: every value tagged, every struct with its field names', 'marshalling throughput');
+  addRow(t, 'encode + decode in the page · ferry codec, schema form', 'MB/s', true, repsOf(res, 'ferry codec, schema form', ops), pageBaselines,
+    'the schema form (core/CODEC.md): encodeSchemaForm + decodeAs with the Shape schema C++ publishes, as the pool does for C++ tasks', 'marshalling throughput');
 
   const wops = run.quick ? 10 : 200;
   const echo = {

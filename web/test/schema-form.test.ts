@@ -2,7 +2,9 @@
 // web/src/schema/compile.ts: the shared golden vectors of
 // tests/golden/schema_form.txt, the decoding rules, encoding errors, and
 // random schemas with random values (round trips byte exact; mutated bytes
-// only ever throw Deserialization). Sizes scale with FERRY_STRESS_SCALE.
+// only ever throw Deserialization). Each runs twice: with the generated code
+// browsers without a Content-Security-Policy get, and with the closures the
+// others get. Sizes scale with FERRY_STRESS_SCALE.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -40,6 +42,20 @@ function loadGolden(): Vector[] {
 }
 
 const golden = loadGolden();
+
+// A test once per way the parts are built.
+function both(name: string, fn: () => void): void {
+  for (const generated of [true, false]) {
+    test(`${name} (${generated ? 'generated code' : 'closures'})`, () => {
+      assert.equal(S.useGeneratedCode(generated), generated, 'Node allows new Function');
+      try {
+        fn();
+      } finally {
+        S.useGeneratedCode(true);
+      }
+    });
+  }
+}
 const keep = { preserveOptional: true }; // some(none) stays itself, so values re-encode byte exact
 
 function schemaForm(schema: S.Schema, v: unknown): Uint8Array {
@@ -61,7 +77,7 @@ test('Golden.TheFileCoversEveryKindOfSchema', () => {
   }
 });
 
-test('Golden.EveryVectorDecodesToItsTaggedTextAndReencodesByteExact', () => {
+both('Golden.EveryVectorDecodesToItsTaggedTextAndReencodesByteExact', () => {
   for (const v of golden) {
     const schema = S.parseType(v.schema);
     const value = S.decodeAs(fromHex(v.hex), schema, keep);
@@ -76,7 +92,7 @@ test('Golden.EveryVectorDecodesToItsTaggedTextAndReencodesByteExact', () => {
   }
 });
 
-test('Golden.TheTaggedFormOfEachValueDecodesToTheSameValue', () => {
+both('Golden.TheTaggedFormOfEachValueDecodesToTheSameValue', () => {
   for (const v of golden) {
     const schema = S.parseType(v.schema);
     const value = S.decodeAs(fromHex(v.hex), schema, keep);
@@ -85,7 +101,7 @@ test('Golden.TheTaggedFormOfEachValueDecodesToTheSameValue', () => {
   }
 });
 
-test('Golden.EveryProperPrefixIsRefusedWithDeserialization', () => {
+both('Golden.EveryProperPrefixIsRefusedWithDeserialization', () => {
   for (const v of golden) {
     const schema = S.parseType(v.schema);
     const bytes = fromHex(v.hex);
@@ -107,14 +123,14 @@ function deser(schema: string | S.Schema, hex: string, message: string): void {
   assert.equal(e.message, message, hex);
 }
 
-test('DecodingRules.TheLengthMustFitAndTheBareValueFillItExactly', () => {
+both('DecodingRules.TheLengthMustFitAndTheBareValueFillItExactly', () => {
   deser(point, '150900000001000000feffffff', 'schema form length 9 at offset 1 exceeds the 8 remaining bytes');
   deser(point, '150900000001000000feffffff00', 'schema form of 9 bytes at offset 0 holds a value of 8 bytes');
   deser(point, '15070000000100000002000000', 'i32 payload at offset 9 needs 4 bytes but 3 bytes remain');
   deser('i32', '150000000007', 'i32 payload at offset 5 needs 4 bytes but 0 bytes remain');
 });
 
-test('DecodingRules.ByteRulesOfTheBareForm', () => {
+both('DecodingRules.ByteRulesOfTheBareForm', () => {
   deser('unit', '150100000001', 'unit byte 0x01 at offset 5 is not 0');
   deser('struct Empty{}', '150100000002', 'empty struct byte 0x02 at offset 5 is not 0');
   deser('()', '150100000003', 'empty tuple byte 0x03 at offset 5 is not 0');
@@ -125,14 +141,14 @@ test('DecodingRules.ByteRulesOfTheBareForm', () => {
   deser('string', '150500000001000000ff', 'string at offset 5 is not valid UTF-8 (byte 0xff at offset 9)');
 });
 
-test('DecodingRules.CountsNeedAByteAnItemBeforeAnythingIsReserved', () => {
+both('DecodingRules.CountsNeedAByteAnItemBeforeAnythingIsReserved', () => {
   deser('[unit]', '1506000000ffffffff0000', 'array count 4294967295 at offset 5 needs at least 4294967295 bytes but 2 bytes remain');
   deser('{unit:unit}', '1506000000020000000000', 'map count 2 at offset 5 needs at least 4 bytes but 2 bytes remain');
   deser('i32[]', '15080000000200000001000000', 'packed count 2 at offset 5 needs at least 8 bytes but 4 bytes remain');
   deser('{string:i32}', '1516000000' + '02000000' + '0100000061' + '01000000' + '0100000061' + '02000000', 'duplicate map key at offset 18');
 });
 
-test('DecodingRules.NestingDeeperThan64IsDeserialization', () => {
+both('DecodingRules.NestingDeeperThan64IsDeserialization', () => {
   const tree = S.parseType('struct Tree{kids:[struct Tree]}');
   // 32 trees, each one kid deep: struct + array per level = 64 levels, then one more tree.
   const ok = (levels: number) => {
@@ -150,7 +166,7 @@ test('DecodingRules.NestingDeeperThan64IsDeserialization', () => {
   deser(tree, '15' + toHex(new Uint8Array(new Uint32Array([n]).buffer)) + hex, 'nesting depth 65 at offset 133 exceeds the limit of 64');
 });
 
-test('DecodingRules.ATypedDecoderTakesTheSchemaFormOnlyAtTheTop', () => {
+both('DecodingRules.ATypedDecoderTakesTheSchemaFormOnlyAtTheTop', () => {
   const e = catchFerry(() => S.decodeAs(fromHex('0e01000000150800000001000000feffffff'), S.parseType('[struct Point{x:i32,y:i32}]')));
   assert.ok(e instanceof E.TypeMismatchError, e.message);
   assert.equal(e.actual, 'schema');
@@ -160,7 +176,7 @@ test('DecodingRules.ATypedDecoderTakesTheSchemaFormOnlyAtTheTop', () => {
 
 // --- Encoding ----------------------------------------------------------------
 
-test('Encode.ConvertsAndRefusesAsEncodeAsDoes', () => {
+both('Encode.ConvertsAndRefusesAsEncodeAsDoes', () => {
   const shape = S.parseType('struct Shape{name:string,points:[struct Point{x:i32,y:i32}],tags:{string:f64},id:u64,big:i64[]}');
   const v = { name: 'tri', points: [{ x: 1, y: -2 }], tags: { a: 0.5 }, id: 7, big: [1, 2n] };
   const back = S.decodeAs(schemaForm(shape, v), shape) as Record<string, unknown>;
@@ -184,7 +200,7 @@ test('Encode.ConvertsAndRefusesAsEncodeAsDoes', () => {
   }
 });
 
-test('Encode.ASlotTooSmallIsMessageTooLargeWithTheWholeNeedAndNothingWritten', () => {
+both('Encode.ASlotTooSmallIsMessageTooLargeWithTheWholeNeedAndNothingWritten', () => {
   const slot = new Uint8Array(10).fill(0xee);
   const w = C.Writer.over(slot);
   const e = catchFerry(() => S.encodeSchemaForm(w, point, { x: 1, y: 2 }));
@@ -193,7 +209,7 @@ test('Encode.ASlotTooSmallIsMessageTooLargeWithTheWholeNeedAndNothingWritten', (
   assert.equal(w.size, 0);
 });
 
-test('Encode.AStructWithoutABodyHasNoSchemaForm', () => {
+both('Encode.AStructWithoutABodyHasNoSchemaForm', () => {
   const opaque = S.parseType('[struct Opaque]');
   assert.equal(S.hasSchemaForm(opaque), false);
   assert.equal(S.prefersSchemaForm(opaque), false);
@@ -203,7 +219,7 @@ test('Encode.AStructWithoutABodyHasNoSchemaForm', () => {
   assert.ok(catchFerry(() => schemaForm(opaque, [])) instanceof E.InvalidArgumentError);
 });
 
-test('Encode.TheFormPaysWhereAStructIs', () => {
+both('Encode.TheFormPaysWhereAStructIs', () => {
   for (const [text, pays] of [
     ['i32', false], ['string', false], ['[string]', false], ['{string:f64}', false], ['?i32', false],
     ['struct Point{x:i32,y:i32}', true], ['[struct Point{x:i32,y:i32}]', true], ['?struct P{a:u8}', true],
@@ -215,7 +231,7 @@ test('Encode.TheFormPaysWhereAStructIs', () => {
   assert.equal(S.encodeSchema(point, { x: 1, y: -2 }).length, 23);
 });
 
-test('Encode.ArgumentsTravelAsOneTuple', () => {
+both('Encode.ArgumentsTravelAsOneTuple', () => {
   const sig = S.parseSignature('call move (struct Point{x:i32,y:i32},i32) -> struct Point');
   const w = new C.Writer(16);
   S.encodeArgsSchemaForm(w, sig, [{ x: 1, y: 2 }, 3]);
@@ -303,7 +319,7 @@ function randomValueOf(s: S.Schema, rand: () => number, depth: number): unknown 
   }
 }
 
-test('Random.ValuesOfRandomSchemasRoundTripByteExactInBothForms', () => {
+both('Random.ValuesOfRandomSchemasRoundTripByteExactInBothForms', () => {
   const rand = rng(0x5c4e);
   const structs = { n: 0 };
   const count = Math.round(2000 * stressScale);
@@ -320,7 +336,7 @@ test('Random.ValuesOfRandomSchemasRoundTripByteExactInBothForms', () => {
   }
 });
 
-test('Random.MutatedSchemaFormsOnlyEverThrowDeserialization', () => {
+both('Random.MutatedSchemaFormsOnlyEverThrowDeserialization', () => {
   const rand = rng(0xfa11);
   const structs = { n: 0 };
   const count = Math.round(1500 * stressScale);

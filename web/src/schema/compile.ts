@@ -4,6 +4,13 @@
 // object, an encoder and a decoder of its bare bytes out of closures, so a
 // value costs no walk over its schema and no names. Values convert as
 // encode.ts's table says and decode to what decode.ts gives.
+//
+// Structs and arrays are where the time goes. Where the page allows it (a
+// Content-Security-Policy without 'unsafe-eval' refuses new Function), their
+// parts are generated code instead: field names become constants, a struct
+// decodes as one object literal, and each struct or array has call sites of
+// its own, which the engine can inline. Both ways behave the same; the tests
+// run both.
 
 import {
   F_OPTIONAL,
@@ -51,7 +58,32 @@ interface Part {
   dec: Dec;
 }
 
-const kParts = new WeakMap<Schema, Part>();
+let kParts = new WeakMap<Schema, Part>();
+
+function canGenerate(): boolean {
+  try {
+    return new Function('return true')() === true;
+  } catch {
+    return false; // EvalError under a Content-Security-Policy
+  }
+}
+let generate = canGenerate();
+
+/**
+ * @internal tests: builds parts from now on with generated code (where the
+ * page allows it) or closures only; forgets the parts built so far. Returns
+ * whether generated code is in use.
+ */
+export function useGeneratedCode(on: boolean): boolean {
+  generate = on && canGenerate();
+  kParts = new WeakMap();
+  return generate;
+}
+
+// A function made from `body`, which sees `env`'s entries as variables.
+function generated<F>(env: Record<string, unknown>, body: string): F {
+  return new Function(...Object.keys(env), body)(...Object.values(env)) as F;
+}
 
 // The part of `s`, built on first use. A recursive struct reaches itself
 // while its fields are built: its entry exists by then and is filled after.
@@ -114,6 +146,7 @@ function build(s: Schema): Part {
       return { enc: (w, v) => encPacked(w, s, v, true), dec: (r) => readPackedOf(r, s.elem) };
     case 'array': {
       const item = partOf(s.item);
+      if (generate) return arrayCode(s, item);
       return {
         enc: (w, v, depth) => {
           if (!Array.isArray(v)) throw mismatch(s, v);
@@ -356,6 +389,7 @@ function struct(s: StructSchema): Part {
   const parts = fields.map((f) => partOf(f.type));
   const names = fields.map((f) => f.name);
   const n = fields.length;
+  if (generate) return structCode(s, parts);
   const plainNames = !names.includes('__proto__'); // else setField defines it as an own field
   return {
     enc: (w, v, depth) => {
@@ -379,6 +413,64 @@ function struct(s: StructSchema): Part {
       else for (let i = 0; i < n; i++) setField(o, names[i]!, parts[i]!.dec(r, flags, depth + 1));
       return o;
     },
+  };
+}
+
+// The array part as generated code: the same steps as the closures in
+// build(), with a call site of its own for the items.
+function arrayCode(s: Schema, item: Part): Part {
+  const env = { s, I: item, mismatch, enterEnc, enterDec, readCount, withPath };
+  return {
+    enc: generated(env, `return function arrayEnc(w, v, depth) {
+      if (!Array.isArray(v)) throw mismatch(s, v);
+      enterEnc(depth);
+      const n = v.length;
+      w.putU32(n);
+      let i = 0;
+      try {
+        for (; i < n; i++) I.enc(w, v[i], depth + 1);
+      } catch (e) {
+        throw withPath(e, '[' + i + ']');
+      }
+    };`),
+    dec: generated(env, `return function arrayDec(r, flags, depth) {
+      enterDec(r, r.pos, depth);
+      const count = readCount(r, 'array count', 1);
+      const out = new Array(count);
+      for (let i = 0; i < count; i++) out[i] = I.dec(r, flags, depth + 1);
+      return out;
+    };`),
+  };
+}
+
+// The struct part as generated code: field names are constants, and a value
+// decodes as one object literal (its fields in order, its name last).
+function structCode(s: StructSchema, parts: Part[]): Part {
+  const fields = s.fields!;
+  const env = { s, fields, names: fields.map((f) => f.name), P: parts, NAME: STRUCT_NAME, structObject, fieldOf, enterEnc, enterDec, readZero, withPath };
+  // A key as literal code; __proto__ computed, so that it is an own field, not the prototype.
+  const key = (i: number) => (fields[i]!.name === '__proto__' ? `[names[${i}]]` : JSON.stringify(fields[i]!.name));
+  const each = (f: (i: number) => string) => fields.map((_, i) => f(i)).join('\n');
+  return {
+    enc: generated(env, `${each((i) => `const P${i} = P[${i}];`)}
+    return function structEnc(w, v, depth) {
+      const o = structObject(s, v);
+      enterEnc(depth);
+      ${fields.length === 0 ? 'w.putU8(0);' : 'let x;'}
+      ${each((i) => `x = o[${key(i).replace(/^\[|\]$/g, '')}];
+      if (x === undefined) x = fieldOf(s, o, fields[${i}]);
+      try {
+        P${i}.enc(w, x, depth + 1);
+      } catch (e) {
+        throw withPath(e, '.' + names[${i}]);
+      }`)}
+    };`),
+    dec: generated(env, `${each((i) => `const P${i} = P[${i}];`)}
+    return function structDec(r, flags, depth) {
+      enterDec(r, r.pos, depth);
+      ${fields.length === 0 ? "readZero(r, 'empty struct byte');" : ''}
+      return { ${each((i) => `${key(i)}: P${i}.dec(r, flags, depth + 1),`)} [NAME]: s.name };
+    };`),
   };
 }
 
