@@ -339,22 +339,25 @@ TEST(CodecGolden, TextFormOfEveryVectorIsItsDescription) {
   }
 }
 
+// Both the typed decoder and the walker refuse every proper prefix of `hex`.
+void expect_every_prefix_fails(const GoldenCase& c, const std::string& hex) {
+  const Bytes bytes = from_hex(hex);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    const std::span<const std::byte> prefix(bytes.data(), n);
+    auto typed = c.decode_and_encode(prefix, ferry::Form::Tagged);
+    ASSERT_FALSE(typed.ok()) << c.name << " prefix " << n;
+    EXPECT_EQ(typed.error().kind, ErrorKind::Deserialization) << c.name << " prefix " << n << ": "
+                                                                << typed.error().describe();
+    auto text = ferry::describe_value(prefix);
+    ASSERT_FALSE(text.ok()) << c.name << " prefix " << n;
+    EXPECT_EQ(text.error().kind, ErrorKind::Deserialization) << c.name << " prefix " << n;
+  }
+}
+
 TEST(CodecGolden, EveryProperPrefixFailsWithDeserialization) {
   std::map<std::string, GoldenCase> cases;
   for (auto& c : golden_cases()) cases.emplace(c.name, c);
-  for (const auto& line : golden_lines()) {
-    const Bytes bytes = from_hex(line.hex);
-    for (std::size_t n = 0; n < bytes.size(); ++n) {
-      const std::span<const std::byte> prefix(bytes.data(), n);
-      auto typed = cases.at(line.name).decode_and_encode(prefix, ferry::Form::Tagged);
-      ASSERT_FALSE(typed.ok()) << line.name << " prefix " << n;
-      EXPECT_EQ(typed.error().kind, ErrorKind::Deserialization) << line.name << " prefix " << n << ": "
-                                                                  << typed.error().describe();
-      auto text = ferry::describe_value(prefix);
-      ASSERT_FALSE(text.ok()) << line.name << " prefix " << n;
-      EXPECT_EQ(text.error().kind, ErrorKind::Deserialization) << line.name << " prefix " << n;
-    }
-  }
+  for (const auto& line : golden_lines()) expect_every_prefix_fails(cases.at(line.name), line.hex);
 }
 
 TEST(CodecGolden, SkipValueStepsOverEachVectorInAStream) {
