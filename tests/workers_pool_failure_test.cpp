@@ -342,7 +342,9 @@ TEST(PoolFailure, AStreamsInputHasEndedWhenItsCallSettles) {
     auto send = s->tx.try_send(2);
     ASSERT_FALSE(send.ok()) << "a send after `done` was accepted, stream " << i;
     EXPECT_EQ(send.error().kind, fails ? ErrorKind::TaskFailed : ErrorKind::Closed) << i << ": " << send.error().describe();
-    if (!fails) EXPECT_EQ(*s->rx.recv_blocking(10s), 1);
+    if (!fails) {
+      EXPECT_EQ(*s->rx.recv_blocking(10s), 1);
+    }
     auto end = s->rx.recv_blocking(10s);
     ASSERT_FALSE(end.ok());
     EXPECT_EQ(end.error().kind, fails ? ErrorKind::TaskFailed : ErrorKind::Closed) << i;

@@ -160,6 +160,12 @@ std::optional<Error> wait_for_call(CallState& st, WaitNanos timeout);
 template <class R>
 Result<R> call_result(CallState& st) {
   if (st.error) return *st.error;
+  // A task that failed answers with a tagged error value; any other answer
+  // is R in either form (the schema form where preferred_form<R>() says so,
+  // workers/registry.hpp), which decode<R> reads, not decode<Result<R>>.
+  if constexpr (!std::is_void_v<R>) {
+    if (st.value.empty() || st.value.front() != static_cast<std::byte>(WireTag::Error)) return decode<R>(st.value);
+  }
   auto r = decode<Result<R>>(st.value);
   if (!r) return std::move(r).error();
   return std::move(*r);

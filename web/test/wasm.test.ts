@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WasmBackend } from '../dist/wasm-backend.js';
-import { decode, encode, i32, u8, f32, i64, u64, struct, STRUCT_NAME } from '../dist/codec.js';
+import { decode, encode, i32, u8, f32, i64, u64, struct, STRUCT_NAME, SchemaForm } from '../dist/codec.js';
+import { decodeAs } from '../dist/schema.js';
 import { ErrorKind, FerryError } from '../dist/errors.js';
 import { sendUntilRefused, until } from './helpers.js';
 
@@ -64,7 +65,11 @@ test('a C++ pool starts in the module, publishes its task signatures, answers ra
     assert.equal(await rawCall(backend, 5, 'echo_u64', [u64(2n ** 64n - 1n)]), 2n ** 64n - 1n);
     assert.equal(await rawCall(backend, 6, 'echo_string', ['h\u00e9llo \u{1f600}']), 'h\u00e9llo \u{1f600}');
     assert.deepEqual(await rawCall(backend, 7, 'echo_f32s', [new Float32Array([1.5, -0.25])]), new Float32Array([1.5, -0.25]));
-    const p = (await rawCall(backend, 8, 'echo_point', [struct('Point', { x: i32(1), y: i32(-2) })])) as Record<string | symbol, unknown>;
+    // A result holding a struct comes back in the schema form (web/PROTOCOL.md): the signature reads it.
+    const raw = await rawCall(backend, 8, 'echo_point', [struct('Point', { x: i32(1), y: i32(-2) })]);
+    assert.ok(raw instanceof SchemaForm, String(raw));
+    assert.equal(raw.bytes.length, 8, 'two i32s, no names');
+    const p = decodeAs(encode(raw), backend.signatures.get('echo_point')!.result!) as Record<string | symbol, unknown>;
     assert.equal(p[STRUCT_NAME], 'Point');
     assert.deepEqual({ x: p.x, y: p.y }, { x: 1, y: -2 });
     // A plain JS number is f64 on the wire: the C++ decoder refuses it by type.
