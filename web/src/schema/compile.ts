@@ -146,28 +146,8 @@ function build(s: Schema): Part {
       return { enc: (w, v) => encPacked(w, s, v, true), dec: (r) => readPackedOf(r, s.elem) };
     case 'array': {
       const item = partOf(s.item);
-      if (generate) return arrayCode(s, item);
-      return {
-        enc: (w, v, depth) => {
-          if (!Array.isArray(v)) throw mismatch(s, v);
-          enterEnc(depth);
-          const n = v.length;
-          w.putU32(n);
-          let i = 0;
-          try {
-            for (; i < n; i++) item.enc(w, v[i], depth + 1);
-          } catch (e) {
-            throw withPath(e, `[${i}]`);
-          }
-        },
-        dec: (r, flags, depth) => {
-          enterDec(r, r.pos, depth);
-          const count = readCount(r, 'array count', 1); // every bare value takes a byte
-          const out = new Array<unknown>(count);
-          for (let i = 0; i < count; i++) out[i] = item.dec(r, flags, depth + 1);
-          return out;
-        },
-      };
+      // Generated: the same function, compiled again for this array, so that its item call site is its own.
+      return (generate ? generated<typeof arrayPart>({}, `return ${arrayPart.toString()};`) : arrayPart)(s, item, kArrayHelpers);
     }
     case 'tuple': {
       const items = s.items.map(partOf);
@@ -416,32 +396,33 @@ function struct(s: StructSchema): Part {
   };
 }
 
-// The array part as generated code: the same steps as the closures in
-// build(), with a call site of its own for the items.
-function arrayCode(s: Schema, item: Part): Part {
-  const env = { s, I: item, mismatch, enterEnc, enterDec, readCount, withPath };
+// An array's part. It sees nothing but its parameters, so that its source
+// text compiles again on its own (build(): one copy per array where code is
+// generated), whatever the bundler names things.
+function arrayPart(s: Schema, item: Part, h: typeof kArrayHelpers): Part {
   return {
-    enc: generated(env, `return function arrayEnc(w, v, depth) {
-      if (!Array.isArray(v)) throw mismatch(s, v);
-      enterEnc(depth);
+    enc: (w, v, depth) => {
+      if (!Array.isArray(v)) throw h.mismatch(s, v);
+      h.enterEnc(depth);
       const n = v.length;
       w.putU32(n);
       let i = 0;
       try {
-        for (; i < n; i++) I.enc(w, v[i], depth + 1);
+        for (; i < n; i++) item.enc(w, v[i], depth + 1);
       } catch (e) {
-        throw withPath(e, '[' + i + ']');
+        throw h.withPath(e, `[${i}]`);
       }
-    };`),
-    dec: generated(env, `return function arrayDec(r, flags, depth) {
-      enterDec(r, r.pos, depth);
-      const count = readCount(r, 'array count', 1);
-      const out = new Array(count);
-      for (let i = 0; i < count; i++) out[i] = I.dec(r, flags, depth + 1);
+    },
+    dec: (r, flags, depth) => {
+      h.enterDec(r, r.pos, depth);
+      const count = h.readCount(r, 'array count', 1); // every bare value takes a byte
+      const out = new Array<unknown>(count);
+      for (let i = 0; i < count; i++) out[i] = item.dec(r, flags, depth + 1);
       return out;
-    };`),
+    },
   };
 }
+const kArrayHelpers = { mismatch, enterEnc, enterDec, readCount, withPath };
 
 // The struct part as generated code: field names are constants, and a value
 // decodes as one object literal (its fields in order, its name last).
