@@ -24,13 +24,14 @@ export async function marshalling(run) {
   const schemaMod = await run.guard('import schema', () => import('/dist/schema.js'));
   // The type of the C++ task echo_shape (web/wasm/ferry_web.cpp), as schema_of<Shape>() writes it.
   const shapeSchema = schemaMod && schemaMod.parseType('struct Shape{name:string,points:[struct Point{x:i32,y:i32}],anchor:?struct Point,tags:{string:f64}}');
-  const w = codec && new codec.Writer(1 << 16);
+  const wire = await run.guard('import codec module', () => import('/dist/codec.js'));
+  const w = wire && new wire.Writer(1 << 16);
   const ops = run.quick ? 20 : 400;
   const sameShape = (v) => v && v.name === shape.name && v.points?.length === shape.points.length &&
     v.points[shape.points.length - 1].y === shape.points[shape.points.length - 1].y;
   const inPage = {
     'ferry codec': codec && (() => codec.decode(codec.encode(shape))),
-    'ferry codec, schema form': shapeSchema && (() => {
+    'ferry codec, schema form': shapeSchema && w && (() => {
       w.reset();
       schemaMod.encodeSchemaForm(w, shapeSchema, shape);
       return schemaMod.decodeAs(w.bytes(), shapeSchema);
