@@ -99,11 +99,11 @@ export { decodeFrom, decodeRange, decodeFirst, valueEnd, decode, type DecodeOpti
 
 // For schema/, which is built from the same primitives (@internal: not
 // part of the package's API; dist/codec.js is one module, see web/build.mjs).
-export { deserErr, hex2, kOrigin as kCodecOrigin, kScratchKeep } from './codec/common.js';
+export { deserErr, hex2, kOrigin as kCodecOrigin, kScratchKeep, u32At } from './codec/common.js';
 export { F_OPTIONAL, F_TYPES, F_VIEW, flagsOf, readFields } from './codec/decode.js';
 export { putFields } from './codec/encode.js';
 export { kI64Hi, kI64Lo, kIntHi, kIntLo, kU64Hi, writeRaw } from './codec/numbers.js';
-export { nameBytes, needFail, peekPackedElem, readPackedOf } from './codec/reader.js';
+export { nameBytes, needFail, peekPackedElem, readPackedOf, readSchemaForm } from './codec/reader.js';
 export { decodeLongUtf8, kEncoder } from './codec/utf8.js';
 export { setField } from './codec/values.js';
 export { putErrorBody, putPackedHead, putTag, putTagFlag, putText } from './codec/writer.js';

@@ -44,5 +44,5 @@ export type {
 export { parseType, parseSignature, parseSignatures } from './schema/parse.js';
 export { describeSchema, formatSchema, formatSignature } from './schema/format.js';
 export { encodeAs, encodeSchema, encodeArgsInto, encodeArgs } from './schema/encode.js';
-export { encodeSchemaForm, encodeArgsSchemaForm, hasSchemaForm, prefersSchemaForm, useGeneratedCode } from './schema/compile.js';
+export { encodeSchemaForm, encodeArgsSchemaForm, hasSchemaForm, prefersSchemaForm, fingerprint as schemaFingerprint, useGeneratedCode } from './schema/compile.js';
 export { decodeAs, decodeAsFirst, decodeAsRange } from './schema/decode.js';

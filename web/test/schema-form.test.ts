@@ -2,7 +2,8 @@
 // web/src/schema/compile.ts: the shared golden vectors of
 // tests/golden/schema_form.txt, the decoding rules, encoding errors, and
 // random schemas with random values (round trips byte exact; mutated bytes
-// only ever throw Deserialization). Each runs twice: with the generated code
+// only ever throw Deserialization, or TypeMismatch where the tag or the
+// fingerprint was hit). Each runs twice: with the generated code
 // browsers without a Content-Security-Policy get, and with the closures the
 // others get. Sizes scale with FERRY_STRESS_SCALE.
 import { test } from 'node:test';
@@ -70,7 +71,7 @@ test('Golden.TheFileCoversEveryKindOfSchema', () => {
   assert.ok(golden.length >= 30, `only ${golden.length} vectors`);
   const point = golden.find((v) => v.name === 'point');
   assert.ok(point, 'the Point example of CODEC.md');
-  assert.equal(point.hex, '150800000001000000feffffff');
+  assert.equal(point.hex, '150c000000852223ff01000000feffffff');
   const kinds = new Set(golden.map((v) => S.parseType(v.schema).kind));
   for (const k of ['scalar', 'string', 'bytes', 'packed', 'array', 'tuple', 'optional', 'variant', 'map', 'struct', 'error', 'result']) {
     assert.ok(kinds.has(k as S.Schema['kind']), `no vector of a ${k}`);
@@ -84,6 +85,9 @@ both('Golden.EveryVectorDecodesToItsTaggedTextAndReencodesByteExact', () => {
     assert.equal(C.describe(S.encodeSchema(schema, value)), v.text, v.name);
     assert.equal(toHex(schemaForm(schema, value)), v.hex, v.name);
     // Without a schema the walker skips it whole, and decode keeps its bytes.
+    // The schema text is schema_of<T>()'s, and the fingerprint is its FNV-1a.
+    assert.equal(S.formatSchema(schema), v.schema, v.name);
+    assert.equal(new DataView(fromHex(v.hex).buffer).getUint32(5, true), S.schemaFingerprint(v.schema), v.name);
     const bare = fromHex(v.hex).subarray(5);
     assert.equal(C.describe(fromHex(v.hex)), `schema [${[...bare].map((b) => b.toString(16).padStart(2, '0')).join(' ')}]`, v.name);
     const opaque = C.decode(fromHex(v.hex));
@@ -123,55 +127,89 @@ function deser(schema: string | S.Schema, hex: string, message: string): void {
   assert.equal(e.message, message, hex);
 }
 
+// The schema form of `schema` around bare bytes: 15, N (the bare length + 4 unless given), fingerprint, bare.
+function form(schema: string, bare: string, n = bare.length / 2 + 4): string {
+  const u32 = (x: number) => toHex(new Uint8Array(new Uint32Array([x]).buffer));
+  return '15' + u32(n) + u32(S.schemaFingerprint(schema)) + bare;
+}
+const P = 'struct Point{x:i32,y:i32}';
+
+both('DecodingRules.TheFingerprintIsFNV1aOfTheSchemaText', () => {
+  assert.equal(S.schemaFingerprint(''), 2166136261);
+  assert.equal(S.schemaFingerprint(P), 0xff232285);
+  assert.equal(form(P, '01000000feffffff'), '150c000000852223ff01000000feffffff');
+  assert.equal(toHex(schemaForm(point, { x: 1, y: -2 })), form(P, '01000000feffffff'));
+  // The text of every kind of type, as schema_of<T>() writes it, is what the fingerprint covers.
+  assert.equal(S.schemaFingerprint('h\u00e9'), S.schemaFingerprint('h\u00e9'.normalize('NFC')));
+  assert.notEqual(S.schemaFingerprint('struct Point{x:i32,y:i32}'), S.schemaFingerprint('struct Point{x:i32,z:i32}'));
+});
+
+both('DecodingRules.AnotherTypesFingerprintIsTypeMismatch', () => {
+  const pair = S.parseType('struct Pair{a:i32,b:i32}'); // the same bytes as a Point, another type
+  const e = catchFerry(() => S.decodeAs(schemaForm(point, { x: 1, y: -2 }), pair));
+  assert.ok(e instanceof E.TypeMismatchError, e.message);
+  assert.equal(e.message, 'type mismatch: expected struct Pair, got schema form 0xff232285 at offset 0');
+  assert.equal(e.expected, 'struct Pair');
+  assert.equal(e.actual, 'schema form 0xff232285');
+  // A field renamed or retyped changes the text, so the fingerprint.
+  assert.ok(catchFerry(() => S.decodeAs(schemaForm(point, { x: 1, y: 2 }), S.parseType('struct Point{x:i32,z:i32}'))) instanceof E.TypeMismatchError);
+  assert.ok(catchFerry(() => S.decodeAs(schemaForm(point, { x: 1, y: 2 }), S.parseType('struct Point{x:u32,y:i32}'))) instanceof E.TypeMismatchError);
+});
+
 both('DecodingRules.TheLengthMustFitAndTheBareValueFillItExactly', () => {
-  deser(point, '150900000001000000feffffff', 'schema form length 9 at offset 1 exceeds the 8 remaining bytes');
-  deser(point, '150900000001000000feffffff00', 'schema form of 9 bytes at offset 0 holds a value of 8 bytes');
-  deser(point, '15070000000100000002000000', 'i32 payload at offset 9 needs 4 bytes but 3 bytes remain');
-  deser('i32', '150000000007', 'i32 payload at offset 5 needs 4 bytes but 0 bytes remain');
+  deser(point, form(P, '01000000feffffff', 13), 'schema form length 13 at offset 1 exceeds the 12 remaining bytes');
+  deser(point, form(P, '01000000feffffff00'), 'schema form of 13 bytes at offset 0 holds a value of 8 bytes');
+  deser(point, form(P, '01000000020000', 11), 'i32 payload at offset 13 needs 4 bytes but 3 bytes remain');
+  deser('i32', form('i32', '') + '07', 'i32 payload at offset 9 needs 4 bytes but 0 bytes remain');
+  for (let n = 0; n < 4; n++) {
+    const hex = '15' + toHex(new Uint8Array(new Uint32Array([n]).buffer)) + '00'.repeat(n);
+    const message = `schema form length ${n} at offset 1 is less than the 4 bytes of its fingerprint`;
+    deser(point, hex, message);
+    assert.equal(catchFerry(() => C.describe(fromHex(hex))).message, message);
+    assert.equal(catchFerry(() => C.decode(fromHex(hex))).message, message);
+  }
 });
 
 both('DecodingRules.ByteRulesOfTheBareForm', () => {
-  deser('unit', '150100000001', 'unit byte 0x01 at offset 5 is not 0');
-  deser('struct Empty{}', '150100000002', 'empty struct byte 0x02 at offset 5 is not 0');
-  deser('()', '150100000003', 'empty tuple byte 0x03 at offset 5 is not 0');
-  deser('bool', '150100000002', 'bool byte 0x02 at offset 5 is not 0 or 1');
-  deser('?i32', '150100000002', 'optional flag 0x02 at offset 5 is not 0 or 1');
-  deser('!i32', '150100000002', 'result flag 0x02 at offset 5 is not 0 or 1');
-  deser('<i32|string>', '15080000000200000007000000', 'variant index 2 at offset 5 is out of range for 2 alternatives');
-  deser('string', '150500000001000000ff', 'string at offset 5 is not valid UTF-8 (byte 0xff at offset 9)');
+  deser('unit', form('unit', '01'), 'unit byte 0x01 at offset 9 is not 0');
+  deser('struct Empty{}', form('struct Empty{}', '02'), 'empty struct byte 0x02 at offset 9 is not 0');
+  deser('()', form('()', '03'), 'empty tuple byte 0x03 at offset 9 is not 0');
+  deser('bool', form('bool', '02'), 'bool byte 0x02 at offset 9 is not 0 or 1');
+  deser('?i32', form('?i32', '02'), 'optional flag 0x02 at offset 9 is not 0 or 1');
+  deser('!i32', form('!i32', '02'), 'result flag 0x02 at offset 9 is not 0 or 1');
+  deser('<i32|string>', form('<i32|string>', '0200000007000000'), 'variant index 2 at offset 9 is out of range for 2 alternatives');
+  deser('string', form('string', '01000000ff'), 'string at offset 9 is not valid UTF-8 (byte 0xff at offset 13)');
 });
 
 both('DecodingRules.CountsNeedAByteAnItemBeforeAnythingIsReserved', () => {
-  deser('[unit]', '1506000000ffffffff0000', 'array count 4294967295 at offset 5 needs at least 4294967295 bytes but 2 bytes remain');
-  deser('{unit:unit}', '1506000000020000000000', 'map count 2 at offset 5 needs at least 4 bytes but 2 bytes remain');
-  deser('i32[]', '15080000000200000001000000', 'packed count 2 at offset 5 needs at least 8 bytes but 4 bytes remain');
-  deser('{string:i32}', '1516000000' + '02000000' + '0100000061' + '01000000' + '0100000061' + '02000000', 'duplicate map key at offset 18');
+  deser('[unit]', form('[unit]', 'ffffffff0000'), 'array count 4294967295 at offset 9 needs at least 4294967295 bytes but 2 bytes remain');
+  deser('{unit:unit}', form('{unit:unit}', '020000000000'), 'map count 2 at offset 9 needs at least 4 bytes but 2 bytes remain');
+  deser('i32[]', form('i32[]', '0200000001000000'), 'packed count 2 at offset 9 needs at least 8 bytes but 4 bytes remain');
+  deser('{string:i32}', form('{string:i32}', '02000000' + '0100000061' + '01000000' + '0100000061' + '02000000'), 'duplicate map key at offset 22');
 });
 
 both('DecodingRules.NestingDeeperThan64IsDeserialization', () => {
   const tree = S.parseType('struct Tree{kids:[struct Tree]}');
-  // 32 trees, each one kid deep: struct + array per level = 64 levels, then one more tree.
+  // Each tree opens two levels (the struct and its array of kids).
   const ok = (levels: number) => {
     let v: unknown = { kids: [] };
     for (let i = 1; i < levels; i++) v = { kids: [v] };
     return v;
   };
-  const v32 = ok(32); // 64 levels (a struct and its array each)
+  const v32 = ok(32); // 64 levels
   assert.deepEqual(S.decodeAs(schemaForm(tree, v32), tree), S.decodeAs(S.encodeSchema(tree, v32), tree));
   const e = catchFerry(() => schemaForm(tree, ok(33)));
   assert.ok(e instanceof E.SerializationError, e.message);
-  // Bytes of 33 levels, built by hand: each level is a u32 count of 1, the last 0.
-  const hex = '01000000'.repeat(32) + '00000000';
-  const n = hex.length / 2;
-  deser(tree, '15' + toHex(new Uint8Array(new Uint32Array([n]).buffer)) + hex, 'nesting depth 65 at offset 133 exceeds the limit of 64');
+  // 33 trees by hand: each a u32 count of 1, the last 0; the 33rd opens level 65.
+  deser(tree, form('struct Tree{kids:[struct Tree]}', '01000000'.repeat(32) + '00000000'), 'nesting depth 65 at offset 137 exceeds the limit of 64');
 });
 
 both('DecodingRules.ATypedDecoderTakesTheSchemaFormOnlyAtTheTop', () => {
-  const e = catchFerry(() => S.decodeAs(fromHex('0e01000000150800000001000000feffffff'), S.parseType('[struct Point{x:i32,y:i32}]')));
+  const e = catchFerry(() => S.decodeAs(fromHex('0e01000000' + form(P, '01000000feffffff')), S.parseType('[struct Point{x:i32,y:i32}]')));
   assert.ok(e instanceof E.TypeMismatchError, e.message);
   assert.equal(e.actual, 'schema');
   // A struct the reader knows no body of cannot read one.
-  deser('struct Opaque', '150100000000', 'a schema-form value at offset 0 cannot be read as a struct without a known body');
+  deser('struct Opaque', form('struct Opaque', '00'), 'a schema-form value at offset 0 cannot be read as a struct without a known body');
 });
 
 // --- Encoding ----------------------------------------------------------------
@@ -205,7 +243,7 @@ both('Encode.ASlotTooSmallIsMessageTooLargeWithTheWholeNeedAndNothingWritten', (
   const w = C.Writer.over(slot);
   const e = catchFerry(() => S.encodeSchemaForm(w, point, { x: 1, y: 2 }));
   assert.ok(e instanceof E.MessageTooLargeError, e.message);
-  assert.match(e.message, /needs 13 bytes but the buffer holds 10 \(3 more\)/);
+  assert.match(e.message, /needs 17 bytes but the buffer holds 10 \(7 more\)/);
   assert.equal(w.size, 0);
 });
 
@@ -227,7 +265,7 @@ both('Encode.TheFormPaysWhereAStructIs', () => {
   ] as const) {
     assert.equal(S.prefersSchemaForm(S.parseType(text)), pays, text);
   }
-  assert.equal(schemaForm(point, { x: 1, y: -2 }).length, 13);
+  assert.equal(schemaForm(point, { x: 1, y: -2 }).length, 17);
   assert.equal(S.encodeSchema(point, { x: 1, y: -2 }).length, 23);
 });
 
@@ -235,7 +273,7 @@ both('Encode.ArgumentsTravelAsOneTuple', () => {
   const sig = S.parseSignature('call move (struct Point{x:i32,y:i32},i32) -> struct Point');
   const w = new C.Writer(16);
   S.encodeArgsSchemaForm(w, sig, [{ x: 1, y: 2 }, 3]);
-  assert.equal(toHex(w.bytes()), '150c000000010000000200000003000000');
+  assert.equal(toHex(w.bytes()), form('(struct Point{x:i32,y:i32},i32)', '010000000200000003000000'));
   assert.deepEqual(S.decodeAs(w.bytes(), S.parseType('(struct Point{x:i32,y:i32},i32)')), [C.struct('Point', { x: 1, y: 2 }), 3]);
   const arity = catchFerry(() => S.encodeArgsSchemaForm(new C.Writer(16), sig, [{ x: 1, y: 2 }]));
   assert.equal(arity.message, 'move takes 2 arguments, got 1');
@@ -243,7 +281,7 @@ both('Encode.ArgumentsTravelAsOneTuple', () => {
   assert.equal(bad.message, 'argument 2 of move: type mismatch: expected i32, got string');
   const none = new C.Writer(16);
   S.encodeArgsSchemaForm(none, S.parseSignature('call tick () -> unit'), []);
-  assert.equal(toHex(none.bytes()), '150100000000');
+  assert.equal(toHex(none.bytes()), form('()', '00'));
 });
 
 // --- Random schemas and values -----------------------------------------------------
@@ -336,7 +374,7 @@ both('Random.ValuesOfRandomSchemasRoundTripByteExactInBothForms', () => {
   }
 });
 
-both('Random.MutatedSchemaFormsOnlyEverThrowDeserialization', () => {
+both('Random.MutatedSchemaFormsOnlyEverThrowDeserializationOrTypeMismatchByTheirType', () => {
   const rand = rng(0xfa11);
   const structs = { n: 0 };
   const count = Math.round(1500 * stressScale);
@@ -350,8 +388,9 @@ both('Random.MutatedSchemaFormsOnlyEverThrowDeserialization', () => {
       try {
         S.decodeAs(m, schema, keep);
       } catch (e) {
-        // The tag byte hit: a tagged value of another type is a TypeMismatch.
-        const allowed = e instanceof E.DeserializationError || (m[0] !== 0x15 && e instanceof E.TypeMismatchError);
+        // The tag hit (a tagged value of another type) or the fingerprint (another type's schema form): TypeMismatch.
+        const typeHit = m[0] !== 0x15 || toHex(m.subarray(5, 9)) !== toHex(bytes.subarray(5, 9));
+        const allowed = e instanceof E.DeserializationError || (typeHit && e instanceof E.TypeMismatchError);
         assert.ok(allowed, `${toHex(m)}: ${String(e)}`);
       }
     }

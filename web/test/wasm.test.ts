@@ -68,7 +68,7 @@ test('a C++ pool starts in the module, publishes its task signatures, answers ra
     // A result holding a struct comes back in the schema form (web/PROTOCOL.md): the signature reads it.
     const raw = await rawCall(backend, 8, 'echo_point', [struct('Point', { x: i32(1), y: i32(-2) })]);
     assert.ok(raw instanceof SchemaForm, String(raw));
-    assert.equal(raw.bytes.length, 8, 'two i32s, no names');
+    assert.equal(raw.bytes.length, 12, 'its fingerprint and two i32s, no names');
     const p = decodeAs(encode(raw), backend.signatures.get('echo_point')!.result!) as Record<string | symbol, unknown>;
     assert.equal(p[STRUCT_NAME], 'Point');
     assert.deepEqual({ x: p.x, y: p.y }, { x: 1, y: -2 });

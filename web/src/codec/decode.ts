@@ -14,6 +14,7 @@ import {
   readName,
   readNumber,
   readPacked,
+  readSchemaForm,
   readText,
   readU32,
   releaseReader,
@@ -113,7 +114,7 @@ export function decValue(r: Reader, flags: number, depth: number): unknown {
     case Tag.Error:
       return readErrorValue(r);
     case Tag.Schema: {
-      const n = readBlob(r, 'schema form');
+      const n = readSchemaForm(r);
       const p = r.pos - n;
       return new SchemaForm(flags & F_VIEW ? r.u8.subarray(p, p + n) : r.u8.slice(p, p + n));
     }

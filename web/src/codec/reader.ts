@@ -179,6 +179,17 @@ export function readBlob(r: Reader, what: string): number {
   return n;
 }
 
+/**
+ * @internal the u32 length of a schema form (its tag read) and its bytes,
+ * which start with the 4-byte fingerprint; returns the length, r.pos is past them.
+ */
+export function readSchemaForm(r: Reader): number {
+  const at = r.pos;
+  const n = readBlob(r, 'schema form');
+  if (n < 4) throw deserErr(`schema form length ${n} at offset ${at - r.base} is less than the 4 bytes of its fingerprint`);
+  return n;
+}
+
 /** @internal u32 length + strict UTF-8. */
 export function readText(r: Reader, what: string): string {
   const at = r.pos;

@@ -14,6 +14,7 @@ import {
   readFlag,
   readName,
   readNumber,
+  readSchemaForm,
   readTag,
   readText,
   readU32,
@@ -200,7 +201,7 @@ export function walk(r: Reader, depth: number, out: Out): void {
     }
     case Tag.Error:
       return walkError(r, out);
-    case Tag.Schema: // bare bytes: only a schema can read them (CODEC.md "Schema form")
+    case Tag.Schema: // a fingerprint and bare bytes: only a schema can read them (CODEC.md "Schema form")
       return walkBytes(r, out, 'schema form');
     default:
       unknownTag(r, tag, at);
@@ -220,9 +221,9 @@ function walkMap(r: Reader, depth: number, out: Out): void {
   if (out) out.s += '}';
 }
 
-// bytes, or a schema form's bare bytes (what: 'bytes' or 'schema form').
+// bytes, or a schema form's fingerprint and bare bytes (what: 'bytes' or 'schema form').
 function walkBytes(r: Reader, out: Out, what: string): void {
-  const n = readBlob(r, what);
+  const n = what === 'bytes' ? readBlob(r, what) : readSchemaForm(r);
   if (out) {
     const p = r.pos - n;
     let s = what === 'bytes' ? 'bytes [' : 'schema [';

@@ -52,8 +52,8 @@ export function variant(index: number, value: unknown): Variant {
 
 /**
  * A schema-form value (tag 0x15, core/CODEC.md) as decode() gives it: its
- * bare bytes, which only the type's schema can read (decodeAs). It
- * re-encodes to the same bytes.
+ * bytes (the type's fingerprint, then the value bare), which only the type's
+ * schema can read (decodeAs). It re-encodes to the same bytes.
  */
 export class SchemaForm {
   constructor(readonly bytes: Uint8Array) {}

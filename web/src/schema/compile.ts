@@ -31,15 +31,18 @@ import {
   putErrorBody,
   putNumber,
   putText,
+  kEncoder,
   readBlob,
   readCount,
   readErrorValue,
   readFlag,
   readNumber,
   readPackedOf,
+  readSchemaForm,
   readText,
   readU32,
   setField,
+  u32At,
   writeRaw,
 } from '../codec.js';
 // Tag comes from codec/tags.ts itself, not codec.js: build.mjs bundles that
@@ -47,7 +50,8 @@ import {
 import { Tag, numberSize, type NumberTag } from '../codec/tags.js';
 import { FerryError, InvalidArgumentError, SerializationError, toFerryError } from '../errors.js';
 import { bytesFor, checkArity, encPacked, fieldOf, numberFor, numberMismatch, putMapWith, structObject, variantOf, type MapWriter } from './encode.js';
-import { Mismatch, mismatch, toTypeMismatch, withPath } from './mismatch.js';
+import { describeSchema, formatSchema } from './format.js';
+import { Mismatch, mismatch, toTypeMismatch, typeMismatchAt, withPath } from './mismatch.js';
 import { kOrigin, type ScalarSchema, type Schema, type Signature, type StructSchema } from './types.js';
 
 type Enc = (w: Writer, v: unknown, depth: number) => void;
@@ -506,13 +510,37 @@ function everyStruct(s: Schema, ok: (s: StructSchema) => boolean, seen: Set<Sche
   }
 }
 
-// Writes tag 0x15 and the u32 length around what body writes (a value's bare bytes).
-function putWrapped(w: Writer, body: (w: Writer) => void): void {
+/** 32-bit FNV-1a of the UTF-8 of `text`: a schema's fingerprint (CODEC.md "Schema form"). */
+export function fingerprint(text: string): number {
+  let h = 2166136261;
+  for (const b of kEncoder.encode(text)) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return h;
+}
+
+const kPrints = new WeakMap<Schema | Signature, number>();
+
+// The fingerprint of a type (its text as schema_of<T>() writes it: formatSchema).
+function fingerprintOf(s: Schema): number {
+  let f = kPrints.get(s);
+  if (f === undefined) kPrints.set(s, (f = fingerprint(formatSchema(s))));
+  return f;
+}
+
+// The fingerprint of a task's arguments: their tuple, as the C++ registry decodes it.
+function argsFingerprint(sig: Signature): number {
+  let f = kPrints.get(sig);
+  if (f === undefined) kPrints.set(sig, (f = fingerprint(formatSchema({ kind: 'tuple', items: sig.args }))));
+  return f;
+}
+
+// Writes tag 0x15, the u32 length and the fingerprint around what body writes (a value's bare bytes).
+function putWrapped(w: Writer, print: number, body: (w: Writer) => void): void {
   encodeTop(w, (into) => {
-    if (into.pos + 5 > into.end) into.ensure(5);
+    if (into.pos + 9 > into.end) into.ensure(9);
     const at = into.pos; // a growable writer starts at 0 and a slot never moves: `at` stays valid
     into.u8[at] = Tag.Schema;
-    into.pos = at + 5;
+    into.dv.setUint32(at + 5, print, true);
+    into.pos = at + 9;
     body(into);
     into.dv.setUint32(at + 1, into.pos - at - 5, true);
   });
@@ -527,7 +555,7 @@ function putWrapped(w: Writer, body: (w: Writer) => void): void {
 export function encodeSchemaForm(w: Writer, schema: Schema, value: unknown, context = ''): void {
   const p = partOf(schema);
   try {
-    putWrapped(w, (into) => p.enc(into, value, 0));
+    putWrapped(w, fingerprintOf(schema), (into) => p.enc(into, value, 0));
   } catch (e) {
     if (e instanceof Mismatch) throw toTypeMismatch(e, context);
     throw e;
@@ -544,7 +572,7 @@ export function encodeArgsSchemaForm(w: Writer, sig: Signature, args: readonly u
   const n = sig.args.length;
   let i = 0;
   try {
-    putWrapped(w, (into) => {
+    putWrapped(w, argsFingerprint(sig), (into) => {
       if (n === 0) into.putU8(0);
       for (i = 0; i < n; i++) partOf(sig.args[i]!).enc(into, args[i], 1);
     });
@@ -556,17 +584,22 @@ export function encodeArgsSchemaForm(w: Writer, sig: Signature, args: readonly u
 
 /**
  * @internal decodes the schema-form value at the reader (its tag not yet
- * read) as `schema`, with decode flags; the bare value must fill its length.
+ * read) as `schema`, with decode flags: another type's fingerprint is a
+ * TypeMismatch; the bare value must fill the rest of its length.
  */
 export function decodeSchemaForm(r: Reader, schema: Schema, flags: number): unknown {
   const at = r.pos;
   r.pos = at + 1;
-  const n = readBlob(r, 'schema form');
-  const start = r.pos - n;
+  const n = readSchemaForm(r);
+  const start = r.pos - n + 4; // the bare value, after the fingerprint
   if (!hasSchemaForm(schema)) throw deserErr(`a schema-form value at offset ${at - r.base} cannot be read as a struct without a known body`);
+  const print = u32At(r.u8, start - 4);
+  if (print !== fingerprintOf(schema)) {
+    throw typeMismatchAt(r, describeSchema(schema), `schema form 0x${print.toString(16).padStart(8, '0')}`, at);
+  }
   const end = r.end;
   r.pos = start;
-  r.end = start + n;
+  r.end = start + n - 4;
   try {
     const v = partOf(schema).dec(r, flags, 0);
     if (r.pos !== r.end) throw deserErr(`schema form of ${n} bytes at offset ${at - r.base} holds a value of ${r.pos - start} bytes`);
