@@ -231,6 +231,21 @@ Result<T> decode(Reader& reader);
 template <class T>
 Result<T> decode(std::span<const std::byte> bytes);
 
+// A type's schema: its wire shape as text (core/CODEC.md, "Schemas"), e.g.
+//   ferry::schema_of<std::vector<Point>>()   // "[struct Point{x:i32,y:i32}]"
+//   ferry::schema_of<std::optional<float>>() // "?f32"
+// It tells a dynamically typed peer (the JavaScript WorkerPool) which wire
+// type each argument of an exported task must have, so that it can turn a
+// plain JavaScript number into the i32 a C++ `int` parameter decodes: C++
+// decoders never convert. Covers exactly the types this codec encodes; a
+// struct's body is written once per schema, later uses say `struct Name`
+// (which is also how recursive structs end).
+template <class T>
+std::string schema_of();
+// "(A,B)": the schemas of a parameter list, sharing struct definitions.
+template <class... Ts>
+std::string schema_of_list();
+
 // Generic access without a C++ type: a visitor sees each part of one value,
 // in order (derive from ValueVisitor and hide the callbacks you need).
 // Container callbacks bracket their contents: array_begin, then item(i) and
@@ -290,9 +305,10 @@ constexpr std::string_view wire_name(WireTag tag) noexcept {
 }  // namespace ferry
 
 // The implementation, by concern (core/detail/): building blocks, then the
-// codec of each C++ type, then the type-free walk and the text form.
+// codec of each C++ type, schema text, then the type-free walk and the text form.
 #include "detail/codec_base.hpp"
 #include "detail/codec_types.hpp"
+#include "detail/codec_schema.hpp"
 #include "detail/codec_walk.hpp"
 
 namespace ferry {
@@ -350,6 +366,20 @@ Result<T> decode(std::span<const std::byte> bytes) {
   if (!result) return result;
   if (auto tail = detail::trailing_check(reader); !tail) return std::move(tail).error();
   return result;
+}
+
+template <class T>
+std::string schema_of() {
+  detail::SchemaWriter s;
+  detail::write_schema<T>(s);
+  return std::move(s.out);
+}
+
+template <class... Ts>
+std::string schema_of_list() {
+  detail::SchemaWriter s;
+  detail::write_list<Ts...>(s, '(', ',', ')');
+  return std::move(s.out);
 }
 
 template <class Visitor>
