@@ -7,11 +7,10 @@
 // names. So JavaScript can decode without a schema, and C++ refuses a value of
 // another type with TypeMismatch{expected, actual} instead of misreading it.
 // Where both ends know the type, encode(value, Form::Schema) writes the schema
-// form instead: 0x15, a u32 length, then the value bare (no tags or names
-// inside). decode<T> accepts either form at the top. The schema form carries
-// no types to check (another type's value decodes as garbage or fails with
-// Deserialization, never TypeMismatch): write it only for a reader whose T is
-// the writer's.
+// form instead: 0x15, a u32 length, a u32 fingerprint of the type's schema
+// text (schema_fingerprint), then the value bare (no tags or names inside).
+// decode<T> accepts either form at the top; a schema form of another type is
+// TypeMismatch by its fingerprint, before any of the value is read.
 //
 // Guarantees:
 // - encode/decode report every failure as an Error in a Result; they throw
@@ -87,9 +86,10 @@ enum class WireTag : std::uint8_t {
 };
 
 // How encode writes a value: Tagged is self-describing (every value carries
-// its tag, structs their names). Schema is 0x15, a u32 length and the value
-// bare (no tags or names inside, CODEC.md "Schema form"): smaller, and only
-// for a reader that knows the type, as decode<T> does.
+// its tag, structs their names). Schema is 0x15, a u32 length N, the u32
+// fingerprint of the value's schema text and the value bare (no tags or names
+// inside, CODEC.md "Schema form"): smaller, and only for a reader that knows
+// the type, as decode<T> does.
 enum class Form : std::uint8_t { Tagged, Schema };
 
 // Containers (array, optional, variant, map, struct) nest at most this deep.
@@ -246,6 +246,15 @@ std::string schema_of();
 template <class... Ts>
 std::string schema_of_list();
 
+// The fingerprint a schema form carries (CODEC.md "Schema form"): 32-bit
+// FNV-1a of a schema text's UTF-8 bytes (offset basis 2166136261, prime
+// 16777619, modulo 2^32). "struct Point{x:i32,y:i32}" gives 0xff232285.
+constexpr std::uint32_t schema_fingerprint(std::string_view schema_text) noexcept;
+// schema_fingerprint(schema_of<T>()), computed on the first call for each T.
+// Types of the same schema text (std::string and std::string_view) share it.
+template <class T>
+std::uint32_t schema_fingerprint();
+
 // Generic access without a C++ type: a visitor sees each part of one value,
 // in order (derive from ValueVisitor and hide the callbacks you need).
 // Container callbacks bracket their contents: array_begin, then item(i) and
@@ -274,8 +283,9 @@ struct ValueVisitor {
   // expected/actual: a TypeMismatch's type names, empty for other kinds.
   void error(ErrorKind, std::string_view /*message*/, std::string_view /*origin*/, std::string_view /*expected*/,
              std::string_view /*actual*/) {}
-  // A schema form's bare bytes, unread: without a type they mean nothing.
-  void schema_form(std::span<const std::byte> /*bare*/) {}
+  // A schema form's N bytes (its fingerprint, then the value bare), unread:
+  // without a type they mean nothing.
+  void schema_form(std::span<const std::byte> /*fingerprint_and_bare*/) {}
 };
 // Validates one value (all the checks decode makes that need no C++ type),
 // calling the visitor on the way, and advances past it.
@@ -300,6 +310,15 @@ constexpr std::string_view wire_name(WireTag tag) noexcept {
       "struct", "error", "schema"};
   const auto i = static_cast<std::uint8_t>(tag);
   return i < std::size(kNames) ? kNames[i] : std::string_view("unknown");
+}
+
+constexpr std::uint32_t schema_fingerprint(std::string_view schema_text) noexcept {
+  std::uint32_t hash = 2166136261u;
+  for (const char c : schema_text) {
+    hash ^= static_cast<std::uint8_t>(c);
+    hash *= 16777619u;  // unsigned: wraps modulo 2^32
+  }
+  return hash;
 }
 
 }  // namespace ferry
@@ -380,6 +399,12 @@ std::string schema_of_list() {
   detail::SchemaWriter s;
   detail::write_list<Ts...>(s, '(', ',', ')');
   return std::move(s.out);
+}
+
+template <class T>
+std::uint32_t schema_fingerprint() {
+  static const std::uint32_t fingerprint = schema_fingerprint(schema_of<T>());
+  return fingerprint;
 }
 
 template <class Visitor>

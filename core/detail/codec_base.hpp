@@ -32,6 +32,12 @@ inline std::string hex_byte(std::uint8_t b) {
   constexpr char kHex[] = "0123456789abcdef";
   return {'0', 'x', kHex[b >> 4], kHex[b & 15]};
 }
+// "0xff232285": a schema form's fingerprint.
+inline std::string hex_u32(std::uint32_t v) {
+  std::string s = "0x";
+  for (int shift = 24; shift >= 0; shift -= 8) s += hex_byte(static_cast<std::uint8_t>(v >> shift)).substr(2);
+  return s;
+}
 
 inline bool deser(Reader& r, std::string message) {
   return r.fail(Error::make(ErrorKind::Deserialization, std::move(message), kOrigin));
@@ -151,6 +157,17 @@ inline bool read_blob(Reader& r, std::string_view what, std::span<const std::byt
   }
   out = r.take(n);
   return true;
+}
+
+// A schema form's u32 N, then its N bytes: the u32 fingerprint and the bare
+// value (CODEC.md "Schema form"). Typed decoders and the walker both read it
+// here, so they refuse the same lengths.
+inline bool read_schema_form(Reader& r, std::span<const std::byte>& out) {
+  const std::size_t at = r.position();
+  if (!read_blob(r, "schema form", out)) return false;
+  if (out.size() >= 4) return true;
+  return deser(r, cat("schema form length ", out.size(), " at offset ", at,
+                      " is less than the 4 bytes of its fingerprint"));
 }
 
 // `s` is the text of `what`, read at `at`, whose first byte sits at `data_at`.

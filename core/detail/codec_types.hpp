@@ -708,7 +708,7 @@ struct Codec<Result<T>> {
   }
 };
 
-// --- Schema form (CODEC.md "Schema form 0x15"): 0x15, u32 N, N bytes bare ----------
+// --- Schema form (CODEC.md "Schema form 0x15"): 0x15, u32 N, u32 fingerprint, N - 4 bytes bare
 
 // The 4-byte length follows the tag but is known only once the bare value is
 // written, so it is put as 0 and patched.
@@ -717,6 +717,7 @@ bool encode_schema_form(Writer& w, const T& value) {
   put_tag(w, WireTag::Schema);
   const std::size_t length_at = w.size();
   w.put_le(std::uint32_t{0});
+  w.put_le(schema_fingerprint<T>());
   if (!Codec<T>::encode_bare(w, value)) return false;
   const std::size_t n = w.size() - length_at - 4;
   if (!check_count(w, n, "schema form", " length")) return false;
@@ -725,33 +726,41 @@ bool encode_schema_form(Writer& w, const T& value) {
   return true;
 }
 
+// Tag, length and fingerprint, then the bare value.
 template <class T>
 std::size_t schema_form_size(const T& value) {
   if constexpr (requires { Codec<T>::kFixedBareSize; }) {
     (void)value;
-    return 5 + Codec<T>::kFixedBareSize;
+    return 9 + Codec<T>::kFixedBareSize;
   } else {
     Writer w = Writer::counter();
     (void)Codec<T>::encode_bare(w, value);
-    return 5 + w.size();
+    return 9 + w.size();
   }
 }
 
-// The schema form at the reader's position (its tag not yet read).
+// The schema form at the reader's position (its tag not yet read). Another
+// type's fingerprint is TypeMismatch before any of the value is read.
 template <class T>
 bool decode_schema_form(Reader& r, T& out) {
   const std::size_t at = r.position();
   r.take_u8();
-  std::span<const std::byte> bare;
-  if (!read_blob(r, "schema form", bare)) return false;
+  std::span<const std::byte> held;  // the fingerprint, then the bare value
+  if (!read_schema_form(r, held)) return false;
+  std::uint32_t fingerprint;
+  std::memcpy(&fingerprint, held.data(), sizeof fingerprint);
+  if (fingerprint != schema_fingerprint<T>()) {
+    return mismatch(r, Codec<T>::name(), cat("schema form ", hex_u32(fingerprint)), at);
+  }
   // The bare value may not read past the N bytes: decode it from a reader
   // over the same input that ends there (so offsets and views stay the same).
   Reader inner(r.input().first(r.position()));
-  inner.take(r.position() - bare.size());
+  inner.take(r.position() - held.size() + sizeof fingerprint);
   if (!Codec<T>::decode_bare(inner, out)) return r.fail(inner.take_error());
   if (!inner.at_end()) {
-    return deser(r, cat("schema form of ", count_bytes(bare.size()), " at offset ", at, " holds a value of ",
-                        count_bytes(bare.size() - inner.remaining())));
+    const std::size_t value_size = held.size() - sizeof fingerprint - inner.remaining();
+    return deser(r, cat("schema form of ", count_bytes(held.size()), " at offset ", at, " holds a value of ",
+                        count_bytes(value_size)));
   }
   return true;
 }

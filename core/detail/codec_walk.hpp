@@ -160,9 +160,9 @@ bool walk(Reader& r, V& v) {
     case WireTag::Struct: return walk_struct(r, v, at);
     case WireTag::Error: return walk_error(r, v);
     case WireTag::Schema: {  // only its length is checked: the bare bytes need the type
-      std::span<const std::byte> bare;
-      if (!read_blob(r, "schema form", bare)) return false;
-      v.schema_form(bare);
+      std::span<const std::byte> held;
+      if (!read_schema_form(r, held)) return false;
+      v.schema_form(held);
       return true;
     }
     default: return unknown_tag(r, tag, at);
@@ -288,9 +288,9 @@ struct TextForm : ValueVisitor {
     out += "bytes ";
     append_hex_list(out, b);
   }
-  void schema_form(std::span<const std::byte> bare) {
+  void schema_form(std::span<const std::byte> fingerprint_and_bare) {
     out += "schema ";
-    append_hex_list(out, bare);
+    append_hex_list(out, fingerprint_and_bare);
   }
   void packed(WireTag elem, std::uint32_t count, std::span<const std::byte> raw) {
     out.append(wire_name(elem)).append("[] [");

@@ -111,13 +111,19 @@ ferry::Error deserialization_error(std::string_view hex) {
   return std::move(text).error();
 }
 
+// The error decode<T> gives for `hex`, which must be of `kind`.
 template <class T>
-ferry::Error typed_deserialization_error(std::string_view hex) {
+ferry::Error typed_error(std::string_view hex, ErrorKind kind) {
   auto r = ferry::decode<T>(from_hex(hex));
   EXPECT_FALSE(r.ok()) << hex;
   if (r.ok()) return {};
-  EXPECT_EQ(r.error().kind, ErrorKind::Deserialization) << r.error().describe();
+  EXPECT_EQ(r.error().kind, kind) << r.error().describe();
   return std::move(r).error();
+}
+
+template <class T>
+ferry::Error typed_deserialization_error(std::string_view hex) {
+  return typed_error<T>(hex, ErrorKind::Deserialization);
 }
 
 TEST(CodecMalformed, InvalidUtf8IsRefusedWhenEncodingAndWhenDecoding) {

@@ -6,6 +6,15 @@
 // by concern without another compile of GoogleTest and ferry per part.
 #pragma once
 
+// A u32 as it appears on the wire (little-endian): "0c000000" for 12.
+std::string u32_hex(std::uint32_t v) { return to_hex(std::as_bytes(std::span(&v, 1))); }
+
+// T's fingerprint on the wire: "852223ff" for Point.
+template <class T>
+std::string fingerprint_hex() {
+  return u32_hex(ferry::schema_fingerprint<T>());
+}
+
 // --- Golden vectors ------------------------------------------------------------------
 
 const std::string kSchemaGoldenPath = FERRY_SOURCE_DIR "/tests/golden/schema_form.txt";
@@ -109,10 +118,16 @@ TEST(CodecSchemaGolden, DecodingEveryVectorGivesBackTheValueAndItsTaggedText) {
   }
 }
 
-TEST(CodecSchemaGolden, TheWalkerPrintsEveryVectorAsItsBareBytes) {
+TEST(CodecSchemaGolden, EveryVectorCarriesTheFingerprintOfItsSchemaColumn) {
+  for (const auto& line : schema_golden_lines()) {
+    EXPECT_EQ(line.hex.substr(10, 8), u32_hex(ferry::schema_fingerprint(line.schema))) << line.name;
+  }
+}
+
+TEST(CodecSchemaGolden, TheWalkerPrintsEveryVectorAsItsNBytes) {
   for (const auto& line : schema_golden_lines()) {
     const Bytes bytes = from_hex(line.hex);
-    ASSERT_GE(bytes.size(), 5u) << line.name;
+    ASSERT_GE(bytes.size(), 9u) << line.name;
     const std::string expected =
         ferry::describe_value(encoded(std::span<const std::byte>(bytes).subspan(5))).value();  // "bytes [..]"
     EXPECT_EQ(ferry::describe_value(bytes).value(), "schema" + expected.substr(5)) << line.name;
@@ -124,70 +139,162 @@ TEST(CodecSchemaGolden, EveryProperPrefixFailsWithDeserialization) {
   for (const auto& line : schema_golden_lines()) expect_every_prefix_fails(cases.at(line.name), line.hex);
 }
 
+// --- Fingerprints -----------------------------------------------------------------------
+
+TEST(CodecSchemaFingerprint, IsFnv1aOfTheSchemaText) {
+  static_assert(ferry::schema_fingerprint("struct Point{x:i32,y:i32}") == 0xff232285u);  // CODEC.md's example
+  static_assert(ferry::schema_fingerprint("") == 2166136261u);                           // the offset basis
+  EXPECT_EQ(ferry::schema_fingerprint<Point>(), 0xff232285u);
+  EXPECT_EQ(fingerprint_hex<Point>(), "852223ff");
+  EXPECT_EQ(ferry::schema_fingerprint<std::int32_t>(), ferry::schema_fingerprint("i32"));
+  EXPECT_EQ(ferry::schema_fingerprint<std::int32_t>(), 0xcaa7f4a5u);
+  EXPECT_EQ(ferry::schema_fingerprint<std::string>(), 0x17c16538u);
+  // UTF-8 bytes, not chars: a byte above 0x7f is XORed in as 0..255.
+  EXPECT_EQ(ferry::schema_fingerprint("\xc3\xa9"), ((2166136261u ^ 0xc3u) * 16777619u ^ 0xa9u) * 16777619u);
+  // Types of the same schema text share it; another text has its own.
+  EXPECT_EQ(ferry::schema_fingerprint<std::string>(), ferry::schema_fingerprint<std::string_view>());
+  EXPECT_NE(ferry::schema_fingerprint<Point>(), ferry::schema_fingerprint<shapes::Pt>());
+}
+
+// A borrowing twin of shapes::Rect: the same schema text, so the same fingerprint.
+namespace views {
+struct Rect {
+  Point a;
+  Point b;
+  std::string_view label;
+};
+FERRY_STRUCT(Rect, a, b, label)
+}  // namespace views
+
+TEST(CodecSchemaFingerprint, TypesOfTheSameSchemaTextReadEachOthersSchemaForm) {
+  const Bytes text = ferry::encode(std::string("hello"), ferry::Form::Schema).value();
+  EXPECT_EQ(ferry::decode<std::string_view>(text).value(), "hello");
+  EXPECT_EQ(ferry::decode<std::string>(ferry::encode(std::string_view("hi"), ferry::Form::Schema).value()).value(), "hi");
+
+  ASSERT_EQ(ferry::schema_of<views::Rect>(), ferry::schema_of<Rect>());
+  const Rect owned{{1, 2}, {3, 4}, "label"};
+  const Bytes bytes = ferry::encode(owned, ferry::Form::Schema).value();
+  const auto borrowed = ferry::decode<views::Rect>(bytes).value();
+  EXPECT_EQ(borrowed.label, "label");
+  EXPECT_EQ(borrowed.b, (Point{3, 4}));
+  EXPECT_EQ(ferry::decode<Rect>(ferry::encode(borrowed, ferry::Form::Schema).value()).value(), owned);
+}
+
+// `hex` holds a schema form of another type than T's.
+template <class T>
+ferry::Error schema_form_mismatch(std::string_view hex) {
+  return typed_error<T>(hex, ErrorKind::TypeMismatch);
+}
+
+TEST(CodecSchemaFingerprint, AnotherTypesSchemaFormIsTypeMismatch) {
+  const std::string point = "150c000000" "852223ff" "01000000feffffff";
+  // Another name, the same fields: the tagged form's mismatch, with the fingerprint found.
+  const ferry::Error pt = schema_form_mismatch<shapes::Pt>(point);
+  EXPECT_EQ(pt.expected, "struct Pt");
+  EXPECT_EQ(pt.actual, "schema form 0xff232285");
+  EXPECT_EQ(pt.message, "type mismatch: expected struct Pt, got schema form 0xff232285 at offset 0");
+  // The same name, other fields; the same 8 bytes as another type; inside a Result.
+  EXPECT_EQ(schema_form_mismatch<v2::Point>(point).expected, "struct Point");
+  EXPECT_EQ(schema_form_mismatch<renamed::Point>(point).expected, "struct Point");
+  EXPECT_EQ(schema_form_mismatch<std::int64_t>(point).message,
+            "type mismatch: expected i64, got schema form 0xff232285 at offset 0");
+  EXPECT_EQ(schema_form_mismatch<Result<Point>>(point).expected, "struct Point or error");
+  // One bit off is another fingerprint.
+  EXPECT_EQ(schema_form_mismatch<Point>("150c000000" "842223ff" "01000000feffffff").actual, "schema form 0xff232284");
+  // Checked before the value: a bool byte 0x02 is not read, nor is a short value.
+  EXPECT_EQ(schema_form_mismatch<bool>("1505000000" "852223ff" "02").actual, "schema form 0xff232285");
+  EXPECT_EQ(schema_form_mismatch<Point>("1504000000" "3d9594c8").actual, "schema form 0xc894953d");  // bool's
+  // unit's schema form read as the empty tuple.
+  EXPECT_EQ(schema_form_mismatch<std::tuple<>>("1505000000" + fingerprint_hex<std::monostate>() + "00").message,
+            "type mismatch: expected array, got schema form 0xe8b51a07 at offset 0");
+}
+
 // --- Malformed schema forms ------------------------------------------------------------
 
 TEST(CodecSchemaForm, LengthPastTheEndIsRefusedByTypedDecoderAndWalker) {
-  const std::string_view hex = "1509000000" "01000000feffffff";
-  EXPECT_EQ(typed_deserialization_error<Point>(hex).message, "schema form length 9 at offset 1 exceeds the 8 remaining bytes");
-  const auto walked = ferry::describe_value(from_hex(hex));
-  ASSERT_FALSE(walked.ok());
-  EXPECT_EQ(walked.error().message, "schema form length 9 at offset 1 exceeds the 8 remaining bytes");
+  const std::string hex = "150d000000" "852223ff" "01000000feffffff";
+  EXPECT_EQ(typed_deserialization_error<Point>(hex).message, "schema form length 13 at offset 1 exceeds the 12 remaining bytes");
+  EXPECT_EQ(deserialization_error(hex).message, "schema form length 13 at offset 1 exceeds the 12 remaining bytes");
   EXPECT_EQ(typed_deserialization_error<Point>("150800").message, "schema form length at offset 1 needs 4 bytes but 2 bytes remain");
 }
 
+TEST(CodecSchemaForm, LengthBelowTheFingerprintsFourBytesIsRefusedByTypedDecoderAndWalker) {
+  for (std::uint32_t n = 0; n < 4; ++n) {
+    // N bytes follow, then enough for a fingerprint: only N counts.
+    const std::string hex = "15" + u32_hex(n) + std::string(2 * n, '0') + "852223ff";
+    const std::string message = "schema form length " + std::to_string(n) + " at offset 1 is less than the 4 bytes of its fingerprint";
+    EXPECT_EQ(typed_deserialization_error<Point>(hex).message, message);
+    EXPECT_EQ(typed_deserialization_error<std::monostate>(hex).message, message);
+    EXPECT_EQ(deserialization_error(hex).message, message);
+  }
+  EXPECT_EQ(ferry::describe_value(from_hex("1504000000" "852223ff")).value(), "schema [85 22 23 ff]");
+}
+
 TEST(CodecSchemaForm, BareValueMustEndExactlyAtTheLength) {
-  // Shorter than N: the Point ends a byte early.
-  EXPECT_EQ(typed_deserialization_error<Point>("1509000000" "01000000feffffff" "00").message,
-            "schema form of 9 bytes at offset 0 holds a value of 8 bytes");
+  // Shorter than N: the Point ends a byte early (N counts the fingerprint too).
+  EXPECT_EQ(typed_deserialization_error<Point>("150d000000" "852223ff" "01000000feffffff" "00").message,
+            "schema form of 13 bytes at offset 0 holds a value of 8 bytes");
   // Longer than N: the Point may not read past the N bytes, even with input after them.
-  EXPECT_EQ(typed_deserialization_error<Point>("1507000000" "01000000feffffff").message,
-            "i32 payload at offset 9 needs 4 bytes but 3 bytes remain");
+  EXPECT_EQ(typed_deserialization_error<Point>("150b000000" "852223ff" "01000000feffffff").message,
+            "i32 payload at offset 13 needs 4 bytes but 3 bytes remain");
   // Bytes after the whole schema form are trailing bytes, as after any value.
-  EXPECT_EQ(typed_deserialization_error<Point>("1508000000" "01000000feffffff" "00").message,
-            "1 trailing byte after value (the value ends at offset 13)");
+  EXPECT_EQ(typed_deserialization_error<Point>("150c000000" "852223ff" "01000000feffffff" "00").message,
+            "1 trailing byte after value (the value ends at offset 17)");
 }
 
 TEST(CodecSchemaForm, ZeroBytesFlagsAndIndicesAreChecked) {
-  EXPECT_EQ(typed_deserialization_error<std::monostate>("150100000001").message, "unit byte 0x01 at offset 5 is not 0");
-  EXPECT_EQ(typed_deserialization_error<shapes::Empty>("1501000000ff").message, "empty struct byte 0xff at offset 5 is not 0");
-  EXPECT_EQ(typed_deserialization_error<std::tuple<>>("150100000002").message, "empty tuple byte 0x02 at offset 5 is not 0");
-  EXPECT_EQ(typed_deserialization_error<bool>("150100000002").message, "bool byte 0x02 at offset 5 is not 0 or 1");
-  EXPECT_EQ(typed_deserialization_error<std::optional<std::int8_t>>("15020000000201").message,
-            "optional flag 0x02 at offset 5 is not 0 or 1");
-  EXPECT_EQ(typed_deserialization_error<Result<std::int8_t>>("15020000000201").message,
-            "result flag 0x02 at offset 5 is not 0 or 1");
+  EXPECT_EQ(typed_deserialization_error<std::monostate>("1505000000" + fingerprint_hex<std::monostate>() + "01").message,
+            "unit byte 0x01 at offset 9 is not 0");
+  EXPECT_EQ(typed_deserialization_error<shapes::Empty>("1505000000" + fingerprint_hex<shapes::Empty>() + "ff").message,
+            "empty struct byte 0xff at offset 9 is not 0");
+  EXPECT_EQ(typed_deserialization_error<std::tuple<>>("1505000000" + fingerprint_hex<std::tuple<>>() + "02").message,
+            "empty tuple byte 0x02 at offset 9 is not 0");
+  EXPECT_EQ(typed_deserialization_error<bool>("1505000000" + fingerprint_hex<bool>() + "02").message,
+            "bool byte 0x02 at offset 9 is not 0 or 1");
+  using O = std::optional<std::int8_t>;
+  EXPECT_EQ(typed_deserialization_error<O>("1506000000" + fingerprint_hex<O>() + "0201").message,
+            "optional flag 0x02 at offset 9 is not 0 or 1");
+  using R = Result<std::int8_t>;
+  EXPECT_EQ(typed_deserialization_error<R>("1506000000" + fingerprint_hex<R>() + "0201").message,
+            "result flag 0x02 at offset 9 is not 0 or 1");
   using V = std::variant<std::int32_t, std::string>;
-  EXPECT_EQ(typed_deserialization_error<V>("1508000000" "02000000" "07000000").message,
-            "variant index 2 at offset 5 is out of range for 2 alternatives");
-  EXPECT_EQ(typed_deserialization_error<Result<void>>("150a000000" "01" "63" "00000000" "00000000").message,
-            "error kind 99 at offset 6 is not a known ErrorKind (1..14)");
+  EXPECT_EQ(typed_deserialization_error<V>("150c000000" + fingerprint_hex<V>() + "02000000" "07000000").message,
+            "variant index 2 at offset 9 is out of range for 2 alternatives");
+  EXPECT_EQ(typed_deserialization_error<Result<void>>("150e000000" + fingerprint_hex<Result<void>>() +
+                                                      "01" "63" "00000000" "00000000").message,
+            "error kind 99 at offset 10 is not a known ErrorKind (1..14)");
 }
 
 TEST(CodecSchemaForm, CountsAreCheckedAgainstWhatRemainsBeforeReserving) {
   // Every bare item takes a byte: 4 units fit in 4 bytes, 5 do not.
-  EXPECT_TRUE(ferry::decode<std::vector<std::monostate>>(from_hex("1508000000" "04000000" "00000000")).ok());
-  EXPECT_EQ(typed_deserialization_error<std::vector<std::monostate>>("1508000000" "05000000" "00000000").message,
-            "array count 5 at offset 5 needs at least 5 bytes but 4 bytes remain");
-  EXPECT_EQ(typed_deserialization_error<std::vector<std::string>>("1504000000" "ffffffff").message,
-            "array count 4294967295 at offset 5 needs at least 4294967295 bytes but 0 bytes remain");
+  using Units = std::vector<std::monostate>;
+  EXPECT_TRUE(ferry::decode<Units>(from_hex("150c000000" + fingerprint_hex<Units>() + "04000000" "00000000")).ok());
+  EXPECT_EQ(typed_deserialization_error<Units>("150c000000" + fingerprint_hex<Units>() + "05000000" "00000000").message,
+            "array count 5 at offset 9 needs at least 5 bytes but 4 bytes remain");
+  using Strings = std::vector<std::string>;
+  EXPECT_EQ(typed_deserialization_error<Strings>("1508000000" + fingerprint_hex<Strings>() + "ffffffff").message,
+            "array count 4294967295 at offset 9 needs at least 4294967295 bytes but 0 bytes remain");
   // A pair takes two: 2 pairs of u8 in 4 bytes, not in 3.
   using M = std::map<std::uint8_t, std::uint8_t>;
-  EXPECT_EQ(ferry::decode<M>(from_hex("1508000000" "02000000" "01020304")).value(), (M{{1, 2}, {3, 4}}));
-  EXPECT_EQ(typed_deserialization_error<M>("1507000000" "02000000" "010203").message,
-            "map count 2 at offset 5 needs at least 4 bytes but 3 bytes remain");
-  EXPECT_EQ(typed_deserialization_error<std::vector<std::int32_t>>("1508000000" "02000000" "01000000").message,
-            "packed count 2 at offset 5 needs at least 8 bytes but 4 bytes remain");
+  EXPECT_EQ(ferry::decode<M>(from_hex("150c000000" + fingerprint_hex<M>() + "02000000" "01020304")).value(),
+            (M{{1, 2}, {3, 4}}));
+  EXPECT_EQ(typed_deserialization_error<M>("150b000000" + fingerprint_hex<M>() + "02000000" "010203").message,
+            "map count 2 at offset 9 needs at least 4 bytes but 3 bytes remain");
+  using Packed = std::vector<std::int32_t>;
+  EXPECT_EQ(typed_deserialization_error<Packed>("150c000000" + fingerprint_hex<Packed>() + "02000000" "01000000").message,
+            "packed count 2 at offset 9 needs at least 8 bytes but 4 bytes remain");
 }
 
 TEST(CodecSchemaForm, RepeatedMapKeyIsRefused) {
   using M = std::map<std::string, std::int32_t>;
-  EXPECT_EQ(typed_deserialization_error<M>("1516000000" "02000000" "0100000061" "01000000" "0100000061" "02000000").message,
-            "duplicate map key at offset 18");
+  EXPECT_EQ(typed_deserialization_error<M>("151a000000" + fingerprint_hex<M>() + "02000000" "0100000061" "01000000" +
+                                           "0100000061" "02000000").message,
+            "duplicate map key at offset 22");
 }
 
 TEST(CodecSchemaForm, InvalidUtf8IsRefusedBothWays) {
-  EXPECT_EQ(typed_deserialization_error<std::string>("150500000001000000ff").message,
-            "string at offset 5 is not valid UTF-8 (byte 0xff at offset 9)");
+  EXPECT_EQ(typed_deserialization_error<std::string>("1509000000" + fingerprint_hex<std::string>() + "01000000ff").message,
+            "string at offset 9 is not valid UTF-8 (byte 0xff at offset 13)");
   auto r = ferry::encode(std::string("bad\xff"), ferry::Form::Schema);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::Serialization);
@@ -213,24 +320,24 @@ TEST(CodecSchemaForm, DepthIsLimitedAsInTheTaggedForm) {
   EXPECT_EQ(too_deep.error().message, "nesting depth 65 exceeds the limit of 64");
 
   // 32 trees of one kid, then one without: the 33rd struct is level 65.
-  std::string hex = "1584000000";
+  std::string hex = "1588000000" + fingerprint_hex<shapes::Tree>();
   for (int i = 0; i < 32; ++i) hex += "01000000";
   hex += "00000000";
-  EXPECT_EQ(typed_deserialization_error<shapes::Tree>(hex).message, "nesting depth 65 at offset 133 exceeds the limit of 64");
+  EXPECT_EQ(typed_deserialization_error<shapes::Tree>(hex).message, "nesting depth 65 at offset 137 exceeds the limit of 64");
 }
 
 TEST(CodecSchemaForm, TypedDecodersAcceptItOnlyAtTheTop) {
   // array [schema form of Point]: the item must be a tagged struct Point.
-  auto r = ferry::decode<std::vector<Point>>(from_hex("0e01000000" "1508000000" "01000000feffffff"));
+  auto r = ferry::decode<std::vector<Point>>(from_hex("0e01000000" "150c000000" "852223ff" "01000000feffffff"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::TypeMismatch);
   EXPECT_EQ(r.error().expected, "struct Point");
   EXPECT_EQ(r.error().actual, "schema");
   EXPECT_EQ(r.error().message, "type mismatch: expected struct Point, got schema at offset 5");
   // Nor does a schema form hold another: inside, 0x15 is just a byte.
-  auto nested = ferry::decode<std::int32_t>(from_hex("1505000000" "1500000000"));
+  auto nested = ferry::decode<std::int32_t>(from_hex("1509000000" + fingerprint_hex<std::int32_t>() + "1504000000"));
   ASSERT_FALSE(nested.ok());
-  EXPECT_EQ(nested.error().message, "schema form of 5 bytes at offset 0 holds a value of 4 bytes");
+  EXPECT_EQ(nested.error().message, "schema form of 9 bytes at offset 0 holds a value of 4 bytes");
 }
 
 TEST(CodecSchemaForm, WalkerSkipsItAmongOtherValues) {
@@ -240,25 +347,27 @@ TEST(CodecSchemaForm, WalkerSkipsItAmongOtherValues) {
   ASSERT_TRUE(ferry::encode(writer, std::string("x")).ok());
   ferry::Reader reader(all);
   struct Seen : ferry::ValueVisitor {
-    std::vector<Bytes> bare;
-    void schema_form(std::span<const std::byte> b) { bare.emplace_back(b.begin(), b.end()); }
+    std::vector<Bytes> held;
+    void schema_form(std::span<const std::byte> b) { held.emplace_back(b.begin(), b.end()); }
   } seen;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(ferry::visit_value(reader, seen).ok()) << i;
   EXPECT_TRUE(reader.at_end());
-  ASSERT_EQ(seen.bare.size(), 1u);
-  EXPECT_EQ(to_hex(seen.bare[0]), "01000000feffffff");
-  EXPECT_EQ(ferry::describe_value(from_hex("1500000000")).value(), "schema []");
-  EXPECT_EQ(ferry::describe_value(from_hex("0e01000000" "150100000000")).value(), "array [schema [00]]");
+  ASSERT_EQ(seen.held.size(), 1u);
+  EXPECT_EQ(to_hex(seen.held[0]), "852223ff" "01000000feffffff");  // the fingerprint, then the value bare
+  EXPECT_EQ(ferry::describe_value(from_hex("150c000000" "852223ff" "01000000feffffff")).value(),
+            "schema [85 22 23 ff 01 00 00 00 fe ff ff ff]");  // CODEC.md's example
+  EXPECT_EQ(ferry::describe_value(from_hex("0e01000000" "1505000000" "071ab5e8" "00")).value(),
+            "array [schema [07 1a b5 e8 00]]");
 }
 
 TEST(CodecSchemaForm, ZeroCopyViewsPointIntoTheInput) {
   const Bytes bytes = ferry::encode(std::string_view("hello"), ferry::Form::Schema).value();
   const auto view = ferry::decode<std::string_view>(bytes).value();
   EXPECT_EQ(view, "hello");
-  EXPECT_EQ(static_cast<const void*>(view.data()), static_cast<const void*>(bytes.data() + 9));
+  EXPECT_EQ(static_cast<const void*>(view.data()), static_cast<const void*>(bytes.data() + 13));
   const Bytes blob = ferry::encode(Bytes{std::byte{7}}, ferry::Form::Schema).value();
   const auto span = ferry::decode<std::span<const std::byte>>(blob).value();
-  EXPECT_EQ(span.data(), blob.data() + 9);
+  EXPECT_EQ(span.data(), blob.data() + 13);
 }
 
 // --- Writer ------------------------------------------------------------------------------
@@ -296,16 +405,16 @@ TEST(CodecSchemaForm, FailedEncodeLeavesTheBufferAsItWasAndTheLengthLandsInPlace
   EXPECT_EQ(writer.size(), 0u);
   ASSERT_TRUE(ferry::encode(writer, Point{1, -2}, ferry::Form::Schema).ok());
   ASSERT_TRUE(ferry::encode(writer, std::uint8_t{9}, ferry::Form::Schema).ok());
-  EXPECT_EQ(to_hex(buf), "aabb" "150800000001000000feffffff" "150100000009");
+  EXPECT_EQ(to_hex(buf), "aabb" "150c000000852223ff01000000feffffff" "1505000000" + fingerprint_hex<std::uint8_t>() + "09");
 }
 
 TEST(CodecSchemaForm, ItIsSmallerThanTheTaggedFormForStructs) {
   const shapes::Shape shape{"tri", {{0, 0}, {4, 0}, {0, 3}}, Point{1, 1}, {}};
   EXPECT_LT(ferry::encoded_size(shape, ferry::Form::Schema), ferry::encoded_size(shape));
-  EXPECT_EQ(ferry::encoded_size(Point{}, ferry::Form::Schema), 13u);
-  EXPECT_EQ(ferry::encoded_size(std::int64_t{}, ferry::Form::Schema), 13u);
+  EXPECT_EQ(ferry::encoded_size(Point{}, ferry::Form::Schema), 17u);  // 1 + 4 + 4 (fingerprint) + 8
+  EXPECT_EQ(ferry::encoded_size(std::int64_t{}, ferry::Form::Schema), 17u);
   // Like the tagged size, it skips validation.
-  EXPECT_EQ(ferry::encoded_size(std::string("\xff"), ferry::Form::Schema), 10u);
+  EXPECT_EQ(ferry::encoded_size(std::string("\xff"), ferry::Form::Schema), 14u);
 }
 
 // --- Randomized round trips --------------------------------------------------------------
@@ -325,10 +434,11 @@ TEST(CodecSchemaRandom, RandomValuesRoundTripThroughTheSchemaForm) {
     ASSERT_EQ(to_hex(encoded(*back)), to_hex(tagged)) << "iteration " << i;  // bytes: NaN != NaN
     ASSERT_EQ(to_hex(ferry::encode(*back, ferry::Form::Schema).value()), to_hex(*bytes)) << "iteration " << i;
 
-    // Corrupt a few bare bytes: decoding must fail cleanly or yield some value.
+    // Corrupt a few bare bytes (after the fingerprint): decoding must fail
+    // cleanly or yield some value.
     Bytes mutated = *bytes;
     for (std::size_t k = 1 + rng.below(3); k > 0; --k) {
-      mutated[5 + rng.below(mutated.size() - 5)] = rng.bits<std::byte>();
+      mutated[9 + rng.below(mutated.size() - 9)] = rng.bits<std::byte>();
     }
     if (auto m = ferry::decode<Sample>(mutated); m.ok()) {
       EXPECT_TRUE(ferry::encode(*m, ferry::Form::Schema).ok()) << "iteration " << i;

@@ -76,10 +76,10 @@ struct ReEncoder : ferry::ValueVisitor {
       text(actual);
     }
   }
-  void schema_form(std::span<const std::byte> bare) {
+  void schema_form(std::span<const std::byte> fingerprint_and_bare) {
     tag(ferry::WireTag::Schema);
-    u32(static_cast<std::uint32_t>(bare.size()));
-    raw(bare.data(), bare.size());
+    u32(static_cast<std::uint32_t>(fingerprint_and_bare.size()));
+    raw(fingerprint_and_bare.data(), fingerprint_and_bare.size());
   }
 };
 
