@@ -106,4 +106,4 @@ export { kI64Hi, kI64Lo, kIntHi, kIntLo, kU64Hi, writeRaw } from './codec/number
 export { nameBytes, needFail, peekPackedElem, readPackedOf, readSchemaForm } from './codec/reader.js';
 export { decodeLongUtf8, kEncoder } from './codec/utf8.js';
 export { setField } from './codec/values.js';
-export { putErrorBody, putPackedHead, putTag, putTagFlag, putText } from './codec/writer.js';
+export { putBlobBody, putErrorBody, putPackedHead, putTag, putTagFlag, putText } from './codec/writer.js';

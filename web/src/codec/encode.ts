@@ -253,7 +253,7 @@ function sizeOf(v: unknown, depth: number): number {
   if (isRawBuffer(v)) return 5 + v.byteLength;
   if (v instanceof SchemaForm) return 5 + v.bytes.length;
   if (v instanceof Error) {
-    const e = v instanceof FerryError ? v : toFerryError(v, '');
+    const e = toFerryError(v, '');
     const n = 10 + utf8Length(String(e.message)) + utf8Length(String(e.origin ?? ''));
     if (e.kind !== ErrorKind.TypeMismatch) return n;
     const m = e as { expected?: unknown; actual?: unknown };

@@ -150,7 +150,7 @@ export function walk(r: Reader, depth: number, out: Out): void {
       else skipText(r, 'string');
       return;
     case Tag.Bytes:
-      return walkBytes(r, out, 'bytes');
+      return printBytes(r, out, 'bytes', readBlob(r, 'bytes'));
     case Tag.Array: {
       enterDec(r, at, depth);
       const count = readCount(r, 'array count', 1);
@@ -202,7 +202,7 @@ export function walk(r: Reader, depth: number, out: Out): void {
     case Tag.Error:
       return walkError(r, out);
     case Tag.Schema: // a fingerprint and bare bytes: only a schema can read them (CODEC.md "Schema form")
-      return walkBytes(r, out, 'schema form');
+      return printBytes(r, out, 'schema', readSchemaForm(r));
     default:
       unknownTag(r, tag, at);
   }
@@ -221,12 +221,11 @@ function walkMap(r: Reader, depth: number, out: Out): void {
   if (out) out.s += '}';
 }
 
-// bytes, or a schema form's fingerprint and bare bytes (what: 'bytes' or 'schema form').
-function walkBytes(r: Reader, out: Out, what: string): void {
-  const n = what === 'bytes' ? readBlob(r, what) : readSchemaForm(r);
+// `label [de ad]`: the n bytes just read (a bytes value, or a schema form's).
+function printBytes(r: Reader, out: Out, label: string, n: number): void {
   if (out) {
     const p = r.pos - n;
-    let s = what === 'bytes' ? 'bytes [' : 'schema [';
+    let s = `${label} [`;
     for (let i = 0; i < n; i++) s += (i ? ' ' : '') + hex2(r.u8[p + i]!);
     out.s += s + ']';
   }

@@ -316,14 +316,19 @@ export function putName(w: Writer, s: string, what: string): void {
 
 /** @internal a bytes value from raw bytes. */
 export function putBlob(w: Writer, b: Uint8Array, tag: number = Tag.Bytes): void {
+  putTag(w, tag);
+  putBlobBody(w, b);
+}
+
+/** @internal u32 length + the raw bytes (a bytes value without its tag, as the schema form writes it). */
+export function putBlobBody(w: Writer, b: Uint8Array): void {
   const n = b.length;
   if (n > kU32Max) throw serErr(`bytes length of ${n} exceeds the u32 limit of ${kU32Max}`);
-  if (w.pos + 5 + n > w.end) w.ensure(5 + n);
+  if (w.pos + 4 + n > w.end) w.ensure(4 + n);
   const p = w.pos;
-  w.u8[p] = tag;
-  w.dv.setUint32(p + 1, n, true);
-  w.u8.set(b, p + 5);
-  w.pos = p + 5 + n;
+  w.dv.setUint32(p, n, true);
+  w.u8.set(b, p + 4);
+  w.pos = p + 4 + n;
 }
 
 /** @internal a tag byte alone (a unit value; a struct's tag before its name). */

@@ -4,7 +4,7 @@
 // for wasm workers, a task's published signature, in the schema form
 // (core/CODEC.md) where its types allow. send.ts writes the record.
 
-import { Tag, decodeFirst, decodeRange, Writer } from '../codec.js';
+import { Tag, decodeRange, Writer } from '../codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { kCallHeaderBytes, kMaxNameBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from '../protocol.js';
 import type { Signature } from '../schema.js';
@@ -70,7 +70,7 @@ export class CallEncoder {
   }
 }
 
-const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec, result: (bytes, start, end) => decodeRange(bytes, start, end) };
+const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec, result: decodeRange };
 
 // Codecs that encode with a task's published signature (wasm workers), so
 // that a JavaScript number becomes the i32 the C++ task takes; they encode
@@ -97,7 +97,6 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
     };
     return c;
   };
-  const generic: ValueCodec['decodeAt'] = (bytes, start, end, next) => decodeFirst(bytes, start, end, next);
   const element = (schema: Signature['input']): ValueCodec => {
     if (schema === undefined) return plainCodec;
     const context = `stream '${sig.name}'`;
@@ -109,7 +108,7 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
   const argsForm = sig.args.every((a) => mod.hasSchemaForm(a)) && sig.args.some((a) => mod.prefersSchemaForm(a));
   const answer = sig.result;
   return {
-    args: via((w, args) => (argsForm ? mod.encodeArgsSchemaForm : mod.encodeArgsInto)(w, sig, args as unknown[]), generic),
+    args: via((w, args) => (argsForm ? mod.encodeArgsSchemaForm : mod.encodeArgsInto)(w, sig, args as unknown[]), plainCodec.decodeAt),
     input: element(sig.input),
     output: element(sig.output),
     result: (bytes, start, end) => {

@@ -28,6 +28,7 @@ import {
   enterEnc,
   hex2,
   needFail,
+  putBlobBody,
   putErrorBody,
   putNumber,
   putText,
@@ -48,7 +49,7 @@ import {
 // Tag comes from codec/tags.ts itself, not codec.js: build.mjs bundles that
 // file into dist/schema.js, so its members are constants here.
 import { Tag, numberSize, type NumberTag } from '../codec/tags.js';
-import { FerryError, InvalidArgumentError, SerializationError, toFerryError } from '../errors.js';
+import { InvalidArgumentError, toFerryError } from '../errors.js';
 import { bytesFor, checkArity, encPacked, fieldOf, numberFor, numberMismatch, putMapWith, structObject, variantOf, type MapWriter } from './encode.js';
 import { describeSchema, formatSchema } from './format.js';
 import { Mismatch, mismatch, toTypeMismatch, typeMismatchAt, withPath } from './mismatch.js';
@@ -134,12 +135,7 @@ function build(s: Schema): Part {
       };
     case 'bytes':
       return {
-        enc: (w, v) => {
-          const b = bytesFor(s, v);
-          if (b.length > 0xffffffff) throw new SerializationError(`bytes length of ${b.length} exceeds the u32 limit`, kOrigin);
-          w.putU32(b.length);
-          w.putBytes(b);
-        },
+        enc: (w, v) => putBlobBody(w, bytesFor(s, v)),
         dec: (r, flags) => {
           const n = readBlob(r, 'bytes');
           const p = r.pos - n;
@@ -214,9 +210,7 @@ function build(s: Schema): Part {
         },
         dec: (r, flags, depth) => {
           enterDec(r, r.pos, depth);
-          const at = r.pos;
-          const index = readU32(r, 'variant index', '');
-          if (index >= alts.length) throw deserErr(`variant index ${index} at offset ${at - r.base} is out of range for ${alts.length} alternatives`);
+          const index = readVariantIndex(r, alts.length);
           return new Variant(index, alts[index]!.dec(r, flags, depth + 1));
         },
       };
@@ -228,18 +222,7 @@ function build(s: Schema): Part {
         enc: (w, v, depth) => putMapWith(w, s, v, depth, kBareMap),
         dec: (r, flags, depth) => {
           enterDec(r, r.pos, depth);
-          const count = readCount(r, 'map count', 2);
-          const m = new Map<unknown, unknown>();
-          const seen = new Set<string>();
-          for (let i = 0; i < count; i++) {
-            const keyAt = r.pos;
-            const k = key.dec(r, flags, depth + 1);
-            const id = keyId(r.u8, keyAt, r.pos, k);
-            m.set(k, value.dec(r, flags, depth + 1));
-            if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
-            seen.add(id);
-          }
-          return m;
+          return readMapPairs(r, readCount(r, 'map count', 2), () => key.dec(r, flags, depth + 1), () => value.dec(r, flags, depth + 1));
         },
       };
     }
@@ -249,7 +232,7 @@ function build(s: Schema): Part {
       return {
         enc: (w, v) => {
           if (!(v instanceof Error)) throw mismatch(s, v);
-          putErrorBody(w, v instanceof FerryError ? v : toFerryError(v, ''));
+          putErrorBody(w, toFerryError(v, ''));
         },
         dec: (r) => readErrorValue(r),
       };
@@ -259,7 +242,7 @@ function build(s: Schema): Part {
         enc: (w, v, depth) => {
           if (v instanceof Error) {
             w.putU8(1);
-            putErrorBody(w, v instanceof FerryError ? v : toFerryError(v, ''));
+            putErrorBody(w, toFerryError(v, ''));
             return;
           }
           w.putU8(0);
@@ -271,8 +254,36 @@ function build(s: Schema): Part {
   }
 }
 
-/** @internal a map key's identity for the duplicate check: primitives by value, others by their bytes[start, end). */
-export function keyId(u8: Uint8Array, start: number, end: number, k: unknown): string {
+/** @internal a variant's u32 index, which must be below `alts` (Deserialization). */
+export function readVariantIndex(r: Reader, alts: number): number {
+  const at = r.pos;
+  const index = readU32(r, 'variant index', '');
+  if (index >= alts) throw deserErr(`variant index ${index} at offset ${at - r.base} is out of range for ${alts} alternatives`);
+  return index;
+}
+
+/**
+ * @internal a map's `count` pairs, each read by readKey then readValue;
+ * a key that repeats (keys compare as values for primitives, by their
+ * bytes otherwise) is Deserialization.
+ */
+export function readMapPairs(r: Reader, count: number, readKey: () => unknown, readValue: () => unknown): Map<unknown, unknown> {
+  const m = new Map<unknown, unknown>();
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const keyAt = r.pos;
+    const k = readKey();
+    const id = keyId(r.u8, keyAt, r.pos, k);
+    const v = readValue();
+    if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
+    seen.add(id);
+    m.set(k, v);
+  }
+  return m;
+}
+
+// A map key's identity for the duplicate check: primitives by value, others by their bytes[start, end).
+function keyId(u8: Uint8Array, start: number, end: number, k: unknown): string {
   // Primitive keys are their own identity; others use the key's encoding.
   switch (typeof k) {
     case 'string':
@@ -322,8 +333,7 @@ function scalar(s: ScalarSchema): Part {
         const p = r.pos;
         if (p + 4 > r.end) needFail(r, 4, 'i32', ' payload');
         r.pos = p + 4;
-        const u8 = r.u8;
-        return u8[p]! | (u8[p + 1]! << 8) | (u8[p + 2]! << 16) | (u8[p + 3]! << 24);
+        return u32At(r.u8, p) | 0;
       },
       enc: (w, v) => {
         if (typeof v === 'number' && (v | 0) === v) {

@@ -36,7 +36,7 @@ import {
 // Tag comes from codec/tags.ts itself, not codec.js: build.mjs bundles that
 // file into dist/schema.js, so its members are constants here.
 import { Tag, type NumberTag } from '../codec/tags.js';
-import { decodeSchemaForm, keyId } from './compile.js';
+import { decodeSchemaForm, readMapPairs, readVariantIndex } from './compile.js';
 import { describeSchema } from './format.js';
 import { actualName, printable, typeMismatchAt } from './mismatch.js';
 import type { MapSchema, Schema, StructSchema } from './types.js';
@@ -79,21 +79,7 @@ function decMapAs(r: Reader, s: MapSchema, flags: number, depth: number): Map<un
   const at = r.pos;
   expectTag(r, s, Tag.Map);
   enterDec(r, at, depth);
-  const count = readCount(r, 'map count', 2);
-  const m = new Map<unknown, unknown>();
-  const seen = new Set<string>();
-  for (let i = 0; i < count; i++) {
-    const keyAt = r.pos;
-    const k = decAs(r, s.key, flags, depth + 1);
-    const keyEnd = r.pos;
-    const v = decAs(r, s.value, flags, depth + 1);
-    // Keys compare as values for primitives, by their bytes otherwise.
-    const id = keyId(r.u8, keyAt, keyEnd, k);
-    if (seen.has(id)) throw deserErr(`duplicate map key at offset ${keyAt - r.base}`);
-    seen.add(id);
-    m.set(k, v);
-  }
-  return m;
+  return readMapPairs(r, readCount(r, 'map count', 2), () => decAs(r, s.key, flags, depth + 1), () => decAs(r, s.value, flags, depth + 1));
 }
 
 function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
@@ -147,11 +133,7 @@ function decAs(r: Reader, s: Schema, flags: number, depth: number): unknown {
     case 'variant': {
       expectTag(r, s, Tag.Variant);
       enterDec(r, at, depth);
-      const indexAt = r.pos;
-      const index = readU32(r, 'variant index', '');
-      if (index >= s.alts.length) {
-        throw deserErr(`variant index ${index} at offset ${indexAt - r.base} is out of range for ${s.alts.length} alternatives`);
-      }
+      const index = readVariantIndex(r, s.alts.length);
       return new Variant(index, decAs(r, s.alts[index]!, flags, depth + 1));
     }
     case 'map':

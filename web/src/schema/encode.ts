@@ -70,7 +70,7 @@ import {
 // Tag comes from codec/tags.ts itself, not codec.js: build.mjs bundles that
 // file into dist/schema.js, so its members are constants here.
 import { Tag } from '../codec/tags.js';
-import { FerryError, TypeMismatchError, toFerryError } from '../errors.js';
+import { TypeMismatchError, toFerryError } from '../errors.js';
 import { Mismatch, mismatch, toTypeMismatch, withPath } from './mismatch.js';
 import {
   kOrigin,
@@ -218,11 +218,11 @@ function encAs(w: Writer, s: Schema, v: unknown, depth: number): void {
       return;
     case 'error':
       if (!(v instanceof Error)) throw mismatch(s, v);
-      putError(w, v instanceof FerryError ? v : toFerryError(v, ''));
+      putError(w, toFerryError(v, ''));
       return;
     case 'result':
       if (v instanceof Error) {
-        putError(w, v instanceof FerryError ? v : toFerryError(v, ''));
+        putError(w, toFerryError(v, ''));
         return;
       }
       encAs(w, s.value, v, depth);
