@@ -76,6 +76,13 @@ failed_names() {
     grep -E '^[[:space:]]*not ok [0-9]+ - ' "$log" | sed -E 's/^[[:space:]]*//'
     grep -E '^(browser-[a-z]+|app) FAILED: ' "$log" | sed -E 's/^(browser-[a-z]+|app) FAILED: //'
   } | head -n 40)
+  # and, for ctest, why: a gtest failure with the lines after it, a
+  # sanitizer's report, a timeout (the whole output is in the log, but the
+  # summary may be all that a CI page keeps).
+  while IFS= read -r line; do
+    failures+=("    | $line")
+  done < <(grep -E -A4 ': Failure$|ERROR: [A-Za-z]+Sanitizer|runtime error:|\*\*\*(Timeout|Exception)|did not finish within' "$log" |
+    grep -v -E '^--$' | cut -c1-200 | head -n 20)
 }
 
 # skipped_names SUITE LOG: the skipped browser tests and their reasons
