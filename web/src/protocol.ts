@@ -13,7 +13,9 @@
 //   ResponseTag.Crash  one codec string: why a C++ worker died
 //   ResponseTag.Part   a part of a record too large for one ring record
 //   ResponseTag.Block  as RequestTag.Block
-// Stream rings carry value records (stream/STREAMS.md), tag kValueTag in stream/end.ts.
+// Stream rings carry value records and, for a value larger than one record,
+// part records of their own form (PROTOCOL.md "Stream rings"); their tags
+// are in stream/end.ts.
 //
 // Parts: a record larger than the ring's largest payload travels as
 // consecutive part records (its producer writes nothing else in between).

@@ -8,7 +8,7 @@
 // (protocol.ts) with the same RecordWriter.
 
 import { decodeFirst, encode, encodedSize, encodeToRange } from './codec.js';
-import { ErrorKind, FerryError, MessageTooLargeError } from './errors.js';
+import { ErrorKind, FerryError } from './errors.js';
 
 // ---------------------------------------------------------------------------
 // Channels
@@ -113,18 +113,18 @@ export class RecordWriter {
   private hint = 248;
 
   /**
-   * @param parted a value too large for one record is returned whole (its
-   *   caller sends it in parts: web/src/protocol.ts) instead of throwing
-   *   MessageTooLarge.
+   * @param checkWhole sees the length of a payload too large for one record
+   *   before its bytes are made, and throws to refuse it (a size limit).
    */
-  constructor(private readonly parted = false) {}
+  constructor(private readonly checkWhole?: (length: number) => void) {}
 
   /**
    * Writes `head[0, headLen)` + `value` as one record. Returns null once it is
    * written (not yet published), or the complete payload when the channel has
-   * no room now (the caller waits and writes it later) or, if parted, never
-   * will. Throws encoding errors, MessageTooLarge (can never fit, unless
-   * parted) and the channel's errors.
+   * no room now (the caller waits and writes it later) or never will (larger
+   * than one record: the caller sends it in parts, web/src/protocol.ts and
+   * stream/sender.ts). Throws encoding errors, what checkWhole throws and the
+   * channel's errors.
    */
   put(p: RecordProducer, tag: number, head: Uint8Array | null, headLen: number, value: unknown, codec: ValueCodec): Uint8Array | null {
     const max = p.maxPayload;
@@ -147,9 +147,7 @@ export class RecordWriter {
     const size = codec.size(value);
     this.learn(size);
     const total = headLen + size;
-    if (total > max && !this.parted) {
-      throw new MessageTooLargeError(`value encodes to ${total} bytes, more than the ${max} bytes one record of this channel can carry`, 'web/stream');
-    }
+    if (total > max) this.checkWhole?.(total);
     at = total > max ? -1 : p.reserveAt(total, tag);
     if (at >= 0) {
       const n = codec.encodeAt(value, p.bytes, at + headLen, at + total);

@@ -6,14 +6,18 @@
 // (message-channel.ts) — both offer the RecordProducer / RecordConsumer
 // surface of records.ts. Value records carry tag 0 and one or more codec
 // values back to back: the values sent in one batch share a record where the
-// channel can grow its last record in place (stream/STREAMS.md).
+// channel can grow its last record in place (stream/STREAMS.md). A value
+// larger than one record goes in part records (tags 1 and 2) of a quarter of
+// the channel each, up to 1 GiB (web/PROTOCOL.md "Stream rings").
 //
 // Sender and Receiver are the two ends as user code sees them; the
 // pool's Stream pairs one of each, and a JavaScript task (worker.ts) gets the
 // other two. Guarantees:
 // - send() resolves once the value is in the channel; while the channel is
-//   full it waits (the backpressure), and later sends queue behind it, so
-//   values are never reordered. trySend() never waits: false when full.
+//   full it waits (the backpressure), also between the parts of a large
+//   value, and later sends queue behind it, so values are never reordered.
+//   trySend() never waits: false when full, MessageTooLarge for a value
+//   larger than one record. A send that fails delivers nothing of its value.
 // - recv() resolves with {done: false, value}, or {done: true} once the other
 //   side closed and everything was read; it rejects with the error that ended
 //   the stream (a task failure, WorkerCrashed, Cancelled, Closed by terminate).

@@ -267,12 +267,22 @@ describe(`streams over ${transport}`, () => {
     await assert.rejects(s.done, isErrorOf(ClosedError));
   });
 
-  test('a value larger than a ring record rejects with MessageTooLargeError; the stream goes on', async () => {
-    const s = await pool.stream<Uint8Array, Uint8Array>('echoStream', { capacity: 1024 });
-    await assert.rejects(s.send(new Uint8Array(2000)), isErrorOf(MessageTooLargeError));
-    await s.send(new Uint8Array(10));
-    await s.close();
-    assert.equal((await collect(s)).length, 1);
+  test('a value larger than a ring record goes in parts, both ways; trySend refuses it and points to send()', async () => {
+    const big = new Uint8Array(1 << 20).map((_, i) => (i * 13) & 255);
+    for (const capacity of [1024, undefined]) {
+      const s = await pool.stream<Uint8Array, Uint8Array>('echoStream', capacity === undefined ? {} : { capacity });
+      assert.throws(() => s.trySend(big), isErrorOf(MessageTooLargeError, (e) => assert.match(e.message, /use send\(\) for values larger than one record/)));
+      const reading = collect(s);
+      for (const v of [new Uint8Array(10), big, new Uint8Array(2000).fill(1)]) await s.send(v);
+      await s.close();
+      const got = await reading;
+      assert.deepEqual(
+        got.map((b) => b.length),
+        [10, 1 << 20, 2000],
+      );
+      assert.ok(Buffer.from(got[1]!).equals(big), 'the 1 MiB value came back byte for byte');
+      assert.ok(got[2]!.every((x) => x === 1));
+    }
   });
 
   test('a stream whose output is never read is freed once the task answers', async () => {

@@ -28,7 +28,7 @@ const utf8 = new TextEncoder();
 export class CallEncoder {
   /** The record being written: head[0, headLen) from putHead(), arguments after it. */
   head = new Uint8Array(256);
-  readonly records = new RecordWriter(true);
+  readonly records = new RecordWriter();
   /** Set once create() has loaded it, when the workers published signatures (wasm). */
   schema: SchemaModule | null = null;
   private readonly names = new Map<string, Uint8Array>();

@@ -1,10 +1,18 @@
-// ferry streams (internal): what both ends of a stream share — the value
-// record tag and the channel wait the pool awaits before it frees a
+// ferry streams (internal): what both ends of a stream share — the record
+// tags and the channel wait the pool awaits before it frees a
 // channel's memory (EndCore in stream/detail/core.hpp is the C++ twin).
 // Part of stream.ts: import stream.ts, not this file.
 
-/** Stream value records carry tag 0 (stream/STREAMS.md). */
+// The record tags of a stream channel (web/PROTOCOL.md "Stream rings";
+// stream_tag in stream/options.hpp is the C++ twin).
+/** One or more codec values back to back. */
 export const kValueTag = 0;
+/** The first part of a value larger than one record: u64 LE its whole encoded length, then its first bytes. */
+export const kFirstPartTag = 1;
+/** The next bytes of that value. */
+export const kNextPartTag = 2;
+/** Bytes of the u64 length a first part starts with. */
+export const kFirstPartHeaderBytes = 8;
 
 export const kOrigin = 'web/stream';
 export const RESOLVED: Promise<void> = Promise.resolve();

@@ -1,18 +1,23 @@
 // ferry streams (internal): Receiver, the receiving end of a stream —
 // the twin of stream/receiver.hpp. Values are decoded one per call out of
-// the channel's records, each record released after its last value. Part
-// of stream.ts: import stream.ts, not this file.
+// the channel's records, each record released after its last value; a value
+// sent in parts is put together first, each part released as it is copied.
+// Part of stream.ts: import stream.ts, not this file.
 
 import { valueEnd } from '../codec.js';
 import { DeserializationError, ErrorKind, FerryError, InvalidArgumentError } from '../errors.js';
+import { getU64, kMaxPartedBytes } from '../protocol.js';
 import { plainCodec, type RecordConsumer, type ValueCodec } from '../records.js';
-import { ChannelEnd, RESOLVED, kOrigin, kValueTag, type EndHooks } from './end.js';
+import { ChannelEnd, RESOLVED, kFirstPartHeaderBytes, kFirstPartTag, kNextPartTag, kOrigin, kValueTag, type EndHooks } from './end.js';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined }) as IteratorReturnResult<undefined>;
 
 /**
  * The receiving end of a stream: recv(), for await, or readable. Values are
- * decoded (copied) out of the channel, which is released after each one.
+ * decoded (copied) out of the channel, which is released after each one. A
+ * value sent in parts is copied into a buffer of its own as they come (each
+ * part released at once: the sender needs the room) and decoded once whole;
+ * one left unfinished (its send failed, the stream ended) is dropped.
  */
 export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T> {
   private error: unknown = null;
@@ -27,6 +32,9 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
   private peeked: { tag: number; payload: Uint8Array } | null = null;
   private at = 0;
   private readonly nextAt = { at: 0 };
+  // A value in parts being put together: its bytes, and how many are in.
+  private whole: Uint8Array | null = null;
+  private filled = 0;
   private drainError: unknown = null; // failAfterDrain(): the error once the channel is empty
   private pending: unknown = null; // a value's decoding error met by recvBatch() after it had values
 
@@ -41,49 +49,56 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
   /**
    * The next value if one is there now: {done: false, value}; {done: true} at
    * the end (only when the end needs no waiting); null when nothing is there
-   * yet. Throws a record's decoding error (the record is consumed) or the
-   * error that ended the stream.
+   * yet (the parts of a value that are there are taken). Throws a record's
+   * decoding error (the record is consumed) or the error that ended the
+   * stream.
    */
   tryRecv(): IteratorResult<T, undefined> | null {
     if (this.active !== 0) return null; // an awaited recv() goes first
     if (this.error !== null) throw this.error;
     if (this.pending !== null) throw this.takePending();
     if (this.ended) return DONE;
-    let rec: { tag: number; payload: Uint8Array } | null;
-    try {
-      rec = this.next();
-    } catch (e) {
-      if (e instanceof FerryError && e.kind === ErrorKind.Closed && this.hooks.atEnd === undefined) {
-        this.end(null);
-        return DONE;
+    for (;;) {
+      let rec: { tag: number; payload: Uint8Array } | null;
+      try {
+        rec = this.next();
+      } catch (e) {
+        if (e instanceof FerryError && e.kind === ErrorKind.Closed && this.hooks.atEnd === undefined) {
+          this.end(null);
+          return DONE;
+        }
+        if (!this.isChannelEnd(e)) {
+          this.end(e);
+          throw e;
+        }
+        return null; // the end needs the owner's word: recv() asks it
       }
-      if (!this.isChannelEnd(e)) {
-        this.end(e);
-        throw e;
-      }
-      return null; // the end needs the owner's word: recv() asks it
+      if (rec === null) return null;
+      const r = this.take(rec);
+      if (r !== null) return r;
     }
-    if (rec === null) return null;
-    return this.take(rec);
   }
 
   /** Resolves with the next value, or {done: true} once the stream ended normally. */
   recv(): Promise<IteratorResult<T, undefined>> {
     if (this.pending !== null && this.active === 0 && this.error === null) return Promise.reject(this.takePending());
     if (this.active === 0 && this.error === null && !this.ended) {
-      // Fast path: a record is there now.
-      let rec: { tag: number; payload: Uint8Array } | null = null;
-      try {
-        rec = this.next();
-      } catch {
-        rec = null; // the slow path reports it
-      }
-      if (rec !== null) {
+      // Fast path: a value is there now.
+      for (;;) {
+        let rec: { tag: number; payload: Uint8Array } | null = null;
         try {
-          return Promise.resolve(this.take(rec));
+          rec = this.next();
+        } catch {
+          rec = null; // the slow path reports it
+        }
+        if (rec === null) break;
+        let r: IteratorResult<T, undefined> | null;
+        try {
+          r = this.take(rec);
         } catch (e) {
           return Promise.reject(e);
         }
+        if (r !== null) return Promise.resolve(r);
       }
     }
     this.active++;
@@ -251,8 +266,11 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
 
   // The value at `this.at` of `rec`; the record is kept for the next call
   // while values are left in it, else released. A value that does not decode
-  // is consumed and thrown (bytes that are no value end their record).
-  private take(rec: { tag: number; payload: Uint8Array }): IteratorResult<T, undefined> {
+  // is consumed and thrown (bytes that are no value end their record). A part
+  // record is taken whole: null until the value's last part is in.
+  private take(rec: { tag: number; payload: Uint8Array }): IteratorResult<T, undefined> | null {
+    if (rec.tag === kNextPartTag || rec.tag === kFirstPartTag) return this.takePart(rec.tag, rec.payload);
+    if (rec.tag === kValueTag) this.whole = null; // a value after parts: their value's send failed
     let value: unknown;
     let bad: unknown = null;
     const bytes = rec.payload;
@@ -283,6 +301,51 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
     return { done: false, value: value as T };
   }
 
+  // Copies a part into the value it belongs to and releases it: the value
+  // once whole, else null. A part that cannot be one (web/PROTOCOL.md
+  // "Stream rings") is thrown as Deserialization; the stream goes on.
+  private takePart(tag: number, b: Uint8Array): IteratorResult<T, undefined> | null {
+    let at = 0;
+    let bad: string | null = null;
+    if (tag === kFirstPartTag) {
+      this.whole = null; // a new value: the unfinished one's send failed
+      const length = b.length < kFirstPartHeaderBytes ? -1 : getU64(b, 0);
+      if (length < 0) bad = `first part record of ${b.length} bytes, shorter than its ${kFirstPartHeaderBytes}-byte length`;
+      else if (length === 0 || length > kMaxPartedBytes) bad = `first part record announces a value of ${length} bytes (1 byte to 1 GiB)`;
+      else {
+        this.whole = new Uint8Array(length);
+        this.filled = 0;
+        at = kFirstPartHeaderBytes;
+      }
+    } else if (this.whole === null) {
+      bad = 'next part record (tag 2) with no value in parts under way';
+    } else if (b.length === 0) {
+      bad = 'empty next part record (tag 2)';
+    }
+    const whole = this.whole;
+    if (bad === null && whole !== null) {
+      const n = b.length - at;
+      if (n > whole.length - this.filled) {
+        bad = `part record of ${n} value bytes takes its value past the ${whole.length} bytes its first part announced (${this.filled} were in); the value is dropped`;
+        this.whole = null;
+      } else {
+        whole.set(b.subarray(at), this.filled);
+        this.filled += n;
+      }
+    }
+    this.c.release(); // the sender may be waiting for this room
+    if (bad !== null) throw new DeserializationError(bad, kOrigin);
+    if (whole === null || this.filled < whole.length) return null;
+    this.whole = null;
+    // As a record holding this one value: it must end where the bytes do.
+    const value = this.codec.decodeAt(whole, 0, whole.length, this.nextAt);
+    const rest = whole.length - this.nextAt.at;
+    if (rest !== 0) {
+      throw new DeserializationError(`${rest} trailing ${rest === 1 ? 'byte' : 'bytes'} after the value sent in parts (it ends at offset ${this.nextAt.at} of ${whole.length})`, kOrigin);
+    }
+    return { done: false, value: value as T };
+  }
+
   private async recvSlow(): Promise<IteratorResult<T, undefined>> {
     for (;;) {
       if (this.error !== null) throw this.error;
@@ -307,7 +370,11 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
         this.fail(e);
         throw e;
       }
-      if (rec !== null) return this.take(rec);
+      if (rec !== null) {
+        const r = this.take(rec);
+        if (r !== null) return r;
+        continue;
+      }
       await this.waitData();
     }
   }
@@ -337,6 +404,7 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
 
   private end(error: unknown): void {
     this.ended = true;
+    this.whole = null; // a value still in parts at the end was never sent
     if (error !== null && this.error === null) this.error = error;
     const close = (): void => {
       try {

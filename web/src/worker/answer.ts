@@ -19,7 +19,7 @@ export class Answers {
    */
   spaceWait: Promise<boolean> | null = null;
   private publishQueued = false;
-  private readonly records = new RecordWriter(true);
+  private readonly records = new RecordWriter();
   private readonly head = new Uint8Array(kResultHeaderBytes);
   private gone = false; // the pool ended our response ring
 
