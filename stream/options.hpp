@@ -10,11 +10,13 @@
 
 namespace ferry {
 
-// Record tags this layer writes into the ring (stream/STREAMS.md). Only tag
-// 0 exists today; every other tag is reserved, and a receiver that meets one
-// consumes the record and reports Deserialization.
+// Record tags this layer writes into the ring (stream/STREAMS.md, "Records").
+// Every other tag is reserved, and a receiver that meets one consumes the
+// record and reports Deserialization.
 namespace stream_tag {
-inline constexpr std::uint32_t kValue = 0;  // payload: one codec-encoded T
+inline constexpr std::uint32_t kValue = 0;      // payload: codec-encoded values back to back
+inline constexpr std::uint32_t kFirstPart = 1;  // payload: u64 LE length L of one value's encoding, its first bytes
+inline constexpr std::uint32_t kNextPart = 2;   // payload: the next bytes of that encoding
 }  // namespace stream_tag
 
 // Names a CancelToken without owning it; the operation copies the token when
@@ -35,7 +37,8 @@ class CancelTokenRef {
 // Per-operation limits for an awaited send/recv:
 //   co_await tx.send(v, {.timeout = 5ms, .cancel = token});
 // A pending operation that hits either ends with Timeout or Cancelled; a send
-// that ends so has written nothing of its value.
+// that ends so delivers nothing of its value (stream/STREAMS.md, "Ending
+// operations").
 //
 // Trivially destructible on purpose: g++ 12 destroys the members of an
 // aggregate temporary made inside a co_await expression twice (clang does

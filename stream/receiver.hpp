@@ -5,6 +5,12 @@
 //   as T (TypeMismatch, Deserialization) is consumed and reported; the next
 //   receive call reads the value after it (bytes that are no value at all
 //   take the rest of their record with them).
+// - A value larger than one record arrives in part records (tags 1, 2;
+//   stream/STREAMS.md, "Records"): it is copied into a buffer this end keeps
+//   and reuses, each part handed back to the sender as soon as it is copied
+//   (the value may be larger than the ring), and returned when whole. A value
+//   whose sender gave up on it (its send failed) is dropped silently; a
+//   malformed part fails one receive call with Deserialization.
 // - One thread at a time uses a Receiver, and at most one operation is in
 //   progress on it (a second one fails with InvalidArgument). stats() may be
 //   called from any thread while the Receiver exists.
@@ -21,10 +27,13 @@
 //   empty ring, on close, and for owning T also when the receiving handler of
 //   the scheduler returns.
 // - Zero-copy: Receiver<std::string_view> and Receiver<std::span<const
-//   std::byte>> (and any T holding such views) return views into the ring,
-//   valid until the next receive call (recv, recv_batch, try_recv,
-//   recv_blocking), close() or destruction of this receiver.
-// - Nothing here allocates per value, except what decoding T itself needs.
+//   std::byte>> (and any T holding such views) return views into the ring
+//   (or, for a value that came in parts, into this end's buffer), valid
+//   until the next receive call (recv, recv_batch, try_recv, recv_blocking),
+//   close() or destruction of this receiver. A recv_batch of such T ends
+//   before a part rather than release what its views point into.
+// - Nothing here allocates per value, except what decoding T itself needs;
+//   the buffer for values in parts grows to the largest one (freed on close).
 #pragma once
 
 #include "detail/core.hpp"
@@ -58,8 +67,9 @@ class Receiver {
 
   // co_await rx.recv() -> Result<T>. Suspends while the ring is empty.
   // Errors: Closed (the sender closed and everything was received, or this
-  // receiver was closed), TypeMismatch/Deserialization (that record is
-  // skipped), Timeout/Cancelled (per options), CorruptRecord (the ring is
+  // receiver was closed), TypeMismatch/Deserialization (that value or record
+  // is skipped), Timeout/Cancelled (per options; a value in parts half
+  // received is kept for the next call), CorruptRecord (the ring is
   // unusable), InvalidArgument (no scheduler on this thread, or the stream
   // was made for another executor).
   [[nodiscard]] detail::RecvOp<T, false> recv(StreamWaitOptions options = {});
@@ -69,7 +79,7 @@ class Receiver {
   [[nodiscard]] detail::RecvOp<T, true> recv_batch(std::size_t max, StreamWaitOptions options = {});
   // Never waits: nullopt when nothing is there now.
   Result<std::optional<T>> try_recv();
-  // Blocks a plain thread while the ring is empty, up to `timeout`.
+  // Blocks a plain thread while the ring is empty, up to `timeout` in all.
   Result<T> recv_blocking(std::chrono::nanoseconds timeout = kWaitForever);
 
   // Hands every record read so far back to the sender now; views into the
@@ -169,9 +179,11 @@ class RecvOp final : public OpBase {
   bool step() {
     auto& c = core();
     while (taken() < max_) {
-      auto filled = c.fill();
-      if (!filled) {
-        Error e = std::move(filled).error();
+      // Taking a part releases the records before it, and a value in parts
+      // reuses the buffer of the last one: not under views this batch holds.
+      auto v = take_next<T>(c, kBorrowsRing<T> && taken() > 0);
+      if (!v) {
+        Error e = std::move(v).error();
         // Closed repeats by itself on the next call; anything else must be kept.
         if (taken() == 0) {
           error_ = std::move(e);
@@ -180,20 +192,11 @@ class RecvOp final : public OpBase {
         }
         return true;
       }
-      if (!*filled) return taken() > 0;
-      auto v = take_value<T>(c);
-      if (!v) {
-        if (taken() == 0) {
-          error_ = std::move(v).error();
-        } else {
-          c.pending_error = std::move(v).error();
-        }
-        return true;
-      }
+      if (!*v) return taken() > 0;
       if constexpr (Batch) {
-        taken_.push_back(std::move(v).value());
+        taken_.push_back(std::move(**v));
       } else {
-        taken_.emplace(std::move(v).value());
+        taken_.emplace(std::move(**v));
       }
     }
     return true;
@@ -240,16 +243,13 @@ std::optional<Error> Receiver<T>::begin_plain_call(const char* op) {
 template <class T>
 Result<std::optional<T>> Receiver<T>::try_recv() {
   if (auto e = begin_plain_call("try_recv")) return std::move(*e);
-  auto filled = core_->fill();
-  if (!filled) return std::move(filled).error();
-  if (!*filled) {
-    core_->release();  // empty: whoever waits for room gets all of it
-    return std::optional<T>{};
+  auto v = detail::take_next<T>(*core_);
+  if (v && !v->has_value()) {
+    core_->release();  // nothing (whole) there: whoever waits for room gets all of it
+  } else {
+    core_->settle();
   }
-  auto v = detail::take_value<T>(*core_);
-  core_->settle();
-  if (!v) return std::move(v).error();
-  return std::optional<T>(std::move(v).value());
+  return v;
 }
 
 template <class T>
@@ -260,27 +260,29 @@ Result<T> Receiver<T>::recv_blocking(std::chrono::nanoseconds timeout) {
                        "recv_blocking on a scheduler's thread would stall its loop: co_await recv() there",
                        detail::kStreamOrigin);
   }
-  auto filled = core_->fill();
-  if (!filled) return std::move(filled).error();
-  if (!*filled) {
-    core_->release();
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    auto v = detail::take_next<T>(*core_);
+    if (!v || v->has_value()) {
+      core_->settle();
+      if (!v) return std::move(v).error();
+      return std::move(**v);
+    }
+    core_->release();  // the sender gets all the room before we block
     const auto t0 = std::chrono::steady_clock::now();
     // The ring's own wait: spin briefly, then sleep on the data bell.
-    auto got = core_->consumer.read(timeout);
+    auto got = core_->consumer.read(detail::time_left(timeout, start));
     detail::counter_add(core_->shared->rx.waited_ns, detail::elapsed_ns(t0));
     if (!got) {
       Error e = std::move(got).error();
-      if (e.kind == ErrorKind::Timeout) {
-        e.message = "recv_blocking timed out after " + detail::describe_duration(timeout) + ": no value arrived";
-        e.origin = detail::kStreamOrigin;
-      }
-      return detail::receiver_ring_error(std::move(e));
+      if (e.kind != ErrorKind::Timeout) return core_->ended(std::move(e));
+      // A value in parts still in progress stays: the next call goes on with it.
+      e.message = "recv_blocking timed out after " + detail::describe_duration(timeout) + ": no value arrived";
+      e.origin = detail::kStreamOrigin;
+      return e;
     }
     if (auto ok = core_->accept(*got); !ok) return std::move(ok).error();
   }
-  auto v = detail::take_value<T>(*core_);
-  core_->settle();
-  return v;
 }
 
 template <class T>

@@ -2,8 +2,11 @@
 //
 // Guarantees:
 // - Values travel encoded with core/codec.hpp in ring records of tag 0; the
-//   values of one batch share a record (stream/STREAMS.md, "Records").
-//   Values arrive in order; none is lost, duplicated or written partially.
+//   values of one batch share a record (stream/STREAMS.md, "Records"). A
+//   value larger than one record (up to 1 GiB encoded) goes in part records
+//   (tags 1, 2) of a quarter ring each, with nothing else between them.
+//   Values arrive in order; none is lost, duplicated or delivered partially
+//   (the receiver drops a value in parts whose send ended with an error).
 // - One thread at a time uses a Sender, and at most one operation is in
 //   progress on it (a second one fails with InvalidArgument). stats() may be
 //   called from any thread while the Sender exists.
@@ -21,7 +24,9 @@
 //   in the destructor. Off a scheduler every send publishes at once. So no
 //   value is ever stranded in an unpublished batch.
 // - Nothing here allocates per value, except what encoding T itself needs
-//   (nothing for numbers, strings, packed vectors and structs of them).
+//   (nothing for numbers, strings, packed vectors and structs of them). A
+//   value in parts is encoded once into a buffer this end keeps and reuses
+//   (it grows to the largest such value sent, and goes with the Sender).
 #pragma once
 
 #include "detail/core.hpp"
@@ -54,12 +59,14 @@ class Sender {
   Sender& operator=(Sender&& other) noexcept = default;
   ~Sender() = default;  // closes: the receiver drains what was sent, then gets Closed
 
-  // co_await tx.send(v) -> Result<void>. Suspends while the ring is full.
+  // co_await tx.send(v) -> Result<void>. Suspends while the ring is full (as
+  // often as it fills between the parts of a value larger than one record).
   // Errors: Closed (receiver closed, or this sender), MessageTooLarge (the
-  // value can never fit; nothing is sent), Serialization, Timeout/Cancelled
-  // (per options; nothing of v was written), InvalidArgument (no scheduler on
-  // this thread, or the stream was made for another executor). `value` must
-  // stay alive until the co_await finishes (await the call at once).
+  // value encodes to more than 1 GiB; nothing is sent), Serialization,
+  // Timeout/Cancelled (per options; nothing of v is delivered), InvalidArgument
+  // (no scheduler on this thread, or the stream was made for another
+  // executor). `value` must stay alive until the co_await finishes (await the
+  // call at once).
   [[nodiscard]] detail::SendOp<T> send(const T& value, StreamWaitOptions options = {});
 #if defined(__GNUC__) && !defined(__clang__)
   // g++ destroys the members of an aggregate temporary made inside a co_await
@@ -72,12 +79,13 @@ class Sender {
   // co_await tx.send_batch(values) -> Result<void>: sends every value in
   // order, suspending as often as the ring fills, publishing per quarter ring.
   // On an error, the values before it were sent (the message says how many)
-  // and none after it. A value too large fails the batch before anything is sent.
+  // and none after it. A value over 1 GiB fails the batch before anything is sent.
   [[nodiscard]] detail::SendOp<T> send_batch(std::span<const T> values, StreamWaitOptions options = {});
   // Never waits: false when the ring is full now (and the batch was published
-  // so the receiver can drain it).
+  // so the receiver can drain it). A value larger than one record
+  // (max_value_bytes()) is MessageTooLarge here: its parts need waits.
   Result<bool> try_send(const T& value);
-  // Blocks a plain thread while the ring is full, up to `timeout`.
+  // Blocks a plain thread while the ring is full, up to `timeout` in all.
   Result<void> send_blocking(const T& value, std::chrono::nanoseconds timeout = kWaitForever);
 
   // Publishes the batch now. Used inside an executor's handler, a sender may
@@ -93,7 +101,8 @@ class Sender {
 
   StreamStats stats() const noexcept { return core_ ? core_->shared->snapshot() : StreamStats{}; }
   std::uint32_t capacity() const noexcept { return core_ ? core_->capacity : 0; }
-  // Largest encoded value one record can carry: capacity - 8.
+  // Largest encoded value one record carries: capacity - 8. Larger ones (up to
+  // 1 GiB) go in parts, except with try_send.
   std::size_t max_value_bytes() const noexcept {
     return core_ ? core_->capacity - ring_layout::kRecordHeaderBytes : 0;
   }
@@ -126,7 +135,7 @@ struct StreamFactory {
 template <class T>
 Result<bool> write_value(SenderCore& core, const T& value, std::size_t size, bool in_batch_op) {
   auto& producer = core.producer;
-  if (std::byte* at = producer.try_extend(size)) {
+  if (std::byte* at = core.last_is_part ? nullptr : producer.try_extend(size)) {
     Writer w(std::span<std::byte>(at, size));
     if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
     producer.commit_extend(w.size());
@@ -139,8 +148,25 @@ Result<bool> write_value(SenderCore& core, const T& value, std::size_t size, boo
   Writer w(std::span<std::byte>(*slot, size));
   if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
   producer.commit(w.size());
+  core.last_is_part = false;
   core.note_commit(w.size(), true, in_batch_op);
   return true;
+}
+
+// Writes `value` (`size` bytes) as far as the ring has room now: in one
+// value record when it fits one, else in part records from `progress` on
+// (encoded into core.parts when it starts). true once all of it is in.
+template <class T>
+Result<bool> write_next(SenderCore& core, const T& value, std::size_t size, PartsProgress& progress,
+                        bool in_batch_op) {
+  if (size <= core.producer.max_payload()) return write_value(core, value, size, in_batch_op);
+  if (progress.size == 0) {
+    if (core.parts.size() < size) core.parts.resize(size);  // grown, never shrunk: kept for the next one
+    Writer w(std::span<std::byte>(core.parts.data(), size));
+    if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
+    progress.size = w.size();
+  }
+  return core.write_parts(progress, in_batch_op);
 }
 
 // The awaiter of send and send_batch: a batch of one or many values.
@@ -156,11 +182,11 @@ class SendOp final : public OpBase {
     if (!start()) return true;
     for (std::size_t i = 0; i < values_.size(); ++i) {
       const std::size_t size = encoded_size(values_[i], preferred_form<T>());
-      if (size > core().producer.max_payload()) {
-        error_ = too_large_error(size, core().capacity, i, batch_);
+      if (auto too_large = size_error(size, core().capacity, false, i, batch_)) {
+        error_ = std::move(*too_large);
         return true;
       }
-      if (i == 0) first_size_ = size;
+      if (i == 0) size_ = size;
     }
     if (step()) return true;
     if (!may_wait()) return true;
@@ -199,18 +225,20 @@ class SendOp final : public OpBase {
  private:
   SenderCore& core() noexcept { return *static_cast<SenderCore*>(core_); }
 
-  // Writes as many values as fit now; true once all are in or it failed.
+  // Writes as many values (or parts of one) as fit now; true once all are in
+  // or it failed.
   bool step() {
     while (sent_ < values_.size()) {
       const T& v = values_[sent_];
-      const std::size_t size = sent_ == 0 ? first_size_ : encoded_size(v, preferred_form<T>());
-      auto wrote = write_value(core(), v, size, batch_);
+      if (size_ == 0) size_ = encoded_size(v, preferred_form<T>());
+      auto wrote = write_next(core(), v, size_, parts_, batch_);
       if (!wrote) {
         error_ = std::move(wrote).error();
         return true;
       }
       if (!*wrote) return false;
       ++sent_;
+      size_ = 0;
     }
     return true;
   }
@@ -218,7 +246,8 @@ class SendOp final : public OpBase {
   std::span<const T> values_;
   bool batch_;
   std::size_t sent_ = 0;
-  std::size_t first_size_ = 0;
+  std::size_t size_ = 0;  // encoded size of values_[sent_]; 0: not computed yet (a value takes at least 1)
+  PartsProgress parts_;   // values_[sent_] in parts: dies with this operation, so an error abandons it
 };
 
 }  // namespace detail
@@ -246,7 +275,7 @@ Result<bool> Sender<T>::try_send(const T& value) {
   if (core_ == nullptr || core_->closed) return detail::endpoint_closed_error(core_.get(), "try_send");
   if (core_->busy) return detail::busy_error("try_send");
   const std::size_t size = encoded_size(value, preferred_form<T>());
-  if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
+  if (auto too_large = detail::size_error(size, core_->capacity, true)) return std::move(*too_large);
   auto wrote = detail::write_value(*core_, value, size, false);
   if (wrote && !*wrote) {
     core_->publish();  // full: let the receiver see (and free) everything
@@ -266,27 +295,22 @@ Result<void> Sender<T>::send_blocking(const T& value, std::chrono::nanoseconds t
                        detail::kStreamOrigin);
   }
   const std::size_t size = encoded_size(value, preferred_form<T>());
-  if (size > core_->producer.max_payload()) return detail::too_large_error(size, core_->capacity, 0, false);
-  auto wrote = detail::write_value(*core_, value, size, false);
-  if (!wrote) return std::move(wrote).error();
-  if (!*wrote) {
-    core_->publish();
-    const auto t0 = std::chrono::steady_clock::now();
-    // The ring's own wait: spin briefly, then sleep on the space bell.
-    auto slot = core_->producer.reserve(size, stream_tag::kValue, timeout);
-    detail::counter_add(core_->shared->tx.blocked_ns, detail::elapsed_ns(t0));
-    if (!slot) {
-      Error e = std::move(slot).error();
+  if (auto too_large = detail::size_error(size, core_->capacity, false)) return std::move(*too_large);
+  const auto start = std::chrono::steady_clock::now();
+  detail::PartsProgress parts;  // a value in parts: abandoned on any return before its last part
+  for (;;) {
+    auto wrote = detail::write_next(*core_, value, size, parts, false);
+    if (!wrote) return std::move(wrote).error();
+    if (*wrote) break;
+    const std::size_t next = parts.size == 0 ? size : core_->next_part_bytes(parts);
+    if (auto room = core_->wait_for_room(next, detail::time_left(timeout, start)); !room) {
+      Error e = std::move(room).error();
       if (e.kind == ErrorKind::Timeout) {
         e.message = "send_blocking timed out after " + detail::describe_duration(timeout) + ": the ring stayed full";
         e.origin = detail::kStreamOrigin;
       }
-      return detail::sender_ring_error(std::move(e));
+      return e;
     }
-    Writer w(std::span<std::byte>(*slot, size));
-    if (auto ok = encode(w, value, preferred_form<T>()); !ok) return std::move(ok).error();
-    core_->producer.commit(w.size());
-    core_->note_commit(w.size(), true, false);
   }
   core_->publish();  // off a scheduler: at once
   return {};

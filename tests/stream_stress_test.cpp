@@ -1,7 +1,8 @@
 // Streams under load: a pipeline of four stages on four threads (a plain
 // thread, then three executors) with random message sizes, every byte and a
-// checksum verified at the end; and a quick throughput table. Sizes scale
-// with FERRY_STRESS_SCALE (default 1; TSan and wasm runs set it lower).
+// checksum verified at the end; values up to four rings long in parts; and a
+// quick throughput table. Sizes scale with FERRY_STRESS_SCALE (default 1;
+// TSan and wasm runs set it lower).
 #include "stream/stream.hpp"
 
 #include "tests/executor_fixture.hpp"
@@ -44,18 +45,21 @@ namespace {
 
 
 
-// Message `seq`: its length (0..256) and bytes depend only on seq.
+// Message `seq`: its length (0..max_len, 256 unless said) and bytes depend
+// only on seq.
 std::uint64_t mix(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-std::size_t length_of(std::uint64_t seq) { return static_cast<std::size_t>(mix(seq + 0x51) % 257); }
+std::size_t length_of(std::uint64_t seq, std::size_t max_len = 256) {
+  return static_cast<std::size_t>(mix(seq + 0x51) % (max_len + 1));
+}
 std::byte byte_of(std::uint64_t seq, std::size_t i) {
   return static_cast<std::byte>((seq * 0x9Du) ^ (i * 0x3Bu) ^ (i >> 3));
 }
-owned::Msg make_msg(std::uint64_t seq) {
-  owned::Msg m{seq, std::vector<std::byte>(length_of(seq))};
+owned::Msg make_msg(std::uint64_t seq, std::size_t max_len = 256) {
+  owned::Msg m{seq, std::vector<std::byte>(length_of(seq, max_len))};
   for (std::size_t i = 0; i < m.payload.size(); ++i) m.payload[i] = byte_of(seq, i);
   return m;
 }
@@ -115,14 +119,20 @@ struct Verified {
   std::uint64_t checksum = kFnvBasis;
 };
 
+// Message `seq` of make_msg(seq, max_len), whatever holds its payload.
+bool intact(std::uint64_t seq, std::span<const std::byte> payload, std::size_t max_len) {
+  if (payload.size() != length_of(seq, max_len)) return false;
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    if (payload[i] != byte_of(seq, i)) return false;
+  }
+  return true;
+}
+
 // Stage C (executor): recv, recv_batch and try_recv in turn; checks every byte.
-Task<Result<Verified>> verify(Receiver<owned::Msg>& in) {
+Task<Result<Verified>> verify(Receiver<owned::Msg>& in, std::size_t max_len = 256) {
   Verified v;
-  auto check = [&v](const owned::Msg& m) -> bool {
-    if (m.seq != v.count || m.payload.size() != length_of(m.seq)) return false;
-    for (std::size_t i = 0; i < m.payload.size(); ++i) {
-      if (m.payload[i] != byte_of(m.seq, i)) return false;
-    }
+  auto check = [&v, max_len](const owned::Msg& m) -> bool {
+    if (m.seq != v.count || !intact(m.seq, m.payload, max_len)) return false;
     v.checksum = fold(v.checksum, m.seq, m.payload);
     ++v.count;
     return true;
@@ -223,6 +233,77 @@ TEST(StreamStress, PipelineAcrossExecutorsKeepsEveryByteInOrder) {
               static_cast<unsigned long long>(s0.tx.stats().send_blocked_ns),
               static_cast<unsigned long long>(s1_tx.stats().send_blocked_ns),
               static_cast<unsigned long long>(s2_tx.stats().send_blocked_ns));
+}
+
+// Values from 0 to 4 rings long, most of them in parts (stream/STREAMS.md,
+// "Records"), racing between threads on two streams at once: a plain thread's
+// send_blocking into owning recv / recv_batch / try_recv, and awaited send /
+// send_batch into a borrowing recv_batch (views into the ring and into the
+// buffer a value in parts is put together in).
+TEST(StreamStress, ValuesUpToFourRingsLongRaceThroughInParts) {
+  constexpr std::uint32_t kCapacity = 1024;
+  constexpr std::size_t kMaxLen = 4 * kCapacity;
+  const std::uint64_t kMessages = scaled(10'000);
+  StreamPair<owned::Msg> s0;
+  Sender<owned::Msg> s1_tx;
+  Receiver<views::Msg> s1_rx;
+  Running a, b, c;
+  s0 = must(make_stream<owned::Msg>({.capacity = kCapacity, .receiver_scheduler = &c.ex}));
+  cross_stream(kCapacity, a.ex, b.ex, s1_tx, s1_rx);
+  auto checked = start(c, verify(s0.rx, kMaxLen));
+  auto viewed = start(b, [](Receiver<views::Msg>& in) -> Task<Result<std::uint64_t>> {
+    std::uint64_t next = 0;
+    for (;;) {
+      auto batch = co_await in.recv_batch(1 + next % 8);
+      if (!batch) {
+        if (batch.error().kind != ErrorKind::Closed) co_return batch.error();
+        co_return next;
+      }
+      for (const auto& m : *batch) {
+        if (m.seq != next++ || !intact(m.seq, m.payload, kMaxLen)) {
+          co_return fail("views: bad message " + std::to_string(m.seq) + " expected " + std::to_string(next - 1));
+        }
+      }
+    }
+  }(s1_rx));
+  auto sent = start(a, [](Sender<owned::Msg>& out, std::uint64_t n) -> Task<Result<void>> {
+    std::vector<owned::Msg> batch;
+    for (std::uint64_t seq = 0; seq < n;) {
+      if (seq % 3 == 0) {
+        batch.clear();
+        for (; batch.size() < 4 && seq < n; ++seq) batch.push_back(make_msg(seq, kMaxLen));
+        if (auto ok = co_await out.send_batch(batch); !ok) co_return ok;
+      } else {
+        const auto m = make_msg(seq++, kMaxLen);
+        if (auto ok = co_await out.send(m); !ok) co_return ok;
+      }
+    }
+    out.close();
+    co_return Result<void>{};
+  }(s1_tx, kMessages));
+  std::uint64_t checksum = kFnvBasis;
+  for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
+    auto m = make_msg(seq, kMaxLen);
+    checksum = fold(checksum, seq, m.payload);
+    auto ok = s0.tx.send_blocking(m, 60s);
+    ASSERT_TRUE(ok.ok()) << ok.error().describe();
+  }
+  s0.tx.close();
+  auto rc = get(checked, 300s);
+  ASSERT_TRUE(rc.ok()) << rc.error().describe();
+  EXPECT_EQ(rc->count, kMessages);
+  EXPECT_EQ(rc->checksum, checksum);
+  auto ra = get(sent, 300s);
+  ASSERT_TRUE(ra.ok()) << ra.error().describe();
+  auto rb = get(viewed, 300s);
+  ASSERT_TRUE(rb.ok()) << rb.error().describe();
+  EXPECT_EQ(*rb, kMessages);
+  for (auto st : {s0.tx.stats(), s1_tx.stats()}) {
+    EXPECT_EQ(st.messages_sent, kMessages);
+    EXPECT_LE(st.queue_bytes_high_water, st.capacity);
+  }
+  EXPECT_EQ(s0.rx.stats().messages_received, kMessages);
+  EXPECT_EQ(s1_rx.stats().messages_received, kMessages);
 }
 
 // --- quick throughput table -----------------------------------------------------

@@ -1,5 +1,6 @@
 // Typed streams: round trips, backpressure, close/drain, cancel/timeout,
-// flush policy, type and size errors, zero-copy views, try/blocking/batch.
+// flush policy, type and size errors, zero-copy views, try/blocking/batch,
+// values larger than one record (parts).
 // Every test uses real executors on real threads; correctness never rests on
 // a sleep (sleeps only make a consumer slow).
 //
@@ -13,11 +14,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <map>
 #include <optional>
@@ -471,3 +474,4 @@ TEST(Stream, ClosingTheSenderEndsItsOwnPendingSendFromAnotherCoroutine) {
 #include "tests/stream_test/cancel.hpp"
 #include "tests/stream_test/flush.hpp"
 #include "tests/stream_test/batch.hpp"
+#include "tests/stream_test/parts.hpp"

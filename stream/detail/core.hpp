@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,11 @@ inline constexpr const char* kStreamOrigin = "stream";
 // A batch is published (sender) or released (receiver) at the latest after
 // this many records, or a quarter of the ring, whichever comes first.
 inline constexpr std::uint32_t kBatchRecords = 64;
+// A value larger than one record travels in part records (stream/STREAMS.md,
+// "Records"): at most this many encoded bytes, as for calls.
+inline constexpr std::size_t kMaxValueBytes = std::size_t{1} << 30;
+// A first part starts with the value's encoded length, a u64.
+inline constexpr std::size_t kPartLengthBytes = 8;
 
 // Counters with one writer: a plain load and store, no locked instruction.
 // Readers on other threads load them relaxed (statistics only).
@@ -54,6 +60,14 @@ inline void counter_add(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept
 inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) noexcept {
   const auto d = std::chrono::steady_clock::now() - since;
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+// What is left now of a blocking call's `timeout` that began at `start`
+// (a negative timeout, no limit, stays as it is).
+inline std::chrono::nanoseconds time_left(std::chrono::nanoseconds timeout,
+                                          std::chrono::steady_clock::time_point start) noexcept {
+  if (timeout.count() < 0) return timeout;
+  return std::max(timeout - (std::chrono::steady_clock::now() - start), std::chrono::nanoseconds{0});
 }
 
 inline std::string describe_duration(std::chrono::nanoseconds d) {
@@ -114,8 +128,18 @@ struct StreamShared {
   ReceiverCounters rx;
 };
 
+inline Error sender_ring_error(Error e);
 inline Error receiver_ring_error(Error e);
 Error bad_record(const RingRecord& record);
+Error bad_part(const RingRecord& record, const std::string& why);
+
+// A value on its way in part records: its encoding lies in SenderCore::parts,
+// and `done` of its `size` bytes are in the ring. size 0: none started. The
+// sending operation owns it, so a send that ends early abandons its value.
+struct PartsProgress {
+  std::size_t size = 0;
+  std::size_t done = 0;
+};
 
 // What both endpoint cores have: the ring, the bell this end waits on, the
 // one-operation-at-a-time flag, and the pending operation (so close() can end it).
@@ -182,10 +206,18 @@ class SenderCore final : public EndCore {
   // A value of `payload` bytes joined the batch, in a new record or
   // appended to the last one.
   void note_commit(std::size_t payload, bool new_record, bool in_batch_op) {
+    note_sent(payload);
+    note_batch(new_record ? ring_record_bytes(payload) : payload, in_batch_op);
+  }
+  void note_sent(std::size_t payload) {
     counter_add(shared->tx.messages, 1);
     counter_add(shared->tx.bytes, payload);
+  }
+  // A record (or a value grown into the last one) of `ring_bytes` joined the
+  // batch: publish per the flush policy.
+  void note_batch(std::size_t ring_bytes, bool in_batch_op) {
     ++batch_records;
-    batch_bytes += static_cast<std::uint32_t>(new_record ? ring_record_bytes(payload) : payload);
+    batch_bytes += static_cast<std::uint32_t>(ring_bytes);
     // A batch operation publishes only per quarter ring; single sends also
     // every kBatchRecords, so a receiver on another core starts early. And
     // at once when the receiver is parked: batching only helps a receiver
@@ -213,9 +245,60 @@ class SenderCore final : public EndCore {
     end_pending(Error::make(ErrorKind::Closed, "send ended: the sender was closed", kStreamOrigin));
   }
 
+  // Payload bytes of the next part record of `value`: a quarter of the ring
+  // (the sender writes one part while the receiver copies the last), the
+  // first one's u64 length included; the last part is shorter.
+  std::size_t next_part_bytes(const PartsProgress& value) const noexcept {
+    const std::size_t head = value.done == 0 ? kPartLengthBytes : 0;
+    return head + std::min<std::size_t>(capacity / 4 - head, value.size - value.done);
+  }
+  // Writes the parts of `value` that fit now, each a record of its own; true
+  // once its last part is in (`value` is then reset for the next one).
+  Result<bool> write_parts(PartsProgress& value, bool in_batch_op) {
+    while (value.done < value.size) {
+      const bool first = value.done == 0;
+      const std::size_t len = next_part_bytes(value);
+      auto slot = producer.try_reserve(len, first ? stream_tag::kFirstPart : stream_tag::kNextPart);
+      if (!slot) return sender_ring_error(std::move(slot).error());
+      if (*slot == nullptr) return false;
+      std::byte* at = *slot;
+      if (first) {
+        const std::uint64_t length = value.size;
+        std::memcpy(at, &length, kPartLengthBytes);  // little-endian: the codec requires such a host
+        at += kPartLengthBytes;
+      }
+      const std::size_t n = len - static_cast<std::size_t>(at - *slot);
+      std::memcpy(at, parts.data() + value.done, n);
+      producer.commit(len);
+      value.done += n;
+      last_is_part = true;
+      note_batch(ring_record_bytes(len), in_batch_op);
+    }
+    note_sent(value.size);
+    value = {};
+    return true;
+  }
+  // Blocks (the ring's own wait: a short spin, then the space bell) until a
+  // record of `len` payload bytes fits. The reservation only finds the room:
+  // the caller writes its record with the try_ calls again.
+  Result<void> wait_for_room(std::size_t len, std::chrono::nanoseconds timeout) {
+    publish();  // the receiver can only make room for what it sees
+    const auto t0 = std::chrono::steady_clock::now();
+    auto slot = producer.reserve(len, stream_tag::kValue, timeout);
+    counter_add(shared->tx.blocked_ns, elapsed_ns(t0));
+    if (!slot) return sender_ring_error(std::move(slot).error());
+    return {};
+  }
+
   RingProducer producer;
-  std::uint32_t batch_records = 0;  // values committed since the last publish
+  std::uint32_t batch_records = 0;  // records and grown-in values since the last publish
   std::uint32_t batch_bytes = 0;
+  // The encoding of the value being sent in parts; kept for the next one,
+  // and until this core goes (not freed on close: a send of another
+  // coroutine may still hold a PartsProgress into it until it is resumed).
+  std::vector<std::byte> parts;
+  // The last record committed is a part: a value after it never grows it.
+  bool last_is_part = false;
 
  private:
   void note_depth() noexcept {
@@ -266,26 +349,98 @@ class ReceiverCore final : public EndCore {
   void begin_call() {
     if (borrows && over_threshold()) release();
   }
-  // True when a value is waiting in the record being read, or one more
-  // record was read into `rest`; false when none is published now. Errors:
-  // the ring's (reworded), or Deserialization for a record that is not a
-  // value record (it is consumed).
+  // True when the record being read has something left (values, or a part
+  // not copied yet), or one more record was read into `rest`; false when
+  // none is published now. Errors: the ring's (reworded; the end of the
+  // stream drops an unfinished value in parts), or Deserialization for a
+  // record that is no value or part record, or a malformed part (consumed).
   Result<bool> fill() {
     if (!rest.empty()) return true;
     auto next = consumer.try_read();
-    if (!next) return receiver_ring_error(std::move(next).error());
+    if (!next) return ended(std::move(next).error());
     if (!*next) return false;
     if (auto ok = accept(**next); !ok) return std::move(ok).error();
     return true;
   }
-  // Takes `record` (just read) as the one whose values come next.
+  // The ring reported the end of the stream (or corruption): a value in parts
+  // still unfinished was abandoned by its sender.
+  Error ended(Error e) {
+    drop_parts();
+    return receiver_ring_error(std::move(e));
+  }
+  // Takes `record` (just read) as the one whose values or part come next.
+  // Checks a part against the value in progress here, but copies nothing:
+  // a batch may leave the part for the next call (see take_next).
   Result<void> accept(const RingRecord& record) {
     ++held_records;
     held_bytes += static_cast<std::uint32_t>(ring_record_bytes(record.payload.size()));
-    if (record.tag != stream_tag::kValue || record.payload.empty()) return bad_record(record);
+    const std::size_t size = record.payload.size();
+    switch (record.tag) {
+      case stream_tag::kValue:
+        if (size == 0) return bad_record(record);
+        drop_parts();  // abandoned by its sender, whose send reported an error
+        break;
+      case stream_tag::kFirstPart: {
+        drop_parts();
+        if (size < kPartLengthBytes) return bad_part(record, "shorter than the 8-byte value length it starts with");
+        std::uint64_t length = 0;
+        std::memcpy(&length, record.payload.data(), kPartLengthBytes);  // little-endian host
+        if (length == 0 || length > kMaxValueBytes) {
+          return bad_part(record, "announces a value of " + std::to_string(length) +
+                                      " bytes; a value in parts has 1 to 1073741824 (1 GiB)");
+        }
+        if (size - kPartLengthBytes > length) {
+          return bad_part(record, "runs past the " + std::to_string(length) + " bytes of the value it announces");
+        }
+        parts_size = static_cast<std::size_t>(length);
+        break;
+      }
+      case stream_tag::kNextPart:
+        if (parts_size == 0) return bad_part(record, "no value in parts is in progress (a first part, tag 1, starts one)");
+        if (size == 0 || size > parts_size - parts_done) {
+          const std::size_t total = parts_size;
+          drop_parts();
+          if (size == 0) return bad_part(record, "a part carries at least one byte (the value is dropped)");
+          return bad_part(record, "runs past the " + std::to_string(total) +
+                                      " bytes its value announced (the value is dropped)");
+        }
+        break;
+      default:
+        return bad_record(record);
+    }
     rest = record.payload;
+    rest_tag = record.tag;
     rest_start = consumer.record_start();
     return {};
+  }
+  // Copies the part in `rest` into the value in progress and hands the
+  // record (and everything read before it) back to the sender at once: the
+  // value may be larger than the ring, and the sender needs the room. True
+  // once the value is whole: whole_value() then has it.
+  bool take_part() {
+    std::span<const std::byte> bytes = rest;
+    if (rest_tag == stream_tag::kFirstPart) {
+      bytes = bytes.subspan(kPartLengthBytes);
+      // Grown, never shrunk: no bytes are zeroed twice. Views into the last
+      // value in parts die here, in a new receive call.
+      if (assembly.size() < parts_size) assembly.resize(parts_size);
+    }
+    if (!bytes.empty()) std::memcpy(assembly.data() + parts_done, bytes.data(), bytes.size());
+    parts_done += bytes.size();
+    rest = {};
+    release();
+    return parts_done == parts_size;
+  }
+  // The encoding of the value whose last part take_part() just copied;
+  // valid until the next value in parts starts (in a later receive call).
+  std::span<const std::byte> whole_value() noexcept {
+    std::span<const std::byte> value(assembly.data(), parts_size);
+    drop_parts();
+    return value;
+  }
+  void drop_parts() noexcept {
+    parts_size = 0;
+    parts_done = 0;
   }
   void note_value(std::size_t payload) {
     counter_add(shared->rx.messages, 1);
@@ -305,6 +460,8 @@ class ReceiverCore final : public EndCore {
     if (closed) return;
     closed = true;
     rest = {};
+    drop_parts();
+    assembly = {};
     consumer.close();  // releases, marks the ring closed, wakes the sender
     held_records = 0;
     held_bytes = 0;
@@ -313,10 +470,17 @@ class ReceiverCore final : public EndCore {
 
   RingConsumer consumer;
   const bool borrows;  // T holds views into the ring
-  // The values of the record being read that were not taken yet, and where
-  // that record begins (release() keeps it).
+  // The values of the record being read that were not taken yet (or its
+  // part, not copied yet), its tag, and where that record begins (release()
+  // keeps it).
   std::span<const std::byte> rest;
+  std::uint32_t rest_tag = stream_tag::kValue;
   std::uint32_t rest_start = 0;
+  // A value arriving in parts: its first parts_done of parts_size bytes, in
+  // `assembly` (kept for the next one). parts_size 0: none in progress.
+  std::vector<std::byte> assembly;
+  std::size_t parts_size = 0;
+  std::size_t parts_done = 0;
   std::uint32_t held_records = 0;  // read and not yet released
   std::uint32_t held_bytes = 0;
   std::optional<Error> pending_error;  // found by a batch after it had values
@@ -336,14 +500,24 @@ inline Error receiver_ring_error(Error e) {
   }
   return e;
 }
-inline Error too_large_error(std::size_t size, std::uint32_t capacity, std::size_t index, bool batch) {
-  std::string what = batch ? "value #" + std::to_string(index) : std::string("value");
-  return Error::make(ErrorKind::MessageTooLarge,
-                     what + " encodes to " + std::to_string(size) + " bytes, more than the " +
-                         std::to_string(capacity - ring_layout::kRecordHeaderBytes) +
-                         " bytes one record of this stream can carry (ring capacity " + std::to_string(capacity) +
-                         " minus the 8-byte record header); nothing was sent",
-                     kStreamOrigin);
+// MessageTooLarge for a value of `size` encoded bytes that this send cannot
+// carry, else nullopt: over 1 GiB for any send; over one record for one that
+// never waits (try_send), since a value in parts needs the receiver to make
+// room between its parts. index/batch name the value in a batch.
+inline std::optional<Error> size_error(std::size_t size, std::uint32_t capacity, bool one_record,
+                                       std::size_t index = 0, bool batch = false) {
+  const std::size_t record = capacity - ring_layout::kRecordHeaderBytes;
+  if (size <= (one_record ? record : kMaxValueBytes)) [[likely]] return std::nullopt;
+  std::string what = (batch ? "value #" + std::to_string(index) : std::string("value")) + " encodes to " +
+                     std::to_string(size) + " bytes, more than ";
+  if (size > kMaxValueBytes) {
+    what += "the 1 GiB a stream value may have";
+  } else {
+    what += "the " + std::to_string(record) + " bytes one record of this stream can carry (ring capacity " +
+            std::to_string(capacity) + " minus the 8-byte record header): try_send never waits, so it sends "
+            "only values that fit one record; send() or send_blocking() send larger ones in parts";
+  }
+  return Error::make(ErrorKind::MessageTooLarge, what + "; nothing was sent", kStreamOrigin);
 }
 inline Error endpoint_closed_error(const EndCore* core, const char* op) {
   return Error::make(ErrorKind::Closed,
@@ -361,10 +535,18 @@ inline Error busy_error(const char* op) {
   if (record.tag != stream_tag::kValue) {
     return Error::make(ErrorKind::Deserialization,
                        "stream record with tag " + std::to_string(record.tag) +
-                           ": this receiver reads only tag 0 (codec values); see stream/STREAMS.md",
+                           ": this receiver reads tags 0 to 2 (codec values and parts of one); see "
+                           "stream/STREAMS.md",
                        kStreamOrigin);
   }
   return Error::make(ErrorKind::Deserialization, "empty stream record (tag 0 carries at least one value)",
+                     kStreamOrigin);
+}
+[[gnu::cold]] inline Error bad_part(const RingRecord& record, const std::string& why) {
+  return Error::make(ErrorKind::Deserialization,
+                     std::string(record.tag == stream_tag::kFirstPart ? "first" : "next") + " part record (tag " +
+                         std::to_string(record.tag) + ") of " + std::to_string(record.payload.size()) +
+                         " bytes: " + why,
                      kStreamOrigin);
 }
 
@@ -383,6 +565,47 @@ Result<T> take_value(ReceiverCore& core) {
   Reader skip(core.rest);
   core.rest = skip_value(skip) ? core.rest.subspan(skip.position()) : std::span<const std::byte>{};
   return value;
+}
+
+// The value whose parts take_part() just completed, decoded as from a record
+// holding that one value: it must use every byte.
+template <class T>
+Result<T> take_whole_value(ReceiverCore& core) {
+  const std::span<const std::byte> bytes = core.whole_value();
+  Reader reader(bytes);
+  Result<T> value = decode<T>(reader);
+  if (!value) return value;
+  if (!reader.at_end()) {
+    return Error::make(ErrorKind::Deserialization,
+                       "value in parts decodes from " + std::to_string(reader.position()) + " of its " +
+                           std::to_string(bytes.size()) + " bytes (a value in parts is exactly one value)",
+                       kStreamOrigin);
+  }
+  core.note_value(bytes.size());
+  return value;
+}
+
+// The next value from what is published now, or nullopt while none is
+// complete. A value in parts is put together from its part records, each
+// handed back to the sender once copied. stop_at_part: return nullopt at a
+// part instead, leaving it for the next call (a batch that holds views must
+// not release the records they point into, nor reuse the buffer a value in
+// parts was put together in).
+template <class T>
+Result<std::optional<T>> take_next(ReceiverCore& core, bool stop_at_part = false) {
+  for (;;) {
+    auto filled = core.fill();
+    if (!filled) return std::move(filled).error();
+    if (!*filled) return std::optional<T>{};
+    const bool in_parts = core.rest_tag != stream_tag::kValue;
+    if (in_parts) {
+      if (stop_at_part) return std::optional<T>{};
+      if (!core.take_part()) continue;
+    }
+    Result<T> value = in_parts ? take_whole_value<T>(core) : take_value<T>(core);
+    if (!value) return std::move(value).error();
+    return std::optional<T>(std::move(value).value());
+  }
 }
 
 // What every awaited operation shares: the checks before it starts, parking

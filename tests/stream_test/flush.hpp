@@ -181,34 +181,28 @@ TEST(Stream, ARecordWithAnUnknownTagIsReportedAndSkipped) {
   EXPECT_EQ(**good, 77);
 }
 
-TEST(Stream, AValueLargerThanARecordIsMessageTooLargeAndNothingElseIsLost) {
+TEST(Stream, AValueLargerThanARecordGoesInPartsAndNothingElseIsLost) {
+  // 300 characters encode to 305 bytes, more than the 248 one record of a
+  // 256-byte ring carries: the value goes in part records between the others
+  // (tests/stream_test/parts.hpp has the details; try_send still refuses it).
   StreamPair<std::string> s;
   Running a, b;
   s = must(make_stream<std::string>({.capacity = 256, .sender_scheduler = &a.ex, .receiver_scheduler = &b.ex}));
+  auto got = start(b, recv_all(s.rx));
   auto r = get(start(a, [](Sender<std::string>& tx) -> Task<Result<void>> {
     if (auto ok = co_await tx.send("before"); !ok) co_return ok;
-    auto big = co_await tx.send(std::string(300, 'x'));
-    if (big.ok()) co_return Error::make(ErrorKind::TaskFailed, "oversize accepted");
+    const std::string big(300, 'x');
+    if (auto ok = co_await tx.send(big); !ok) co_return ok;
     if (auto ok = co_await tx.send("after"); !ok) co_return ok;
     tx.close();
-    co_return big;
+    co_return Result<void>{};
   }(s.tx)));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, ErrorKind::MessageTooLarge);
-  EXPECT_NE(r.error().message.find("305 bytes"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("248 bytes"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(r.ok()) << describe(r.error());
+  auto out = get(got);
+  ASSERT_TRUE(out.ok()) << describe(out.error());
+  EXPECT_EQ(*out, (std::vector<std::string>{"before", std::string(300, 'x'), "after"}));
   EXPECT_EQ(s.tx.try_send(std::string(300, 'x')).error().kind, ErrorKind::Closed);
-  auto out = get(start(b, recv_all(s.rx)));
-  ASSERT_TRUE(out.ok());
-  EXPECT_EQ(*out, (std::vector<std::string>{"before", "after"}));
-  // The largest value that fits does fit.
-  StreamPair<std::string> t = must(make_stream<std::string>({.capacity = 256}));
-  EXPECT_TRUE(*t.tx.try_send(std::string(243, 'y')));  // 5 + 243 = 248 encoded bytes
-  EXPECT_EQ(t.tx.try_send(std::string(244, 'y')).error().kind, ErrorKind::MessageTooLarge);
-  EXPECT_EQ(t.tx.send_blocking(std::string(244, 'y')).error().kind, ErrorKind::MessageTooLarge);
-  auto v = t.rx.try_recv();
-  ASSERT_TRUE(v.ok() && v->has_value());
-  EXPECT_EQ((*v)->size(), 243u);
+  EXPECT_EQ(s.rx.stats().messages_received, 3u);
 }
 
 TEST(Stream, AnInvalidValueIsASerializationErrorAndWritesNothing) {
