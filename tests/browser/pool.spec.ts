@@ -385,6 +385,39 @@ test('values of megabytes with the default settings: into JavaScript and C++ wor
   expect(r).toEqual({ js: [true, true, true, true], 'js after': 42, wasm: [true, true, true, true], 'wasm after': 42 });
 });
 
+test('stream values larger than their ring go in parts: 1 MiB strings through JavaScript and C++ workers and back', async ({ page }) => {
+  const r = await page.evaluate(async ([script, module]) => {
+    const { WorkerPool } = window.ferry;
+    const text = (n: number, seed: number) => {
+      const codes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) codes[i] = 97 + ((i * 2654435761 + seed) >>> 27) % 26;
+      return new TextDecoder().decode(codes);
+    };
+    // 65523 characters are the most a default (64 KiB) ring's record carries.
+    const sizes = [1, (1 << 20) + 7, 65523, 65524, 0, 3 << 20];
+    const out: Record<string, unknown> = {};
+    for (const [name, options] of [['js', { script, workers: 1 }], ['wasm', { module, workers: 1 }]] as const) {
+      const pool = await WorkerPool.create(options);
+      for (const capacity of [undefined, 1024]) {
+        const s = await pool.stream<string, string>('upper', capacity === undefined ? {} : { capacity });
+        const inputs = sizes.map(text);
+        const sent = (async () => {
+          for (const v of inputs) await s.send(v);
+          await s.close();
+        })();
+        const got: string[] = [];
+        for await (const v of s) got.push(v);
+        await sent;
+        out[`${name} ${capacity ?? 'default'}`] = got.map((v, i) => v.length === sizes[i] && v === inputs[i]!.toUpperCase());
+      }
+      await pool.terminate();
+    }
+    return out;
+  }, [JS_TASKS, WASM] as const);
+  const all = [true, true, true, true, true, true];
+  expect(r).toEqual({ 'js default': all, 'js 1024': all, 'wasm default': all, 'wasm 1024': all });
+});
+
 test('JavaScript workers: calls, errors, cancellation, streams and crash recovery over shared memory', async ({ page }) => {
   const r = await page.evaluate(async (script) => {
     const pool = await window.ferry.WorkerPool.create({ script, workers: 2 });
@@ -437,11 +470,18 @@ test('without cross-origin isolation the same API runs over postMessage with bac
     while (c.tryRecv()) buffered++;
     c.cancel();
     const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.call('add', i, 1)));
+    // A value larger than the stream's channel goes in parts here too.
+    const big = 'q'.repeat(300_000);
+    const u = await pool.stream('upper', { capacity: 4096 });
+    const echoed = (async () => (await u.recv()).value)();
+    await u.send(big);
+    const bigOk = (await echoed) === big.toUpperCase();
+    await u.close();
     await pool.terminate();
     const wasm = await window.ferry.WorkerPool.create({ module: '/wasm/ferry_web.js' }).then(() => 'created', (e: any) => `${e.name}: ${e.message}`);
-    return { isolated: crossOriginIsolated, transport: pool.transport, sum, failed, buffered, manyOk: many.every((v: number, i: number) => v === i + 1), wasm };
+    return { isolated: crossOriginIsolated, transport: pool.transport, sum, failed, buffered, manyOk: many.every((v: number, i: number) => v === i + 1), bigOk, wasm };
   }, JS_TASKS);
-  expect(r).toMatchObject({ isolated: false, transport: 'postMessage', sum: 42, failed: 'TaskFailedError', manyOk: true });
+  expect(r).toMatchObject({ isolated: false, transport: 'postMessage', sum: 42, failed: 'TaskFailedError', manyOk: true, bigOk: true });
   expect(r.wasm).toMatch(/^InvalidArgumentError: wasm workers \(pthreads\) need SharedArrayBuffer/);
   // Credits (in bytes, like the ring they stand in for) bound what the worker
   // sends ahead of the reader: at most 4096 / 9 JavaScript numbers (an f64 is

@@ -10,7 +10,7 @@ import { WasmBackend } from '../dist/wasm-backend.js';
 import { decode, encode, i32, u8, f32, i64, u64, struct, STRUCT_NAME, SchemaForm } from '../dist/codec.js';
 import { decodeAs } from '../dist/schema.js';
 import { ErrorKind, FerryError } from '../dist/errors.js';
-import { sendUntilRefused, until } from './helpers.js';
+import { rng, sendUntilRefused, until } from './helpers.js';
 
 export const wasmModule =
   process.env.FERRY_WASM_MODULE ?? fileURLToPath(new URL('../../build/release/wasm/web/wasm/ferry_web.js', import.meta.url));
@@ -197,6 +197,58 @@ test('C++ workers take and give values of megabytes with the default rings: both
     const before = pool.heap().inUse;
     for (let k = 0; k < 20; k++) assert.equal((await pool.call<Uint8Array>('echo_bytes', arg.subarray(0, 1 << 20))).length, 1 << 20);
     assert.ok(pool.heap().inUse <= before + (4 << 20), `heap in use ${before} -> ${pool.heap().inUse} bytes after 20 echoes of 1 MiB`);
+  } finally {
+    await pool.terminate();
+  }
+});
+
+test('stream values larger than their ring cross to C++ and back in parts: TypeScript writes them, C++ reads and writes them, TypeScript reads them', async () => {
+  const { WorkerPool } = await import('../dist/index.js');
+  const pool = await WorkerPool.create({ module: wasmModule, workers: 1 });
+  const next = rng(10);
+  const text = (n: number) => {
+    let t = '';
+    while (t.length < n) t += String.fromCharCode(97 + Math.floor(next() * 26)).repeat(1 + Math.floor(next() * 40));
+    return t.slice(0, n);
+  };
+  try {
+    // Default 64 KiB rings: 1 MiB strings through upper (std::string in,
+    // std::string out), between values that fit one record (65528 bytes is
+    // the largest a 64 KiB ring's record carries: 5 bytes of tag and length
+    // plus 65523 characters).
+    const sizes = [1, (1 << 20) + 7, 65523, 65524, 0, 3 << 20, 2];
+    const s = await pool.stream<string, string>('upper');
+    const inputs = sizes.map(text);
+    const sent = (async () => {
+      for (const v of inputs) await s.send(v);
+      await s.close();
+    })();
+    const got: string[] = [];
+    for await (const v of s) got.push(v);
+    await sent;
+    assert.deepEqual(got.map((v) => v.length), sizes);
+    got.forEach((v, i) => assert.ok(v === inputs[i]!.toUpperCase(), `value ${i} (${sizes[i]} characters) came back upper-cased`));
+    // A 256-byte ring: every value of random size, most of them in parts of
+    // 64 bytes; bytes to std::vector<uint8_t> (running_sum answers each with
+    // the running total).
+    const sums = await pool.stream<Uint8Array, bigint | number>('running_sum', { capacity: 256 });
+    let total = 0;
+    const expected: number[] = [];
+    const arrays = Array.from({ length: 200 }, () => {
+      const a = new Uint8Array(Math.floor(next() * 1200));
+      for (let i = 0; i < a.length; i++) a[i] = next() * 256;
+      total += a.reduce((x, y) => x + y, 0);
+      expected.push(total);
+      return a;
+    });
+    const sentArrays = (async () => {
+      for (const a of arrays) await sums.send(a);
+      await sums.close();
+    })();
+    const totals: number[] = [];
+    for await (const v of sums) totals.push(Number(v));
+    await sentArrays;
+    assert.deepEqual(totals, expected);
   } finally {
     await pool.terminate();
   }
