@@ -397,10 +397,10 @@ class ReceiverCore final : public EndCore {
       }
       case stream_tag::kNextPart:
         if (parts_size == 0) return bad_part(record, "no value in parts is in progress (a first part, tag 1, starts one)");
-        if (size == 0 || size > parts_size - parts_done) {
+        if (size == 0) return bad_part(record, "a part carries at least one byte");
+        if (size > parts_size - parts_done) {
           const std::size_t total = parts_size;
           drop_parts();
-          if (size == 0) return bad_part(record, "a part carries at least one byte (the value is dropped)");
           return bad_part(record, "runs past the " + std::to_string(total) +
                                       " bytes its value announced (the value is dropped)");
         }
