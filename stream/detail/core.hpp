@@ -421,11 +421,13 @@ class ReceiverCore final : public EndCore {
     std::span<const std::byte> bytes = rest;
     if (rest_tag == stream_tag::kFirstPart) {
       bytes = bytes.subspan(kPartLengthBytes);
-      // Grown, never shrunk: no bytes are zeroed twice. Views into the last
-      // value in parts die here, in a new receive call.
-      if (assembly.size() < parts_size) assembly.resize(parts_size);
+      // The buffer grows with the bytes that arrive, never to what a first
+      // part merely announces (up to 1 GiB from a broken sender); its
+      // capacity stays for the next value. Views into the last value in
+      // parts die here, in a new receive call.
+      assembly.clear();
     }
-    if (!bytes.empty()) std::memcpy(assembly.data() + parts_done, bytes.data(), bytes.size());
+    assembly.insert(assembly.end(), bytes.begin(), bytes.end());
     parts_done += bytes.size();
     rest = {};
     release();

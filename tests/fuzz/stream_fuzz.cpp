@@ -7,8 +7,11 @@
 // ends), and never read outside the ring (ASan guards the allocation).
 //
 // Input: repeated [len u8][extend u8][len bytes]: a record of `len` bytes,
-// then, when extend's low bit is set, grown by the next chunk (extend >> 1
-// bytes of it) instead of starting a new record for it.
+// then, when extend's low bit is set, grown by the next chunk instead of
+// starting a new record for it. Bits 1-2 of extend give the tag of the next
+// record: 0 a value record, 1 a first part (its first 8 bytes the announced
+// length), 2 a next part (stream/STREAMS.md, "Values in parts"), 3 a tag no
+// stream has.
 #include "core/ring.hpp"
 #include "stream/stream.hpp"
 
@@ -45,6 +48,7 @@ std::pair<std::size_t, std::size_t> fill(void* ring, const std::uint8_t* data, s
   FUZZ_CHECK(tx.ok());
   std::size_t bytes = 0, records = 0;
   bool grow_next = false;
+  std::uint32_t tag = ferry::stream_tag::kValue;
   for (std::size_t at = 0; at + 2 <= size;) {
     std::size_t len = std::min<std::size_t>(data[at], size - at - 2);
     const std::uint8_t extend = data[at + 1];
@@ -56,14 +60,16 @@ std::pair<std::size_t, std::size_t> fill(void* ring, const std::uint8_t* data, s
         tx->commit_extend(len);
         bytes += len;
         grow_next = (extend & 1) != 0;
+        tag = (extend >> 1) & 3u;
         continue;
       }
     }
-    auto wrote = tx->try_write(ferry::stream_tag::kValue, {payload, len});
+    auto wrote = tx->try_write(tag, {payload, len});
     if (!wrote || !*wrote) break;  // the ring is full: read what is there
     bytes += len;
     ++records;
     grow_next = (extend & 1) != 0;
+    tag = (extend >> 1) & 3u;
   }
   tx->close();
   return {bytes, records};
