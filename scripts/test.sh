@@ -81,7 +81,7 @@ failed_names() {
   # summary may be all that a CI page keeps).
   while IFS= read -r line; do
     failures+=("    | $line")
-  done < <(grep -E -A4 ': Failure$|ERROR: [A-Za-z]+Sanitizer|runtime error:|\*\*\*(Timeout|Exception)|did not finish within' "$log" |
+  done < <(grep -E -A4 ': Failure$|ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|^SUMMARY: [A-Za-z]+Sanitizer|runtime error:|\*\*\*(Timeout|Exception)|did not finish within' "$log" |
     grep -v -E '^--$' | cut -c1-200 | head -n 20)
 }
 
