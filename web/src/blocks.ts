@@ -58,6 +58,11 @@ export interface Blocks {
   arrived(): Promise<void>;
   /** Done with what take(r) returned. */
   release(r: BlockRecord): void;
+  /**
+   * Whether what take() returns stays the reader's after release(): then
+   * the values decoded from it may be views of it instead of copies.
+   */
+  readonly owned: boolean;
 }
 
 // The block record of (tag, length) at address; the caller checked the length (checkPartedSize).
@@ -81,6 +86,8 @@ export function readBlockRecord(b: Uint8Array, at: number, len: number, own: rea
 export class PortBlocks implements Blocks {
   private readonly queue: (Uint8Array | string)[] = []; // a block, or why its message was none
   private waiter: (() => void) | null = null;
+  /** A block is a transferred ArrayBuffer: nobody else has it. */
+  readonly owned = true;
 
   constructor(private readonly post: (m: BlockMessage, transfer: Transferable[]) => void) {}
 
@@ -121,6 +128,9 @@ export class PortBlocks implements Blocks {
 
 /** Blocks in a wasm module's heap (C++ workers): `memory()` is its memory now. */
 export class HeapBlocks implements Blocks {
+  /** A block is freed once read: values are copied out of it. */
+  readonly owned = false;
+
   constructor(
     private readonly memory: () => Uint8Array,
     private readonly alloc: (bytes: number) => number,

@@ -7,7 +7,7 @@
 // them; the pool and the worker runtime write the call protocol's records
 // (protocol.ts) with the same RecordWriter.
 
-import { decodeFirst, encode, encodedSize, encodeToRange } from './codec.js';
+import { decodeFirst, decodeRange, encode, encodedSize, encodeToRange, type DecodeOptions } from './codec.js';
 import { ErrorKind, FerryError } from './errors.js';
 
 // ---------------------------------------------------------------------------
@@ -99,6 +99,17 @@ export const plainCodec: ValueCodec = {
   size: encodedSize,
   decodeAt: (bytes, start, end, next) => decodeFirst(bytes, start, end, next),
 };
+
+/**
+ * The one value in bytes[start, end) of a record. `owned`: the bytes are the
+ * reader's for good (a block transferred to it, or a record put together
+ * from parts), so byte arrays in the value are views of them, not copies.
+ */
+export function decodeRecordValue(bytes: Uint8Array, start: number, end: number, owned: boolean): unknown {
+  return decodeRange(bytes, start, end, owned ? kViews : undefined);
+}
+
+const kViews: DecodeOptions = { copy: false };
 
 function isTooLarge(e: unknown): boolean {
   return e instanceof FerryError && e.kind === ErrorKind.MessageTooLarge;

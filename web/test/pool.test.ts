@@ -147,6 +147,24 @@ describe(`WorkerPool over ${transport}`, () => {
     assert.equal(await pool.call('add', 1, 1), 2); // the slots are fine
   });
 
+  test('byte arrays that came out of band or in parts are views of their own buffer: later calls leave them alone', async () => {
+    const big = (fill: number): Uint8Array => new Uint8Array(200_000).fill(fill);
+    const args = [big(1), big(2), big(3)];
+    const first = await Promise.all(args.map((a) => pool.call<Uint8Array>('echo', a)));
+    const again = await Promise.all(args.map((a, i) => pool.call<Uint8Array>('echo', a.fill(i + 4))));
+    for (let i = 0; i < 3; i++) {
+      assert.equal(args[i].length, 200_000, 'the argument stays the caller\'s');
+      assert.ok(first[i].length === 200_000 && first[i].every((b) => b === i + 1), `first answer ${i} unchanged`);
+      assert.ok(again[i].every((b) => b === i + 4), `second answer ${i}`);
+      assert.notEqual(first[i].buffer, again[i].buffer);
+      assert.ok(first[i].byteOffset > 0, 'a view of the record it came in, not a copy');
+    }
+    // Small ones come from a ring record: copies, each its own buffer.
+    const small = await pool.call<Uint8Array>('echo', new Uint8Array([1, 2, 3]));
+    assert.equal(small.byteOffset, 0);
+    assert.equal(small.buffer.byteLength, 3);
+  });
+
   test('a timeout rejects with TimeoutError and aborts the task\'s this.signal', async () => {
     const t0 = Date.now();
     await assert.rejects(pool.callWith({ timeout: 30, affinity: 0 }, 'waitSignal', 'timeout-1', 10000), isErrorOf(TimeoutError, (e) => assert.match(e.message, /timed out after 30 ms/)));

@@ -4,11 +4,11 @@
 // for wasm workers, a task's published signature, in the schema form
 // (core/CODEC.md) where its types allow. send.ts writes the record.
 
-import { Tag, decodeRange, Writer } from '../codec.js';
+import { Tag, Writer } from '../codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import { kCallHeaderBytes, kMaxNameBytes, kStreamHeaderBytes, putCallHeader, putStreamHeader } from '../protocol.js';
 import type { Signature } from '../schema.js';
-import { RecordWriter, plainCodec, type ValueCodec } from '../records.js';
+import { RecordWriter, decodeRecordValue, plainCodec, type ValueCodec } from '../records.js';
 import type { StreamChannels } from '../transport.js';
 import { kOrigin } from './common.js';
 
@@ -19,8 +19,13 @@ export interface TaskCodecs {
   args: ValueCodec;
   input: ValueCodec;
   output: ValueCodec;
-  /** The value of a result record, bytes[start, end): what the task answered, or the error it failed with. */
-  result(bytes: Uint8Array, start: number, end: number): unknown;
+  /**
+   * The value of a result record, bytes[start, end): what the task answered,
+   * or the error it failed with. `owned`: bytes are the caller's for good
+   * (a block or a record put together from parts), so the value's byte
+   * arrays may be views of them.
+   */
+  result(bytes: Uint8Array, start: number, end: number, owned: boolean): unknown;
 }
 
 const utf8 = new TextEncoder();
@@ -70,7 +75,7 @@ export class CallEncoder {
   }
 }
 
-const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec, result: decodeRange };
+const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec, result: decodeRecordValue };
 
 // Codecs that encode with a task's published signature (wasm workers), so
 // that a JavaScript number becomes the i32 the C++ task takes; they encode
@@ -111,8 +116,8 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
     args: via((w, args) => (argsForm ? mod.encodeArgsSchemaForm : mod.encodeArgsInto)(w, sig, args as unknown[]), plainCodec.decodeAt),
     input: element(sig.input),
     output: element(sig.output),
-    result: (bytes, start, end) => {
-      if (answer === undefined || bytes[start] === Tag.Error) return decodeRange(bytes, start, end);
+    result: (bytes, start, end, owned) => {
+      if (answer === undefined || bytes[start] === Tag.Error) return decodeRecordValue(bytes, start, end, owned);
       return mod.decodeAsRange(bytes, start, end, answer);
     },
   };

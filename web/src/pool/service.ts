@@ -193,14 +193,17 @@ export class Service {
     }
     s.blockWait = null;
     try {
-      this.onRecord(s, r.tag, block, 0, block.length);
+      this.onRecord(s, r.tag, block, 0, block.length, blocks.owned);
     } finally {
       blocks.release(r);
     }
   }
 
-  /** One response record of slot s: its payload is bytes[at, at + len). */
-  onRecord(s: Slot, tag: number, bytes: Uint8Array, at: number, len: number): void {
+  /**
+   * One response record of slot s: its payload is bytes[at, at + len).
+   * `owned`: the bytes are ours for good (TaskCodecs.result).
+   */
+  onRecord(s: Slot, tag: number, bytes: Uint8Array, at: number, len: number, owned = false): void {
     if (tag === ResponseTag.Crash) {
       this.pool.crash(s, crashReason(bytes, at, len));
       return;
@@ -215,7 +218,7 @@ export class Service {
         return;
       }
       if (whole === null) return;
-      this.onRecord(s, s.parts.tag, whole, 0, whole.length);
+      this.onRecord(s, s.parts.tag, whole, 0, whole.length, true);
       return;
     }
     // A record too large for the ring, out of band: handled once its block is in.
@@ -248,7 +251,7 @@ export class Service {
     let value: unknown;
     let error: unknown;
     try {
-      value = this.encoder.codecsOf(p.name).result(bytes, at + kResultHeaderBytes, at + len);
+      value = this.encoder.codecsOf(p.name).result(bytes, at + kResultHeaderBytes, at + len, owned);
       if (value instanceof FerryError) error = value;
     } catch (e) {
       error = e;

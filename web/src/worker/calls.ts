@@ -3,9 +3,9 @@
 // promise settles to, or what it throws) is answered through Answers. Keeps
 // the calls and streams still running, for cancel records and for the
 // request loop, which blocks only while none is pending on the event loop.
-import { decodeRange } from '../codec.js';
 import { CancelledError, DeserializationError, FerryError, TaskFailedError, UnknownTaskError, ferryError } from '../errors.js';
 import type { Receiver, Sender } from '../stream.js';
+import { decodeRecordValue } from '../records.js';
 import type { Answers } from './answer.js';
 import { kStreamTask, ownTask, setCurrentCall, type CallContext, type Tasks } from './tasks.js';
 
@@ -66,8 +66,11 @@ export class Calls {
     return this.running.size > 0;
   }
 
-  /** Runs call `id` of task `name` with the arguments in bytes[start, end); answers it now or once it settles. */
-  start(id: number, name: string, bytes: Uint8Array, start: number, end: number): void {
+  /**
+   * Runs call `id` of task `name` with the arguments in bytes[start, end)
+   * (`owned`: see args()); answers it now or once it settles.
+   */
+  start(id: number, name: string, bytes: Uint8Array, start: number, end: number, owned: boolean): void {
     const fn = ownTask(this.tasks, name);
     if (typeof fn !== 'function') {
       this.answers.reply(id, this.unknownTask(name));
@@ -75,7 +78,7 @@ export class Calls {
     }
     let args: unknown[];
     try {
-      args = this.args(bytes, start, end);
+      args = this.args(bytes, start, end, owned);
     } catch (e) {
       this.answers.reply(id, this.taskError(e, name));
       return;
@@ -131,9 +134,12 @@ export class Calls {
     });
   }
 
-  /** The call arguments in bytes[start, end): one codec array. */
-  args(bytes: Uint8Array, start: number, end: number): unknown[] {
-    const v = decodeRange(bytes, start, end);
+  /**
+   * The call arguments in bytes[start, end): one codec array. `owned`: the
+   * bytes are ours for good, so byte arrays are views of them (records.ts).
+   */
+  args(bytes: Uint8Array, start: number, end: number, owned: boolean): unknown[] {
+    const v = decodeRecordValue(bytes, start, end, owned);
     if (!Array.isArray(v)) throw new DeserializationError('the call arguments are not an array value', `worker ${this.index}`);
     return v;
   }

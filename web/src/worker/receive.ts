@@ -178,13 +178,13 @@ export class RequestLoop {
   // A record too short for what it says is answered with Deserialization
   // when it has an id to answer, and dropped otherwise. A malformed part or
   // block record throws CorruptRecord: the worker ends, and the pool fails
-  // its calls.
-  private onRequest(tag: number, b: Uint8Array, at: number, len: number): void {
+  // its calls. `owned`: b is ours for good (records.ts, decodeRecordValue).
+  private onRequest(tag: number, b: Uint8Array, at: number, len: number, owned = false): void {
     const end = at + len;
     if (tag === RequestTag.Part) {
       const whole = this.parts.add(b, at, len);
       if (whole === null) return;
-      this.onRequest(this.parts.tag, whole, 0, whole.length);
+      this.onRequest(this.parts.tag, whole, 0, whole.length, true);
     } else if (tag === RequestTag.Block && this.env.blocks !== null) {
       this.blockWait = readBlockRecord(b, at, len, kNotInBlocks);
       this.takeBlock();
@@ -192,14 +192,14 @@ export class RequestLoop {
       const n = nameLength(b, at, kCallHeaderBytes);
       const args = at + kCallHeaderBytes + n;
       if (args > end) this.answers.reply(recordId(b, at), this.shortRecord('call', len, n));
-      else this.calls.start(recordId(b, at), this.names.at(b, at + kCallHeaderBytes, n), b, args, end);
+      else this.calls.start(recordId(b, at), this.names.at(b, at + kCallHeaderBytes, n), b, args, end, owned);
     } else if (tag === RequestTag.Cancel && len >= kCancelBytes) {
       this.calls.cancel(recordId(b, at));
     } else if (tag === RequestTag.Stream && len >= kStreamHeaderBytes) {
       const n = nameLength(b, at, kStreamHeaderBytes);
       const args = at + kStreamHeaderBytes + n;
       if (args > end) this.answers.reply(recordId(b, at), this.shortRecord('stream', len, n));
-      else this.streams.start(recordId(b, at), streamInRing(b, at), streamOutRing(b, at), this.names.at(b, at + kStreamHeaderBytes, n), b, args, end);
+      else this.streams.start(recordId(b, at), streamInRing(b, at), streamOutRing(b, at), this.names.at(b, at + kStreamHeaderBytes, n), b, args, end, owned);
     }
   }
 
@@ -212,7 +212,7 @@ export class RequestLoop {
     if (block === null) return;
     this.blockWait = null;
     try {
-      this.onRequest(r.tag, block, 0, block.length);
+      this.onRequest(r.tag, block, 0, block.length, blocks.owned);
     } finally {
       blocks.release(r);
     }

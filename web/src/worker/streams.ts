@@ -19,8 +19,8 @@ export class Streams {
     private readonly env: Env,
   ) {}
 
-  /** Runs stream `id` of task `name` over the rings inWire and outWire, with the arguments in bytes[start, end). */
-  start(id: number, inWire: number, outWire: number, name: string, bytes: Uint8Array, start: number, end: number): void {
+  /** Runs stream `id` of task `name` over the rings inWire and outWire, with the arguments in bytes[start, end) (`owned`: Calls.args). */
+  start(id: number, inWire: number, outWire: number, name: string, bytes: Uint8Array, start: number, end: number, owned: boolean): void {
     const calls = this.calls;
     const ends = this.env.attachStream(inWire, outWire);
     const def = ownTask(calls.tasks, name);
@@ -53,7 +53,7 @@ export class Streams {
     }
     let args: unknown[];
     try {
-      args = calls.args(bytes, start, end);
+      args = calls.args(bytes, start, end, owned);
     } catch (e) {
       void finish(calls.taskError(e, name));
       return;
