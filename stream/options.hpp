@@ -5,6 +5,7 @@
 #include "../core/wait.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -18,6 +19,11 @@ inline constexpr std::uint32_t kValue = 0;      // payload: codec-encoded values
 inline constexpr std::uint32_t kFirstPart = 1;  // payload: u64 LE length L of one value's encoding, its first bytes
 inline constexpr std::uint32_t kNextPart = 2;   // payload: the next bytes of that encoding
 }  // namespace stream_tag
+
+// The most encoded bytes one value (a stream's, in part records) or one
+// record (a call's, workers/protocol.hpp) may have: 1 GiB. Larger is
+// MessageTooLarge, whatever the ring's capacity.
+inline constexpr std::size_t kMaxPartedBytes = std::size_t{1} << 30;
 
 // Names a CancelToken without owning it; the operation copies the token when
 // it starts, so the token only has to outlive the send()/recv() call. Binding

@@ -41,6 +41,7 @@
 #pragma once
 
 #include "../core/error.hpp"
+#include "../stream/options.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -68,7 +69,7 @@ inline constexpr std::size_t kCallHeaderBytes = 10;    // id, name length
 inline constexpr std::size_t kStreamHeaderBytes = 34;  // id, in, out, keepalive, name length
 inline constexpr std::size_t kMaxNameBytes = 0xFFFF;
 inline constexpr std::size_t kPartHeaderBytes = 16;          // tag, 0, length
-inline constexpr std::size_t kMaxPartedBytes = std::size_t{1} << 30;  // 1 GiB
+using ::ferry::kMaxPartedBytes;  // 1 GiB (stream/options.hpp)
 inline constexpr std::size_t kBlockRecordBytes = 24;                   // tag, 0, length, address
 
 // A call or stream request, as views into the record.

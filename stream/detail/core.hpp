@@ -45,9 +45,6 @@ inline constexpr const char* kStreamOrigin = "stream";
 // A batch is published (sender) or released (receiver) at the latest after
 // this many records, or a quarter of the ring, whichever comes first.
 inline constexpr std::uint32_t kBatchRecords = 64;
-// A value larger than one record travels in part records (stream/STREAMS.md,
-// "Records"): at most this many encoded bytes, as for calls.
-inline constexpr std::size_t kMaxValueBytes = std::size_t{1} << 30;
 // A first part starts with the value's encoded length, a u64.
 inline constexpr std::size_t kPartLengthBytes = 8;
 
@@ -385,7 +382,7 @@ class ReceiverCore final : public EndCore {
         if (size < kPartLengthBytes) return bad_part(record, "shorter than the 8-byte value length it starts with");
         std::uint64_t length = 0;
         std::memcpy(&length, record.payload.data(), kPartLengthBytes);  // little-endian host
-        if (length == 0 || length > kMaxValueBytes) {
+        if (length == 0 || length > kMaxPartedBytes) {
           return bad_part(record, "announces a value of " + std::to_string(length) +
                                       " bytes; a value in parts has 1 to 1073741824 (1 GiB)");
         }
@@ -509,10 +506,10 @@ inline Error receiver_ring_error(Error e) {
 inline std::optional<Error> size_error(std::size_t size, std::uint32_t capacity, bool one_record,
                                        std::size_t index = 0, bool batch = false) {
   const std::size_t record = capacity - ring_layout::kRecordHeaderBytes;
-  if (size <= (one_record ? record : kMaxValueBytes)) [[likely]] return std::nullopt;
+  if (size <= (one_record ? record : kMaxPartedBytes)) [[likely]] return std::nullopt;
   std::string what = (batch ? "value #" + std::to_string(index) : std::string("value")) + " encodes to " +
                      std::to_string(size) + " bytes, more than ";
-  if (size > kMaxValueBytes) {
+  if (size > kMaxPartedBytes) {
     what += "the 1 GiB a stream value may have";
   } else {
     what += "the " + std::to_string(record) + " bytes one record of this stream can carry (ring capacity " +

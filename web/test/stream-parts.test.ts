@@ -177,6 +177,25 @@ describe('stream values in parts', () => {
       }
     }
 
+    test(`a value over 16 MiB is put together in room that grows as its parts come; a first part announcing 1 GiB takes none of it up front (${transport})`, async () => {
+      const { tx, rx } = pair(transport, 64 * 1024);
+      const huge = new Uint8Array(20 << 20);
+      for (let i = 0; i < huge.length; i += 4093) huge[i] = (i >>> 12) & 0xff;
+      const sending = tx.send(huge);
+      const got = (await rx.recv()).value as Uint8Array;
+      await sending;
+      assert.equal(got.length, huge.length);
+      for (let i = 0; i < huge.length; i += 4093) assert.equal(got[i], huge[i], `byte ${i}`);
+      await tx.close();
+      // What a broken sender could write: 1 GiB announced, 8 bytes sent; the
+      // value record after it drops that value (the abandon rule).
+      const broken = pair(transport, 1024);
+      const before = process.memoryUsage().arrayBuffers;
+      writeRaw(broken.producer, [[kFirstPart, concat(u64(2 ** 30), iota(8))], [0, encode(42)]]);
+      assert.deepEqual(await broken.rx.recv(), { done: false, value: 42 });
+      assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20, 'no 1 GiB buffer for 8 bytes');
+    });
+
     test(`small and large values interleaved keep their order (${transport})`, async () => {
       const { tx, rx } = pair(transport, 256);
       const values: unknown[] = [];

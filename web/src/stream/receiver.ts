@@ -10,6 +10,16 @@ import { getU64, kMaxPartedBytes } from '../protocol.js';
 import { plainCodec, type RecordConsumer, type ValueCodec } from '../records.js';
 import { ChannelEnd, RESOLVED, kFirstPartHeaderBytes, kFirstPartTag, kNextPartTag, kOrigin, kValueTag, type EndHooks } from './end.js';
 
+// A value in parts up to this size gets its room at its first part (web/PROTOCOL.md, "Stream rings").
+const kUpFrontBytes = 16 << 20;
+
+// `whole` with room for `need` bytes (at least twice its room, at most `most`), its first `filled` kept.
+function grown(whole: Uint8Array, filled: number, need: number, most: number): Uint8Array {
+  const next = new Uint8Array(Math.min(most, Math.max(need, 2 * whole.length)));
+  next.set(whole.subarray(0, filled));
+  return next;
+}
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined }) as IteratorReturnResult<undefined>;
 
 /**
@@ -32,9 +42,12 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
   private peeked: { tag: number; payload: Uint8Array } | null = null;
   private at = 0;
   private readonly nextAt = { at: 0 };
-  // A value in parts being put together: its bytes, and how many are in.
+  // A value in parts being put together: its bytes (room for `announced`,
+  // or fewer that grow as parts come), how many are in, and how many its
+  // first part announced.
   private whole: Uint8Array | null = null;
   private filled = 0;
+  private announced = 0;
   private drainError: unknown = null; // failAfterDrain(): the error once the channel is empty
   private pending: unknown = null; // a value's decoding error met by recvBatch() after it had values
 
@@ -313,8 +326,12 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
       if (length < 0) bad = `first part record of ${b.length} bytes, shorter than its ${kFirstPartHeaderBytes}-byte length`;
       else if (length === 0 || length > kMaxPartedBytes) bad = `first part record announces a value of ${length} bytes (1 byte to 1 GiB)`;
       else {
-        this.whole = new Uint8Array(length);
+        // Room for all of it when that is modest; past kUpFrontBytes it
+        // grows with the bytes that come, so that a broken sender's 9-byte
+        // record cannot make it take 1 GiB.
+        this.whole = new Uint8Array(Math.min(length, kUpFrontBytes));
         this.filled = 0;
+        this.announced = length;
         at = kFirstPartHeaderBytes;
       }
     } else if (this.whole === null) {
@@ -322,20 +339,21 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
     } else if (b.length === 0) {
       bad = 'empty next part record (tag 2)';
     }
-    const whole = this.whole;
+    let whole = this.whole;
     if (bad === null && whole !== null) {
       const n = b.length - at;
-      if (n > whole.length - this.filled) {
-        bad = `part record of ${n} value bytes takes its value past the ${whole.length} bytes its first part announced (${this.filled} were in); the value is dropped`;
-        this.whole = null;
+      if (n > this.announced - this.filled) {
+        bad = `part record of ${n} value bytes takes its value past the ${this.announced} bytes its first part announced (${this.filled} were in); the value is dropped`;
+        this.whole = whole = null;
       } else {
+        if (n > whole.length - this.filled) this.whole = whole = grown(whole, this.filled, this.filled + n, this.announced);
         whole.set(b.subarray(at), this.filled);
         this.filled += n;
       }
     }
     this.c.release(); // the sender may be waiting for this room
     if (bad !== null) throw new DeserializationError(bad, kOrigin);
-    if (whole === null || this.filled < whole.length) return null;
+    if (whole === null || this.filled < this.announced) return null;
     this.whole = null;
     // As a record holding this one value: it must end where the bytes do.
     const value = this.codec.decodeAt(whole, 0, whole.length, this.nextAt);
