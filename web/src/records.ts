@@ -87,17 +87,21 @@ export interface ValueCodec {
   /**
    * Decodes the first value of bytes[start, end) (more may follow) and sets
    * `next.at` to where it ends; the result must not refer to `bytes` (it
-   * dies at release).
+   * dies at release) unless `owned` says the bytes are the caller's for good
+   * (decodeRecordValue): then its byte arrays may be views of them.
    */
-  decodeAt(bytes: Uint8Array, start: number, end: number, next: { at: number }): unknown;
+  decodeAt(bytes: Uint8Array, start: number, end: number, next: { at: number }, owned?: boolean): unknown;
 }
+
+// Decoding with byte arrays as views of bytes that are the reader's for good.
+const kViews: DecodeOptions = { copy: false };
 
 /** Values as core/CODEC.md's generic mapping encodes them (codec.ts). */
 export const plainCodec: ValueCodec = {
   encodeAt: encodeToRange,
   encode,
   size: encodedSize,
-  decodeAt: (bytes, start, end, next) => decodeFirst(bytes, start, end, next),
+  decodeAt: (bytes, start, end, next, owned) => decodeFirst(bytes, start, end, next, owned === true ? kViews : undefined),
 };
 
 /**
@@ -109,7 +113,6 @@ export function decodeRecordValue(bytes: Uint8Array, start: number, end: number,
   return decodeRange(bytes, start, end, owned ? kViews : undefined);
 }
 
-const kViews: DecodeOptions = { copy: false };
 
 function isTooLarge(e: unknown): boolean {
   return e instanceof FerryError && e.kind === ErrorKind.MessageTooLarge;

@@ -196,6 +196,17 @@ describe('stream values in parts', () => {
       assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20, 'no 1 GiB buffer for 8 bytes');
     });
 
+    test(`a byte array that came in parts is a view of its own value's buffer, which later values leave alone (${transport})`, async () => {
+      const { tx, rx } = pair(transport, 1024);
+      const sending = Promise.all([tx.send(new Uint8Array(5000).fill(1)), tx.send(new Uint8Array(5000).fill(2))]).then(() => tx.close());
+      const a = (await rx.recv()).value as Uint8Array;
+      const b = (await rx.recv()).value as Uint8Array;
+      await sending;
+      assert.ok(a.byteOffset > 0 && b.byteOffset > 0, 'views, not copies');
+      assert.notEqual(a.buffer, b.buffer);
+      assert.ok(a.length === 5000 && a.every((x) => x === 1) && b.every((x) => x === 2));
+    });
+
     test(`small and large values interleaved keep their order (${transport})`, async () => {
       const { tx, rx } = pair(transport, 256);
       const values: unknown[] = [];

@@ -356,7 +356,7 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
     if (whole === null || this.filled < this.announced) return null;
     this.whole = null;
     // As a record holding this one value: it must end where the bytes do.
-    const value = this.codec.decodeAt(whole, 0, whole.length, this.nextAt);
+    const value = this.codec.decodeAt(whole, 0, whole.length, this.nextAt, true); // `whole` is ours: its byte arrays may be views
     const rest = whole.length - this.nextAt.at;
     if (rest !== 0) {
       throw new DeserializationError(`${rest} trailing ${rest === 1 ? 'byte' : 'bytes'} after the value sent in parts (it ends at offset ${this.nextAt.at} of ${whole.length})`, kOrigin);
