@@ -83,6 +83,25 @@ const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: 
 // the schema form both ways (prefersSchemaForm; all of a C++ task's structs
 // have bodies); C++ decodes either form. A task's failure comes back as a
 // tagged error.
+// The schema encoder has no size pass: a value's size is found by encoding
+// it, into one writer kept between calls (up to kSizeKeep bytes), so that
+// sizing a large argument costs neither a fresh buffer each time nor the
+// copies of a writer growing from nothing.
+let sizeWriter: Writer | null = new Writer(4096);
+const kSizeKeep = 4 << 20;
+
+function sizeOf(body: (w: Writer, value: unknown) => void, value: unknown): number {
+  const w = sizeWriter ?? new Writer(256);
+  sizeWriter = null; // a getter that sizes another value gets its own writer
+  try {
+    w.reset();
+    body(w, value);
+    return w.size;
+  } finally {
+    sizeWriter = w.capacity <= kSizeKeep ? w : new Writer(4096);
+  }
+}
+
 function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
   const slotWriter = new Writer(16);
   const via = (body: (w: Writer, value: unknown) => void, decodeAt: ValueCodec['decodeAt']): ValueCodec => {
@@ -97,7 +116,7 @@ function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
         body(w, value);
         return w.toUint8Array();
       },
-      size: (value) => c.encode(value).length,
+      size: (value) => sizeOf(body, value),
       decodeAt,
     };
     return c;
