@@ -112,15 +112,20 @@ async function wakeCosts(run) {
 async function copyCosts(run) {
   const { c } = run;
   const SAB_COPY = 'copy into a SharedArrayBuffer';
-  const t = table('bytes to a worker: what each way of moving them costs (MB/s)', [PM_CLONE, PM_TRANSFER, 'structuredClone'],
+  const SAB_MISALIGNED = 'the same copy 5 bytes in';
+  const NEW_ARRAY = 'copy into a new Uint8Array';
+  const t = table('bytes to a worker: what each way of moving them costs (MB/s)', [PM_CLONE, PM_TRANSFER, 'structuredClone', SAB_MISALIGNED, NEW_ARRAY],
     'postMessage (clone): the worker gets a clone and answers its length; postMessage (transfer): the buffer moves to ' +
     'the worker and back; structuredClone: a clone in the page, nothing sent; copy into a SharedArrayBuffer: ' +
     'Uint8Array.set() into shared memory, the copy ferry’s ring makes on a call (the worker then reads it in place, ' +
-    'nothing sent); MB/s of the buffer’s size per operation', SAB_COPY);
+    'nothing sent); the same copy 5 bytes in: to an offset that is not a multiple of 8, where the codec puts a byte ' +
+    'array’s bytes (after its tag and length); copy into a new Uint8Array: new Uint8Array(n).set(), the first write ' +
+    'to fresh memory that every decoded copy makes; MB/s of the buffer’s size per operation', SAB_COPY);
   for (const size of [64 * 1024, 1 << 20]) {
     const label = sizeLabel(size);
     const data = new Uint8Array(size).map((_, i) => i * 31);
     const shared = new Uint8Array(new SharedArrayBuffer(size));
+    const shared5 = new Uint8Array(new SharedArrayBuffer(size + 8));
     let moving = data.slice().buffer;
     const ops = run.quick ? 4 : size >= 1 << 20 ? 40 : 400;
     const move = {
@@ -135,12 +140,24 @@ async function copyCosts(run) {
         check('transferred size', m.r, size);
       },
       structuredClone: () => check('structuredClone size', structuredClone(data).length, size),
+      [SAB_MISALIGNED]: () => {
+        shared5.set(data, 5);
+        check('misaligned shared copy', shared5[size + 4], data[size - 1]);
+      },
+      [NEW_ARRAY]: () => {
+        const fresh = new Uint8Array(size);
+        fresh.set(data);
+        check('new array copy', fresh[size - 1], data[size - 1]);
+      },
     };
     const res = await timedReps(run, move, ops * size, 1e6, async (name, f) => {
       for (let k = 0; k < ops; k++) await f();
     });
     const st = (name) => repsOf(res, name, ops);
-    addRow(t, label, 'MB/s', true, st(SAB_COPY), { [PM_CLONE]: st(PM_CLONE), [PM_TRANSFER]: st(PM_TRANSFER), structuredClone: st('structuredClone') });
+    addRow(t, label, 'MB/s', true, st(SAB_COPY), {
+      [PM_CLONE]: st(PM_CLONE), [PM_TRANSFER]: st(PM_TRANSFER), structuredClone: st('structuredClone'),
+      [SAB_MISALIGNED]: st(SAB_MISALIGNED), [NEW_ARRAY]: st(NEW_ARRAY),
+    });
   }
   run.tables.push(t);
 }
