@@ -113,7 +113,6 @@ export function decodeRecordValue(bytes: Uint8Array, start: number, end: number,
   return decodeRange(bytes, start, end, owned ? kViews : undefined);
 }
 
-
 function isTooLarge(e: unknown): boolean {
   return e instanceof FerryError && e.kind === ErrorKind.MessageTooLarge;
 }

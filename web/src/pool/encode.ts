@@ -77,12 +77,6 @@ export class CallEncoder {
 
 const kPlainCodecs: TaskCodecs = { args: plainCodec, input: plainCodec, output: plainCodec, result: decodeRecordValue };
 
-// Codecs that encode with a task's published signature (wasm workers), so
-// that a JavaScript number becomes the i32 the C++ task takes; they encode
-// straight into the ring's reservation. Values that hold structs travel in
-// the schema form both ways (prefersSchemaForm; all of a C++ task's structs
-// have bodies); C++ decodes either form. A task's failure comes back as a
-// tagged error.
 // The schema encoder has no size pass: a value's size is found by encoding
 // it, into one writer kept between calls (up to kSizeKeep bytes), so that
 // sizing a large argument costs neither a fresh buffer each time nor the
@@ -102,6 +96,12 @@ function sizeOf(body: (w: Writer, value: unknown) => void, value: unknown): numb
   }
 }
 
+// Codecs that encode with a task's published signature (wasm workers), so
+// that a JavaScript number becomes the i32 the C++ task takes; they encode
+// straight into the ring's reservation. Values that hold structs travel in
+// the schema form both ways (prefersSchemaForm; all of a C++ task's structs
+// have bodies); C++ decodes either form. A task's failure comes back as a
+// tagged error.
 function schemaCodecs(mod: SchemaModule, sig: Signature): TaskCodecs {
   const slotWriter = new Writer(16);
   const via = (body: (w: Writer, value: unknown) => void, decodeAt: ValueCodec['decodeAt']): ValueCodec => {
