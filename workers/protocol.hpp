@@ -229,7 +229,11 @@ class PartReader {
       tag_ = tag;
       length_ = static_cast<std::size_t>(length);
       bytes_.clear();
-      bytes_.reserve(length_);
+      // Room for all of it at once only up to 16 MiB; past that it grows
+      // with the bytes that arrive, so that a broken sender's first part
+      // announcing 1 GiB takes no more than it sends (web/src/protocol.ts,
+      // Assembly, does the same).
+      bytes_.reserve(std::min(length_, kUpFrontBytes));
       open_ = true;
       part = part.subspan(kPartHeaderBytes);
     }
@@ -245,6 +249,7 @@ class PartReader {
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
  private:
+  static constexpr std::size_t kUpFrontBytes = std::size_t{16} << 20;
   std::vector<std::byte> bytes_;
   std::size_t length_ = 0;
   std::uint32_t part_tag_;

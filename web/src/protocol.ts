@@ -175,12 +175,51 @@ export function partBytes(maxPayload: number): number {
   return Math.max(kPartHeaderBytes + 8, ((maxPayload + 8) >>> 2) - 8);
 }
 
+/**
+ * The bytes of one record or stream value sent in parts, put together as the
+ * parts come (PartReader; stream/receiver.ts). It takes room for all of them
+ * at once only up to kUpFrontBytes; past that the room grows with the bytes
+ * that arrive (doubling, up to `length`), so that a broken sender's first part
+ * announcing 1 GiB takes no more memory than it sends.
+ */
+export class Assembly {
+  private bytes: Uint8Array;
+  /** How many bytes are in. */
+  filled = 0;
+
+  /** @param length the bytes the first part announced (checked against kMaxPartedBytes by the caller) */
+  constructor(readonly length: number) {
+    this.bytes = new Uint8Array(Math.min(length, kUpFrontBytes));
+  }
+
+  /** Appends b; false (nothing taken) when it would run past `length`. */
+  add(b: Uint8Array): boolean {
+    const n = b.length;
+    if (n > this.length - this.filled) return false;
+    if (n > this.bytes.length - this.filled) {
+      const room = new Uint8Array(Math.min(this.length, Math.max(this.filled + n, 2 * this.bytes.length)));
+      room.set(this.bytes.subarray(0, this.filled));
+      this.bytes = room;
+    }
+    this.bytes.set(b, this.filled);
+    this.filled += n;
+    return true;
+  }
+
+  /** The whole, once `filled` reached `length` (a buffer of its own, exactly that long); else null. */
+  whole(): Uint8Array | null {
+    return this.filled === this.length ? this.bytes : null;
+  }
+}
+
+// Parts up to this many bytes get their room at the first part (Assembly).
+const kUpFrontBytes = 16 << 20;
+
 /** Puts a record sent in parts back together (workers/protocol.hpp's PartReader). */
 export class PartReader {
   /** The whole record's tag, once add() returned it. */
   tag = 0;
-  private whole: Uint8Array | null = null;
-  private filled = 0;
+  private parts: Assembly | null = null;
 
   /**
    * Reads the parts of one direction: `partTag` is its part record's tag
@@ -195,31 +234,28 @@ export class PartReader {
    * would itself be a part).
    */
   add(b: Uint8Array, at: number, len: number): Uint8Array | null {
-    if (this.whole === null) {
+    if (this.parts === null) {
       if (len < kPartHeaderBytes) throw new CorruptRecordError(`a first part of ${len} bytes is shorter than its 16-byte header`, 'web/protocol');
       const { tag, length } = readWholeHeader(b, at);
       if (length > kMaxPartedBytes) throw new CorruptRecordError(`a first part announces ${length} bytes, more than 1 GiB`, 'web/protocol');
       if (tag === this.partTag) throw new CorruptRecordError(`a first part announces a record of parts (tag ${tag}): parts do not nest`, 'web/protocol');
       this.tag = tag;
-      this.whole = new Uint8Array(length);
-      this.filled = 0;
+      this.parts = new Assembly(length);
       at += kPartHeaderBytes;
       len -= kPartHeaderBytes;
     }
-    const whole = this.whole;
-    if (len > whole.length - this.filled) {
-      this.whole = null;
-      throw new CorruptRecordError(`a part of ${len} bytes runs past the ${whole.length} bytes its record announced`, 'web/protocol');
+    const parts = this.parts;
+    if (!parts.add(b.subarray(at, at + len))) {
+      this.parts = null;
+      throw new CorruptRecordError(`a part of ${len} bytes runs past the ${parts.length} bytes its record announced`, 'web/protocol');
     }
-    whole.set(b.subarray(at, at + len), this.filled);
-    this.filled += len;
-    if (this.filled < whole.length) return null;
-    this.whole = null;
+    const whole = parts.whole();
+    if (whole !== null) this.parts = null;
     return whole;
   }
 
   /** Forgets a record half put together (its producer is gone). */
   reset(): void {
-    this.whole = null;
+    this.parts = null;
   }
 }

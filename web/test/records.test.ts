@@ -188,6 +188,22 @@ test('parts put back together give the record; a part that contradicts the first
   assert.equal(reader.tag, RequestTag.Call);
 });
 
+test('a record over 16 MiB in parts gets room as its parts come; a first part announcing 1 GiB takes none of it up front', async () => {
+  const { PartReader, RequestTag, splitParts } = await import('../dist/protocol.js');
+  const record = new Uint8Array(20 << 20);
+  for (let i = 0; i < record.length; i += 4093) record[i] = (i >>> 12) & 0xff;
+  const reader = new PartReader(RequestTag.Part);
+  let whole: Uint8Array | null = null;
+  for (const p of splitParts(3, record, 64 * 1024)) whole = reader.add(p, 0, p.length);
+  assert.equal(whole!.length, record.length);
+  for (let i = 0; i < record.length; i += 4093) assert.equal(whole![i], record[i], `byte ${i}`);
+  const first = splitParts(3, new Uint8Array(8), 64)[0]!;
+  new DataView(first.buffer, first.byteOffset).setBigUint64(8, 1n << 30n, true); // announces 1 GiB, carries 8 bytes
+  const before = process.memoryUsage().arrayBuffers;
+  assert.equal(reader.add(first, 0, first.length), null);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20, 'no 1 GiB buffer for 8 bytes');
+});
+
 test('a block record names its block; a block of another length or outside the heap, a record that is no block record, or a block of a part throws CorruptRecord', async () => {
   const { HeapBlocks, PortBlocks, kBlockRecordBytes, readBlockRecord } = await import('../dist/blocks.js');
   const { RequestTag } = await import('../dist/protocol.js');

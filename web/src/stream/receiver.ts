@@ -6,19 +6,9 @@
 
 import { valueEnd } from '../codec.js';
 import { DeserializationError, ErrorKind, FerryError, InvalidArgumentError } from '../errors.js';
-import { getU64, kMaxPartedBytes } from '../protocol.js';
+import { Assembly, getU64, kMaxPartedBytes } from '../protocol.js';
 import { plainCodec, type RecordConsumer, type ValueCodec } from '../records.js';
 import { ChannelEnd, RESOLVED, kFirstPartHeaderBytes, kFirstPartTag, kNextPartTag, kOrigin, kValueTag, type EndHooks } from './end.js';
-
-// A value in parts up to this size gets its room at its first part (web/PROTOCOL.md, "Stream rings").
-const kUpFrontBytes = 16 << 20;
-
-// `whole` with room for `need` bytes (at least twice its room, at most `most`), its first `filled` kept.
-function grown(whole: Uint8Array, filled: number, need: number, most: number): Uint8Array {
-  const next = new Uint8Array(Math.min(most, Math.max(need, 2 * whole.length)));
-  next.set(whole.subarray(0, filled));
-  return next;
-}
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined }) as IteratorReturnResult<undefined>;
 
@@ -42,12 +32,8 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
   private peeked: { tag: number; payload: Uint8Array } | null = null;
   private at = 0;
   private readonly nextAt = { at: 0 };
-  // A value in parts being put together: its bytes (room for `announced`,
-  // or fewer that grow as parts come), how many are in, and how many its
-  // first part announced.
-  private whole: Uint8Array | null = null;
-  private filled = 0;
-  private announced = 0;
+  // A value in parts being put together.
+  private parts: Assembly | null = null;
   private drainError: unknown = null; // failAfterDrain(): the error once the channel is empty
   private pending: unknown = null; // a value's decoding error met by recvBatch() after it had values
 
@@ -283,7 +269,7 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
   // record is taken whole: null until the value's last part is in.
   private take(rec: { tag: number; payload: Uint8Array }): IteratorResult<T, undefined> | null {
     if (rec.tag === kNextPartTag || rec.tag === kFirstPartTag) return this.takePart(rec.tag, rec.payload);
-    if (rec.tag === kValueTag) this.whole = null; // a value after parts: their value's send failed
+    if (rec.tag === kValueTag) this.parts = null; // a value after parts: their value's send failed
     let value: unknown;
     let bad: unknown = null;
     const bytes = rec.payload;
@@ -321,40 +307,29 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
     let at = 0;
     let bad: string | null = null;
     if (tag === kFirstPartTag) {
-      this.whole = null; // a new value: the unfinished one's send failed
+      this.parts = null; // a new value: the unfinished one's send failed
       const length = b.length < kFirstPartHeaderBytes ? -1 : getU64(b, 0);
       if (length < 0) bad = `first part record of ${b.length} bytes, shorter than its ${kFirstPartHeaderBytes}-byte length`;
       else if (length === 0 || length > kMaxPartedBytes) bad = `first part record announces a value of ${length} bytes (1 byte to 1 GiB)`;
       else {
-        // Room for all of it when that is modest; past kUpFrontBytes it
-        // grows with the bytes that come, so that a broken sender's 9-byte
-        // record cannot make it take 1 GiB.
-        this.whole = new Uint8Array(Math.min(length, kUpFrontBytes));
-        this.filled = 0;
-        this.announced = length;
+        this.parts = new Assembly(length); // room grows with the bytes that come (a broken sender may announce 1 GiB)
         at = kFirstPartHeaderBytes;
       }
-    } else if (this.whole === null) {
+    } else if (this.parts === null) {
       bad = 'next part record (tag 2) with no value in parts under way';
     } else if (b.length === 0) {
       bad = 'empty next part record (tag 2)';
     }
-    let whole = this.whole;
-    if (bad === null && whole !== null) {
-      const n = b.length - at;
-      if (n > this.announced - this.filled) {
-        bad = `part record of ${n} value bytes takes its value past the ${this.announced} bytes its first part announced (${this.filled} were in); the value is dropped`;
-        this.whole = whole = null;
-      } else {
-        if (n > whole.length - this.filled) this.whole = whole = grown(whole, this.filled, this.filled + n, this.announced);
-        whole.set(b.subarray(at), this.filled);
-        this.filled += n;
-      }
+    const parts = this.parts;
+    if (bad === null && parts !== null && !parts.add(b.subarray(at))) {
+      bad = `part record of ${b.length - at} value bytes takes its value past the ${parts.length} bytes its first part announced (${parts.filled} were in); the value is dropped`;
+      this.parts = null;
     }
     this.c.release(); // the sender may be waiting for this room
     if (bad !== null) throw new DeserializationError(bad, kOrigin);
-    if (whole === null || this.filled < this.announced) return null;
-    this.whole = null;
+    const whole = parts?.whole() ?? null;
+    if (whole === null) return null;
+    this.parts = null;
     // As a record holding this one value: it must end where the bytes do.
     const value = this.codec.decodeAt(whole, 0, whole.length, this.nextAt, true); // `whole` is ours: its byte arrays may be views
     const rest = whole.length - this.nextAt.at;
@@ -422,7 +397,7 @@ export class Receiver<T = unknown> extends ChannelEnd implements AsyncIterable<T
 
   private end(error: unknown): void {
     this.ended = true;
-    this.whole = null; // a value still in parts at the end was never sent
+    this.parts = null; // a value still in parts at the end was never sent
     if (error !== null && this.error === null) this.error = error;
     const close = (): void => {
       try {
